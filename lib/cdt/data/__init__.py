@@ -1,0 +1,10 @@
+"""Data: the screen contract, the DNA embedding store, readers of real formats and the simulator."""
+
+from cdt.data.dnastore import DNAStore, Locus, write_dna_store
+from cdt.data.errors import ContractError
+from cdt.data.screen import make_screen, read_screen, split_mask, validate_screen, write_screen
+
+__all__ = [
+    "ContractError", "DNAStore", "Locus", "make_screen", "read_screen", "split_mask",
+    "validate_screen", "write_dna_store", "write_screen",
+]

@@ -1,0 +1,161 @@
+"""DNA embedding store: one `[n_bins, dim]` array per locus, float16 on disk, float32 in memory.
+
+Layout (HDF5): ``/loci/<locus_id>`` datasets with attrs ``chrom``, ``center``, ``strand``,
+``bin_size``; root attrs ``n_bins``, ``dim``, ``model`` (what made the embeddings).
+Bin ``b`` of a locus covers ``[center + (b - n_bins // 2) * bin_size, +bin_size)`` — for Enformer
+windows the TSS/SNP falls at the start of bin 448 of 896.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from cdt.data.errors import ContractError
+
+
+@dataclass(frozen=True)
+class Locus:
+    locus_id: str
+    chrom: str
+    center: int
+    strand: str
+    bin_size: int
+    n_bins: int
+
+    def bin_start(self, b: int | np.ndarray) -> int | np.ndarray:
+        """Genomic start (0-based) of bin `b`."""
+        return self.center + (np.asarray(b) - self.n_bins // 2) * self.bin_size
+
+    def bin_intervals(self) -> pd.DataFrame:
+        """All bins as a bioframe-style table (chrom, start, end, bin)."""
+        b = np.arange(self.n_bins)
+        start = self.bin_start(b)
+        return pd.DataFrame({"chrom": self.chrom, "start": start, "end": start + self.bin_size, "bin": b})
+
+    def bin_of(self, position: int) -> int | None:
+        """Bin index containing a genomic position, or None when outside the window."""
+        b = (position - self.center) // self.bin_size + self.n_bins // 2
+        return int(b) if 0 <= b < self.n_bins else None
+
+
+class DNAStore:
+    """Lazy, locus-keyed reader of DNA embeddings (the file stays open for per-locus reads)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: DNA store does not exist")
+        try:
+            self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise ContractError(str(self.path), "file", f"not a readable HDF5 file ({exc})") from exc
+        if "loci" not in self._h5:
+            raise ContractError(str(self.path), "/loci", "missing group (not a DNA store)")
+        self.n_bins = int(self._h5.attrs.get("n_bins", -1))
+        self.dim = int(self._h5.attrs.get("dim", -1))
+        self.model = str(self._h5.attrs.get("model", ""))
+        self._cache: dict[str, Locus] = {}
+
+    def loci_ids(self) -> list[str]:
+        return list(self._h5["loci"].keys())
+
+    def __contains__(self, locus_id: str) -> bool:
+        return locus_id in self._h5["loci"]
+
+    def __len__(self) -> int:
+        return len(self._h5["loci"])
+
+    def __getitem__(self, locus_id: str) -> np.ndarray:
+        """The locus embedding as float32 `[n_bins, dim]` (read from disk on each call)."""
+        if locus_id not in self:
+            raise KeyError(f"{self.path}: locus {locus_id!r} not in DNA store")
+        try:
+            arr = self._h5["loci"][locus_id][()]
+        except OSError as exc:
+            raise ContractError(str(self.path), f"/loci/{locus_id}", f"unreadable ({exc})") from exc
+        return arr.astype(np.float32)
+
+    def locus(self, locus_id: str) -> Locus:
+        """Coordinates of a locus."""
+        if locus_id not in self._cache:
+            if locus_id not in self:
+                raise KeyError(f"{self.path}: locus {locus_id!r} not in DNA store")
+            ds = self._h5["loci"][locus_id]
+            a = ds.attrs
+            self._cache[locus_id] = Locus(
+                locus_id=locus_id, chrom=_s(a["chrom"]), center=int(a["center"]), strand=_s(a["strand"]),
+                bin_size=int(a["bin_size"]), n_bins=int(ds.shape[0]),
+            )
+        return self._cache[locus_id]
+
+    def table(self) -> pd.DataFrame:
+        """One row per locus: id, chrom, center, strand, bin_size, n_bins."""
+        rows = [self.locus(k).__dict__ for k in self.loci_ids()]
+        return pd.DataFrame(rows, columns=["locus_id", "chrom", "center", "strand", "bin_size", "n_bins"])
+
+    def stack(self, locus_ids: list[str]) -> np.ndarray:
+        """`[len(locus_ids), n_bins, dim]` float32 for a list of loci (each read once)."""
+        return np.stack([self[k] for k in locus_ids]) if locus_ids else np.zeros((0, self.n_bins, self.dim), np.float32)
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self) -> DNAStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_dna_store(
+    path: str | os.PathLike,
+    embeddings: dict[str, np.ndarray],
+    loci: pd.DataFrame,
+    model: str,
+    bin_size: int = 128,
+    compression: str | None = "gzip",
+) -> Path:
+    """Write a DNA store atomically.
+
+    `loci` has columns ``locus_id, chrom, center, strand`` (and optionally ``bin_size``); every
+    key of `embeddings` must have a row. Arrays must share one `[n_bins, dim]` shape.
+    """
+    path = Path(path)
+    table = loci.set_index("locus_id")
+    shapes = {np.shape(v) for v in embeddings.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"{path}: embeddings must share one [n_bins, dim] shape, got {sorted(shapes)}")
+    missing = sorted(set(embeddings) - set(table.index))
+    if missing:
+        raise ValueError(f"{path}: loci table lacks coordinates for {missing[:5]}")
+    n_bins, dim = next(iter(shapes))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs.update({"n_bins": n_bins, "dim": dim, "model": model, "format": "cdt-dna-store-1"})
+            grp = h5.create_group("loci")
+            for locus_id, arr in embeddings.items():
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"{path}: locus {locus_id!r} embedding has non-finite values")
+                ds = grp.create_dataset(locus_id, data=np.asarray(arr, dtype=np.float16), compression=compression)
+                row = table.loc[locus_id]
+                ds.attrs.update({
+                    "chrom": str(row["chrom"]), "center": int(row["center"]), "strand": str(row["strand"]),
+                    "bin_size": int(row["bin_size"]) if "bin_size" in row else int(bin_size),
+                })
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _s(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
