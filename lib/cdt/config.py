@@ -45,7 +45,7 @@ class Preset:
     n_snp_loci: int
     cells_per_snp: int
     n_v1_pairs: int  # CDT v1 enhancer-gene pairs
-    hic_resolution: int = 5_000
+    hic_resolution: int = 5_000  # Hi-C bin size; smaller on small presets so a window spans many contact bins
 
     @property
     def head_dim(self) -> int:
@@ -62,21 +62,23 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         name="tiny",
-        n_genes=64, n_bins=32, dna_dim=16, bin_size=128,
+        n_genes=64, n_bins=64, dna_dim=16, bin_size=128,
         d_model=32, n_heads=4, pool_heads=2, ffn_dim=64, dropout=0.1, protein_dropout=0.1,
         n_dna_layers=2, n_rna_layers=1, n_proteins=24, n_expressed_proteins=10,
         v1_n_genes=64, v1_d_model=32, v1_n_heads=4, v1_ffn_dim=64, v1_rna_emb_dim=16,
         v1_prot_emb_dim=24,
         n_ntc_cells=60, cells_per_target=12, n_snp_loci=8, cells_per_snp=6, n_v1_pairs=80,
+        hic_resolution=1_000,
     ),
     "mini": Preset(
         name="mini",
-        n_genes=256, n_bins=128, dna_dim=64, bin_size=128,
+        n_genes=256, n_bins=448, dna_dim=64, bin_size=128,
         d_model=64, n_heads=4, pool_heads=2, ffn_dim=128, dropout=0.1, protein_dropout=0.2,
         n_dna_layers=2, n_rna_layers=1, n_proteins=189, n_expressed_proteins=65,
         v1_n_genes=256, v1_d_model=64, v1_n_heads=4, v1_ffn_dim=128, v1_rna_emb_dim=32,
         v1_prot_emb_dim=48,
         n_ntc_cells=400, cells_per_target=60, n_snp_loci=40, cells_per_snp=12, n_v1_pairs=600,
+        hic_resolution=2_000,
     ),
     "paper": Preset(
         name="paper",
