@@ -1,0 +1,125 @@
+"""Headline numbers: notebooks record (item, published, reproduced) rows; the report renders them.
+
+Each notebook owns one ``tables/numbers_<notebook>.csv`` that it rewrites from scratch on every
+run, so rerunning a notebook never duplicates rows. `write_report` gathers all of them, plus every
+table CSV, into ``REPORT.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["paper", "item", "quantity", "published", "value", "source", "protocol", "file", "note", "notebook"]
+
+
+@dataclass
+class Numbers:
+    """Collects the headline numbers of one notebook."""
+
+    notebook: str
+    out_dir: Path
+    source: str  # "synthetic (mini, seed 0)" or "real (authors' files)"
+    protocol: str = ""
+    rows: list[dict] = field(default_factory=list)
+
+    def add(
+        self,
+        paper: str,
+        item: str,
+        quantity: str,
+        published: float | str | None,
+        value: float | str | None,
+        file: str = "",
+        note: str = "",
+        protocol: str | None = None,
+    ) -> float | str | None:
+        """Record one number and return `value` (so a notebook can display it inline)."""
+        self.rows.append({
+            "paper": paper, "item": item, "quantity": quantity, "published": published, "value": value,
+            "source": self.source, "protocol": self.protocol if protocol is None else protocol,
+            "file": file, "note": note, "notebook": self.notebook,
+        })
+        return value
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=COLUMNS)
+
+    def save(self) -> Path:
+        path = Path(self.out_dir) / "tables" / f"numbers_{self.notebook}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.table().to_csv(path, index=False)
+        return path
+
+
+def save_table(df: pd.DataFrame, name: str, out_dir: str | os.PathLike) -> Path:
+    """Write a result table as ``tables/<name>.csv`` (the report embeds it as Markdown)."""
+    path = Path(out_dir) / "tables" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False)
+    return path
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, float):
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.2e}"
+        return f"{v:.3g}" if abs(v) < 10 else f"{v:,.1f}"
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame, max_rows: int = 40) -> str:
+    """A plain Markdown table (no extra dependency), truncated to `max_rows`."""
+    shown = df.head(max_rows)
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    for _, row in shown.iterrows():
+        lines.append("| " + " | ".join(_fmt(v).replace("|", "/") for v in row.tolist()) + " |")
+    if len(df) > max_rows:
+        lines.append(f"\n*({len(df) - max_rows} more rows in the CSV)*")
+    return "\n".join(lines)
+
+
+def collect_numbers(out_dir: str | os.PathLike) -> pd.DataFrame:
+    files = sorted((Path(out_dir) / "tables").glob("numbers_*.csv"))
+    if not files:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True)
+
+
+def write_report(out_dir: str | os.PathLike, header: dict, timings: dict[str, float] | None = None) -> Path:
+    """Render ``REPORT.md``: provenance, headline numbers per paper, then every table."""
+    out = Path(out_dir)
+    numbers = collect_numbers(out)
+    lines = ["# Reproduction report", ""]
+    lines += [f"- **{k}**: {v}" for k, v in header.items()]
+    lines.append("")
+    if header.get("data", "").startswith("synthetic"):
+        lines += [
+            "Values below come from the embedded **synthetic** screen, not the K562 data of the papers: the",
+            "published column is what the papers report on real data, the value column is what this run gave.",
+            "Agreement in direction and rough size is what a synthetic run can show; exact equality is not expected.",
+            "",
+        ]
+    for paper, group in numbers.groupby("paper", sort=False):
+        lines += [f"## {paper}", ""]
+        cols = ["item", "quantity", "published", "value", "protocol", "file", "note"]
+        lines += [markdown_table(group[cols], max_rows=200), ""]
+    tables = sorted(p for p in (out / "tables").glob("*.csv") if not p.name.startswith("numbers_"))
+    if tables:
+        lines += ["## Tables", ""]
+        for t in tables:
+            lines += [f"### {t.stem}", f"`{t.relative_to(out)}`", "", markdown_table(pd.read_csv(t)), ""]
+    if timings:
+        lines += ["## Wall time by stage", "", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
+        lines.append("")
+    path = out / "REPORT.md"
+    path.write_text("\n".join(lines))
+    return path
+

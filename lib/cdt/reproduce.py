@@ -1,0 +1,176 @@
+"""`cdt reproduce`: data -> trained models -> every notebook executed -> figures, tables, REPORT.md.
+
+Notebooks get their inputs through a `Context` written to ``<out>/context.json``: where the
+screen, DNA store, external tracks and trained runs are, the preset, seed and data source. The
+``.py`` notebooks are the source: each run converts them with jupytext, so an edit to the ``.py``
+is what gets executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from cdt.config import get_preset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+console = Console(stderr=True)
+
+
+@dataclass
+class DataPaths:
+    """Every input a notebook may read; None where this data source has no such file."""
+
+    screen: str
+    dna: str
+    screen_full: str | None = None
+    v1_pairs: str | None = None
+    v1_dna: str | None = None
+    v1_embeddings: str | None = None
+    encode_dir: str | None = None
+    hic: str | None = None
+    genesets_dir: str | None = None
+    side_effects: str | None = None
+    truth_dir: str | None = None
+    cdt2_checkpoint: str | None = None
+
+
+@dataclass
+class Context:
+    """What a notebook needs to know about this reproduction (saved as ``<out>/context.json``)."""
+
+    data_source: str  # "synthetic" | "real"
+    preset: str
+    seed: int
+    out_dir: str
+    paths: DataPaths
+    runs: dict[str, str] = field(default_factory=dict)  # model key -> run directory
+
+    @property
+    def synthetic(self) -> bool:
+        return self.data_source == "synthetic"
+
+    @property
+    def source_label(self) -> str:
+        if self.synthetic:
+            return f"synthetic ({self.preset}, seed {self.seed})"
+        return "real (authors' published files)"
+
+    @property
+    def figures_dir(self) -> Path:
+        return Path(self.out_dir) / "figures"
+
+    def save(self) -> Path:
+        path = Path(self.out_dir) / "context.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, out_dir: str | os.PathLike) -> Context:
+        path = Path(out_dir) / "context.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no reproduction context; run `cdt reproduce` first")
+        raw = json.loads(path.read_text())
+        raw["paths"] = DataPaths(**raw["paths"])
+        return cls(**raw)
+
+
+def synthetic_paths(data_dir: Path) -> DataPaths:
+    """Paths of a `cdt simulate` output directory."""
+    d = Path(data_dir)
+    return DataPaths(
+        screen=str(d / "processed/screen_curated.h5ad"), screen_full=str(d / "processed/screen_full.h5ad"),
+        dna=str(d / "processed/dna.h5"), v1_pairs=str(d / "v1/pairs.csv"), v1_dna=str(d / "v1/dna_enhancers.h5"),
+        v1_embeddings=str(d / "v1/embeddings.h5"), encode_dir=str(d / "external/encode"),
+        hic=str(d / "external/hic/contacts.cool"), genesets_dir=str(d / "external/genesets"),
+        side_effects=str(d / "external/side_effects.csv"), truth_dir=str(d / "truth"),
+    )
+
+
+def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
+    """Simulate once per (preset, seed); a finished simulation (manifest present) is reused."""
+    from cdt.data.simulate import simulate
+
+    out = data_root / f"synthetic-{preset}-seed{seed}"
+    if not (out / "manifest.json").exists():
+        simulate(preset, seed, out)
+    else:
+        console.print(f"[dim]reusing simulated data in {out}[/dim]")
+    return synthetic_paths(out)
+
+
+def real_paths(data_dir: Path, processed_root: Path) -> DataPaths:
+    """Convert the authors' files in `data_dir` (layout in data/README.md) into the contract once."""
+    from cdt.data.authors import read_authors_screen
+    from cdt.data.screen import write_screen
+
+    d = Path(data_dir)
+    required = ["morris_celllevel_effects_2361.h5", "morris_28genes_enformer.h5"]
+    missing = [name for name in required if not (d / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing {', '.join(missing)} (see data/README.md for the download list)")
+    out = processed_root / "real"
+    screen_path, dna_path = out / "screen_curated.h5ad", out / "dna.h5"
+    if not screen_path.exists():
+        optional = {
+            "snp_effects_h5": d / "morris_snp_celllevel_effects_2361.h5",
+            "snp_enformer_h5": d / "morris_snp_enformer.h5",
+            "adt_h5": d / "morris_celllevel_effects_with_adt.h5",
+        }
+        kwargs = {k: v for k, v in optional.items() if v.exists()}
+        screen, _ = read_authors_screen(d / required[0], d / required[1], dna_store_out=dna_path, **kwargs)
+        write_screen(screen, screen_path)
+    hic = sorted([*d.glob("hic/*.mcool"), *d.glob("hic/*.cool")])
+    ckpt = d / "cdt_morris_celllevel_best.pt"
+    return DataPaths(
+        screen=str(screen_path), dna=str(dna_path),
+        encode_dir=str(d / "encode") if (d / "encode").is_dir() else None,
+        hic=str(hic[0]) if hic else None,
+        genesets_dir=str(d / "genesets") if (d / "genesets").is_dir() else None,
+        cdt2_checkpoint=str(ckpt) if ckpt.exists() else None,
+    )
+
+
+def notebooks(selected: list[str] | None = None) -> list[Path]:
+    """The `.py` notebook sources in order, optionally filtered by name prefix (e.g. ``02``)."""
+    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    if selected:
+        found = [p for p in found if any(p.stem.startswith(s) for s in selected)]
+    return found
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised: names the notebook and the cell."""
+
+
+def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
+    """Convert a `.py` notebook with jupytext and execute it with papermill into ``<out>/notebooks``."""
+    import jupytext
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    nb_dir = out_dir / "notebooks"
+    nb_dir.mkdir(parents=True, exist_ok=True)
+    src_ipynb = nb_dir / f".{source.stem}.source.ipynb"
+    jupytext.write(jupytext.read(source), src_ipynb)
+    executed = nb_dir / f"{source.stem}.ipynb"
+    try:
+        pm.execute_notebook(
+            str(src_ipynb), str(executed), parameters=parameters, kernel_name="python3",
+            cwd=str(source.parent), progress_bar=False, log_output=False,
+        )
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(
+            f"{source.name}: cell {exc.cell_index} (execution count {exc.exec_count}) raised "
+            f"{exc.ename}: {exc.evalue}\n  executed notebook with the traceback: {executed}"
+        ) from None
+    finally:
+        src_ipynb.unlink(missing_ok=True)
+    return executed
