@@ -9,6 +9,7 @@ windows the TSS/SNP falls at the start of bin 448 of 896.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +116,7 @@ class DNAStore:
 
 def write_dna_store(
     path: str | os.PathLike,
-    embeddings: dict[str, np.ndarray],
+    embeddings: Mapping[str, np.ndarray],
     loci: pd.DataFrame,
     model: str,
     bin_size: int = 128,
@@ -142,6 +143,7 @@ def write_dna_store(
             h5.attrs.update({"n_bins": n_bins, "dim": dim, "model": model, "format": "cdt-dna-store-1"})
             grp = h5.create_group("loci")
             for locus_id, arr in embeddings.items():
+                arr = np.asarray(arr)  # read lazy arrays (e.g. rows of another HDF5 file) once
                 if not np.isfinite(arr).all():
                     raise ValueError(f"{path}: locus {locus_id!r} embedding has non-finite values")
                 ds = grp.create_dataset(locus_id, data=np.asarray(arr, dtype=np.float16), compression=compression)
