@@ -1,7 +1,7 @@
 """DNA embedding store: one `[n_bins, dim]` array per locus, float16 on disk, float32 in memory.
 
 Layout (HDF5): ``/loci/<locus_id>`` datasets with attrs ``chrom``, ``center``, ``strand``,
-``bin_size``; root attrs ``n_bins``, ``dim``, ``model`` (what made the embeddings).
+``bin_size``; root attrs ``n_bins``, ``dim``, ``model`` (what made the embeddings), ``genome`` (assembly).
 Bin ``b`` of a locus covers ``[center + (b - n_bins // 2) * bin_size, +bin_size)`` — for Enformer
 windows the TSS/SNP falls at the start of bin 448 of 896.
 """
@@ -61,6 +61,7 @@ class DNAStore:
         self.n_bins = int(self._h5.attrs.get("n_bins", -1))
         self.dim = int(self._h5.attrs.get("dim", -1))
         self.model = str(self._h5.attrs.get("model", ""))
+        self.genome = str(self._h5.attrs.get("genome", ""))  # assembly of the coordinates, e.g. "hg38" ("" = unknown)
         self._cache: dict[str, Locus] = {}
 
     def loci_ids(self) -> list[str]:
@@ -121,6 +122,7 @@ def write_dna_store(
     model: str,
     bin_size: int = 128,
     compression: str | None = "gzip",
+    genome: str = "",
 ) -> Path:
     """Write a DNA store atomically.
 
@@ -140,7 +142,8 @@ def write_dna_store(
     tmp = path.with_name(path.name + ".tmp")
     try:
         with h5py.File(tmp, "w") as h5:
-            h5.attrs.update({"n_bins": n_bins, "dim": dim, "model": model, "format": "cdt-dna-store-1"})
+            h5.attrs.update({"n_bins": n_bins, "dim": dim, "model": model, "genome": genome,
+                             "format": "cdt-dna-store-1"})
             grp = h5.create_group("loci")
             for locus_id, arr in embeddings.items():
                 arr = np.asarray(arr)  # read lazy arrays (e.g. rows of another HDF5 file) once
