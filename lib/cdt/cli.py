@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cdt.config import PRESETS
+from cdt.config import HELD_OUT_GENES, PRESETS
 
 app = typer.Typer(help="Central Dogma Transformer toolkit.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -24,6 +26,64 @@ def presets() -> None:
     for field in next(iter(PRESETS.values())).to_dict():
         table.add_row(field, *(str(p.to_dict()[field]) for p in PRESETS.values()))
     console.print(table)
+
+
+@app.command()
+def prepare(
+    counts: Path = typer.Option(..., help="Raw RNA counts: 10x .h5, 10x mtx directory or .h5ad."),
+    guides: Path = typer.Option(..., help="Guide UMI table (CSV: barcode, guide, target, umi; NTC target 'NTC')."),
+    out: Path = typer.Option(..., help="Output directory: screen_curated.h5ad, screen_full.h5ad, qc.csv."),
+    snp_assignments: Path = typer.Option(None, help="Given SNP assignments (CSV: barcode, locus)."),
+    second_screen: Path = typer.Option(None, help="Second screen's detection table (CSV: gene, detection_rate)."),
+    adt: Path = typer.Option(None, help="Raw ADT counts (.h5ad with obs['is_cell'], var['isotype']; or 10x .h5)."),
+    held_out: str = typer.Option(",".join(HELD_OUT_GENES), help="Held-out (test) target genes, comma-separated."),
+    val_genes: str = typer.Option("", help="Validation target genes, comma-separated (optional)."),
+    umi_threshold: int = typer.Option(50, help="Guide UMI a target needs for a cell to be assigned."),
+    competing_fraction: float = typer.Option(0.2, help="A second target with UMI >= this x the top UMI = multiplet."),
+    min_detection: float = typer.Option(0.1, help="Curated genes: detection rate needed in both screens."),
+    full_min_detection: float = typer.Option(0.1, help="Full gene set: detection rate needed in this screen."),
+    forced_genes: str = typer.Option("GFI1B", help="Genes always in the curated set, comma-separated."),
+    protein_method: str = typer.Option("dsb", help="'dsb' (muon, needs empty droplets) or 'isotype_z' (authors')."),
+    seed: int = typer.Option(0, help="Seed (DSB mixture models)."),
+) -> None:
+    """Raw CRISPRi screen -> processed screens (curated + full gene sets) in the screen contract."""
+    from cdt.pp import prepare as run
+
+    def names(s: str) -> list[str]:
+        return [g.strip() for g in s.split(",") if g.strip()]
+
+    res = run(counts, guides, out, snp_assignments=snp_assignments, second_screen=second_screen, adt=adt,
+              held_out=names(held_out), val_genes=names(val_genes), umi_threshold=umi_threshold,
+              competing_fraction=competing_fraction, min_detection=min_detection,
+              full_min_detection=full_min_detection, forced_genes=names(forced_genes),
+              protein_method=protein_method, seed=seed)
+    table = Table("status", "cells", "fraction", title="guide assignment")
+    for row in res.qc.itertuples():
+        table.add_row(row.status, str(row.n_cells), f"{row.fraction:.3f}")
+    console.print(table)
+    console.print(f"wrote {res.curated}, {res.full}, {res.qc_path}")
+
+
+@app.command("embed-dna")
+def embed_dna(
+    fasta: Path = typer.Option(..., help="Genome FASTA (indexed with pyfaidx; .fai written next to it)."),
+    loci: Path = typer.Option(..., help="Loci CSV: locus_id, chrom, center[, strand] (or gene_name, chrom, tss, strand)."),
+    out: Path = typer.Option(..., help="DNA store (.h5); resumes from <out>.partial and adds missing loci."),
+    model: str = typer.Option("enformer", help="'enformer' (EleutherAI/enformer-official-rough) or a local "
+                                               "from_pretrained directory."),
+    genome: str = typer.Option("", help="Genome build of the FASTA and loci, e.g. hg38 (stored in the DNA store)."),
+    window: int = typer.Option(196_608, help="Input sequence length (bp) centred on each locus."),
+    batch_size: int = typer.Option(1, help="Loci per forward pass."),
+    reverse_complement: bool = typer.Option(False, help="Embed minus-strand loci from their own strand "
+                                                        "(the authors used the forward strand)."),
+    device: str = typer.Option("cpu", help="torch device."),
+) -> None:
+    """Enformer trunk embeddings [896, 3072] per locus into the DNA store."""
+    from cdt.pp import embed_dna as run
+
+    path = run(fasta, loci, out, model=model, window=window, batch_size=batch_size,
+               reverse_complement_minus=reverse_complement, genome=genome, device=device)
+    console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,171 @@
+"""CDT v1 inputs: Gasperini enhancer-gene pairs, an enhancer-level split, fixed gene/protein embeddings.
+
+Pairs come from the GEO "all DEG results" table (GSE120861, cdt1 §2.1): DHS rows with a numeric
+adjusted empirical p-value; label = padj < 0.05; beta = the effect size. An enhancer is its
+(chrom, start, stop); its Enformer window is centred on (start + stop) // 2.
+
+Split (the method the paper describes, not the pair-level split its files used, cdt1 §2.2): all pairs
+of one enhancer go to one split; enhancers are stratified by whether any of their pairs is significant
+and split 70/15/15 with a seed.
+
+Genome build: Gasperini coordinates are hg19; the authors cut hg38 windows at them (a known defect).
+`check_genome` refuses a pairs table and a DNA store whose builds differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from cdt.data.dnastore import DNAStore
+from cdt.data.errors import ContractError
+
+log = logging.getLogger(__name__)
+
+GASPERINI_COLUMNS = {"site_type": "site_type", "padj": "pvalue.empirical.adjusted", "beta": "beta",
+                     "chrom": "target_site.chr", "start": "target_site.start", "end": "target_site.stop"}
+PAIR_COLUMNS = ("enhancer_id", "target_gene", "target_index", "beta", "chrom", "enhancer_center", "split")
+
+
+def read_gasperini(path: str | os.PathLike | pd.DataFrame, gene_col: str = "gene_short_name",
+                   genome: str = "hg19", alpha: float = 0.05) -> pd.DataFrame:
+    """Enhancer-gene pairs from the GEO table (tab-separated, may be gzipped).
+
+    Returns enhancer_id (``chrom:start-end``), chrom, enhancer_start, enhancer_end, enhancer_center,
+    target_gene (from `gene_col`), beta, label (padj < alpha), padj, genome.
+    """
+    source = "<Gasperini table>" if isinstance(path, pd.DataFrame) else str(path)
+    if isinstance(path, pd.DataFrame):
+        raw = path
+    else:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: Gasperini table does not exist")
+        raw = pd.read_csv(path, sep="\t", low_memory=False)
+    need = [*GASPERINI_COLUMNS.values(), gene_col]
+    missing = [c for c in need if c not in raw.columns]
+    if missing:
+        raise ContractError(source, "columns", f"missing {missing}; columns are {list(raw.columns)[:12]}")
+    raw = raw[raw[GASPERINI_COLUMNS["site_type"]] == "DHS"]
+    padj = pd.to_numeric(raw[GASPERINI_COLUMNS["padj"]], errors="coerce")  # "not_applicable" -> NaN -> dropped
+    raw, padj = raw[padj.notna()], padj[padj.notna()]
+    coords = {k: pd.to_numeric(raw[GASPERINI_COLUMNS[k]], errors="coerce") for k in ("start", "end")}
+    bad = coords["start"].isna() | coords["end"].isna() | (coords["end"] < coords["start"])
+    if bad.any():
+        raise ContractError(source, "target_site.start/stop", f"{int(bad.sum())} DHS rows without valid coordinates")
+    start, end = coords["start"].astype(np.int64), coords["end"].astype(np.int64)
+    chrom = raw[GASPERINI_COLUMNS["chrom"]].astype(str)
+    chrom = chrom.where(chrom.str.startswith("chr"), "chr" + chrom)
+    pairs = pd.DataFrame({
+        "enhancer_id": chrom + ":" + start.astype(str) + "-" + end.astype(str),
+        "chrom": chrom, "enhancer_start": start, "enhancer_end": end, "enhancer_center": (start + end) // 2,
+        "target_gene": raw[gene_col].astype(str),
+        "beta": pd.to_numeric(raw[GASPERINI_COLUMNS["beta"]], errors="coerce").fillna(0.0).astype(np.float32),
+        "label": (padj < alpha).astype(np.int64), "padj": padj, "genome": genome,
+    }).reset_index(drop=True)
+    if pairs.empty:
+        raise ContractError(source, "site_type", "no DHS rows with a numeric adjusted p-value")
+    return pairs
+
+
+def enhancer_split(pairs: pd.DataFrame, val_frac: float = 0.15, test_frac: float = 0.15, seed: int = 42) -> pd.Series:
+    """train/val/test per pair with every enhancer's pairs in one split, stratified by "any significant pair"."""
+    enh = pairs.groupby("enhancer_id")["label"].max()  # [n_enhancers] 1 if any pair significant
+    strat = enh if enh.value_counts().min() >= 2 else None  # too few of a class to stratify: plain random
+    train, rest = train_test_split(enh.index.to_numpy(), test_size=val_frac + test_frac, random_state=seed,
+                                   stratify=strat)
+    strat_rest = enh.loc[rest] if strat is not None and enh.loc[rest].value_counts().min() >= 2 else None
+    val, test = train_test_split(rest, test_size=test_frac / (val_frac + test_frac), random_state=seed,
+                                 stratify=strat_rest)
+    split = pd.Series("train", index=enh.index)
+    split.loc[val], split.loc[test] = "val", "test"
+    return pd.Series(split.reindex(pairs["enhancer_id"]).to_numpy(), index=pairs.index, name="split")
+
+
+def read_v1_embeddings(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Fixed embeddings file: gene_names [G], rna_embeddings [G, r], protein_embeddings [G, p]."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: embedding file does not exist")
+    with h5py.File(path, "r") as h5:
+        for key in ("gene_names", "rna_embeddings", "protein_embeddings"):
+            if key not in h5:
+                raise ContractError(str(path), key, "missing dataset")
+        genes = [g.decode() if isinstance(g, bytes) else str(g) for g in h5["gene_names"][()]]
+        rna, prot = h5["rna_embeddings"][()], h5["protein_embeddings"][()]
+    for key, arr in (("rna_embeddings", rna), ("protein_embeddings", prot)):
+        if arr.ndim != 2 or arr.shape[0] != len(genes):
+            raise ContractError(str(path), key, f"shape {arr.shape} does not match {len(genes)} gene_names")
+        if not np.isfinite(arr).all():
+            raise ContractError(str(path), key, "non-finite values")
+    if len(set(genes)) != len(genes):
+        raise ContractError(str(path), "gene_names", "gene names are not unique")
+    return genes, rna.astype(np.float32), prot.astype(np.float32)
+
+
+def attach_targets(pairs: pd.DataFrame, genes: list[str]) -> pd.DataFrame:
+    """Keep pairs whose target gene has embeddings and add its row index (`target_index`)."""
+    index = pd.Series(np.arange(len(genes)), index=genes)
+    keep = pairs["target_gene"].isin(index.index)
+    log.info("%d of %d pairs have a target gene with embeddings", int(keep.sum()), len(pairs))
+    out = pairs[keep].copy()
+    out["target_index"] = index.reindex(out["target_gene"]).to_numpy(np.int64)
+    return out.reset_index(drop=True)
+
+
+def enhancer_loci(pairs: pd.DataFrame) -> pd.DataFrame:
+    """One DNA-store locus per enhancer (locus_id = enhancer_id, centred on the enhancer) for `embed_dna`."""
+    loci = pairs.drop_duplicates("enhancer_id")
+    return pd.DataFrame({"locus_id": loci["enhancer_id"].to_numpy(), "chrom": loci["chrom"].to_numpy(),
+                         "center": loci["enhancer_center"].to_numpy(), "strand": "+"})
+
+
+def check_genome(pairs: pd.DataFrame, store: DNAStore, pairs_source: str = "<pairs>") -> None:
+    """Refuse pairs whose genome build differs from the DNA store's; also every enhancer must be in the store.
+
+    A side without build information (no ``genome`` column / attribute) cannot be checked and is logged.
+    """
+    builds = sorted(set(pairs["genome"].astype(str)) - {"", "nan"}) if "genome" in pairs else []
+    if len(builds) > 1:
+        raise ContractError(pairs_source, "genome", f"pairs mix genome builds {builds}")
+    if builds and store.genome and builds[0] != store.genome:
+        raise ContractError(pairs_source, "genome",
+                            f"pair coordinates are {builds[0]} but DNA store {store.path} holds {store.genome} windows; "
+                            f"lift the pairs over to {store.genome} (or re-embed on {builds[0]}) first")
+    if not (builds and store.genome):
+        log.warning("genome build unchecked: pairs %s, DNA store %s", builds or "unknown", store.genome or "unknown")
+    missing = sorted(set(pairs["enhancer_id"]) - set(store.loci_ids()))
+    if missing:
+        raise ContractError(pairs_source, "enhancer_id", f"{len(missing)} enhancers have no DNA window in "
+                                                         f"{store.path}, e.g. {missing[:3]}")
+
+
+def prepare_v1(
+    gasperini: str | os.PathLike | pd.DataFrame,
+    embeddings: str | os.PathLike,
+    out: str | os.PathLike,
+    dna_store: str | os.PathLike | None = None,
+    gene_col: str = "gene_short_name",
+    genome: str = "hg19",
+    seed: int = 42,
+) -> Path:
+    """Gasperini table + embedding file (+ DNA store to check against) -> ``pairs.csv`` in the v1 layout."""
+    pairs = read_gasperini(gasperini, gene_col, genome)
+    genes, _, _ = read_v1_embeddings(embeddings)
+    pairs = attach_targets(pairs, genes)
+    if pairs.empty:
+        raise ContractError(str(embeddings), "gene_names", "no pair's target gene has embeddings")
+    pairs["split"] = enhancer_split(pairs, seed=seed)
+    if dna_store is not None:
+        with DNAStore(dna_store) as store:
+            check_genome(pairs, store, str(gasperini) if not isinstance(gasperini, pd.DataFrame) else "<pairs>")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cols = [*PAIR_COLUMNS, "enhancer_start", "enhancer_end", "label", "padj", "genome"]
+    pairs[cols].to_csv(out, index=False)
+    return out
