@@ -62,8 +62,8 @@ class _H5:
         if shape is not None:
             ok = len(ds.shape) == len(shape) and all(s is None or s == d for s, d in zip(shape, ds.shape, strict=True))
             if not ok:
-                want = tuple("*" if s is None else s for s in shape)
-                self.fail(key, f"shape {ds.shape}, expected {want}")
+                want = ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "")
+                self.fail(key, f"shape {ds.shape}, expected ({want})")
         try:
             return ds[index]
         except (OSError, RuntimeError, ValueError) as exc:
