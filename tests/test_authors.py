@@ -131,6 +131,15 @@ def test_tss_only_and_custom_held_out(authors_files, tmp_path):
     assert sorted(DNAStore(tmp_path / "store.h5").loci_ids()) == sorted(f.enformer_genes)
 
 
+def test_held_out_genes_without_cells_fail_before_writing(authors_files, tmp_path):
+    f = authors_files()
+    with pytest.raises(ContractError) as err:
+        _read(f, tmp_path, held_out=("CD44", "TNFSF9"))
+    assert err.value.source == str(f.effects) and err.value.field == "obs['split']"
+    assert "no cells in the 'test' split" in err.value.problem
+    assert not list(tmp_path.glob("store.h5*"))
+
+
 def test_default_store_path_beside_enformer(authors_files):
     f = authors_files()
     _, store = read_authors_screen(f.effects, f.enformer)

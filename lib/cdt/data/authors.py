@@ -220,10 +220,11 @@ def read_authors_screen(
             "file_val_genes": tss["file_val_genes"],
             "ntc_mean_expr_source": tss["ntc_mean_expr_source"],
         })
+        validate_screen(screen, effects_h5, require_proteins=adt_h5 is not None)  # before writing anything
         write_dna_store(store_path, rows, loci, model=f"enformer trunk (authors' file {enformer_h5.name})",
                         bin_size=ENFORMER_BIN_SIZE)
     store = DNAStore(store_path)
-    validate_screen(screen, effects_h5, dna_store=store, require_proteins=adt_h5 is not None)
+    validate_screen(screen, effects_h5, dna_store=store)
     return screen, store
 
 
