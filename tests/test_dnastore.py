@@ -128,3 +128,16 @@ def test_write_errors_leave_no_file(tmp_path, emb, loci, match):
     with pytest.raises(ValueError, match=match):
         write_dna_store(path, emb, _loci(loci, [0] * len(loci)), model="m")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_values_beyond_float16_are_refused(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from cdt.data.dnastore import write_dna_store
+
+    loci = pd.DataFrame({"locus_id": ["A"], "chrom": ["chr1"], "center": [1000], "strand": ["+"]})
+    with pytest.raises(ValueError, match="float16 range"):
+        write_dna_store(tmp_path / "s.h5", {"A": np.full((4, 2), 1e6)}, loci, model="test")
+    assert not (tmp_path / "s.h5").exists()

@@ -149,6 +149,8 @@ def write_dna_store(
                 arr = np.asarray(arr)  # read lazy arrays (e.g. rows of another HDF5 file) once
                 if not np.isfinite(arr).all():
                     raise ValueError(f"{path}: locus {locus_id!r} embedding has non-finite values")
+                if np.abs(arr).max(initial=0.0) > np.finfo(np.float16).max:
+                    raise ValueError(f"{path}: locus {locus_id!r} embedding exceeds the float16 range of the store")
                 ds = grp.create_dataset(locus_id, data=np.asarray(arr, dtype=np.float16), compression=compression)
                 row = table.loc[locus_id]
                 ds.attrs.update({
