@@ -1,0 +1,252 @@
+"""Training data held in memory as tensors, batched with each distinct DNA locus once.
+
+`ScreenData` (CDT-II/III) holds a processed screen: cells x genes inputs and targets, proteins, and one
+float32 tensor with the DNA embeddings of the perturbed loci. `PairData` (CDT v1) holds enhancer-gene pairs
+with their enhancer windows and the fixed gene/protein embeddings. A `Samples` dataset yields sample
+indices; the data object's `collate` gathers a batch from them (for screens: the batch's distinct loci plus a
+per-cell `locus_index`, the input the models take).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from cdt.data.dnastore import DNAStore
+from cdt.data.errors import ContractError
+from cdt.data.screen import read_screen, validate_screen
+
+V1_COLUMNS = ("enhancer_id", "target_gene", "target_index", "beta")
+
+
+def split_roles(model: str, protocol: str) -> dict[str, tuple[str, ...]]:
+    """Which data splits train the model, drive selection (LR schedule, early stopping, best checkpoint), and test.
+
+    Screens: `paper` = the authors' practice, the held-out ('test') genes select and are reported, and the
+    'val' genes join training; `clean` = 'val' genes select, 'test' genes are only evaluated at the end.
+    CDT v1: the authors selected and reported on 'val' pairs and never used 'test'; `clean` reports 'test'.
+    """
+    if model == "cdt1":
+        return {"train": ("train",), "select": ("val",), "test": ("test",),
+                "report": ("val",) if protocol == "paper" else ("test",)}
+    if protocol == "paper":
+        return {"train": ("train", "val"), "select": ("test",), "test": ("test",), "report": ("test",)}
+    return {"train": ("train",), "select": ("val",), "test": ("test",), "report": ("test",)}
+
+
+@dataclass
+class CellBatch:
+    dna: Tensor  # [U, n_bins, dna_dim] the distinct loci of the batch
+    locus_index: Tensor  # [B] long, row of `dna` for each cell
+    rna: Tensor  # [B, G] ln(CPM+1) input
+    target: Tensor  # [B, G] log2FC target
+    group: Tensor  # [B] long, perturbation code (pseudo-bulk groups)
+    protein: Tensor | None = None  # [B, P] protein input (DSB)
+    protein_target: Tensor | None = None  # [B, P] protein change vs NTC
+
+    def to(self, device: torch.device) -> CellBatch:
+        return CellBatch(**{f.name: _to(getattr(self, f.name), device) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return self.rna.shape[0]
+
+
+@dataclass
+class PairBatch:
+    dna: Tensor  # [B, n_bins, dna_dim] enhancer-centred windows
+    target_index: Tensor  # [B] long, target gene of each pair
+    beta: Tensor  # [B] effect size
+    group: Tensor  # [B] long, target gene (groups for the per-gene baseline)
+
+    def to(self, device: torch.device) -> PairBatch:
+        return PairBatch(**{f.name: _to(getattr(self, f.name), device) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return self.beta.shape[0]
+
+
+class Samples(Dataset):
+    """The samples (cells or pairs) of some splits; yields sample indices for `collate`."""
+
+    def __init__(self, indices: np.ndarray):
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> int:
+        return int(self.indices[i])
+
+
+class ScreenData:
+    """A processed screen (cells of the chosen kinds) as tensors, with the loci's DNA in memory."""
+
+    def __init__(self, screen: str | os.PathLike, dna: str | os.PathLike, kinds: tuple[str, ...],
+                 proteins: bool = False):
+        self.path = Path(screen)
+        with DNAStore(dna) as store:
+            adata = read_screen(self.path, dna_store=store)
+            if proteins:
+                validate_screen(adata, self.path, require_proteins=True)
+            kind = adata.obs["kind"].astype(str).to_numpy()
+            keep = np.isin(kind, kinds)
+            if not keep.any():
+                raise ContractError(str(self.path), "obs['kind']", f"no cells of kinds {list(kinds)}")
+            adata = adata[keep]
+            obs = adata.obs
+            self.obs_names = obs.index.to_numpy(dtype=str)
+            self.split = obs["split"].astype(str).to_numpy()
+            self.genes = adata.var_names.to_numpy(dtype=str)
+            self.rna = torch.from_numpy(_dense(adata.X))  # [N, G]
+            self.target = torch.from_numpy(_dense(adata.layers["log2fc"]))  # [N, G]
+            codes, self.groups = pd.factorize(obs["perturbation"].astype(str), sort=True)
+            self.group = torch.from_numpy(codes.astype(np.int64))  # [N]
+            codes, self.loci = pd.factorize(obs["locus"].astype(str), sort=True)
+            self.locus = torch.from_numpy(codes.astype(np.int64))  # [N]
+            self.dna = torch.from_numpy(store.stack(list(self.loci)))  # [L, n_bins, dna_dim]
+        self.protein = self.protein_target = self.expressed = None
+        self.protein_names: np.ndarray | None = None
+        if proteins:
+            self.protein = torch.from_numpy(np.asarray(adata.obsm["protein"], dtype=np.float32))  # [N, P]
+            self.protein_target = torch.from_numpy(np.asarray(adata.obsm["protein_target"], dtype=np.float32))
+            self.expressed = torch.from_numpy(np.asarray(adata.uns["protein_expressed"], dtype=bool))  # [P]
+            self.protein_names = np.asarray(adata.uns["protein_names"], dtype=str)
+            if not self.expressed.any():
+                raise ContractError(str(self.path), "uns['protein_expressed']", "no protein is marked expressed")
+
+    @property
+    def n_genes(self) -> int:
+        return self.rna.shape[1]
+
+    @property
+    def n_proteins(self) -> int:
+        return 0 if self.protein is None else self.protein.shape[1]
+
+    def __len__(self) -> int:
+        return self.rna.shape[0]
+
+    def indices(self, splits: tuple[str, ...]) -> np.ndarray:
+        """Cells in any of `splits`, in file order."""
+        return np.flatnonzero(np.isin(self.split, splits))
+
+    def collate(self, cells: list[int]) -> CellBatch:
+        idx = torch.as_tensor(cells, dtype=torch.long)
+        loci, locus_index = torch.unique(self.locus[idx], return_inverse=True)  # [U], [B]
+        prot = self.protein is not None
+        return CellBatch(
+            dna=self.dna[loci], locus_index=locus_index, rna=self.rna[idx], target=self.target[idx],
+            group=self.group[idx], protein=self.protein[idx] if prot else None,
+            protein_target=self.protein_target[idx] if prot else None,
+        )
+
+
+class PairData:
+    """CDT v1 enhancer-gene pairs: beta targets, enhancer DNA windows, fixed gene and protein embeddings."""
+
+    def __init__(self, pairs: str | os.PathLike, dna: str | os.PathLike, embeddings: str | os.PathLike,
+                 split_column: str = "split"):
+        self.path = Path(pairs)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: pairs table does not exist")
+        table = pd.read_csv(self.path)
+        for col in (*V1_COLUMNS, split_column):
+            if col not in table:
+                raise ContractError(str(self.path), col, "missing column")
+        beta = table["beta"].to_numpy(dtype=np.float32)
+        if not np.isfinite(beta).all():
+            raise ContractError(str(self.path), "beta", f"{int((~np.isfinite(beta)).sum())} non-finite values")
+        self.rna_emb, self.prot_emb, self.genes = _read_v1_embeddings(Path(embeddings))
+        target_index = table["target_index"].to_numpy(dtype=np.int64)
+        n_genes = len(self.genes)
+        if target_index.min() < 0 or target_index.max() >= n_genes:
+            raise ContractError(str(self.path), "target_index", f"values outside [0, {n_genes}) of {embeddings}")
+        mismatch = self.genes[target_index] != table["target_gene"].astype(str).to_numpy()
+        if mismatch.any():
+            i = int(np.flatnonzero(mismatch)[0])
+            raise ContractError(str(self.path), "target_gene", f"row {i}: {table['target_gene'].iloc[i]!r} is not "
+                                f"gene {target_index[i]} ({self.genes[target_index[i]]!r}) of {embeddings}")
+        self.split = table[split_column].astype(str).to_numpy()
+        self.pair_ids = (table["enhancer_id"].astype(str) + ":" + table["target_gene"].astype(str)).to_numpy()
+        codes, enhancers = pd.factorize(table["enhancer_id"].astype(str), sort=True)
+        with DNAStore(dna) as store:
+            missing = sorted(set(enhancers) - set(store.loci_ids()))
+            if missing:
+                raise ContractError(str(self.path), "enhancer_id",
+                                    f"{len(missing)} enhancers not in DNA store {store.path}: {missing[:5]}")
+            self.dna = torch.from_numpy(store.stack(list(enhancers)))  # [E, n_bins, dna_dim]
+        self.enhancer = torch.from_numpy(codes.astype(np.int64))  # [N]
+        self.target_index = torch.from_numpy(target_index)  # [N]
+        self.beta = torch.from_numpy(beta)  # [N]
+        self.groups = self.genes
+
+    @property
+    def n_genes(self) -> int:
+        return len(self.genes)
+
+    def __len__(self) -> int:
+        return len(self.beta)
+
+    def indices(self, splits: tuple[str, ...]) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.split, splits))
+
+    def collate(self, pairs: list[int]) -> PairBatch:
+        idx = torch.as_tensor(pairs, dtype=torch.long)
+        return PairBatch(dna=self.dna[self.enhancer[idx]], target_index=self.target_index[idx], beta=self.beta[idx],
+                         group=self.target_index[idx])
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None = None, rank: int = 0,
+                  world: int = 1, drop_last: bool = False) -> list[list[int]]:
+    """Batches of positions 0..n-1 for this process: shuffled by `generator` (if given) and sharded over ranks.
+
+    With several processes the permutation is padded (by repeating its start) to a multiple of `world` so that
+    every rank gets the same number of batches, and each takes every `world`-th sample; `batch_size` is the
+    global batch, so each rank's batch is `batch_size // world`. Unshuffled (evaluation) order is not padded.
+    """
+    if generator is not None:
+        order = torch.randperm(n, generator=generator).tolist()
+        if world > 1 and n % world:
+            order += order[: world - n % world]
+    else:
+        order = list(range(n))
+    shard = order[rank::world]
+    b = max(1, batch_size // world)
+    batches = [shard[i:i + b] for i in range(0, len(shard), b)]
+    if drop_last and batches and len(batches[-1]) < b:
+        batches.pop()
+    return batches
+
+
+def _read_v1_embeddings(path: Path) -> tuple[Tensor, Tensor, np.ndarray]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: CDT v1 embeddings file does not exist")
+    with h5py.File(path, "r") as h5:
+        for key in ("gene_names", "rna_embeddings", "protein_embeddings"):
+            if key not in h5:
+                raise ContractError(str(path), key, "missing dataset")
+        genes = np.array([g.decode() if isinstance(g, bytes) else str(g) for g in h5["gene_names"][()]])
+        rna = np.asarray(h5["rna_embeddings"][()], dtype=np.float32)
+        prot = np.asarray(h5["protein_embeddings"][()], dtype=np.float32)
+    for key, arr in (("rna_embeddings", rna), ("protein_embeddings", prot)):
+        if arr.ndim != 2 or arr.shape[0] != len(genes):
+            raise ContractError(str(path), key, f"shape {arr.shape} does not match {len(genes)} gene_names")
+        if not np.isfinite(arr).all():
+            raise ContractError(str(path), key, "non-finite values")
+    return torch.from_numpy(rna), torch.from_numpy(prot), genes
+
+
+def _dense(arr) -> np.ndarray:
+    arr = arr.toarray() if hasattr(arr, "toarray") else arr
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _to(x, device: torch.device):
+    return x.to(device, non_blocking=True) if isinstance(x, Tensor) else x
