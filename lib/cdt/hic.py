@@ -29,22 +29,25 @@ KINDS: tuple[str, ...] = ("raw", "balanced", "oe_raw", "oe_balanced")
 
 
 class HiC:
-    """One resolution of a `.cool`/`.mcool`, with expected-by-distance tables computed once per weighting."""
+    """One resolution of a `.cool`/`.mcool` (or a ``file::group`` URI); expected-by-distance cached per chromosome."""
 
     def __init__(self, path: str | os.PathLike, resolution: int | None = None):
-        self.path = Path(str(path).split("::")[0])
+        file, _, group = str(path).partition("::")
+        self.path = Path(file)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: Hi-C file does not exist")
-        uri = _cooler_uri(self.path, resolution)
+        uri = str(path) if group else _cooler_uri(self.path, resolution)
         try:
             self.clr = cooler.Cooler(uri)
         except (OSError, KeyError, ValueError) as exc:
-            raise ContractError(str(self.path), "file", f"not a readable cooler ({exc})") from exc
+            raise ContractError(uri, "file", f"not a readable cooler ({exc})") from exc
         if self.clr.binsize is None:
-            raise ContractError(str(self.path), "bins", "variable-size bins are not supported")
+            raise ContractError(uri, "bins", "variable-size bins are not supported")
         self.resolution = int(self.clr.binsize)
+        if resolution is not None and resolution != self.resolution:
+            raise ContractError(uri, "resolution", f"cooler is at {self.resolution} bp, not {resolution} bp")
         self.chromsizes = self.clr.chromsizes
-        self._expected: dict[bool, dict[str, np.ndarray]] = {}
+        self._expected: dict[tuple[bool, str], np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"HiC({str(self.path)!r}, resolution={self.resolution})"
@@ -81,23 +84,26 @@ class HiC:
         row = self.clr.matrix(balance=balance)[i:i + 1, lo:hi][0].astype(float)  # [hi - lo] contacts of bin i
         out[ok] = row[j[ok] - lo]
         if kind.startswith("oe"):
-            exp = self.expected(balance)[chrom]  # [n_bins on chrom] by diagonal offset
+            exp = self.expected(chrom, balance)  # [bins on chrom] mean contact by diagonal offset
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[ok] = out[ok] / exp[np.abs(j[ok] - i)]
         return out
 
-    def expected(self, balance: bool) -> dict[str, np.ndarray]:
-        """Mean contact per diagonal offset for each chromosome (cooltools.expected_cis, no smoothing, all diagonals)."""
-        if balance not in self._expected:
+    def expected(self, chrom: str, balance: bool) -> np.ndarray:
+        """Mean contact per diagonal offset on one chromosome (cooltools.expected_cis, no smoothing, all diagonals).
+
+        Computed per chromosome on first use, so a genome-wide 5-kb map costs only the chromosomes analysed.
+        """
+        self._check_chrom(chrom)
+        if (balance, chrom) not in self._expected:
+            view = pd.DataFrame({"chrom": [chrom], "start": [0], "end": [int(self.chromsizes[chrom])], "name": [chrom]})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
-                table = cooltools.expected_cis(self.clr, smooth=False, aggregate_smoothed=False, ignore_diags=0,
-                                               clr_weight_name="weight" if balance else None, nproc=1)
+                table = cooltools.expected_cis(self.clr, view_df=view, smooth=False, aggregate_smoothed=False,
+                                               ignore_diags=0, clr_weight_name="weight" if balance else None, nproc=1)
             col = "balanced.avg" if balance else "count.avg"
-            self._expected[balance] = {
-                str(chrom): grp.sort_values("dist")[col].to_numpy(float) for chrom, grp in table.groupby("region1")
-            }
-        return self._expected[balance]
+            self._expected[(balance, chrom)] = table.sort_values("dist")[col].to_numpy(float)
+        return self._expected[(balance, chrom)]
 
     def _check_chrom(self, chrom: str) -> None:
         if chrom in self.chromsizes.index:
@@ -112,8 +118,6 @@ def _cooler_uri(path: Path, resolution: int | None) -> str:
     if not cooler.fileops.is_cooler(str(path)) and not cooler.fileops.is_multires_file(str(path)):
         raise ContractError(str(path), "file", "neither a .cool nor an .mcool (cooler) file")
     if not cooler.fileops.is_multires_file(str(path)):
-        if resolution is not None and int(cooler.Cooler(str(path)).binsize) != resolution:
-            raise ContractError(str(path), "resolution", f"single-resolution cooler is not at {resolution} bp")
         return str(path)
     available = sorted(int(p.rsplit("/", 1)[-1]) for p in cooler.fileops.list_coolers(str(path)))
     if resolution is None:
