@@ -29,6 +29,30 @@ def presets() -> None:
 
 
 @app.command()
+def models(
+    preset: str = typer.Option("paper", help="Preset whose dimensions to use (tiny, mini, paper)."),
+    figures: Path = typer.Option(None, help="Also write each model's architecture schematic (PNG) to this directory."),
+) -> None:
+    """Each model's modules, shapes and parameter counts (built on the meta device: no memory used)."""
+    from cdt.config import get_preset
+    from cdt.models.schematic import build_models, draw_schematic, module_summary, shape_str
+
+    for name, model in build_models(get_preset(preset)).items():
+        rows = module_summary(model)
+        table = Table("module", "kind", "input", "output", "parameters",
+                      title=f"{name} ({preset}): {sum(r.n_params for r in rows):,} parameters")
+        for r in rows:
+            table.add_row(r.name, r.kind, " ; ".join(shape_str(s) for s in r.inputs), shape_str(r.output),
+                          f"{r.n_params:,}")
+        console.print(table)
+        if figures is not None:
+            figures.mkdir(parents=True, exist_ok=True)
+            path = figures / f"architecture_{name.split(' (')[0].replace(' ', '_')}_{preset}.png"
+            draw_schematic(model, title=f"{name} ({preset})").savefig(path, dpi=200)
+            console.print(f"wrote {path}")
+
+
+@app.command()
 def prepare(
     counts: Path = typer.Option(..., help="Raw RNA counts: 10x .h5, 10x mtx directory or .h5ad."),
     guides: Path = typer.Option(..., help="Guide UMI table (CSV: barcode, guide, target, umi; NTC target 'NTC')."),
@@ -84,6 +108,56 @@ def embed_dna(
     path = run(fasta, loci, out, model=model, window=window, batch_size=batch_size,
                reverse_complement_minus=reverse_complement, genome=genome, device=device)
     console.print(f"wrote {path}")
+
+
+@app.command()
+def train(
+    model: str = typer.Option(..., help="cdt1, cdt2, cdt3 (two-stage) or cdt3-single (single-stage ablation)."),
+    preset: str = typer.Option("mini", help="Model dimensions and default schedule (tiny, mini, paper)."),
+    data: Path = typer.Option(..., help="Data directory written by `cdt simulate` (processed/, v1/)."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run directories (named by a data+config hash) go."),
+    protocol: str = typer.Option("paper", help="paper: held-out genes select and are reported; clean: 'val' genes "
+                                               "select, held-out genes only tested at the end."),
+    epochs: int = typer.Option(None, help="Epoch limit of every phase (default: the preset's schedule)."),
+    seed: int = typer.Option(0, help="Seed for initialisation, data order and dropout."),
+    gene_set: str = typer.Option("curated", help="curated or full (the CDT-II gene-set ablation)."),
+    init_from: Path = typer.Option(None, help="CDT-III: trained CDT-II run directory or checkpoint (default: "
+                                              "train the matching CDT-II first)."),
+    v1_split: str = typer.Option("enhancer", help="CDT v1: enhancer-level split (pairs.csv `split`) or pair-level "
+                                                  "(`pair_split`, as the authors' files)."),
+    progress: bool = typer.Option(True, help="Show the progress bar."),
+) -> None:
+    """Train a model (resumes an unfinished run, reuses a finished one); under torchrun: DistributedDataParallel."""
+    import os
+
+    from cdt.train import TrainConfig
+    from cdt.train import train as run
+
+    changes = {"protocol": protocol, "seed": seed, "gene_set": gene_set, "v1_split": v1_split,
+               "init_from": str(init_from) if init_from else None}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    try:
+        cfg = TrainConfig.for_model(model, preset, **changes)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    res = run(cfg, data, runs_dir, progress=progress)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    m = res.metrics
+    table = Table("set", "metric", "model", "mean-training-effect baseline",
+                  title=f"{res.run_dir} ({'reused' if res.reused else 'trained'}, protocol {cfg.protocol})")
+    for role in ("select", "test"):
+        for key in ("loss", "r", "pb_r", "protein_r", "protein_pb_r", "r2"):
+            if f"{role}_{key}" in m:
+                table.add_row(role, key, _fmt(m[f"{role}_{key}"]), _fmt(m.get(f"baseline_{role}_{key}")))
+    console.print(table)
+    console.print(f"best epoch {m.get('best_epoch')} of {m.get('epochs_trained')}; reported split(s) "
+                  f"{', '.join(m.get('reported', []))}; checkpoint {res.best_checkpoint}")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.4f}"
 
 
 if __name__ == "__main__":
