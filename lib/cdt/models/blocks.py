@@ -153,6 +153,7 @@ class VirtualCellEmbedder(_Projections):
                  fusion_hidden: int | None = None, pool_dropout: float = 0.0, packed: bool = False):
         super().__init__()
         self.modalities = modalities
+        self.n_context = n_context
         self.n_heads = n_heads
         self.pool_dropout = pool_dropout
         for m in modalities:
