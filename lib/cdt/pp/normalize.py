@@ -3,7 +3,7 @@
 Library size = total counts over the FULL gene matrix (the authors kept `gene_indices_in_full`, i.e.
 CPM first, subset after), so the gene subset does not change a cell's CPM:
 
-    CPM[c, g]        = counts[c, g] / sum_all_genes counts[c, :] * 1e6
+    CPM[c, g]        = counts[c, g] / sum_all_genes counts[c, :] * scale     (scale 1e6 by default)
     input  X[c, g]   = ln(CPM[c, g] + 1)
     ntc_mean_cpm[g]  = mean over NTC cells of CPM[c, g]
     ntc_mean_expr[g] = mean over NTC cells of ln(CPM[c, g] + 1)
@@ -40,16 +40,17 @@ def library_size(counts, source: str = "<counts>") -> np.ndarray:
     return total
 
 
-def cpm(counts, columns: np.ndarray | None = None, lib_size: np.ndarray | None = None) -> np.ndarray:
-    """CPM [cells, len(columns)] float64 with the library size over all columns of `counts`."""
+def cpm(counts, columns: np.ndarray | None = None, lib_size: np.ndarray | None = None,
+        scale: float = 1e6) -> np.ndarray:
+    """CPM [cells, len(columns)] float64 with the library size over all columns of `counts` (per `scale` counts)."""
     lib = library_size(counts) if lib_size is None else lib_size
     sub = counts if columns is None else counts[:, columns]
     sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
-    return sub.astype(np.float64) / lib[:, None] * 1e6
+    return sub.astype(np.float64) / lib[:, None] * scale
 
 
 def normalize(counts, is_ntc: np.ndarray, columns: np.ndarray | None = None,
-              source: str = "<counts>") -> Normalized:
+              source: str = "<counts>", scale: float = 1e6) -> Normalized:
     """Input and target of the screen for the cells of `counts` and the gene `columns` (formulas above).
 
     counts: [cells, all genes] raw counts (scipy sparse or dense); is_ntc: [cells] bool;
@@ -62,7 +63,7 @@ def normalize(counts, is_ntc: np.ndarray, columns: np.ndarray | None = None,
     if not is_ntc.any():
         raise ContractError(source, "NTC cells", "no NTC cells: the log2FC baseline (NTC mean CPM) is undefined")
     lib = library_size(counts, source)
-    ntc_cpm = cpm(counts[is_ntc], columns, lib[is_ntc])  # [n_ntc, genes]
+    ntc_cpm = cpm(counts[is_ntc], columns, lib[is_ntc], scale)  # [n_ntc, genes]
     ntc_mean_cpm = ntc_cpm.mean(axis=0)
     ntc_mean_expr = np.log(ntc_cpm + 1.0).mean(axis=0)
 
@@ -70,7 +71,7 @@ def normalize(counts, is_ntc: np.ndarray, columns: np.ndarray | None = None,
     expr = np.empty((counts.shape[0], n_genes), dtype=np.float32)
     log2fc = np.empty_like(expr)
     for lo in range(0, counts.shape[0], CHUNK):
-        block = cpm(counts[lo:lo + CHUNK], columns, lib[lo:lo + CHUNK])
+        block = cpm(counts[lo:lo + CHUNK], columns, lib[lo:lo + CHUNK], scale)
         expr[lo:lo + CHUNK] = np.log(block + 1.0)
         log2fc[lo:lo + CHUNK] = np.log2((block + 1.0) / (ntc_mean_cpm + 1.0))
     return Normalized(expr, log2fc, ntc_mean_cpm, ntc_mean_expr)

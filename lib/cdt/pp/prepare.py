@@ -96,6 +96,7 @@ def build_screen(
     val_genes: list[str] | tuple[str, ...] = (),
     proteins: Proteins | None = None,
     source: str = "prepare",
+    cpm_scale: float = 1e6,
 ) -> ad.AnnData:
     """Screen AnnData for the kept `cells` (rows of `counts`, with perturbation/kind/locus) and `genes`."""
     rows = counts.obs_names.get_indexer(cells.index)
@@ -103,7 +104,7 @@ def build_screen(
     if (columns < 0).any():
         raise ContractError(source, "var_names", f"genes not in the count matrix: {np.asarray(genes)[columns < 0][:5]}")
     is_ntc = (cells["kind"] == "NTC").to_numpy()
-    norm = normalize(counts.X[rows], is_ntc, columns, source)
+    norm = normalize(counts.X[rows], is_ntc, columns, source, cpm_scale)
     obs = cells[["perturbation", "kind", "locus"]].copy()
     obs["split"] = gene_split(obs["perturbation"], obs["kind"], held_out, val_genes)
     return make_screen(
@@ -132,6 +133,7 @@ def prepare(
     forced_genes: list[str] | tuple[str, ...] = FORCED_GENES,
     protein_method: str = "dsb",
     seed: int = 0,
+    cpm_scale: float = 1e6,
 ) -> Prepared:
     """Raw counts + guide UMIs (+ SNP assignments, second screen, ADT) -> the two screens and a QC table."""
     src = str(counts) if not isinstance(counts, ad.AnnData) else "<counts>"
@@ -164,7 +166,8 @@ def prepare(
     paths = {}
     for name, genes in (("curated", curated_genes(rate, other, min_detection, forced_genes)),
                         ("full", full_genes(rate, full_min_detection))):
-        screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=src)
+        screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=src, cpm_scale=cpm_scale)
+        screen.uns["cdt"]["cpm_scale"] = cpm_scale
         screen.uns["cdt"]["gene_set"] = name
         screen.uns["cdt"]["umi_threshold"] = umi_threshold
         screen.uns["cdt"]["competing_fraction"] = competing_fraction
