@@ -163,10 +163,12 @@ def embed_dna(
 
     work = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not work.exists():
-        os.replace(out, work)  # extend a finished store in place of a fresh one
     meta = {"model": model_name, "genome": genome, "window": window, "bin_size": bin_size,
             "format": "cdt-dna-store-1"}
+    if out.exists() and not work.exists():  # extend a finished store: check it first, then reopen it as partial
+        with h5py.File(out, "r") as h5:
+            _check_or_set_attrs(h5, meta, out)
+        os.replace(out, work)
     with h5py.File(work, "a") as h5:
         _check_or_set_attrs(h5, meta, work)
         grp = h5.require_group("loci")
@@ -197,15 +199,15 @@ def embed_dna(
 
 
 def _check_or_set_attrs(h5: h5py.File, meta: dict, path: Path) -> None:
-    """Root attributes must agree with what an earlier (partial) run wrote."""
+    """Root attributes must agree with what an earlier (partial) run wrote; missing or empty ones are filled."""
     for key, value in meta.items():
-        if key in h5.attrs:
-            old = h5.attrs[key]
-            old = old.decode() if isinstance(old, bytes) else old
-            if str(old) != str(value):
-                raise ContractError(str(path), f"attrs[{key!r}]", f"existing store has {old!r}, this run {value!r}; "
+        old = h5.attrs.get(key, "")
+        old = old.decode() if isinstance(old, bytes) else str(old)
+        if old:
+            if old != str(value):
+                raise ContractError(str(path), f"attrs[{key!r}]", f"existing store has {old!r}, this run {str(value)!r}; "
                                                                   "write to a new --out")
-        else:
+        elif h5.mode != "r":
             h5.attrs[key] = value
 
 
