@@ -173,9 +173,11 @@ def test_gene_sets():
     rate = detection_rate(counts, ["A", "GFI1B", "MT-X", "RPL3"])
     assert rate.tolist() == [0.75, 0.25, 0.25, 1.0]
     other = pd.Series({"A": 0.5, "MT-X": 0.0, "RPL3": 0.9})
-    assert curated_genes(rate, other, min_detection=0.3, forced=("GFI1B",)) == ["A", "RPL3", "GFI1B"]
-    assert curated_genes(rate, None, min_detection=0.2, forced=("GFI1B",)) == ["A", "GFI1B", "MT-X", "RPL3"]
+    assert curated_genes(rate, other, min_detection=0.3, forced=("GFI1B",)) == ["A", "GFI1B"]
+    assert curated_genes(rate, other, 0.3, ("GFI1B",), exclude=False) == ["A", "RPL3", "GFI1B"]
+    assert curated_genes(rate, None, 0.2, ("GFI1B",), exclude=False) == ["A", "GFI1B", "MT-X", "RPL3"]
     assert full_genes(rate, 0.2) == ["A", "GFI1B"]  # MT-X and RPL3 excluded although detected
+    assert full_genes(rate, 0.5, first=["GFI1B"]) == ["GFI1B", "A"]  # curated first, even if below the cut
     with pytest.raises(ContractError, match=r"forced genes \['NOPE'\]"):
         curated_genes(rate, other, forced=("NOPE",))
 
@@ -213,11 +215,13 @@ def test_prepare_end_to_end(tmp_path):
     rate = (rna[kept.index].X > 0).mean(0).A1
     rate = pd.Series(rate, index=GENES)
     curated = read_screen(res.curated).var_names.tolist()
-    want = [g for g in GENES if rate[g] >= 0.1 and g != "G0"]
-    assert curated == [g for g in want if g != "GFI1B"] + ["GFI1B"]  # GFI1B is rare here: forced, appended
+    excluded = {"MT-CO1", "RPL10A", "RPS4X", "HBB"}
+    want = [g for g in GENES if rate[g] >= 0.1 and g not in {"G0", "GFI1B", *excluded}]
+    assert curated == want + ["GFI1B"]  # GFI1B is rare here: forced, appended
     full = read_screen(res.full).var_names.tolist()
-    assert "G0" in full and not {"MT-CO1", "RPL10A", "RPS4X", "HBB", "RARE1", "GFI1B"} & set(full)
-    assert "RPS6KA1" in full  # a kinase, not a ribosomal protein
+    assert full == curated + ["G0"]  # curated first, then genes detected here only; no MT/ribo/Hb, no RARE1
+    assert "RPS6KA1" in curated  # a kinase, not a ribosomal protein
+    assert all(rate[g] >= 0.1 for g in excluded)  # they were detected: the exclusion removed them
 
     # GFI1B knockdown is not in the data (rare gene), but CD52 cells show their own knockdown
     screen = read_screen(res.curated)
@@ -329,7 +333,8 @@ def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
     cdt = ref["curated"].uns["cdt"]
     res = prepare(raw / "rna_counts.h5ad", raw / "guide_umis.csv", tmp_path / "prep",
                   snp_assignments=raw / "snp_assignments.csv", second_screen=raw / "screen2_detection.csv",
-                  adt=raw / "adt_counts.h5ad", held_out=list(cdt["held_out"]), val_genes=list(cdt["val_genes"]))
+                  adt=raw / "adt_counts.h5ad", held_out=list(cdt["held_out"]), val_genes=list(cdt["val_genes"]),
+                  cpm_scale=float(cdt.get("cpm_scale", 1e6)))
     for name, path in (("curated", res.curated), ("full", res.full)):
         got, want = read_screen(path), ref[name]
         assert sorted(got.obs_names) == sorted(want.obs_names), name

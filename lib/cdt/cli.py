@@ -69,6 +69,7 @@ def prepare(
     forced_genes: str = typer.Option("GFI1B", help="Genes always in the curated set, comma-separated."),
     protein_method: str = typer.Option("dsb", help="'dsb' (muon, needs empty droplets) or 'isotype_z' (authors')."),
     seed: int = typer.Option(0, help="Seed (DSB mixture models)."),
+    cpm_scale: float = typer.Option(1e6, help="Counts per this many library counts (1e6 = CPM)."),
 ) -> None:
     """Raw CRISPRi screen -> processed screens (curated + full gene sets) in the screen contract."""
     from cdt.pp import prepare as run
@@ -80,7 +81,7 @@ def prepare(
               held_out=names(held_out), val_genes=names(val_genes), umi_threshold=umi_threshold,
               competing_fraction=competing_fraction, min_detection=min_detection,
               full_min_detection=full_min_detection, forced_genes=names(forced_genes),
-              protein_method=protein_method, seed=seed)
+              protein_method=protein_method, seed=seed, cpm_scale=cpm_scale)
     table = Table("status", "cells", "fraction", title="guide assignment")
     for row in res.qc.itertuples():
         table.add_row(row.status, str(row.n_cells), f"{row.fraction:.3f}")

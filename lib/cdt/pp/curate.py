@@ -1,10 +1,14 @@
 """Gene sets for the model: the curated set and the "full" ablation set (CDT-II §2).
 
 - curated: genes detected in this screen AND in a second, independent screen (detection rate =
-  fraction of cells with count > 0, each >= ``min_detection``), plus forced genes (GFI1B in the
-  paper, appended at the end when not already in); order = the count matrix's gene order.
-- full: genes detected in >= 10% of this screen's cells, excluding mitochondrial (MT-), ribosomal
-  (RPL/RPS/MRPL/MRPS) and haemoglobin (HBA/HBB/HBD/HBE/HBG/HBM/HBQ/HBZ) genes.
+  fraction of cells with count > 0, each >= ``min_detection``), without mitochondrial (MT-),
+  ribosomal-protein (RPL/RPS/MRPL/MRPS) and haemoglobin (HBA/HBB/HBD/HBE/HBG/HBM/HBQ/HBZ) genes, plus
+  forced genes (GFI1B in the paper, appended at the end when not already in); order = the count
+  matrix's gene order (10x: genomic). The paper states the exclusions only for the full set; we apply
+  them to both so that the ablation compares gene sets, not technical high-count genes (``exclude=False``
+  keeps them).
+- full: the curated genes first (so their columns line up in both screens), then every other gene
+  detected in >= 10% of this screen's cells, with the same exclusions, in matrix order.
 
 Detection rates of this screen are computed over the cells that enter the screen (kept cells).
 """
@@ -63,11 +67,14 @@ def curated_genes(
     other_rate: pd.Series | None,
     min_detection: float = 0.1,
     forced: tuple[str, ...] | list[str] = FORCED_GENES,
+    exclude: bool = True,
 ) -> list[str]:
-    """Detected here and (when given) in the second screen, then the forced genes not yet included."""
+    """Detected here and (when given) in the second screen, minus excluded genes, then the forced genes."""
     keep = rate >= min_detection
     if other_rate is not None:
         keep &= other_rate.reindex(rate.index).fillna(0.0) >= min_detection
+    if exclude:
+        keep &= ~is_excluded_gene(rate.index)
     genes = rate.index[keep].tolist()
     absent = [g for g in forced if g not in rate.index]
     if absent:
@@ -75,7 +82,8 @@ def curated_genes(
     return genes + [g for g in forced if g not in set(genes)]
 
 
-def full_genes(rate: pd.Series, min_detection: float = 0.1) -> list[str]:
-    """Detected in >= `min_detection` of cells, without MT-/ribosomal/haemoglobin genes."""
-    keep = (rate >= min_detection).to_numpy() & ~is_excluded_gene(rate.index)
-    return rate.index[keep].tolist()
+def full_genes(rate: pd.Series, min_detection: float = 0.1, first: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """`first` (the curated genes), then the other genes detected in >= `min_detection` of cells, without
+    MT-/ribosomal/haemoglobin genes, in matrix order."""
+    keep = (rate >= min_detection).to_numpy() & ~is_excluded_gene(rate.index) & ~rate.index.isin(list(first))
+    return list(first) + rate.index[keep].tolist()

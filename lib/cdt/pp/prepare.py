@@ -164,8 +164,8 @@ def prepare(
 
     out = Path(out)
     paths = {}
-    for name, genes in (("curated", curated_genes(rate, other, min_detection, forced_genes)),
-                        ("full", full_genes(rate, full_min_detection))):
+    curated = curated_genes(rate, other, min_detection, forced_genes)
+    for name, genes in (("curated", curated), ("full", full_genes(rate, full_min_detection, first=curated))):
         screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=src, cpm_scale=cpm_scale)
         screen.uns["cdt"]["cpm_scale"] = cpm_scale
         screen.uns["cdt"]["gene_set"] = name
