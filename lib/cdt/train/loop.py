@@ -225,7 +225,7 @@ class Trainer:
         self.task = task.to(self.device)
         self.progress = progress and dist_info.main
         self.history: list[dict] = []
-        self.transfer: TransferReport | None = None
+        self.init_info: dict | None = None  # what was copied from the CDT-II run (kept across resumes)
         self.model: nn.Module | None = None
 
     # -- the whole run --
@@ -239,8 +239,11 @@ class Trainer:
             state, meta = split_checkpoint(read_torch_file(last), str(last))
             load_state_dict_strict(model, state, str(last))
             ckpt_extra = meta["extra"]
+            self.init_info = ckpt_extra.get("init")
         elif cfg.init_from is not None:
-            self.transfer = init_from_cdt2(model, cfg.init_from)
+            report = init_from_cdt2(model, cfg.init_from)
+            self.init_info = {"from": str(cfg.init_from), "copied": len(report.copied),
+                              "skipped": [k for k, _ in report.skipped]}
         self.model = model.to(self.device)
         seed_everything(derive_seed(cfg.seed, "train", self.dist.rank))  # dropout stream of this process
         self.data_gen = torch.Generator().manual_seed(cfg.seed)  # identical on all ranks
@@ -402,6 +405,7 @@ class Trainer:
                 "train_config": self.cfg.to_dict(), "loop": asdict(loop), "history": self.history,
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "data_generator": self.data_gen.get_state(), "rng": states,
+                **({"init": self.init_info} if self.init_info is not None else {}),
             })
             write_history(self.history, self.cfg.protocol, self.run_dir / HISTORY)
         self.dist.barrier()

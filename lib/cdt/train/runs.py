@@ -164,9 +164,8 @@ def final_metrics(trainer: Trainer, roles: dict[str, tuple[str, ...]]) -> dict:
                  "roles": {k: list(v) for k, v in roles.items()}, "epochs_trained": len(trainer.history),
                  "best_epoch": best[-1]["epoch"] if best else None,
                  "n_samples": {k: int(len(v)) for k, v in idx.items()}}
-    if trainer.transfer is not None:
-        out["init"] = {"from": str(cfg.init_from), "copied": len(trainer.transfer.copied),
-                       "skipped": [k for k, _ in trainer.transfer.skipped]}
+    if trainer.init_info is not None:
+        out["init"] = trainer.init_info
     baseline = trainer.task.baseline(idx["train"])
     for role in ("select", "test"):
         if len(idx[role]) == 0:
