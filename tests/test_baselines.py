@@ -176,13 +176,14 @@ def test_truth_labels_direct_indirect_modules_elements():
     with pytest.raises(KeyError, match="'Z'"):
         edges.truth_targets(net, genes, "Z")
 
-    mods = pd.DataFrame({"gene": ["A", "B", "C", "Q"], "module": ["m1", "m1", "m2", "m2"]})
+    mods = pd.DataFrame({"gene": ["A", "B", "C", "Q", "D", "C"], "module": ["m1", "m1", "m2", "m2", "m3", "m3"]})
     pairs = edges.module_pairs(mods, genes)
-    assert pairs.sum() == 2 and pairs[0, 1] and pairs[1, 0] and not pairs[2].any()
+    assert pairs.sum() == 4 and pairs[0, 1] and pairs[1, 0] and pairs[2, 3] and pairs[3, 2]  # C is in m2 and m3
     assert edges.module_pairs(mods, genes, module="m2").sum() == 0  # Q is not among the genes
+    assert edges.module_pairs(mods, genes, module=["m1"]).sum() == 2
 
     el = pd.DataFrame({"locus_id": ["L1", "L1", "L2"], "element": ["promoter", "enhancer", "CTCF"],
-                       "chrom": "chr1", "start": 0, "end": 1, "bin_start": [3, 8, -2], "bin_end": [4, 12, 0]})
+                       "chrom": "chr1", "start": 0, "end": 1, "bin_start": [3, 8, -2], "bin_end": [5, 12, 1]})
     bins = edges.element_bins(el, ["L1", "L2"], n_bins=10)
     assert np.flatnonzero(bins[0]).tolist() == [3, 4, 8, 9] and np.flatnonzero(bins[1]).tolist() == [0]
     assert np.flatnonzero(edges.element_bins(el, ["L1"], 10, element="promoter")[0]).tolist() == [3, 4]

@@ -157,15 +157,25 @@ def truth_targets(edges: pd.DataFrame, genes: Sequence[str], source: str, indire
     return truth_adjacency(edges, genes, indirect)[genes.index(source)]
 
 
-def module_pairs(modules: pd.DataFrame, genes: Sequence[str], module: str | None = None) -> np.ndarray:
-    """[G, G] bool: both genes in the same planted module (of `module` only, when given); truth/modules.csv."""
+def module_pairs(modules: pd.DataFrame, genes: Sequence[str], module: str | Sequence[str] | None = None) -> np.ndarray:
+    """[G, G] bool: the two genes share a planted module (one of `module`, when given); truth/modules.csv.
+
+    A gene may belong to several modules (the simulator puts GFI1B in its target module and in a cell-state
+    module); filter the table by its `kind` column first to score regulatory modules only.
+    """
     for col in ("gene", "module"):
         if col not in modules:
             raise ValueError(f"modules table has no {col!r} column (columns: {list(modules.columns)})")
-    label = pd.Series(modules["module"].astype(str).to_numpy(), index=modules["gene"].astype(str))
-    label = label[~label.index.duplicated()].reindex(list(genes)).to_numpy(dtype=object)  # [G], NaN = no module
-    has = pd.notna(label) if module is None else label == module
-    same = (label[:, None] == label[None, :]) & has[:, None] & has[None, :]
+    rows = modules
+    if module is not None:
+        rows = rows[rows["module"].astype(str).isin([module] if isinstance(module, str) else list(module))]
+    index = {g: i for i, g in enumerate(genes)}
+    codes, _ = pd.factorize(rows["module"].astype(str))
+    member = np.zeros((len(index), codes.max() + 1 if len(codes) else 0), dtype=bool)  # [G, n_modules]
+    for g, m in zip(rows["gene"].astype(str), codes, strict=True):
+        if g in index:
+            member[index[g], m] = True
+    same = (member.astype(int) @ member.T.astype(int)) > 0
     np.fill_diagonal(same, False)
     return same
 
@@ -174,8 +184,8 @@ def element_bins(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
                  element: str | Sequence[str] | None = None) -> np.ndarray:
     """[U, n_bins] bool: bins of each locus covered by a planted element (truth/elements.csv).
 
-    Bins run from `bin_start` to `bin_end` inclusive, clipped to the window; `element` restricts the classes
-    (promoter, CTCF, enhancer, open).
+    Bins are the simulator's half-open [bin_start, bin_end), clipped to the window; `element` restricts the
+    classes (promoter, CTCF, enhancer, open).
     """
     for col in ("locus_id", "element", "bin_start", "bin_end"):
         if col not in elements:
@@ -187,7 +197,7 @@ def element_bins(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
     index = {k: i for i, k in enumerate(loci)}
     for locus, start, end in zip(rows["locus_id"].astype(str), rows["bin_start"], rows["bin_end"], strict=True):
         if locus in index:
-            out[index[locus], max(int(start), 0):min(int(end), n_bins - 1) + 1] = True
+            out[index[locus], max(int(start), 0):min(int(end), n_bins)] = True
     return out
 
 
