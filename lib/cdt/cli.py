@@ -161,5 +161,28 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.4f}"
 
 
+@app.command()
+def reproduce(
+    preset: str = typer.Option("mini", help="tiny | mini | paper (synthetic data size)"),
+    data: str = typer.Option("synthetic", help="synthetic (simulated screen) or real (the authors' files)"),
+    data_dir: Path = typer.Option(None, help="real: directory with the authors' files (see data/README.md)"),
+    seed: int = typer.Option(0, help="simulation and training seed"),
+    out: Path = typer.Option(Path("paper"), help="where figures/, tables/, notebooks/ and REPORT.md go"),
+    runs_dir: Path = typer.Option(Path("runs"), help="training runs (reused when finished)"),
+    protocol: str = typer.Option("paper", help="paper (held-out genes select and are reported) | clean"),
+    only: list[str] = typer.Option(None, help="run only notebooks whose name starts with this (repeatable)"),
+) -> None:
+    """Rebuild every figure and table of CDT I-III: data, training (cached), notebooks, REPORT.md."""
+    from cdt.reproduce import NotebookFailed
+    from cdt.reproduce import reproduce as run
+
+    try:
+        run(preset=preset, data_source=data, data_dir=data_dir, seed=seed, out_dir=out, runs_dir=runs_dir,
+            only=only, protocol=protocol)
+    except NotebookFailed as exc:
+        console.print(f"[red]notebook failed[/red]: {exc}")
+        raise typer.Exit(1) from None
+
+
 if __name__ == "__main__":
     app()

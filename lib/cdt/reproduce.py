@@ -174,3 +174,124 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
     finally:
         src_ipynb.unlink(missing_ok=True)
     return executed
+
+
+# model key -> (model name for the trainer, gene set, key of the run it starts from)
+SYNTHETIC_RUNS: dict[str, tuple[str, str, str | None]] = {
+    "cdt2": ("cdt2", "curated", None),
+    "cdt2_full": ("cdt2", "full", None),  # the ablation's full gene set
+    "cdt3": ("cdt3", "curated", "cdt2"),  # two-stage, nuclear stage from the trained CDT-II
+    "cdt3_single": ("cdt3-single", "curated", None),  # the paper's single-stage ablation
+    "cdt1": ("cdt1", "v1", None),
+}
+
+
+def open_context(
+    data_source: str = "synthetic",
+    data_dir: str | os.PathLike | None = None,
+    runs_dir: str | os.PathLike = REPO_ROOT / "runs",
+    out_dir: str | os.PathLike = REPO_ROOT / "paper",
+    preset: str = "mini",
+    seed: int = 0,
+    protocol: str = "paper",
+    timings: dict[str, float] | None = None,
+) -> Context:
+    """Get the data and every trained model a notebook needs (cached), and save the context.
+
+    A notebook opened on its own calls this too, so it runs without `cdt reproduce` having run;
+    finished simulations and training runs are reused, unfinished runs resume.
+    """
+    get_preset(preset)  # fail early on a bad name
+    if data_source not in ("synthetic", "real"):
+        raise ValueError(f"data_source must be 'synthetic' or 'real', not {data_source!r}")
+    timings = {} if timings is None else timings
+    data_root = REPO_ROOT / "data" / "processed"
+    t0 = time.perf_counter()
+    if data_source == "synthetic":
+        paths = get_synthetic_data(preset, seed, Path(data_dir) if data_dir else data_root)
+    else:
+        if data_dir is None:
+            raise ValueError("--data real needs --data-dir with the authors' files (see data/README.md)")
+        paths = real_paths(Path(data_dir), data_root)
+    timings["data"] = time.perf_counter() - t0
+    ctx = Context(data_source=data_source, preset=preset, seed=seed, out_dir=str(out_dir), paths=paths)
+    ctx.runs = train_models(ctx, Path(runs_dir), protocol, timings)
+    ctx.save()
+    return ctx
+
+
+def train_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, float]) -> dict[str, str]:
+    """Train (or reuse) every model the notebooks read; returns model key -> run directory or checkpoint."""
+    from cdt.train import DataFiles, TrainConfig, train
+
+    p = ctx.paths
+    runs: dict[str, str] = {}
+    if ctx.synthetic:
+        plan = SYNTHETIC_RUNS
+    else:
+        plan = {"cdt2": SYNTHETIC_RUNS["cdt2"]}
+        if _has_proteins(p.screen):
+            plan["cdt3"] = SYNTHETIC_RUNS["cdt3"]
+        if p.cdt2_checkpoint:  # the published CDT-II weights replace training it
+            runs["cdt2"] = p.cdt2_checkpoint
+    for key, (model, gene_set, init_key) in plan.items():
+        if key in runs:
+            continue
+        if model == "cdt1":
+            files = DataFiles(dna=p.v1_dna, pairs=p.v1_pairs, embeddings=p.v1_embeddings)
+            cfg = TrainConfig.for_model(model, ctx.preset, protocol=protocol, seed=ctx.seed)
+        else:
+            screen = p.screen_full if gene_set == "full" else p.screen
+            files = DataFiles(dna=p.dna, screen=screen)
+            cfg = TrainConfig.for_model(model, ctx.preset, protocol=protocol, seed=ctx.seed, gene_set=gene_set)
+        if init_key is not None:
+            cfg = cfg.with_(init_from=runs[init_key])
+        console.print(f"[bold]train[/bold] {key} ({model}, {gene_set}, protocol {protocol})")
+        t0 = time.perf_counter()
+        result = train(cfg, files, runs_dir)
+        timings[f"train {key}"] = time.perf_counter() - t0
+        runs[key] = str(result.run_dir)
+    return runs
+
+
+def _has_proteins(screen_path: str) -> bool:
+    import h5py
+
+    with h5py.File(screen_path, "r") as h5:
+        return "obsm" in h5 and "protein" in h5["obsm"]
+
+
+def reproduce(
+    preset: str = "mini",
+    data_source: str = "synthetic",
+    data_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    out_dir: str | os.PathLike = REPO_ROOT / "paper",
+    runs_dir: str | os.PathLike = REPO_ROOT / "runs",
+    only: list[str] | None = None,
+    protocol: str = "paper",
+) -> Path:
+    """Data -> models -> notebooks -> REPORT.md. Returns the report path; a failing cell raises `NotebookFailed`."""
+    from cdt.report import write_report
+
+    out_dir, runs_dir = Path(out_dir).resolve(), Path(runs_dir).resolve()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    ctx = open_context(data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, timings)
+    params = {"data_source": data_source, "data_dir": str(data_dir) if data_dir else "", "runs_dir": str(runs_dir),
+              "out_dir": str(out_dir), "preset": preset, "seed": seed, "protocol": protocol}
+    sources = notebooks(only)
+    if not sources:
+        raise FileNotFoundError(f"{NOTEBOOK_DIR}: no notebooks matching {only or 'NN_*.py'}")
+    for i, nb in enumerate(sources, 1):
+        console.print(f"[bold]notebook {i}/{len(sources)}[/bold] {nb.name}")
+        t0 = time.perf_counter()
+        execute_notebook(nb, out_dir, params)
+        timings[nb.stem] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    header = {"data": ctx.source_label, "preset": preset, "seed": seed, "protocol": protocol,
+              "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "figures": str(ctx.figures_dir),
+              "runs": ", ".join(f"{k}: {Path(v).name}" for k, v in ctx.runs.items())}
+    report = write_report(out_dir, header, timings)
+    console.print(f"report: {report}")
+    return report
