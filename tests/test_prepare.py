@@ -327,16 +327,17 @@ def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
     except ImportError as exc:
         pytest.skip(f"the simulator cdt.data.simulate.simulate is not available yet ({exc})")
     out = tmp_path / "sim"
-    simulate("tiny", 0, out)
+    manifest = simulate("tiny", 0, out, progress=False)
     raw, proc = out / "raw", out / "processed"
-    ref = {n: read_screen(proc / f"screen_{n}.h5ad") for n in ("curated", "full")}
-    cdt = ref["curated"].uns["cdt"]
-    res = prepare(raw / "rna_counts.h5ad", raw / "guide_umis.csv", tmp_path / "prep",
-                  snp_assignments=raw / "snp_assignments.csv", second_screen=raw / "screen2_detection.csv",
-                  adt=raw / "adt_counts.h5ad", held_out=list(cdt["held_out"]), val_genes=list(cdt["val_genes"]),
-                  cpm_scale=float(cdt.get("cpm_scale", 1e6)))
-    for name, path in (("curated", res.curated), ("full", res.full)):
-        got, want = read_screen(path), ref[name]
+    res = CliRunner().invoke(app, [
+        "prepare", "--counts", str(raw / "rna_counts.h5ad"), "--guides", str(raw / "guide_umis.csv"),
+        "--out", str(tmp_path / "prep"), "--snp-assignments", str(raw / "snp_assignments.csv"),
+        "--second-screen", str(raw / "screen2_detection.csv"), "--adt", str(raw / "adt_counts.h5ad"),
+        "--held-out", ",".join(manifest["held_out"]), "--val-genes", ",".join(manifest["val_genes"]),
+        "--protein-method", manifest["protein_method"], "--cpm-scale", str(manifest["cpm_scale"])])
+    assert res.exit_code == 0, res.output
+    for name in ("curated", "full"):
+        got, want = read_screen(tmp_path / "prep" / f"screen_{name}.h5ad"), read_screen(proc / f"screen_{name}.h5ad")
         assert sorted(got.obs_names) == sorted(want.obs_names), name
         assert got.var_names.tolist() == want.var_names.tolist(), name
         got = got[want.obs_names]
@@ -344,10 +345,28 @@ def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
             assert (got.obs[col].astype(str) == want.obs[col].astype(str)).all(), (name, col)
         assert np.allclose(got.X, want.X, rtol=1e-5, atol=1e-5)
         assert np.allclose(got.layers["log2fc"], want.layers["log2fc"], rtol=1e-5, atol=1e-5)
-        if "protein" in want.obsm:
-            assert list(got.uns["protein_names"]) == list(want.uns["protein_names"])
-            assert np.allclose(got.obsm["protein"], want.obsm["protein"], rtol=1e-4, atol=1e-4)
-            assert np.allclose(got.obsm["protein_target"], want.obsm["protein_target"], rtol=1e-4, atol=1e-4)
+        assert np.allclose(got.var["ntc_mean_cpm"], want.var["ntc_mean_cpm"], rtol=1e-5)
+        assert list(got.uns["protein_names"]) == list(want.uns["protein_names"])
+        assert np.array_equal(got.uns["protein_expressed"], want.uns["protein_expressed"])
+        assert np.allclose(got.obsm["protein"], want.obsm["protein"], rtol=1e-5, atol=1e-5)
+        assert np.allclose(got.obsm["protein_target"], want.obsm["protein_target"], rtol=1e-5, atol=1e-5)
+    # against the simulator's truth (independent of cdt.pp): guide calls recover what each cell really got ...
+    truth = pd.read_csv(out / "truth" / "cells.csv", index_col="barcode")
+    single = truth[truth["category"].isin(["TSS", "SNP", "NTC"])]
+    screen = read_screen(tmp_path / "prep" / "screen_curated.h5ad")
+    assert sorted(screen.obs_names) == sorted(single.index)
+    assert (screen.obs["perturbation"].astype(str) == single.loc[screen.obs_names, "perturbations"]).all()
+    qc = pd.read_csv(tmp_path / "prep" / "qc.csv").set_index("status")["n_cells"]
+    assert qc["multiplet"] == (truth["category"] == "multiplet").sum() > 0
+    assert qc["unassigned"] == truth["category"].isin(["subthreshold", "no_guide"]).sum() > 0
+    # ... and the values equal ln(CPM + 1) and log2FC recomputed with numpy from the raw counts
+    counts = ad.read_h5ad(raw / "rna_counts.h5ad")
+    x = counts[screen.obs_names].X.toarray().astype(float)
+    cpm = x / x.sum(1, keepdims=True) * manifest["cpm_scale"]
+    cpm = cpm[:, counts.var_names.get_indexer(screen.var_names)]
+    ntc = (screen.obs["kind"] == "NTC").to_numpy()
+    assert np.allclose(screen.X, np.log1p(cpm), rtol=1e-5, atol=1e-5)
+    assert np.allclose(screen.layers["log2fc"], np.log2((cpm + 1) / (cpm[ntc].mean(0) + 1)), rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- CDT v1
