@@ -66,6 +66,8 @@ def test_mean_baseline_equals_hand_computation_under_both_protocols(screen_with_
         assert row["n_cells"] == test.sum()
         zero = res.summary.query("method == 'zero' and role == 'test'").iloc[0]
         assert math.isnan(zero["r"])  # a constant prediction has no correlation
+        assert zero["mse"] == pytest.approx(np.mean(y[test].astype(float) ** 2), rel=1e-6)
+        assert row["mse"] == pytest.approx(np.mean((y[test] - profile) ** 2), rel=1e-5)
     clean = predict.prediction_baselines(a, store, protocol="clean", alphas=(1.0,))
     assert set(clean.summary["role"]) == {"select", "test"}  # clean selects on val (CD58)
     sel = clean.per_perturbation.query("role == 'select'")["perturbation"].unique().tolist()

@@ -217,7 +217,7 @@ def prediction_metrics(pred: np.ndarray, target: np.ndarray, groups: Sequence[st
 
 @dataclass
 class BaselineResult:
-    summary: pd.DataFrame  # method, target, role, r, pb_r, n_cells, n_perturbations, alpha
+    summary: pd.DataFrame  # method, target, role, r, pb_r, mse, n_cells, n_perturbations, alpha
     per_perturbation: pd.DataFrame  # method, target, role, perturbation, pb_r, n_cells
     alpha: float  # ridge alpha chosen on the selection split
 
@@ -227,8 +227,9 @@ def prediction_baselines(adata: ad.AnnData, dna_store: DNAStore | str | os.PathL
                          alphas: Sequence[float] = DEFAULT_ALPHAS, n_components: int = 8) -> BaselineResult:
     """Fit every baseline under the trainer's `protocol` and score it on the selection and test splits.
 
-    Methods: zero, mean, ridge (expression + DNA summary), ridge_dna (DNA summary only), nearest_locus. The ridge
-    alpha is the one with the best flattened r on the selection split (shared by both ridge variants' grids).
+    Methods: zero, mean, ridge (expression + DNA summary), ridge_dna (DNA summary only), nearest_locus. Each ridge
+    variant takes the alpha of `alphas` with the best flattened r on the selection split. Metrics: flattened r,
+    mean pseudo-bulk r and MSE (the only one defined for the constant `zero` prediction).
     """
     roles = split_roles("cdt2", protocol)
     data = screen_arrays(adata, kinds, target)
@@ -258,8 +259,10 @@ def prediction_baselines(adata: ad.AnnData, dna_store: DNAStore | str | os.PathL
         if len(idx) == 0:
             continue
         for name, model in fitted.items():
-            r, pb_r, per = prediction_metrics(model.predict(data, idx), data.target[idx], data.perturbation[idx])
-            summary.append({"method": name, "target": target, "role": role, "r": r, "pb_r": pb_r,
+            pred = model.predict(data, idx)
+            r, pb_r, per = prediction_metrics(pred, data.target[idx], data.perturbation[idx])
+            mse = float(np.mean((pred.astype(np.float64) - data.target[idx]) ** 2))
+            summary.append({"method": name, "target": target, "role": role, "r": r, "pb_r": pb_r, "mse": mse,
                             "n_cells": len(idx), "n_perturbations": len(per),
                             "alpha": getattr(model, "alpha", math.nan)})
             per_pert += [{"method": name, "target": target, "role": role, "perturbation": g, "pb_r": v,
