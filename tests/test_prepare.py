@@ -367,6 +367,12 @@ def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
     ntc = (screen.obs["kind"] == "NTC").to_numpy()
     assert np.allclose(screen.X, np.log1p(cpm), rtol=1e-5, atol=1e-5)
     assert np.allclose(screen.layers["log2fc"], np.log2((cpm + 1) / (cpm[ntc].mean(0) + 1)), rtol=1e-5, atol=1e-5)
+    # CDT v1: the simulated pairs and enhancer windows share a build; a mislabelled build is refused
+    pairs = pd.read_csv(out / "v1" / "pairs.csv")
+    with DNAStore(out / "v1" / "dna_enhancers.h5") as store:
+        check_genome(pairs, store)
+        with pytest.raises(ContractError, match="pair coordinates are hg19 but DNA store"):
+            check_genome(pairs.assign(genome="hg19"), store)
 
 
 # --------------------------------------------------------------------------- CDT v1

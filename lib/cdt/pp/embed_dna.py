@@ -117,8 +117,9 @@ def reverse_complement(seq: str) -> str:
 
 
 def load_enformer(name: str = "enformer") -> torch.nn.Module:
-    """The pretrained Enformer ('enformer' = EleutherAI/enformer-official-rough, or a local
-    from_pretrained directory); needs the weights on disk or network access."""
+    """The pretrained Enformer: 'enformer' = EleutherAI/enformer-official-rough, or a local from_pretrained
+    directory. Loaded with `enformer_pytorch.from_pretrained` (= `Enformer.from_pretrained` plus the TF-exact
+    gamma positional features the official weights were trained with); needs the weights cached or network."""
     from enformer_pytorch import from_pretrained
 
     return from_pretrained(ENFORMER_WEIGHTS if name == "enformer" else name)

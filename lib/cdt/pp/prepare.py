@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from cdt.config import HELD_OUT_GENES
 from cdt.data.errors import ContractError
-from cdt.data.screen import make_screen, write_screen
+from cdt.data.screen import make_screen, validate_screen, write_screen
 from cdt.pp.curate import FORCED_GENES, curated_genes, detection_rate, full_genes, read_detection_table
 from cdt.pp.guides import assign_guides, qc_table, read_guide_table, read_snp_assignments
 from cdt.pp.normalize import normalize
@@ -153,6 +153,9 @@ def prepare(
     if not targets & set(held_out):
         raise ContractError(guide_src, "target", f"none of the held-out genes {list(held_out)} has assigned cells; "
                                                  f"assigned targets: {sorted(targets)[:10]}")
+    without = sorted(set(held_out) - targets) + sorted(set(val_genes) - targets)
+    if without:
+        log.warning("held-out / validation genes without assigned cells: %s", without)
 
     kept = counts[cells.index]
     rate = detection_rate(kept.X, kept.var_names)
@@ -162,16 +165,16 @@ def prepare(
         proteins = prepare_proteins(read_adt(adt), cells.index, (cells["kind"] == "NTC").to_numpy(),
                                     protein_method, seed, str(adt))
 
-    out = Path(out)
-    paths = {}
     curated = curated_genes(rate, other, min_detection, forced_genes)
+    screens = {}
     for name, genes in (("curated", curated), ("full", full_genes(rate, full_min_detection, first=curated))):
         screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=src, cpm_scale=cpm_scale)
-        screen.uns["cdt"]["cpm_scale"] = cpm_scale
-        screen.uns["cdt"]["gene_set"] = name
-        screen.uns["cdt"]["umi_threshold"] = umi_threshold
-        screen.uns["cdt"]["competing_fraction"] = competing_fraction
-        paths[name] = write_screen(screen, out / f"screen_{name}.h5ad")
+        screen.uns["cdt"].update({"gene_set": name, "cpm_scale": cpm_scale, "umi_threshold": umi_threshold,
+                                  "competing_fraction": competing_fraction})
+        screens[name] = validate_screen(screen, f"{name} screen from {src}")  # both valid before either is written
+    out = Path(out)
+    paths = {name: write_screen(screen, out / f"screen_{name}.h5ad") for name, screen in screens.items()}
+    for name, screen in screens.items():
         log.info("%s screen: %d cells x %d genes -> %s", name, *screen.shape, paths[name])
     qc_path = out / "qc.csv"
     qc.to_csv(qc_path, index=False)
