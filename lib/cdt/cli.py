@@ -29,6 +29,43 @@ def presets() -> None:
 
 
 @app.command()
+def simulate(
+    preset: str = typer.Option("mini", help="Preset: tiny (tests), mini (default), paper (published sizes)."),
+    seed: int = typer.Option(0, help="Random seed; the same seed gives the same files."),
+    out: Path = typer.Option(..., help="Output directory (raw/, processed/, external/, truth/, v1/, manifest.json)."),
+) -> None:
+    """Write a simulated K562-like CRISPRi screen with its ground truth, in the real file formats."""
+    from cdt.data.simulate import simulate as run
+
+    manifest = run(preset, seed, out)
+    s = manifest["summary"]
+    table = Table("statistic", "simulated", "published", title=f"simulated screen ({preset}, seed {seed}) -> {out}")
+    lfc, snp, nz, cells = s["log2fc_tss"], s["log2fc_snp"], s["nonzero_per_cell"], s["cells"]
+    rows = [
+        ("cells TSS / SNP / NTC", f"{cells['TSS']} / {cells['SNP']} / {cells['NTC']}", "8,250 / 7,407 / 2,078"),
+        ("raw barcodes (multiplets, unassigned)",
+         f"{cells['raw_barcodes']} ({cells['multiplet']}, {cells['unassigned']})", "60,505"),
+        ("cells per TSS target (mean, min-max)", f"{s['cells_per_target']['mean']} "
+         f"({s['cells_per_target']['min']}-{s['cells_per_target']['max']})", "305.6 (12-946)"),
+        ("genes curated / full", f"{s['genes']['curated']} / {s['genes']['full']}", "2,361 / 9,335"),
+        ("log2FC TSS mean / SD", f"{lfc['mean']:.4f} / {lfc['sd']:.4f}", f"{lfc['published_mean']} / {lfc['published_sd']}"),
+        ("log2FC SNP mean / SD", f"{snp['mean']:.4f} / {snp['sd']:.4f}", f"{snp['published_mean']} / {snp['published_sd']}"),
+        ("non-zero genes per cell (fraction)", f"{nz['mean']} ({nz['fraction']})", f"587 ({nz['published_fraction']})"),
+        ("GFI1B targets vs rest, AUROC of |mean log2FC|", str(s["gfi1b_target_auroc"]), "-"),
+        ("CD52: detectable proteins / expressed", f"{s['proteins']['cd52']['n_detectable']} / "
+         f"{s['proteins']['cd52']['n_expressed']}", "29 / 65"),
+        ("CD52: mRNA-protein opposite / both measured", f"{s['proteins']['cd52']['n_opposite']} / "
+         f"{s['proteins']['cd52']['n_both_levels']}", "13 / 16"),
+        ("mean-effect baseline r, curated / full", f"{s['ablation_mean_effect_r']['curated']} / "
+         f"{s['ablation_mean_effect_r']['full']}", "-"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"{len(manifest['files'])} files in {manifest['seconds']['total']:.1f} s; manifest: {out / 'manifest.json'}")
+
+
+@app.command()
 def models(
     preset: str = typer.Option("paper", help="Preset whose dimensions to use (tiny, mini, paper)."),
     figures: Path = typer.Option(None, help="Also write each model's architecture schematic (PNG) to this directory."),
