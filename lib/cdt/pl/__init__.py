@@ -1,4 +1,4 @@
-"""Plotting: one seaborn style for every figure, and saving PNG + PDF under stable, panel-named files.
+"""Plotting (`cdt.pl`): one seaborn style for every figure, and saving PNG + PDF under stable, panel-named files.
 
 Figures made from synthetic data carry a visible mark, so a synthetic panel is never mistaken for
 the published one.
