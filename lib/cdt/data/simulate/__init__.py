@@ -64,7 +64,7 @@ def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) 
     out = Path(out)
     log = _Log(progress)
     rngs = child_rngs(seed)
-    manifest, loci, curated = simulate_screen(preset, seed, out, rngs, log)
+    manifest, loci, curated = simulate_screen(preset, seed, out, log=log)
     simulate_genome(preset, loci.loc[:, list(LOCI_COLUMNS)], out, rngs["genome"])
     log.done("genome", "DNA windows, ENCODE peaks and tracks, Hi-C")
     simulate_v1(preset, curated[: preset.v1_n_genes], out, rngs["v1"])
@@ -72,9 +72,15 @@ def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) 
     return write_manifest(out, manifest, log)
 
 
-def simulate_screen(preset: Preset, seed: int, out: Path, rngs: dict[str, np.random.Generator],
-                    log: _Log) -> tuple[dict, pd.DataFrame, list[str]]:
-    """The screen half: everything but the genome and CDT v1 files. Returns (manifest, loci, curated genes)."""
+def simulate_screen(preset: Preset | str, seed: int, out: Path, progress: bool = False,
+                    log: _Log | None = None) -> tuple[dict, pd.DataFrame, list[str]]:
+    """The screen half: everything but the genome and CDT v1 files (the same files `simulate` writes for them).
+
+    Returns the manifest without files/timings, the loci table and the curated genes in screen order.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    log = log or _Log(progress)
+    rngs = child_rngs(seed)
     out = Path(out)
     for sub in ("raw", "processed", "truth", "external/genesets"):
         (out / sub).mkdir(parents=True, exist_ok=True)
