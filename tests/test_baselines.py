@@ -390,3 +390,19 @@ def test_head_ablation_reports_deltas_and_fidelity():
     assert again["heads"].tolist() == res["heads"].tolist()  # seeded random heads
     with pytest.raises(ValueError, match="k must be"):
         ablation.head_ablation(model, batches, target, groups, ranked, k=9)
+
+
+def test_forward_outputs_puts_cells_back_in_order():
+    from types import SimpleNamespace
+
+    model = _tiny_cdt2()
+    dna, rna = torch.randn(2, 6, 4), torch.rand(5, 8)
+    loci = torch.tensor([1, 0, 1, 0, 0])
+    whole = ablation.forward_outputs(model, [SimpleNamespace(dna=dna, locus_index=loci, rna=rna, protein=None)])
+    parts = [SimpleNamespace(dna=dna[[0]], locus_index=torch.zeros(3, dtype=torch.long), rna=rna[[1, 3, 4]],
+                             protein=None, order=np.array([1, 3, 4])),
+             SimpleNamespace(dna=dna[[1]], locus_index=torch.zeros(2, dtype=torch.long), rna=rna[[0, 2]],
+                             protein=None, order=np.array([0, 2]))]  # grouped by locus, as cdt.evaluate batches
+    grouped = ablation.forward_outputs(model, parts)
+    np.testing.assert_allclose(grouped.rna, whole.rna, atol=1e-5)
+    np.testing.assert_allclose(grouped.embedding, whole.embedding, atol=1e-5)

@@ -109,19 +109,30 @@ class Outputs:
 
 @torch.no_grad()
 def forward_outputs(model: nn.Module, batches: Iterable) -> Outputs:
-    """Eval-mode outputs over batches with the trainer's `CellBatch` fields (dna, locus_index, rna, protein)."""
+    """Eval-mode outputs over batches with fields dna, locus_index, rna, protein (trainer or `cdt.evaluate` batches).
+
+    Rows come back in batch order, or at the positions of each batch's `order` field when it has one (the
+    `cdt.evaluate.screen_batches` batches, which are grouped by locus).
+    """
     model.eval()
-    rna, prot, emb = [], [], []
+    rna, prot, emb, pos = [], [], [], []
     for b in batches:
         if getattr(b, "protein", None) is not None:
             out = model(b.dna, b.rna, b.protein, locus_index=b.locus_index)
         else:
             out = model(b.dna, b.rna, locus_index=b.locus_index)
-        rna.append(out.rna.float().numpy())
-        emb.append(out.embedding.float().numpy())
+        rna.append(out.rna.float().cpu().numpy())
+        emb.append(out.embedding.float().cpu().numpy())
         if out.protein is not None:
-            prot.append(out.protein.float().numpy())
-    return Outputs(np.concatenate(rna), np.concatenate(prot) if prot else None, np.concatenate(emb))
+            prot.append(out.protein.float().cpu().numpy())
+        start = sum(len(p) for p in pos)
+        pos.append(np.asarray(getattr(b, "order", np.arange(start, start + len(rna[-1])))))
+    where = np.argsort(np.concatenate(pos), kind="stable")  # row i of the result = the cell at position i
+
+    def stack(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts)[where]
+
+    return Outputs(stack(rna), stack(prot) if prot else None, stack(emb))
 
 
 def cosine_distance(a: ArrayLike, b: ArrayLike) -> np.ndarray:
