@@ -167,6 +167,16 @@ def test_edge_scores_against_libraries():
         edges.attention_row(cross, 0)
 
 
+def test_dna_bin_baselines():
+    dna = np.zeros((2, 5, 3))
+    dna[0, 1] = [3.0, 4.0, 0.0]
+    b = edges.dna_bin_baselines(dna)
+    assert b["embedding_norm"].shape == (2, 5) and b["embedding_norm"][0, 1] == 5.0 and b["embedding_norm"].sum() == 5
+    assert b["near_centre"][1].tolist() == [-2, -1, 0, -1, -2]
+    with pytest.raises(ValueError, match="U, L, dim"):
+        edges.dna_bin_baselines(dna[0])
+
+
 def test_truth_labels_direct_indirect_modules_elements():
     net = pd.DataFrame({"source": ["A", "B", "D", "X"], "target": ["B", "C", "A", "C"], "sign": 1, "weight": 1.0})
     genes = ["A", "B", "C", "D"]

@@ -13,6 +13,7 @@ from cdt.baselines.edges import (
     cross_attention_bins,
     de_labels,
     differential_expression,
+    dna_bin_baselines,
     edge_scores,
     element_bins,
     gene_level_features,
@@ -26,7 +27,8 @@ from cdt.baselines.incremental import incremental_value, pair_table
 from cdt.baselines.predict import locus_summaries, prediction_baselines, prediction_metrics, screen_arrays
 
 __all__ = [
-    "attention_modules", "auroc_auprc", "cross_attention_bins", "de_labels", "differential_expression", "edge_scores",
+    "attention_modules", "auroc_auprc", "cross_attention_bins", "de_labels", "differential_expression", "dna_bin_baselines",
+    "edge_scores",
     "element_bins", "forward_outputs", "gene_level_features", "head_ablation", "incremental_value", "locus_summaries",
     "mask_heads", "module_pairs", "pair_table", "prediction_baselines", "prediction_metrics", "rank_heads",
     "recovery_table", "screen_arrays", "top_k_labels", "truth_adjacency", "truth_targets",

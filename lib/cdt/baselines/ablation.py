@@ -138,7 +138,7 @@ def forward_outputs(model: nn.Module, batches: Iterable) -> Outputs:
 def cosine_distance(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """[N] 1 - cos(a_i, b_i) row by row."""
     a, b = torch.as_tensor(np.asarray(a, np.float64)), torch.as_tensor(np.asarray(b, np.float64))
-    return (1 - F.cosine_similarity(a, b, dim=1)).numpy()
+    return (1 - F.cosine_similarity(a, b, dim=1)).clamp(min=0).numpy()  # rounding can give -1e-16
 
 
 def head_ablation(model: nn.Module, batches: Sequence, target: ArrayLike, groups: Sequence[str],

@@ -125,6 +125,19 @@ def cross_attention_bins(cross: ArrayLike) -> np.ndarray:
     return a.reshape(-1, a.shape[-1]).mean(0)  # [L]
 
 
+def dna_bin_baselines(dna: ArrayLike) -> dict[str, np.ndarray]:
+    """Model-free scores of each DNA bin for element recovery: dna [U, L, dim] embeddings -> {name: [U, L]}.
+
+    `embedding_norm` = L2 norm of the bin's embedding (elements leave a mark in the DNA model's output);
+    `near_centre` = minus the distance to the window centre (the perturbed TSS, hence the promoter, sits there).
+    """
+    x = np.asarray(dna, dtype=float)
+    if x.ndim != 3:
+        _bad_shape("dna", x.shape, "[U, L, dim]")
+    centre = -np.abs(np.arange(x.shape[1]) - x.shape[1] // 2).astype(float)  # [L]
+    return {"embedding_norm": np.linalg.norm(x, axis=2), "near_centre": np.broadcast_to(centre, x.shape[:2]).copy()}
+
+
 # ---------------------------------------------------------------------------------------------------------- labels
 
 
