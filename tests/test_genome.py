@@ -11,7 +11,7 @@ import pyBigWig
 import pytest
 import scipy.stats
 from cdt import genome
-from cdt.data.dnastore import Locus
+from cdt.data.dnastore import DNAStore, Locus
 from cdt.data.errors import ContractError
 
 # 64 bins of 128 bp centred at 100,000: bin b covers [95,904 + 128 b, +128); bin 32 starts at the centre
@@ -326,3 +326,44 @@ def test_attention_peak_distance():
     summary = genome.peak_distance_summary(d)
     assert summary["frac_within"] == 0.5
     assert summary["mean_abs_kb"] == pytest.approx((47_360 + 56_704 + 50_176) / 4 / 1e3)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# on the simulator's genome files (planted CTCF sites -> CTCF peaks)
+
+
+@pytest.fixture(scope="module")
+def simulated_genome(tmp_path_factory):
+    """The simulator's genome half (what `simulate` writes for DNA, ENCODE and Hi-C), tiny preset, 16 TSS loci on
+    two short synthetic chromosomes (so Hi-C expected tables stay cheap)."""
+    sim = pytest.importorskip("cdt.data.simulate.genome", reason="simulator not importable yet")
+    from cdt.config import get_preset
+
+    loci = pd.DataFrame([dict(locus_id=f"G{i}", chrom="chrA" if i < 8 else "chrB", center=300_000 + 150_000 * (i % 8),
+                              strand="+-"[i % 2], kind="TSS", gene=f"G{i}") for i in range(16)])
+    out = tmp_path_factory.mktemp("sim")
+    sim.simulate_genome(get_preset("tiny"), loci, out, np.random.default_rng(0))
+    return out
+
+
+def test_simulated_ctcf_sites_enrich_in_oracle_attention(simulated_genome):
+    out = simulated_genome
+    store = DNAStore(out / "processed" / "dna.h5")
+    truth = pd.read_csv(out / "truth" / "elements.csv")
+    peaks = genome.read_peaks(out / "external" / "encode" / "CTCF.narrowPeak")
+    rng = np.random.default_rng(0)
+    profiles, hits, ctcf = {}, {}, []
+    for locus_id, sites in truth.query("element == 'CTCF'").groupby("locus_id"):
+        locus = store.locus(locus_id)
+        profile = rng.random(locus.n_bins) * 0.1  # an oracle attention: high on the planted CTCF bins
+        for site in sites.itertuples():
+            profile[site.bin_start:site.bin_end] += 1.0
+        profiles[locus_id], hits[locus_id] = profile, genome.overlap_matrix(locus, {"CTCF": peaks})
+        ctcf.append(genome.ctcf_enrichment(profile, locus, peaks))
+    table = genome.enrichment_table(profiles, hits)
+    assert len(table) >= 5
+    a, b, c, d = table[["a", "b", "c", "d"]].sum()
+    pooled = scipy.stats.fisher_exact([[a, b], [c, d]], alternative="greater")
+    assert pooled.statistic > 20 and pooled.pvalue < 1e-10
+    assert (table["odds_ratio"] > 5).mean() >= 0.8
+    assert np.nanmean([r.enrichment for r in ctcf]) > 5

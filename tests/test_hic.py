@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 from cdt import hic
-from cdt.data.dnastore import Locus
+from cdt.data.dnastore import DNAStore, Locus
 from cdt.data.errors import ContractError
 
 RES = 1_000
@@ -192,3 +192,43 @@ def test_contact_ratios_and_wilcoxon(coolers):
     ref = scipy.stats.wilcoxon(r - 1, alternative="greater")
     assert test["p_value"] == pytest.approx(ref.pvalue) and test["statistic"] == pytest.approx(ref.statistic)
     assert (test["n"], test["n_above_1"]) == (10, 7) and test["mean_ratio"] == pytest.approx(r.mean())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# on the simulator's Hi-C (loops from promoters to planted CTCF sites and enhancers)
+
+
+@pytest.fixture(scope="module")
+def simulated_genome(tmp_path_factory):
+    """The simulator's genome half (what `simulate` writes for DNA, ENCODE and Hi-C), tiny preset, 16 TSS loci on
+    two short synthetic chromosomes (so Hi-C expected tables stay cheap)."""
+    sim = pytest.importorskip("cdt.data.simulate.genome", reason="simulator not importable yet")
+    from cdt.config import get_preset
+
+    loci = pd.DataFrame([dict(locus_id=f"G{i}", chrom="chrA" if i < 8 else "chrB", center=300_000 + 150_000 * (i % 8),
+                              strand="+-"[i % 2], kind="TSS", gene=f"G{i}") for i in range(16)])
+    out = tmp_path_factory.mktemp("sim")
+    sim.simulate_genome(get_preset("tiny"), loci, out, np.random.default_rng(0))
+    return out
+
+
+def test_simulated_loops_raise_top_vs_random_contact(simulated_genome):
+    out = simulated_genome
+    store = DNAStore(out / "processed" / "dna.h5")
+    loops = pd.read_csv(out / "truth" / "loops.csv")
+    h = hic.HiC(out / "external" / "hic" / "contacts.cool")
+    rng = np.random.default_rng(0)
+    profiles, loci = {}, {}
+    for locus_id, anchors in loops.groupby("locus_id"):
+        locus = store.locus(locus_id)
+        hic_bin = hic.attention_bin_positions(locus) // h.resolution
+        profile = rng.random(locus.n_bins) * 0.1  # an oracle attention: high on the DNA bins of loop anchors
+        partner = np.where(anchors["pos1"] == locus.center, anchors["pos2"], anchors["pos1"])  # the non-promoter end
+        profile[np.isin(hic_bin, partner // h.resolution)] += 1.0
+        profiles[locus_id], loci[locus_id] = profile, locus
+    assert len(profiles) >= 5
+    table = hic.contact_ratios(h, profiles, loci, kinds=("raw", "balanced", "oe_balanced"), k=5, n_draws=100)
+    for kind, rows in table.groupby("kind"):
+        summary = hic.ratio_test(rows["ratio"])
+        assert summary["mean_ratio"] > 1.5, kind
+        assert summary["n_above_1"] >= summary["n"] - 1 and summary["p_value"] < 1e-3, kind
