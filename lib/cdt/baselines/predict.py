@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 from sklearn.metrics.pairwise import cosine_similarity
@@ -41,8 +40,8 @@ from sklearn.preprocessing import StandardScaler
 
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
+from cdt.evaluate import pearson, pseudobulk_r
 from cdt.train.data import split_roles
-from cdt.train.metrics import GroupSums, PearsonSums
 
 TARGETS = ("rna", "protein")
 METHODS = ("zero", "mean", "ridge", "nearest_locus")
@@ -194,22 +193,17 @@ class RidgeBaseline:
 
 
 def prediction_metrics(pred: np.ndarray, target: np.ndarray, groups: Sequence[str]) -> tuple[float, float, dict]:
-    """(flattened r, mean pseudo-bulk r, {group: (pseudo-bulk r, n_cells)}) with the trainer's metric code.
+    """(flattened r, mean pseudo-bulk r, {group: (pseudo-bulk r, n_cells)}) with `cdt.evaluate`'s metrics.
 
     pred, target: [n, F]; groups: [n] perturbation of each cell. Pseudo-bulk r of a group = Pearson r across
-    features between its cell-mean predicted and cell-mean observed profiles (NaN when either is constant).
+    features between its cell-mean predicted and cell-mean observed profiles (NaN when either is constant); the
+    mean skips NaN, as the trainer's does.
     """
-    p, t = torch.as_tensor(np.asarray(pred, np.float64)), torch.as_tensor(np.asarray(target, np.float64))
-    if p.shape != t.shape:
-        raise ValueError(f"prediction shape {tuple(p.shape)} != target shape {tuple(t.shape)}")
-    codes, names = pd.factorize(np.asarray(groups, dtype=str), sort=True)
-    flat = PearsonSums()
-    flat.update(p, t)
-    pb = GroupSums(len(names), p.shape[1])
-    pb.update(torch.as_tensor(codes, dtype=torch.long), p, t)
-    per = pb.per_group()
-    counts = np.bincount(codes, minlength=len(names))
-    return flat.value(), pb.mean(), {str(g): (float(per[i]), int(counts[i])) for i, g in enumerate(names)}
+    per = pseudobulk_r(pred, target, groups)  # [K] by sorted group name
+    counts = pd.Series(np.asarray(groups, dtype=str)).value_counts()
+    finite = per[np.isfinite(per)]
+    return (pearson(pred, target), float(finite.mean()) if len(finite) else math.nan,
+            {str(g): (float(v), int(counts[g])) for g, v in per.items()})
 
 
 # ---------------------------------------------------------------------------------------------------------- protocol
