@@ -50,6 +50,8 @@ def test_read_gzipped_bed3_and_declared_genome(tmp_path):
     peaks = genome.read_peaks(path, genome=["chr7"])
     assert peaks[["start", "end"]].values.tolist() == [[5, 9], [100, 250]]
     assert peaks.attrs["chroms"] == ["chr1", "chr7"]
+    crlf = genome.read_peaks(write(tmp_path / "windows.narrowPeak", [narrowpeak_line("chr1", 5, 9).replace("\n", "\r\n")]))
+    assert crlf[["start", "end", "relSummit"]].values.tolist() == [[5, 9, 2]]
     # chr7 is declared, so a locus there simply has no peaks instead of raising
     assert genome.overlap_matrix(Locus("X", "chr7", 1_000_000, "+", 128, 8), {"DNase": peaks})["DNase"].sum() == 0
 
@@ -61,6 +63,7 @@ def test_read_gzipped_bed3_and_declared_genome(tmp_path):
         ([narrowpeak_line("chr1", 1, 5), "chr1\t1\t5\n"], "line 2", "has 3 tab-separated fields"),
         ([narrowpeak_line("chr1", 1, 5), "chr1\t1.5\t5\tp\t0\t.\t1\t1\t1\t1\n"], "line 2", "start '1.5' is not an integer"),
         (["chr1\tabc\t5\n"], "line 1", "start 'abc' is not an integer"),
+        (["chr1\t1\t5.0\n"], "line 1", "end '5.0' is not an integer"),
         (["chr1\t10\t5\n"], "line 1", "needs 0 <= start <= end"),
         (["chr1\t1\t5\tp\t0\t.\thigh\t1\t1\t1\n"], "line 1", "fc 'high' is not a number"),
     ],

@@ -120,7 +120,7 @@ def _typed(df: pd.DataFrame, source: str, line_numbers: np.ndarray, unit: str = 
             out[col] = _integers(out[col], source, col, line_numbers, unit)
     for col in ("fc", "-log10p", "-log10q"):
         if col in out:
-            values = pd.to_numeric(out[col], errors="coerce")
+            values = pd.to_numeric(out[col].astype(str).str.strip(), errors="coerce")
             if values.isna().any():
                 i = int(np.flatnonzero(values.isna().to_numpy())[0])
                 raise ContractError(source, f"{unit} {line_numbers[i]}", f"{col} {df[col].iloc[i]!r} is not a number")
@@ -134,12 +134,12 @@ def _typed(df: pd.DataFrame, source: str, line_numbers: np.ndarray, unit: str = 
 
 
 def _integers(col: pd.Series, source: str, name: str, line_numbers: np.ndarray, unit: str) -> pd.Series:
-    values = pd.to_numeric(col, errors="coerce")
-    bad = values.isna() | (values != np.round(values))
+    text = col.astype(str).str.strip()
+    bad = ~text.str.fullmatch(r"[+-]?\d+")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ContractError(source, f"{unit} {line_numbers[i]}", f"{name} {col.iloc[i]!r} is not an integer")
-    return values.astype(np.int64)
+    return text.astype(np.int64)
 
 
 def _empty_peaks() -> pd.DataFrame:
