@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 import torch
-from cdt.baselines import ablation, edges, incremental, predict
+from cdt.baselines import ablation, benchmark, edges, incremental, predict
 from cdt.models import CDT2, CDT2Config
 from cdt.models.blocks import attend
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -244,6 +244,33 @@ def test_auroc_and_recovery_table_match_sklearn():
     assert masked.iloc[0]["auroc"] == pytest.approx(roc_auc_score(vec_truth[1:], np.arange(1.0, 6)))
     with pytest.raises(ValueError, match="matches no truth"):
         edges.recovery_table({"bad": np.zeros(4)}, {"t": vec_truth})
+
+
+def test_perturbation_benchmark_on_a_planted_knockdown(tiny_screen):
+    a = tiny_screen(n_genes=10, cells_per_target=8, n_ntc=12, seed=4)
+    genes = a.var_names.tolist()
+    g = genes.index("GFI1B")
+    gfi1b = (a.obs["perturbation"] == "GFI1B").to_numpy()
+    x = np.asarray(a.X).copy()
+    x[np.ix_(gfi1b, [1, 2])] = 0.0  # G1, G2 knocked out in GFI1B cells
+    x[:, [1, 2]] += (~gfi1b)[:, None] * 3.0  # and clearly expressed elsewhere
+    a.X = x
+    net = pd.DataFrame({"source": ["GFI1B", "G1"], "target": ["G1", "G3"], "sign": -1, "weight": 1.0})
+    jac = np.zeros((10, 10))
+    jac[[1, 2], g] = 1.0  # a Jacobian that knows the answer
+    res = benchmark.perturbation_benchmark(a, ["GFI1B"], model_inputs={"jacobian": jac}, network=net)
+    assert res.labels.loc["GFI1B"].tolist() == [i in (1, 2) for i in range(10)]
+    t = res.table.set_index(["method", "target"])
+    assert t.loc[("jacobian_column", "DE"), "auroc"] == 1.0
+    assert t.loc[("jacobian_column", "DE"), ["n_pos", "n_neg"]].tolist() == [2, 7]  # GFI1B itself not scored
+    assert t.loc[("jacobian_column", "truth_downstream"), "n_pos"] == 2  # G1 and G3
+    assert {"spearman_ntc", "spearman_perturbed", "mean", "variance", "dropout"} <= set(res.table["method"])
+    assert len(res.pairs) == 9 and res.pairs["label"].sum() == 2
+    np.testing.assert_allclose(res.pairs["jacobian_column"], np.delete(jac[:, g], g))
+    other = ~gfi1b & a.obs["split"].eq("train").to_numpy()  # training cells of other perturbations
+    np.testing.assert_allclose(res.pairs["spearman_perturbed"], np.delete(edges.spearman_with(x[other], g), g))
+    with pytest.raises(KeyError, match="not genes"):
+        benchmark.perturbation_benchmark(a, ["B2M"])
 
 
 # ------------------------------------------------------------------------------------------------ incremental value

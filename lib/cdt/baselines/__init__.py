@@ -3,11 +3,13 @@
 - `predict`      zero / mean-training-effect / ridge / nearest-locus predictors under the trainer's protocols;
 - `edges`        per-perturbation edge scores (attention, cross-attention similarity, Jacobian, correlation,
                  gene-level features), truth and observed-outcome labels, AUROC/AUPRC recovery tables;
+- `benchmark`    all of `edges` over a list of perturbations: per-perturbation AUROC table + pair table;
 - `incremental`  gene-level features vs + edge score: grouped cross-validated logistic regression, bootstrap CI;
 - `ablation`     head masking through output-projection hooks, head ranking, ablation with intervention fidelity.
 """
 
 from cdt.baselines.ablation import attention_modules, forward_outputs, head_ablation, mask_heads, rank_heads
+from cdt.baselines.benchmark import PerturbationBenchmark, perturbation_benchmark
 from cdt.baselines.edges import (
     auroc_auprc,
     cross_attention_bins,
@@ -30,6 +32,7 @@ __all__ = [
     "attention_modules", "auroc_auprc", "cross_attention_bins", "de_labels", "differential_expression", "dna_bin_baselines",
     "edge_scores",
     "element_bins", "forward_outputs", "gene_level_features", "head_ablation", "incremental_value", "locus_summaries",
-    "mask_heads", "module_pairs", "pair_table", "prediction_baselines", "prediction_metrics", "rank_heads",
+    "mask_heads", "module_pairs", "pair_table", "PerturbationBenchmark", "perturbation_benchmark",
+    "prediction_baselines", "prediction_metrics", "rank_heads",
     "recovery_table", "screen_arrays", "top_k_labels", "truth_adjacency", "truth_targets",
 ]
