@@ -18,6 +18,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,7 +374,7 @@ def load_attention(path: str | os.PathLike) -> dict[str, AttentionMap]:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path}: not a readable npz file ({e})") from None
     if "meta_json" not in data:
         raise ValueError(f"{path}: meta_json: missing (not written by save_attention)")

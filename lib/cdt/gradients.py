@@ -230,7 +230,7 @@ class Knockdown:
     knockdown: pd.Series  # [G] predicted log2FC with the gene knocked down
     observed: pd.Series  # [G] observed cell-mean log2FC of the gene's perturbation
     r: float  # Pearson(knockdown - baseline, observed)
-    rho: float
+    rho: float  # Spearman of the same
 
     @property
     def delta(self) -> pd.Series:
@@ -278,6 +278,7 @@ def in_silico_knockdown(model: nn.Module | Any, screen: ad.AnnData | str | os.Pa
     index = pd.Index(genes, name="gene")
     base, kd = pd.Series(pred[0], index=index, name="baseline"), pd.Series(pred[1], index=index, name="knockdown")
     delta = kd - base
+    varies = delta.std() > 0 and observed.std() > 0  # r is undefined (NaN) when nothing changed
     return Knockdown(gene=gene, locus=locus, fraction=fraction, baseline=base, knockdown=kd, observed=observed,
-                     r=float(scipy.stats.pearsonr(delta, observed).statistic),
-                     rho=float(scipy.stats.spearmanr(delta, observed).statistic))
+                     r=float(scipy.stats.pearsonr(delta, observed).statistic) if varies else np.nan,
+                     rho=float(scipy.stats.spearmanr(delta, observed).statistic) if varies else np.nan)
