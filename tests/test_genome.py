@@ -47,12 +47,13 @@ def test_read_gzipped_bed3_and_declared_genome(tmp_path):
     path = tmp_path / "dnase.bed.gz"
     with gzip.open(path, "wt") as fh:
         fh.write("chr1\t5\t9\nchr1\t100\t250\n")
-    peaks = genome.read_peaks(path, genome=["chr7"])
+    peaks = genome.read_peaks(path, genome=["chr1", "chr7"])
     assert peaks[["start", "end"]].values.tolist() == [[5, 9], [100, 250]]
-    assert peaks.attrs["chroms"] == ["chr1", "chr7"]
+    assert peaks.attrs["chroms"] == ["chr1", "chr7"] and peaks.attrs["complete"]
+    assert not genome.read_peaks(path).attrs["complete"]
     crlf = genome.read_peaks(write(tmp_path / "windows.narrowPeak", [narrowpeak_line("chr1", 5, 9).replace("\n", "\r\n")]))
     assert crlf[["start", "end", "relSummit"]].values.tolist() == [[5, 9, 2]]
-    # chr7 is declared, so a locus there simply has no peaks instead of raising
+    # chr7 is in the declared genome, so a locus there simply has no peaks
     assert genome.overlap_matrix(Locus("X", "chr7", 1_000_000, "+", 128, 8), {"DNase": peaks})["DNase"].sum() == 0
 
 
@@ -76,12 +77,19 @@ def test_malformed_peak_files_name_file_and_line(tmp_path, lines, where, problem
 
 
 def test_unknown_chromosome_vs_locus(tmp_path):
-    peaks = genome.read_peaks(write(tmp_path / "ucsc.bed", ["1\t10\t20\n", "2\t10\t20\n"]))
-    with pytest.raises(ContractError, match=r"ucsc\.bed: chrom: locus 'GENE' is on 'chr1'.*chr-prefix mismatch"):
-        genome.overlap_matrix(LOCUS, {"CTCF": peaks})
-    other = genome.read_peaks(write(tmp_path / "chr2.bed", ["chr2\t10\t20\n"]))
-    with pytest.raises(ContractError, match="chr2.bed: chrom: .*does not know"):
-        genome.locus_peaks(other, LOCUS)
+    ensembl = genome.read_peaks(write(tmp_path / "ensembl.bed", ["1\t10\t20\n", "2\t10\t20\n"]))
+    with pytest.raises(ContractError, match=r"ensembl\.bed: chrom: locus 'GENE' is on 'chr1'.*differ in style"):
+        genome.overlap_matrix(LOCUS, {"CTCF": ensembl})
+    with pytest.raises(ContractError, match=r"ensembl\.bed: chrom: locus 'X' is on 'chrX'.*differ in style"):
+        genome.locus_peaks(ensembl, Locus("X", "chrX", 5_000, "+", 128, 8))
+    # a text file only lists chromosomes with peaks: a same-style chromosome without peaks means no peaks
+    sparse = write(tmp_path / "chr2.bed", ["chr2\t10\t20\n"])
+    assert genome.overlap_matrix(LOCUS, {"CTCF": genome.read_peaks(sparse)})["CTCF"].sum() == 0
+    # ... unless the genome is declared, then the chromosome is unknown
+    with pytest.raises(ContractError, match="chr2.bed: chrom: locus 'GENE' is on 'chr1', which the file does not know"):
+        genome.locus_peaks(genome.read_peaks(sparse, genome=["chr2", "chr3"]), LOCUS)
+    with pytest.raises(ContractError, match=r"chr2.bed: chrom: peaks on chromosomes outside the given genome: \['chr2'\]"):
+        genome.read_peaks(sparse, genome=["chr1"])
 
 
 def test_read_peaks_rejects_bigwig_and_missing(tmp_path):

@@ -39,13 +39,15 @@ _BIGBED_SUFFIXES = (".bb", ".bigbed")
 # reading peak and signal files
 
 
-def read_peaks(path: str | os.PathLike, genome: Iterable[str] = ()) -> pd.DataFrame:
+def read_peaks(path: str | os.PathLike, genome: Iterable[str] | None = None) -> pd.DataFrame:
     """Peaks of a narrowPeak/BED(3-6) text file (optionally gzipped) or a bigBed, as a bioframe table.
 
     narrowPeak columns follow bioframe's schema (chrom, start, end, name, score, strand, fc = signalValue,
-    -log10p, -log10q, relSummit). ``attrs["source"]`` keeps the path so later errors can name the file and
-    ``attrs["chroms"]`` the chromosomes the file knows: those with peaks, the bigBed header's, plus `genome`
-    (declare chromosomes a sparse file has no peak on, so loci there count as peak-free, not as mismatches).
+    -log10p, -log10q, relSummit). ``attrs["source"]`` keeps the path so later errors can name the file.
+    ``attrs["chroms"]`` lists the chromosomes the file knows and ``attrs["complete"]`` says whether that list is the
+    whole genome (a bigBed header, or `genome` given): then a locus elsewhere is an error. A text file only shows
+    the chromosomes that have peaks, so there only a naming mismatch (chr1 vs 1) is an error and a locus on a
+    peak-free chromosome simply has no peaks.
     """
     path = Path(path)
     if not path.exists():
@@ -58,8 +60,14 @@ def read_peaks(path: str | os.PathLike, genome: Iterable[str] = ()) -> pd.DataFr
     else:
         peaks = _read_bed_text(path)
         known = set(peaks["chrom"].unique())
+    if genome is not None:
+        outside = sorted(known - set(genome)) if not suffix.endswith(_BIGBED_SUFFIXES) else []
+        if outside:
+            raise ContractError(str(path), "chrom", f"peaks on chromosomes outside the given genome: {outside[:5]}")
+        known = set(genome)
     peaks.attrs["source"] = str(path)
-    peaks.attrs["chroms"] = sorted(known | set(genome))
+    peaks.attrs["chroms"] = sorted(known)
+    peaks.attrs["complete"] = genome is not None or suffix.endswith(_BIGBED_SUFFIXES)
     return peaks
 
 
@@ -188,19 +196,25 @@ def signal_matrix(locus: Locus, tracks: Mapping[str, str | os.PathLike], stat: s
 # peaks -> bins
 
 
-def _check_chrom(locus: Locus, known: Iterable[str], source: str) -> None:
+def _check_chrom(locus: Locus, known: Iterable[str], source: str, complete: bool = True) -> None:
+    """A locus chromosome the file does not know is an error when `known` is the whole genome, or else (a list of
+    chromosomes with peaks) when the names differ in style (chr-prefix), which means the file cannot match."""
     known = set(known)
     if locus.chrom in known:
         return
     other = locus.chrom[3:] if locus.chrom.startswith("chr") else "chr" + locus.chrom
-    hint = f"; the file uses {other!r} (chr-prefix mismatch)" if other in known else ""
-    raise ContractError(source, "chrom", f"locus {locus.locus_id!r} is on {locus.chrom!r}, which the file does not "
-                                         f"know (has {', '.join(sorted(known)[:5]) or 'no chromosomes'}){hint}")
+    styles = {k.startswith("chr") for k in known}
+    mismatch = other in known or (bool(known) and locus.chrom.startswith("chr") not in styles)
+    if complete or mismatch:
+        hint = "; chromosome names differ in style (chr-prefix)" if mismatch else ""
+        raise ContractError(source, "chrom", f"locus {locus.locus_id!r} is on {locus.chrom!r}, which the file does "
+                                             f"not know (has {', '.join(sorted(known)[:5]) or 'no chromosomes'}){hint}")
 
 
 def locus_peaks(peaks: pd.DataFrame, locus: Locus) -> pd.DataFrame:
     """Peaks overlapping the locus window (start < window end and end > window start, same chromosome)."""
-    _check_chrom(locus, peaks.attrs.get("chroms", peaks["chrom"].unique()), peaks.attrs.get("source", "<peaks>"))
+    _check_chrom(locus, peaks.attrs.get("chroms", peaks["chrom"].unique()), peaks.attrs.get("source", "<peaks>"),
+                 complete=peaks.attrs.get("complete", False))
     ws, we = int(locus.bin_start(0)), int(locus.bin_start(locus.n_bins))
     keep = (peaks["chrom"] == locus.chrom) & (peaks["start"] < we) & (peaks["end"] > ws)
     return peaks.loc[keep].reset_index(drop=True)
