@@ -173,10 +173,11 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
     enhancers, pairs = place_enhancers(layout, preset.n_v1_pairs, half, rng)
 
     # the genome: every gene's promoter and every tested enhancer, then random elements in each enhancer window
-    promoters = [{"element": "promoter", "chrom": g.chrom, "start": promoter_interval(g.tss, g.strand)[0],
-                  "end": promoter_interval(g.tss, g.strand)[1], "summit": g.tss, "strength": float(s),
-                  "gene": g.gene, "owner": g.gene}
-                 for g, s in zip(layout.itertuples(), rng.lognormal(0.2, 0.3, len(layout)), strict=True)]
+    promoters = []
+    for g, strength in zip(layout.itertuples(), rng.lognormal(0.2, 0.3, len(layout)), strict=True):
+        start, end = promoter_interval(g.tss, g.strand)
+        promoters.append({"element": "promoter", "chrom": g.chrom, "start": start, "end": end, "summit": g.tss,
+                          "strength": float(strength), "gene": g.gene, "owner": g.gene})
     tested = [{"element": "enhancer", "chrom": e.chrom, "start": e.start, "end": e.end, "summit": e.center,
                "strength": e.strength, "gene": "", "owner": e.enhancer_id} for e in enhancers.itertuples()]
     windows = pd.DataFrame({"locus_id": enhancers["enhancer_id"], "chrom": enhancers["chrom"],
