@@ -308,6 +308,20 @@ def test_incremental_value_gain_for_informative_score_and_none_for_noise():
     assert res.loc["edge", "n_groups"] == 12 and res.loc["edge", "n_pos"] == table["label"].sum()
     again = incremental.incremental_value(table, added=["noise"], n_boot=300, seed=0)
     assert again.iloc[0]["ci_low"] == res.loc["noise", "ci_low"]  # seeded
+    within = incremental.incremental_value(table, added=["edge", "noise"], n_boot=300, metric="within").set_index("added")
+    assert within.loc["edge", "ci_low"] > 0 and within.loc["noise", "ci_low"] < 0 < within.loc["noise", "ci_high"]
+
+
+def test_within_perturbation_auroc_is_the_mean_of_per_group_aurocs():
+    perts, genes, labels, scores = _pairs(2, n_pert=6, n_genes=40)
+    table = incremental.pair_table(perts, genes, labels, scores)
+    res = incremental.incremental_value(table, added=["edge"], n_boot=10, metric="within").iloc[0]
+    prob = incremental.out_of_fold_probabilities(table, ["mean", "variance", "dropout", "edge"])
+    rows = [(table["perturbation"] == p).to_numpy() for p in perts]
+    hand = np.mean([roc_auc_score(table["label"][m], prob[m]) for m in rows])
+    assert res["auroc_combined"] == pytest.approx(hand, abs=1e-12)
+    with pytest.raises(ValueError, match="metric"):
+        incremental.incremental_value(table, added=["edge"], metric="median")
 
 
 def test_out_of_fold_probabilities_never_see_their_group():

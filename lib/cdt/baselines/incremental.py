@@ -84,34 +84,46 @@ def auroc(scores: ArrayLike, labels: ArrayLike) -> float:
 
 def incremental_value(table: pd.DataFrame, added: Sequence[str], base: Sequence[str] = GENE_FEATURES,
                       group: str = "perturbation", n_splits: int = 5, n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95) -> pd.DataFrame:
+                      level: float = 0.95, metric: str = "pooled") -> pd.DataFrame:
     """AUROC of base features alone, each added score alone, and both; the gain with a group-bootstrap CI.
 
-    One row per added score: added, auroc_base, auroc_added, auroc_combined, delta (= combined - base), ci_low,
-    ci_high (percentile CI of delta at `level`), p_le_0 (fraction of resamples with delta <= 0), n_pos, n_neg,
-    n_groups, n_boot (resamples with both classes).
+    metric: "pooled" = one AUROC over all (perturbation, gene) pairs, the framework's; "within" = the mean over
+    perturbations of the AUROC among that perturbation's genes. Pooled AUROC also rewards (or punishes) ranking
+    whole perturbations against each other, which includes the fold-to-fold calibration of the cross-validated
+    models; "within" only asks which genes respond to a given perturbation.
+    One row per added score: added, metric, auroc_base, auroc_added, auroc_combined, delta (= combined - base),
+    ci_low, ci_high (percentile CI of delta at `level`), p_le_0 (fraction of resamples with delta <= 0), n_pos,
+    n_neg, n_groups, n_boot (usable resamples).
     """
+    if metric not in ("pooled", "within"):
+        raise ValueError(f"metric must be 'pooled' or 'within'; got {metric!r}")
     y = table["label"].to_numpy(dtype=bool)
-    base_prob = out_of_fold_probabilities(table, base, group, n_splits)
     codes, names = pd.factorize(table[group])
     members = [np.flatnonzero(codes == i) for i in range(len(names))]
     rng = np.random.default_rng(seed)
-    resamples = []
-    for _ in range(n_boot):
-        rows = np.concatenate([members[i] for i in rng.integers(0, len(names), len(names))])
-        if y[rows].any() and not y[rows].all():
-            resamples.append(rows)
+    draws = [rng.integers(0, len(names), len(names)) for _ in range(n_boot)]  # resampled groups
+
+    def statistic(prob: np.ndarray) -> tuple[float, np.ndarray]:
+        """The metric on all groups, and on each resample."""
+        if metric == "within":
+            per = np.array([auroc(prob[m], y[m]) for m in members])  # [K], NaN for one-class groups
+            with np.errstate(all="ignore"):
+                return float(np.nanmean(per)), np.array([np.nanmean(per[d]) for d in draws])
+        rows = [np.concatenate([members[i] for i in d]) for d in draws]
+        return auroc(prob, y), np.array([auroc(prob[r], y[r]) for r in rows])
+
+    a_base, boot_base = statistic(out_of_fold_probabilities(table, base, group, n_splits))
     tail = (1 - level) / 2
     out = []
     for name in added:
-        both = out_of_fold_probabilities(table, [*base, name], group, n_splits)
-        alone = out_of_fold_probabilities(table, [name], group, n_splits)
-        deltas = np.array([auroc(both[r], y[r]) - auroc(base_prob[r], y[r]) for r in resamples])
-        a_base, a_both = auroc(base_prob, y), auroc(both, y)
-        out.append({"added": name, "auroc_base": a_base, "auroc_added": auroc(alone, y), "auroc_combined": a_both,
-                    "delta": a_both - a_base,
+        a_both, boot_both = statistic(out_of_fold_probabilities(table, [*base, name], group, n_splits))
+        a_alone, _ = statistic(out_of_fold_probabilities(table, [name], group, n_splits))
+        deltas = boot_both - boot_base
+        deltas = deltas[np.isfinite(deltas)]  # resamples without both classes
+        out.append({"added": name, "metric": metric, "auroc_base": a_base, "auroc_added": a_alone,
+                    "auroc_combined": a_both, "delta": a_both - a_base,
                     "ci_low": float(np.quantile(deltas, tail)) if deltas.size else np.nan,
                     "ci_high": float(np.quantile(deltas, 1 - tail)) if deltas.size else np.nan,
                     "p_le_0": float((deltas <= 0).mean()) if deltas.size else np.nan,
-                    "n_pos": int(y.sum()), "n_neg": int((~y).sum()), "n_groups": len(names), "n_boot": len(resamples)})
+                    "n_pos": int(y.sum()), "n_neg": int((~y).sum()), "n_groups": len(names), "n_boot": deltas.size})
     return pd.DataFrame(out)
