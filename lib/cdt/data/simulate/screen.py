@@ -1,4 +1,4 @@
-"""The screen half of the simulator: genes, a sparse causal network, cells, counts, guides, processed screens.
+"""The screen half of the simulator: genes, a sparse causal network, cells, counts and guide UMIs.
 
 Generative model, per cell c and gene g, in natural-log expression rates:
 
@@ -84,7 +84,7 @@ CELL_CYCLE = (
     "MKI67", "TOP2A", "CDCA8", "CCNB1", "CCNB2", "CDK1", "BUB1", "AURKA", "AURKB", "PLK1", "CENPF", "TPX2",
     "KIF11", "NUSAP1", "PRC1", "CDC20", "UBE2C", "BIRC5", "HMGB2", "TUBB4B", "RRM2", "PCNA", "MCM2", "MCM3",
 )
-ERYTHROID_STATE = ("TXNIP", "DESI2", "EPB41", "GLRX2", "SUCLG1", "RBBP4", "HBQ1L", "PKLR", "GATA1", "NFE2")
+ERYTHROID_STATE = ("TXNIP", "DESI2", "EPB41", "GLRX2", "SUCLG1", "RBBP4", "KLF1", "PKLR", "GATA1", "NFE2")
 STRESS = ("HSPA1A", "HSPA1B", "DNAJB1", "HSPH1", "JUN", "FOS", "EGR1", "IER2", "ATF3", "DUSP1")
 
 MITO = ("MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3", "MT-ND3", "MT-ND4L", "MT-ND4",
@@ -260,7 +260,7 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
         return float(rng.uniform(lo, hi) * (-1 if rng.random() < p_neg else 1))
 
     for g in members["gfi1b_targets"]:
-        link("GFI1B", g, signed(0.4, 0.9, p_neg=0.75))  # GFI1B mostly represses (SNAG/LSD1)
+        link("GFI1B", g, signed(0.5, 1.0, p_neg=0.75))  # GFI1B mostly represses (SNAG/LSD1)
     for name, reg, *_ in MODULE_SPECS:
         if reg is not None and reg != "GFI1B":
             for g in members[name]:
@@ -316,7 +316,8 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
         base[pos[g]] = np.clip(rng.lognormal(np.log(1.5), 0.5), 0.5, 8)
     for g in regulators:
         base[pos[g]] = rng.uniform(1, 3)
-    for name, median in (("state_cell_cycle", 0.4), ("rna_processing", 0.6), ("shared_response", 0.8)):
+    for name, median in (("state_cell_cycle", 0.3), ("rna_processing", 0.5), ("shared_response", 0.6),
+                         ("gfi1b_targets", 0.25)):
         for g in members[name]:  # housekeeping-like genes are better expressed
             base[pos[g]] = np.clip(rng.lognormal(np.log(median), 0.7), 0.25, 20)
     # GFI1B: 0.8 counts at LIB_REF = NTC mean CPM ~0.31 at CPM_SCALE, as published (zero-count cells at -0.39)
@@ -329,7 +330,7 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
     is_low = category == "low"
     base[is_low] = rng.uniform(0.01, 0.05, is_low.sum())
     is_exc = category == "excluded"
-    rest = max(0.3 * LIB_REF, LIB_REF - base[~is_exc].sum())  # the big genes soak up the rest of the library
+    rest = max(0.3 * LIB_REF, LIB_REF - (base * (1 - dropout))[~is_exc].sum())  # big genes fill the library
     base[is_exc] = rest * rng.dirichlet(np.full(is_exc.sum(), 2.0))
     theta[is_exc] = 20.0
 
@@ -374,9 +375,14 @@ def _place_genes(symbols: list[str], tss: pd.DataFrame, rng: np.random.Generator
     chroms = list(HG38_CHROM_SIZES)
     weights = np.array([HG38_CHROM_SIZES[c] for c in chroms], dtype=float)
     weights /= weights.sum()
-    taken: dict[str, list[int]] = {c: [] for c in chroms}
+    gap = 5_000
+    taken: set[tuple[str, int]] = set()  # (chrom, position // gap) of every placed TSS
+
+    def free(c: str, p: int) -> bool:
+        return not any((c, p // gap + k) in taken for k in (-1, 0, 1))
+
     for _, row in real.iterrows():
-        taken[row["chrom"]].append(int(row["tss"]))
+        taken.add((row["chrom"], int(row["tss"]) // gap))
     chrom, pos, strand = [], [], []
     for i, g in enumerate(symbols):
         if g in real.index:
@@ -391,9 +397,9 @@ def _place_genes(symbols: list[str], tss: pd.DataFrame, rng: np.random.Generator
             while True:
                 c = chroms[rng.choice(len(chroms), p=weights)]
                 p = int(rng.integers(1_000_000, HG38_CHROM_SIZES[c] - 1_000_000))
-                if all(abs(p - q) >= 5_000 for q in taken[c]):
+                if free(c, p):
                     break
-            taken[c].append(p)
+            taken.add((c, p // gap))
             chrom.append(c)
             pos.append(p)
             strand.append("+" if rng.random() < 0.5 else "-")
