@@ -88,9 +88,11 @@ def incremental_value(table: pd.DataFrame, added: Sequence[str], base: Sequence[
     """AUROC of base features alone, each added score alone, and both; the gain with a group-bootstrap CI.
 
     metric: "pooled" = one AUROC over all (perturbation, gene) pairs, the framework's; "within" = the mean over
-    perturbations of the AUROC among that perturbation's genes. Pooled AUROC also rewards (or punishes) ranking
-    whole perturbations against each other, which includes the fold-to-fold calibration of the cross-validated
-    models; "within" only asks which genes respond to a given perturbation.
+    perturbations of the AUROC among that perturbation's genes. Pooled AUROC also ranks whole perturbations
+    against each other, and so depends on the fold-to-fold calibration of the cross-validated models: a fold whose
+    held-out perturbations have many responders was trained on fewer, gets a lower intercept, and pushes its
+    positives down, so pooled out-of-fold AUROC can fall below that of a raw feature. "within" only asks which
+    genes respond to a given perturbation and is immune to this.
     One row per added score: added, metric, auroc_base, auroc_added, auroc_combined, delta (= combined - base),
     ci_low, ci_high (percentile CI of delta at `level`), p_le_0 (fraction of resamples with delta <= 0), n_pos,
     n_neg, n_groups, n_boot (usable resamples).
