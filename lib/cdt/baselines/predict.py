@@ -222,7 +222,8 @@ def prediction_baselines(adata: ad.AnnData, dna_store: DNAStore | str | os.PathL
     """Fit every baseline under the trainer's `protocol` and score it on the selection and test splits.
 
     Methods: zero, mean, ridge (expression + DNA summary), ridge_dna (DNA summary only), nearest_locus. Each ridge
-    variant takes the alpha of `alphas` with the best flattened r on the selection split. Metrics: flattened r,
+    variant takes the alpha of `alphas` with the best flattened r on the selection split (the first alpha when that
+    split has no cells; under `paper` the selection split is the reported test split). Metrics: flattened r,
     mean pseudo-bulk r and MSE (the only one defined for the constant `zero` prediction).
     """
     roles = split_roles("cdt2", protocol)
