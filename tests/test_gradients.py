@@ -11,6 +11,7 @@ import scipy.stats
 import torch
 from cdt.config import get_preset
 from cdt.data.dnastore import DNAStore
+from cdt.evaluate import observed_profile
 from cdt.gradients import (
     gene_jacobian,
     importance_vs_effect,
@@ -120,8 +121,6 @@ def test_protein_jacobian_cells_and_ntc_mean(data):
 def test_importance_vs_effect_matches_scipy(data):
     screen, store = data
     jac = gene_jacobian(cdt2(), screen, store, "GFI1B", at="ntc_mean")
-    from cdt.evaluate import observed_profile
-
     effect = observed_profile(screen, "GFI1B")
     got = importance_vs_effect(jac, effect)
     gi = jac.mean_abs.mean(0)

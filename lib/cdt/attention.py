@@ -126,6 +126,19 @@ def _check_names(names: Sequence[str], available: Mapping[str, Tensor]) -> None:
 # streaming means
 
 
+def _accumulate(sums: dict[tuple[str, str], Tensor], counts: dict[str, int], attn: Mapping[str, Tensor],
+                names: Sequence[str], groups: np.ndarray, heads: bool) -> None:
+    """Add one batch's maps [b, H, Q, K] into float64 per-(group, map) sums over cells (and heads unless `heads`)."""
+    for g in np.unique(groups):
+        mine = groups == g
+        sel = None if mine.all() else torch.as_tensor(np.flatnonzero(mine), device=next(iter(attn.values())).device)
+        counts[g] = counts.get(g, 0) + int(mine.sum())
+        for name in names:
+            w = attn[name] if sel is None else attn[name].index_select(0, sel)  # [b, H, Q, K]
+            s = w.sum(0, dtype=torch.float64) if heads else w.sum((0, 1), dtype=torch.float64) / w.shape[1]
+            sums[(g, name)] = sums[(g, name)].add_(s) if (g, name) in sums else s
+
+
 def mean_attention_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
                         dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None,
                         maps: Sequence[str] | None = None, *, heads: bool = True, by: str | None = None,
@@ -153,15 +166,8 @@ def mean_attention_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.Pa
             attn = forward(model, batch, return_attention=True).attention
             names = list(attn) if maps is None else list(maps)
             _check_names(names, attn)
-            groups = group_of[batch.rows]
-            for g in np.unique(groups):
-                sel = torch.as_tensor(np.flatnonzero(groups == g), device=batch.rna.device)
-                counts[g] = counts.get(g, 0) + len(sel)
-                for name in names:
-                    w = attn[name].index_select(0, sel)  # [b, H, Q, K]
-                    s = w.sum(0, dtype=torch.float64) if heads else w.sum((0, 1), dtype=torch.float64) / w.shape[1]
-                    key = (g, name)
-                    sums[key] = s if key not in sums else sums[key].add_(s)
+            _accumulate(sums, counts, attn, names, group_of[batch.rows], heads)
+            del attn  # free this batch's maps before the next forward pass, not after it
     obs_names = screen.obs_names.to_numpy(dtype=str)
     out: dict[str, dict[str, AttentionMap]] = {}
     for (g, name), s in sums.items():
@@ -240,6 +246,7 @@ def attention_rows(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLik
             if values is None:
                 values = np.zeros((len(rows), *w.shape[1:]), np.float64)
             values[batch.order] = w.cpu().numpy()
+            del attn  # free this batch's maps before the next forward pass
     meta = {**prov, "map": map, "heads": heads, "n_cells": len(rows), "selection": selection, "locus": locus,
             "query": str(query)}
     return AttentionMap(name=map, values=values, heads=heads, cells=screen.obs_names.to_numpy(dtype=str)[rows],
