@@ -86,7 +86,7 @@ HIC_BIAS_SD = 0.25  # log-normal per-bin visibility
 HIC_TRANS_FRACTION = 0.25  # trans counts relative to cis counts (in situ Hi-C: roughly 20-30%)
 LOOP_PROB = {"CTCF": 0.6, "enhancer": 0.7}  # chance that an element in a promoter's window loops to it
 LOOP_FOLD = (2.5, 6.0)  # loop strength = fold over the distance expectation, times element strength
-BIGWIG_STEP = 32  # bp per bigWig value (4 values per DNA bin)
+BIGWIG_STEP = 64  # bp per bigWig value (2 values per DNA bin)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -210,20 +210,42 @@ class EmbeddingBasis:
         return cls(kinds=q[:len(ELEMENTS)], background=q[len(ELEMENTS)], smooth=q[len(ELEMENTS) + 1:])
 
 
-def render_window(elems: pd.DataFrame, ws: int, n_bins: int, bin_size: int, basis: EmbeddingBasis,
+@dataclass(frozen=True)
+class WindowElements:
+    """The elements overlapping one window as arrays `[n_elements]` (rows of `window_elements`)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray  # index into ELEMENTS
+    strength: np.ndarray
+    bin_start: np.ndarray
+    bin_end: np.ndarray  # exclusive
+
+    @classmethod
+    def split(cls, truth: pd.DataFrame) -> dict[str, WindowElements]:
+        """locus_id -> its elements, for every locus in `truth`."""
+        kind = truth["element"].map({k: i for i, k in enumerate(ELEMENTS)}).to_numpy()
+        cols = {c: truth[c].to_numpy() for c in ("start", "end", "strength", "bin_start", "bin_end")}
+        return {k: cls(kind=kind[i], **{c: v[i] for c, v in cols.items()})
+                for k, i in truth.groupby("locus_id", sort=False).indices.items()}
+
+
+def render_window(elems: WindowElements, ws: int, n_bins: int, bin_size: int, basis: EmbeddingBasis,
                   rng: np.random.Generator) -> np.ndarray:
-    """DNA embedding `[n_bins, dim]` of one window from the elements overlapping it (columns of `window_elements`)."""
+    """DNA embedding `[n_bins, dim]` of one window (first base `ws`) from the elements overlapping it."""
     dim = basis.background.shape[0]
     x = rng.standard_normal((n_bins, dim), dtype=np.float32)  # [n_bins, dim] noise
     smooth = gaussian_filter1d(rng.standard_normal((n_bins, N_SMOOTH)), SMOOTH_BINS, axis=0, mode="wrap")
     smooth /= smooth.std(axis=0, keepdims=True) + 1e-8  # [n_bins, N_SMOOTH]
     x += AMP_BACKGROUND * basis.background + (AMP_SMOOTH * smooth).astype(np.float32) @ basis.smooth
-    load = np.zeros((n_bins, len(ELEMENTS)), np.float32)  # [n_bins, kinds] overlap fraction x strength
+    # every (element, bin) it touches, with the overlapping fraction of the bin
+    n_cov = elems.bin_end - elems.bin_start  # [E]
+    e = np.repeat(np.arange(len(n_cov)), n_cov)  # [P] element of each pair
+    b = elems.bin_start[e] + np.arange(len(e)) - np.repeat(np.cumsum(n_cov) - n_cov, n_cov)  # [P] bin of each pair
     edges = ws + np.arange(n_bins + 1, dtype=np.int64) * bin_size
-    for e in elems.itertuples():
-        b = np.arange(e.bin_start, e.bin_end)
-        overlap = np.minimum(e.end, edges[b + 1]) - np.maximum(e.start, edges[b])
-        load[b, ELEMENTS.index(e.element)] += e.strength * overlap / bin_size
+    overlap = np.minimum(elems.end[e], edges[b + 1]) - np.maximum(elems.start[e], edges[b])
+    load = np.zeros((n_bins, len(ELEMENTS)), np.float32)  # [n_bins, kinds] overlap fraction x strength
+    np.add.at(load, (b, elems.kind[e]), elems.strength[e] * overlap / bin_size)
     x += AMP_ELEMENT * load @ basis.kinds
     signature = rng.standard_normal(dim).astype(np.float32)
     signature /= np.linalg.norm(signature)
@@ -251,17 +273,17 @@ class LazyWindows(Mapping):
 
     def __init__(self, windows: pd.DataFrame, truth: pd.DataFrame, n_bins: int, bin_size: int, dim: int,
                  rng: np.random.Generator, desc: str = "DNA windows"):
-        self._windows = windows.set_index("locus_id")
-        self._by_locus = {k: g for k, g in truth.groupby("locus_id", sort=False)}
+        self._centers = dict(zip(windows["locus_id"], windows["center"].astype(int), strict=True))
+        self._by_locus = WindowElements.split(truth)
         self._seeds = dict(zip(windows["locus_id"], rng.integers(0, 2**63, size=len(windows)), strict=True))
         self._n_bins, self._bin_size = n_bins, bin_size
         self._basis = EmbeddingBasis.for_dim(dim)
         self._shape = (n_bins, dim)
-        self._empty = truth.iloc[:0]
+        self._empty = WindowElements(*(np.zeros(0, np.int64) for _ in range(6)))  # a window with no elements
         self._progress = tqdm(total=len(windows), desc=desc, unit="locus", disable=None, leave=False)
 
     def render(self, locus_id: str) -> np.ndarray:
-        ws = int(window_start(int(self._windows.at[locus_id, "center"]), self._n_bins, self._bin_size))
+        ws = int(window_start(self._centers[locus_id], self._n_bins, self._bin_size))
         elems = self._by_locus.get(locus_id, self._empty)
         return render_window(elems, ws, self._n_bins, self._bin_size, self._basis,
                              np.random.default_rng(self._seeds[locus_id]))
@@ -310,15 +332,14 @@ def mark_sources(elements: pd.DataFrame, regions: pd.DataFrame, rng: np.random.G
             rows.append((mark, e.chrom, e.start, e.end, e.summit, e.strength * gain * rng.lognormal(0.0, 0.4), True))
     true = pd.DataFrame(rows, columns=["mark", "chrom", "start", "end", "summit", "amplitude", "true"])
     n_called = (true["amplitude"] > PEAK_THRESHOLD).groupby(true["mark"]).sum()
-    length = (regions["end"] - regions["start"]).to_numpy(float)
+    chrom, lo, hi = (regions[c].to_numpy() for c in ("chrom", "start", "end"))
     for mark in MARKS:  # spurious peaks, uniform over the covered regions, just above the calling threshold
         n_false = rng.poisson(FALSE_PEAK_FRACTION / (1 - FALSE_PEAK_FRACTION) * n_called.get(mark, 0))
-        for r in rng.choice(len(regions), size=n_false, p=length / length.sum()):
-            reg = regions.iloc[r]
+        for r in rng.choice(len(regions), size=n_false, p=(hi - lo) / (hi - lo).sum()):
             width = int(rng.integers(150, 400 if mark in NARROW_MARKS else 1500))
-            s = int(rng.integers(reg["start"], max(reg["start"] + 1, reg["end"] - width)))
+            s = int(rng.integers(lo[r], max(lo[r] + 1, hi[r] - width)))
             amp = PEAK_THRESHOLD * (1.0 + rng.exponential(0.4))
-            rows.append((mark, reg["chrom"], s, s + width, s + width // 2, amp, False))
+            rows.append((mark, chrom[r], s, s + width, s + width // 2, amp, False))
     src = pd.DataFrame(rows, columns=["mark", "chrom", "start", "end", "summit", "amplitude", "true"])
     src["called"] = src["amplitude"] > PEAK_THRESHOLD
     return src
