@@ -1,0 +1,1 @@
+"""Analysis glue: library calls combined into the tables and numbers of one figure group (one module per notebook)."""
