@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from cdt.config import get_preset
@@ -60,7 +61,8 @@ def test_ablation_sizes():
 
 
 def test_cdt2_and_cdt3_native_keys_are_the_published_keys():
-    for cls, cfg, name in ((CDT2, CDT2Config.from_preset(PAPER), "cdt2"), (CDT3, CDT3Config.from_preset(PAPER), "cdt3")):
+    for cls, cfg, name in ((CDT2, CDT2Config.from_preset(PAPER), "cdt2"),
+                           (CDT3, CDT3Config.from_preset(PAPER), "cdt3")):
         own = {k: list(v.shape) for k, v in on_meta(cls, cfg).state_dict().items()}
         ref = reference_keys(name)
         assert list(own) == list(ref)  # same names, same order
@@ -146,6 +148,12 @@ def test_bad_inputs_name_the_tensor():
         model(dna[:2], rna, protein, locus_index=torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="1-D long tensor"):
         model(dna[:2], rna, protein, locus_index=torch.tensor([0.0, 1.0, 1.0]))
+
+
+def test_cdt1_rejects_target_index_outside_the_genes():
+    model, (dna, rna_emb, prot_emb, target) = tiny_models()["cdt1"]
+    with pytest.raises(ValueError, match="target_index values must lie in \\[0, 64\\)"):
+        model(dna, rna_emb, prot_emb, target + model.cfg.n_genes)
 
 
 def test_dropout_active_in_train_mode_only():
@@ -245,8 +253,8 @@ def test_attention_shapes_cdt3():
 # DNA once per locus
 
 
-@pytest.mark.parametrize("name", ["cdt2", "cdt3", "cdt3_single"])
-@pytest.mark.parametrize("preset", [TINY, MINI], ids=["tiny", "mini"])
+@pytest.mark.parametrize(("name", "preset"), [("cdt2", TINY), ("cdt3", TINY), ("cdt3_single", TINY), ("cdt3", MINI)],
+                         ids=["cdt2-tiny", "cdt3-tiny", "cdt3_single-tiny", "cdt3-mini"])
 def test_per_locus_dna_equals_per_cell_dna_exactly(name, preset):
     torch.manual_seed(1)
     model = {"cdt2": lambda: CDT2(CDT2Config.from_preset(preset)),
@@ -276,7 +284,7 @@ def test_per_locus_dna_equals_per_cell_dna_exactly(name, preset):
 @pytest.mark.parametrize("name", ["cdt1", "cdt2", "cdt3", "cdt3_single"])
 def test_forward_backward_mini_reaches_every_parameter(name):
     torch.manual_seed(0)
-    B = 4
+    B = 2
     if name == "cdt1":
         model = CDT1(CDT1Config.from_preset(MINI))
         dna, rna_emb, prot_emb, target = cdt1_batch(batch=B, preset=MINI)
@@ -316,7 +324,9 @@ def test_module_summary_and_schematic_show_real_shapes_and_counts():
     assert v1["protein_projection"].output == (2360, 768)  # projected once, shared by the batch
     fig = draw_schematic(models["CDT-III"], title="CDT-III")
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert "CDT-III: 30,987,766 parameters" == fig.axes[0].get_title()
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    assert title == "CDT-III: 30,987,766 parameters"
     assert any("B x 189 x 512  |  3,152,384 params" in t for t in texts)
     assert any(t == "vce_p" for t in texts)
 

@@ -68,6 +68,8 @@ class _Projections(nn.Module):
             for name in "qkv":
                 self.add_module(f"{prefix}{name}_proj", nn.Linear(d, d))
         self.add_module(f"{prefix}out_proj", nn.Linear(d, d))
+        if packed:
+            nn.init.zeros_(getattr(self, f"{prefix}out_proj").bias)  # as nn.MultiheadAttention initialises it
 
     def _project(self, prefix: str, x_q: Tensor, x_kv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         if self._packed:

@@ -87,6 +87,9 @@ class CDT1(nn.Module):
         check_inputs("rna_emb", rna_emb, (cfg.n_genes, cfg.rna_emb_dim))
         check_inputs("prot_emb", prot_emb, (cfg.n_genes, cfg.prot_emb_dim))
         check_inputs("target_index", target_index, (B,))
+        known = B and target_index.device.type != "meta"
+        if known and not 0 <= int(target_index.min()) <= int(target_index.max()) < cfg.n_genes:
+            raise ValueError(f"target_index values must lie in [0, {cfg.n_genes}) (the gene outputs)")
         attn: dict[str, Tensor] | None = {} if return_attention else None
         need = return_attention
 

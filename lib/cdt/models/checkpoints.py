@@ -227,6 +227,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, extra: dict[str, Any] | 
 
     `extra` may hold plain Python data, tensors and numpy arrays (anything a weights-only load can read back).
     """
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     name = type(model).__name__
     if name not in MODELS:
         raise ValueError(f"cannot save a {name}; checkpoints hold one of {', '.join(MODELS)}")
