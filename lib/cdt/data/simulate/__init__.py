@@ -25,10 +25,10 @@ from sklearn.metrics import roc_auc_score
 from cdt.config import HELD_OUT_GENES, Preset, get_preset
 from cdt.data.simulate import proteins, screen
 from cdt.data.simulate.annotations import side_effect_table, write_genesets
+from cdt.data.simulate.genome import LOCI_COLUMNS, OPTIONAL_LOCI_COLUMNS
 from cdt.data.simulate.screen import GeneDesign
 from cdt.pp.prepare import prepare
 
-LOCI_COLUMNS = ("locus_id", "chrom", "center", "strand", "kind", "gene")
 N_VAL_GENES = 3
 PROTEIN_METHOD = "isotype_z"  # the authors' DSB-like normalisation (fast; `dsb` via muon also works on raw/)
 
@@ -65,7 +65,7 @@ def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) 
     log = _Log(progress)
     rngs = child_rngs(seed)
     manifest, loci, curated = simulate_screen(preset, seed, out, log=log)
-    simulate_genome(preset, loci.loc[:, list(LOCI_COLUMNS)], out, rngs["genome"])
+    simulate_genome(preset, loci.loc[:, [*LOCI_COLUMNS, *OPTIONAL_LOCI_COLUMNS]], out, rngs["genome"])
     log.done("genome", "DNA windows, ENCODE peaks and tracks, Hi-C")
     simulate_v1(preset, curated[: preset.v1_n_genes], out, rngs["v1"])
     log.done("v1", "CDT v1 enhancer-gene pairs and embeddings")

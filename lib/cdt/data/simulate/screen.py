@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cdt.config import Preset
+from cdt.data.simulate.genome import HG38_CHROMSIZES
 
 LIB_REF = 25_000
 """Median full-matrix library size (UMIs per cell) of a 10x CRISPRi screen of K562."""
@@ -56,13 +57,7 @@ PUBLISHED_CELLS_PER_TARGET = 305  # the paper preset's `cells_per_target`
 NOT_CURATED_TARGETS = ("TFRC", "CD44", "TNFSF9")
 """Held-out targets that are absent from the published 2,361-gene list (they have loci and cells, no column)."""
 
-HG38_CHROM_SIZES: dict[str, int] = {
-    "chr1": 248_956_422, "chr2": 242_193_529, "chr3": 198_295_559, "chr4": 190_214_555, "chr5": 181_538_259,
-    "chr6": 170_805_979, "chr7": 159_345_973, "chr8": 145_138_636, "chr9": 138_394_717, "chr10": 133_797_422,
-    "chr11": 135_086_622, "chr12": 133_275_309, "chr13": 114_364_328, "chr14": 107_043_718, "chr15": 101_991_189,
-    "chr16": 90_338_345, "chr17": 83_257_441, "chr18": 80_373_285, "chr19": 58_617_616, "chr20": 64_444_167,
-    "chr21": 46_709_983, "chr22": 50_818_468, "chrX": 156_040_895,
-}
+HG38_CHROM_SIZES: dict[str, int] = {c: n for c, n in HG38_CHROMSIZES.items() if c != "chrY"}
 
 # Real symbols used for the first members of each planted group (the rest get neutral synthetic names).
 RNA_PROCESSING = (
