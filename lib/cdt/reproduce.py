@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -99,10 +101,22 @@ def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
     from cdt.data.simulate import simulate
 
     out = data_root / f"synthetic-{preset}-seed{seed}"
-    if not (out / "manifest.json").exists():
-        simulate(preset, seed, out)
-    else:
+    if (out / "manifest.json").exists():
         console.print(f"[dim]reusing simulated data in {out}[/dim]")
+        return synthetic_paths(out)
+    # simulate beside the target and rename: an interrupted or concurrent run never leaves a half-written data set
+    data_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=data_root))
+    try:
+        simulate(preset, seed, tmp)
+        if out.exists():  # a half-written directory from before the rename existed, or a concurrent run won
+            if not (out / "manifest.json").exists():
+                shutil.rmtree(out)
+        if not out.exists():
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
     return synthetic_paths(out)
 
 
