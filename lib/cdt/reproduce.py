@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,7 +105,9 @@ def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
         return synthetic_paths(out)
     # simulate beside the target and rename: an interrupted or concurrent run never leaves a half-written data set
     data_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=data_root))
+    tmp = data_root / f".{out.name}.partial"  # a fixed name keeps the provenance inside the files reproducible
+    if tmp.exists():
+        shutil.rmtree(tmp)
     try:
         simulate(preset, seed, tmp)
         if out.exists():  # a half-written directory from before the rename existed, or a concurrent run won
