@@ -19,7 +19,18 @@ from rich.console import Console
 
 from cdt.config import get_preset
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+def find_repo_root() -> Path:
+    """The checkout holding `notebooks/`: beside the package (editable install) or above the working directory."""
+    cwd = Path.cwd().resolve()
+    candidates = [Path(__file__).resolve().parents[2], cwd, *cwd.parents]
+    for c in candidates:
+        if (c / "notebooks").is_dir() and (c / "pyproject.toml").is_file():
+            return c
+    return cwd
+
+
+REPO_ROOT = find_repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 console = Console(stderr=True)
 
