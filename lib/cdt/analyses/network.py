@@ -1,0 +1,578 @@
+"""Network analyses behind notebooks 03_gfi1b_network and 04_rna_module.
+
+03: the GFI1B attention maps (CDT-II Figs 4A, 4C, 4D), cell-to-cell variation of the GFI1B row (Fig 4E), the
+    top-N overlap of attention with the observed knockdown effect, hub roles (Fig 5A), gradient importance vs effect,
+    in-silico knockdown, the CDT-III attention-map inventory (Table 5) and CDT v1 head diversity (Fig 7).
+04: Louvain communities of the RNA self-attention network and of the cross-attention similarity network, their
+    gene-set enrichment (Fig 5B) and overlap (Fig 5C); on simulated data, recovery of the planted modules.
+
+Everything shown as "regulation found by attention" is set beside expression correlation over unperturbed cells
+(`cdt.baselines.edges`), and on simulated data beside the true network (truth/network_edges.csv, modules.csv).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.stats
+import torch
+from torch import nn
+
+from cdt.analyses.prediction import attention_shapes
+from cdt.attention import (
+    AttentionMap,
+    attention_entropy,
+    attention_rows,
+    cross_attention_similarity,
+    mean_attention_maps,
+    row_correlation,
+)
+from cdt.baselines.edges import spearman_with, truth_adjacency
+from cdt.config import get_preset
+from cdt.data.dnastore import DNAStore
+from cdt.data.errors import ContractError
+from cdt.enrichment import COLUMNS, enrich_communities
+from cdt.evaluate import eval_mode, observed_profile, resolve_model
+from cdt.gradients import Knockdown, gene_jacobian, importance_vs_effect, in_silico_knockdown
+from cdt.models import CDT1, CDT3
+from cdt.models.cdt3 import CDT3Config
+from cdt.networks import HubRoles, hub_roles, louvain_communities, top_edge_graph
+from cdt.stats import Overlap, set_overlap, top_n
+
+PUBLISHED_GENES = 2361
+"""The CDT-II gene universe: top-N sizes of the papers are scaled from it to the preset's gene count."""
+
+# --- published values (CDT-II on K562, spec cdt2 §7-9, §13, §15) ------------------------------------------------------
+
+CELL_CORRELATION_MEAN = 0.75  # Fig 4E: mean pairwise r of the GFI1B row over 20 cells (authors' notebook: 0.82)
+GFI1B_TOP100 = {"n": 100, "k": 28, "fold": 6.6, "p_value": 3.5e-17}  # attention top-100 vs experimental top-100
+HUB_COUNTS = {"downstream": 85, "upstream": 85, "bidirectional": 33}  # Fig 5A (spec §8)
+GRADIENT_R = 0.83  # text: gradient importance vs |effect|
+GRADIENT_R_PER_GENE = {"CD44": 0.84, "CD52": 0.76, "GFI1B": 0.86, "TFRC": 0.85, "TNFSF9": 0.81}  # v3 Fig 8B
+ATTENTION_GRADIENT_R = 0.27  # text: "r = 0.27 between methods" (attention row vs gradient importance)
+KNOCKDOWN_R = 0.07  # text: in-silico knockdown (expression set to zero)
+COMMUNITY_COUNTS = {"self": 5, "cross": 53}  # Louvain, resolution 1.0
+MODULE_VENN = {"c1": 679, "c3": 165, "shared": 132, "fold": 2.8, "p_value": 9.3e-46}  # Fig 5C
+RNA_BINDING_P = {"c1": 5e-16, "c3": 1e-16}  # Fig 5B / text, GO molecular function "RNA binding"
+MODULE_TERM = "RNA Binding"
+"""The term that names the RNA-processing module (GO molecular function); C1/C3 are the communities enriched for it."""
+
+CDT3_TABLE5 = pd.DataFrame([
+    ("dna_self_0", "DNA self-attention (L0)", "8 x 896 x 896", "genomic interactions", "CDT-II"),
+    ("dna_self_1", "DNA self-attention (L1)", "8 x 896 x 896", "higher-order genomic", "CDT-II"),
+    ("rna_self_0", "RNA self-attention", "8 x 2,361 x 2,361", "gene co-regulation", "CDT-II"),
+    ("dna_to_rna", "DNA->RNA cross-attention", "8 x 2,361 x 896", "transcriptional control", "CDT-II"),
+    ("protein_self_0", "protein self-attention", "8 x 189 x 189", "protein co-regulation", "CDT-III"),
+    ("rna_to_protein", "RNA->protein cross-attention", "8 x 189 x 2,361", "translational control", "CDT-III"),
+], columns=["map", "attention map", "published_shape", "biological meaning", "source"])
+"""CDT-III Table 5 (appendix E): the six attention maps, [heads, queries, keys]."""
+
+RNA_MAPS = ("rna_self_0", "dna_to_rna")
+
+
+def scaled_n(n_genes: int, n: int = 100, of: int = PUBLISHED_GENES, minimum: int = 3) -> int:
+    """The papers' top-n scaled to a smaller gene universe (top 100 of 2,361 -> 11 of 256), at least `minimum`."""
+    if n_genes < 1:
+        raise ValueError(f"need at least one gene, got {n_genes}")
+    return int(min(n_genes, max(minimum, round(n * n_genes / of))))
+
+
+def _index(names: np.ndarray, name: str, what: str) -> int:
+    hits = np.flatnonzero(np.asarray(names).astype(str) == name)
+    if hits.size != 1:
+        raise ValueError(f"{name!r} is not on the {what} axis (e.g. {np.asarray(names)[:3].tolist()})")
+    return int(hits[0])
+
+
+def _gene_map(amap: AttentionMap) -> np.ndarray:
+    """Head- and cell-mean [G, G] of a gene x gene map (query = row)."""
+    if amap.per_cell:
+        raise ValueError(f"{amap.name}: need a cell-mean map, got per-cell rows")
+    a = amap.head_mean()
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"{amap.name}: need a square gene x gene map, got shape {a.shape}")
+    return a
+
+
+# =====================================================================================================================
+# 03 — the GFI1B attention maps
+
+
+def gene_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna: DNAStore | str | os.PathLike,
+              gene: str = "GFI1B", first_n: int = 50, maps: Sequence[str] | None = None,
+              batch_size: int = 16) -> dict[str, AttentionMap]:
+    """Head-resolved cell means of every attention map over the first `first_n` cells of `gene` (file order, any
+    split): one streamed pass feeds Figs 4A, 4C, 4D, the top-N overlap and the hub roles."""
+    return mean_attention_maps(model, screen, dna, gene, maps, heads=True, splits=None, first_n=first_n,
+                               batch_size=batch_size)
+
+
+def dna_layers(maps: Mapping[str, AttentionMap]) -> dict[str, np.ndarray]:
+    """Fig 4A: the head-averaged DNA self-attention [L, L] of every layer, in layer order."""
+    names = sorted((n for n in maps if re.fullmatch(r"dna_self_\d+", n)), key=lambda n: int(n.rsplit("_", 1)[1]))
+    if not names:
+        raise ValueError(f"no DNA self-attention map among {sorted(maps)}")
+    return {n: maps[n].head_mean() for n in names}
+
+
+def per_head_top(amap: AttentionMap, query: str, n: int = 10) -> pd.DataFrame:
+    """Fig 4C: per head, the `n` keys the query attends to most (self included, as the authors did).
+
+    Columns head, rank (1 = largest), gene, attention.
+    """
+    if amap.per_cell or not amap.heads:
+        raise ValueError(f"{amap.name}: per-head tops need a head-resolved cell-mean map")
+    q = _index(amap.query_names, query, "query")
+    keys = np.asarray(amap.key_names).astype(str)
+    rows = []
+    for h, row in enumerate(amap.values[:, q, :]):  # [H, K]
+        rows += [(h, rank, keys[k], float(row[k])) for rank, k in enumerate(top_n(row, min(n, row.size)), 1)]
+    return pd.DataFrame(rows, columns=["head", "rank", "gene", "attention"])
+
+
+def neighbourhood(amap: AttentionMap, query: str, n: int = 30) -> pd.DataFrame:
+    """Fig 4D: the head-mean submatrix over the `n` genes with the largest row + column attention of `query`
+    (plus the query), in gene order; rows = query genes ("source"), columns = keys ("target")."""
+    a = _gene_map(amap)
+    q = _index(amap.query_names, query, "query")
+    pick = np.union1d(top_n(a[q] + a[:, q], min(n, a.shape[0])), [q])  # sorted = gene order
+    names = np.asarray(amap.query_names).astype(str)[pick]
+    return pd.DataFrame(a[np.ix_(pick, pick)], index=pd.Index(names, name="source"),
+                        columns=pd.Index(names, name="target"))
+
+
+@dataclass
+class CellVariation:
+    """Fig 4E: per-cell attention rows of one query gene, their cell-to-cell correlation and most variable keys."""
+
+    corr: pd.DataFrame  # [N, N] Pearson r between cells' head-mean rows
+    summary: dict[str, float]  # mean, sd, min, n_pairs over the upper triangle
+    variable: pd.Series  # the keys with the largest across-cell variance of attention, largest first
+
+
+def cell_variation(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna: DNAStore | str | os.PathLike,
+                   gene: str = "GFI1B", first_n: int = 20, n_variable: int = 20) -> CellVariation:
+    """The head-mean RNA self-attention row of `gene` in each of its first `first_n` cells (spec cdt2 §7.8)."""
+    rows = attention_rows(model, screen, dna, gene, gene, "rna_self_0", splits=None, first_n=first_n)
+    corr, summary = row_correlation(rows)
+    var = pd.Series(rows.head_mean().var(0), index=pd.Index(np.asarray(rows.key_names).astype(str), name="gene"),
+                    name="variance")
+    return CellVariation(corr=corr, summary=summary, variable=var.nlargest(min(n_variable, var.size), keep="first"))
+
+
+# --- attention vs the observed effect, beside expression correlation and truth -------------------------------------
+
+
+def reference_cells(screen: ad.AnnData) -> tuple[np.ndarray, str]:
+    """Cells for expression correlation: NTC cells (unperturbed), else the training-split cells (authors' files
+    carry no NTC cells). Returns row positions and a label."""
+    obs = screen.obs
+    ntc = np.flatnonzero((obs["kind"].astype(str) == "NTC").to_numpy())
+    if ntc.size >= 3:
+        return ntc, f"{ntc.size} NTC cells"
+    train = np.flatnonzero((obs["split"].astype(str) == "train").to_numpy())
+    if train.size < 3:
+        raise ValueError(f"{screen.uns.get('cdt', {}).get('source', 'screen')}: neither NTC nor training cells "
+                         "(>= 3) to correlate expression over")
+    return train, f"{train.size} training-split cells (no NTC cells in this screen)"
+
+
+def _dense(x) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
+
+
+def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str,
+                edges: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per gene, every way of ranking `gene`'s regulatory partners, in the screen's gene order.
+
+    effect: |mean log2FC| over all `gene` cells (the experimental ranking, spec cdt2 §8); attention_down / _up: the
+    head- and cell-mean RNA self-attention row / column of `gene` with the self entry 0; correlation: |Spearman rho|
+    of `gene` with every gene over reference cells (`reference_cells`). With the simulator's `edges`:
+    true_target (direct edge gene -> x), true_downstream (any path) and true_regulator (edge x -> gene).
+    """
+    a = _gene_map(amap).copy()
+    genes = np.asarray(amap.query_names).astype(str)
+    if list(genes) != list(screen.var_names):
+        raise ValueError(f"{amap.name}: the map's genes are not the screen's genes (in order)")
+    g = _index(genes, gene, "gene")
+    np.fill_diagonal(a, 0.0)
+    rows, _ = reference_cells(screen)
+    out = pd.DataFrame({
+        "effect": observed_profile(screen, gene).abs().to_numpy(),
+        "attention_down": a[g], "attention_up": a[:, g],
+        "correlation": spearman_with(_dense(screen.X[rows]), g),
+    }, index=pd.Index(genes, name="gene"))
+    out.loc[gene, "correlation"] = 0.0  # a gene's correlation with itself is no edge
+    if edges is not None:
+        direct, anyhow = truth_adjacency(edges, genes), truth_adjacency(edges, genes, indirect=True)
+        out["true_target"], out["true_downstream"], out["true_regulator"] = direct[g], anyhow[g], direct[:, g]
+    return out
+
+
+SCORE_LABELS = {"attention_down": "attention row (what GFI1B attends to)",
+                "attention_up": "attention column (who attends to GFI1B)",
+                "correlation": "|Spearman| with GFI1B, unperturbed cells",
+                "gradient_importance": "gradient importance"}
+
+
+def overlap_table(scores: pd.DataFrame, n: int, methods: Sequence[str] = ("attention_down", "attention_up",
+                                                                          "correlation")) -> pd.DataFrame:
+    """Top-n of each method vs top-n of |effect| (hypergeometric, M = genes), and, with truth columns, the share of
+    each top-n that are true targets (direct / downstream) against the share among all other genes."""
+    M = len(scores)
+    exp_top = set(scores.index[top_n(scores["effect"].to_numpy(), n)])
+    rows = []
+    for m in methods:
+        if m not in scores:
+            continue
+        top = set(scores.index[top_n(scores[m].to_numpy(), n)])
+        o = set_overlap(top, exp_top, M)
+        row = {"method": m, "label": SCORE_LABELS.get(m, m), "n": n, "M": M, "overlap": o.k,
+               "expected": o.expected, "fold": o.fold, "p_value": o.p_value}
+        for t in ("true_target", "true_downstream"):
+            if t in scores:
+                row[f"{t}_share"] = float(scores.loc[sorted(top), t].mean())
+                row[f"{t}_base"] = float(scores[t].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def score_correlations(scores: pd.DataFrame,
+                       columns: Sequence[str] = ("effect", "attention_down", "gradient_importance", "correlation"),
+                       ) -> pd.DataFrame:
+    """Pearson r between every pair of rankings across genes (the paper's "r = 0.27 between methods")."""
+    cols = [c for c in columns if c in scores]
+    rows = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            rows.append({"a": a, "b": b, "pearson_r": float(scipy.stats.pearsonr(scores[a], scores[b]).statistic),
+                         "spearman_rho": float(scipy.stats.spearmanr(scores[a], scores[b]).statistic)})
+    return pd.DataFrame(rows)
+
+
+def hub_table(amap: AttentionMap, gene: str, scores: pd.DataFrame | None = None,
+              percentile: float = 95.0) -> tuple[HubRoles, pd.DataFrame]:
+    """Fig 5A: hub roles of `gene` in the head-mean RNA self-attention (`cdt.networks.hub_roles`), each role with
+    its truth columns from `gene_scores` when given."""
+    roles = hub_roles(_gene_map(amap), list(np.asarray(amap.query_names).astype(str)), gene, percentile)
+    table = roles.table
+    if scores is not None:
+        truth = [c for c in ("effect", "true_target", "true_downstream", "true_regulator") if c in scores]
+        table = table.join(scores[truth], on="gene")
+    return roles, table
+
+
+def role_summary(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Per hub role: gene count and, where truth exists, the share that are true targets / regulators, beside the
+    share among all genes."""
+    rows = []
+    for role, part in table.groupby("role", sort=False):
+        row = {"role": role, "genes": len(part)}
+        for t in ("true_target", "true_downstream", "true_regulator"):
+            if t in part:
+                row[f"{t}_share"] = float(part[t].mean())
+                row[f"{t}_base"] = float(scores[t].mean())
+        rows.append(row)
+    order = {r: i for i, r in enumerate(("downstream", "upstream", "bidirectional"))}
+    return pd.DataFrame(rows).sort_values("role", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+# --- gradients and in-silico knockdown -------------------------------------------------------------------------------
+
+
+def perturbations_with_cells(screen: ad.AnnData, genes: Sequence[str]) -> list[str]:
+    """The genes (in the order given) that have perturbed cells in the screen."""
+    have = set(screen.obs["perturbation"].astype(str))
+    return [g for g in genes if g in have]
+
+
+def gradient_vs_effect(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
+                       genes: Sequence[str], n_outputs: int) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Per gene: Jacobian of the top-`n_outputs` outputs by |effect| at the NTC-mean input and the gene's DNA
+    (spec cdt2 §13); Pearson/Spearman of gradient importance with |effect| over all genes.
+
+    Returns the per-gene table and each gene's gradient importance [G].
+    """
+    rows, importance = [], {}
+    for gene in perturbations_with_cells(screen, genes):
+        effect = observed_profile(screen, gene)
+        outputs = effect.index[top_n(effect.abs().to_numpy(), min(n_outputs, len(effect)))].tolist()
+        jac = gene_jacobian(model, screen, dna, gene, at="ntc_mean", outputs=outputs)
+        stats = importance_vs_effect(jac, effect)
+        n_cells = int((screen.obs["perturbation"].astype(str) == gene).sum())
+        rows.append({"perturbation": gene, "cells": n_cells, "outputs": len(outputs), "r": stats["r"],
+                     "rho": stats["rho"], "published_r": GRADIENT_R_PER_GENE.get(gene, np.nan)})
+        importance[gene] = jac.importance()
+    return pd.DataFrame(rows), importance
+
+
+def knockdown_table(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
+                    genes: Sequence[str]) -> tuple[pd.DataFrame, dict[str, Knockdown]]:
+    """In-silico knockdown (input set to 0 at the mean TSS-cell input, spec cdt2 §15) of every gene that is both an
+    input gene and a perturbation with cells; r of the predicted change with the observed mean log2FC."""
+    genes = [g for g in perturbations_with_cells(screen, genes) if g in set(screen.var_names)]
+    kds = {g: in_silico_knockdown(model, screen, dna, g, baseline="tss_mean", fraction=0.0) for g in genes}
+    table = pd.DataFrame([{"perturbation": g, "r": k.r, "rho": k.rho,
+                           "self_change": float(k.delta[g]), "observed_self": float(k.observed[g])}
+                          for g, k in kds.items()])
+    return table, kds
+
+
+# --- CDT-III Table 5 and CDT v1 Fig 7 --------------------------------------------------------------------------------
+
+
+def attention_inventory(model: nn.Module | Any | None = None, preset: str = "paper") -> pd.DataFrame:
+    """CDT-III Table 5: the six attention maps with the published shape beside this model's [heads x Q x K]
+    (from a forward pass of its meta-device twin); without a model, a CDT-III built at `preset`."""
+    if model is None:
+        with torch.device("meta"):
+            model = CDT3(CDT3Config.from_preset(get_preset(preset)))
+    model, _ = resolve_model(model)
+    shapes = attention_shapes(model)
+    table = CDT3_TABLE5.copy()
+    table["this_model_shape"] = [" x ".join(f"{n:,}" for n in shapes[m]) if m in shapes else "—"
+                                 for m in table["map"]]
+    extra = [m for m in shapes if m not in set(table["map"])]  # the VCE pooling queries (not counted by the paper)
+    more = pd.DataFrame({"map": extra, "attention map": [f"VCE pooling ({m.split('_', 1)[1]})" for m in extra],
+                         "published_shape": "—", "biological meaning": "cell-embedding pooling",
+                         "source": "not in Table 5",
+                         "this_model_shape": [" x ".join(f"{n:,}" for n in shapes[m]) for m in extra]})
+    return pd.concat([table, more], ignore_index=True)
+
+
+def v1_dna_self_heads(run: Any, split: str = "val", index: int = 0, layer: int = 0) -> AttentionMap:
+    """CDT v1 Fig 7: head-resolved DNA self-attention [H, L, L] of one enhancer-gene pair (the `index`-th pair of
+    `split` in file order; the paper does not name its sample)."""
+    from cdt.train.runs import DataFiles, load_data
+
+    model = run.model
+    if not isinstance(model, CDT1):
+        raise TypeError(f"{run.run_dir}: expected a CDT v1 run, got {type(model).__name__}")
+    data = load_data(run.config, DataFiles(**run.files))
+    idx = data.indices((split,))
+    if idx.size <= index:
+        raise ValueError(f"{run.files.get('pairs')}: split {split!r} has {idx.size} pairs, no pair #{index}")
+    b = data.collate([int(idx[index])])
+    device = next(model.parameters()).device
+    with eval_mode(model), torch.no_grad():
+        attn = model(b.dna.to(device), data.rna_emb.to(device), data.prot_emb.to(device),
+                     b.target_index.to(device), return_attention=True).attention
+    name = f"dna_self_{layer}"
+    if name not in attn:
+        raise ValueError(f"the model has no {name!r} map (maps: {sorted(attn)})")
+    bins = np.arange(model.cfg.n_bins)
+    pair = str(data.pair_ids[idx[index]])
+    return AttentionMap(name=name, values=attn[name][0].double().cpu().numpy(), heads=True, cells=np.array([pair]),
+                        query_names=bins, key_names=bins,
+                        meta={"model": "CDT1", "run_dir": str(run.run_dir), "map": name, "pair": pair,
+                              "target_gene": str(data.genes[int(b.target_index[0])]), "split": split})
+
+
+def pick_heads(amap: AttentionMap, k: int = 4) -> pd.DataFrame:
+    """`k` heads from most concentrated to most diffuse, evenly spaced in the order of the mean per-query entropy.
+
+    Columns: head, row_entropy (nats, mean over queries), effective positions per query exp(row_entropy), and the
+    authors' entropy of the query-averaged key distribution with its effective positions (`attention_entropy`;
+    a diagonal head is "diffuse" by that measure although every query looks at one bin).
+    """
+    if amap.per_cell or not amap.heads:
+        raise ValueError(f"{amap.name}: need a head-resolved cell-mean map")
+    p = np.clip(amap.values, 1e-12, None)  # [H, Q, K]
+    rows = -(amap.values * np.log(p)).sum(-1).mean(-1)  # [H]
+    table = attention_entropy(amap).rename(columns={"entropy": "key_entropy",
+                                                    "effective_positions": "key_effective_positions"})
+    table.insert(0, "row_effective_positions", np.exp(rows))
+    table.insert(0, "row_entropy", rows)
+    table = table.sort_values("row_entropy", kind="stable")
+    take = np.unique(np.round(np.linspace(0, len(table) - 1, min(k, len(table)))).astype(int))
+    return table.iloc[take].reset_index()
+
+
+# =====================================================================================================================
+# 04 — communities and the RNA-processing module
+
+
+@dataclass
+class GeneNetwork:
+    """A gene-gene network of the top edges of one matrix, and its Louvain communities (largest first)."""
+
+    name: str
+    genes: list[str]
+    graph: nx.Graph
+    communities: list[list[str]]
+
+    @property
+    def n_communities(self) -> int:
+        return len(self.communities)
+
+    def sizes(self) -> pd.Series:
+        return pd.Series([len(c) for c in self.communities], name="size").rename_axis("community")
+
+    def summary(self) -> dict[str, Any]:
+        return {"network": self.name, "genes": len(self.genes), "edges": self.graph.number_of_edges(),
+                "threshold": float(self.graph.graph.get("threshold", np.nan)), "communities": self.n_communities,
+                "singletons": int((self.sizes() == 1).sum()), "largest": int(self.sizes().max())}
+
+
+def gene_network(name: str, matrix: np.ndarray, genes: Sequence[str], top_fraction: float = 0.05,
+                 seed: int = 0) -> GeneNetwork:
+    """Top-`top_fraction` edge graph (undirected, `cdt.networks.top_edge_graph`) and Louvain at resolution 1."""
+    graph = top_edge_graph(matrix, list(genes), top_fraction)
+    return GeneNetwork(name=name, genes=list(genes), graph=graph,
+                       communities=louvain_communities(graph, resolution=1.0, seed=seed))
+
+
+def attention_networks(maps: Mapping[str, AttentionMap], top_fraction: float = 0.05,
+                       seed: int = 0) -> dict[str, GeneNetwork]:
+    """The two CDT-II networks (spec cdt2 §9): "self" from the head- and cell-mean RNA self-attention, "cross" from
+    the cosine similarity of the genes' head-mean DNA->RNA attention rows."""
+    missing = [m for m in RNA_MAPS if m not in maps]
+    if missing:
+        raise ValueError(f"need maps {list(RNA_MAPS)}; missing {missing}")
+    self_map = maps["rna_self_0"]
+    genes = list(np.asarray(self_map.query_names).astype(str))
+    cross = cross_attention_similarity(maps["dna_to_rna"]).to_numpy()
+    return {"self": gene_network("RNA self-attention", _gene_map(self_map), genes, top_fraction, seed),
+            "cross": gene_network("DNA->RNA cross-attention similarity", cross, genes, top_fraction, seed)}
+
+
+def correlation_network(screen: ad.AnnData, top_fraction: float = 0.05, seed: int = 0) -> tuple[GeneNetwork, str]:
+    """Baseline: the same network from the Spearman rho of expression over reference cells (signed, so the top
+    edges are co-expression); genes constant there get 0."""
+    rows, label = reference_cells(screen)
+    with np.errstate(invalid="ignore", divide="ignore"):  # genes constant in these cells: NaN, set to 0 below
+        rho = scipy.stats.spearmanr(_dense(screen.X[rows])).statistic
+    rho = np.nan_to_num(np.atleast_2d(rho), nan=0.0)
+    return gene_network("expression correlation", rho, list(screen.var_names.astype(str)), top_fraction, seed), label
+
+
+def gmt_libraries(genesets_dir: str | os.PathLike | None) -> list[Path]:
+    """The GMT files of a gene-set directory (sorted); empty when there is none."""
+    if not genesets_dir:
+        return []
+    d = Path(genesets_dir)
+    if not d.is_dir():
+        raise ContractError(str(d), "genesets_dir", "not a directory")
+    return sorted(d.glob("*.gmt"))
+
+
+def enrich_network(net: GeneNetwork, libraries: Mapping[str, Any] | Sequence[str | os.PathLike], online: bool = False,
+                   background: int | Collection[str] | None = None) -> pd.DataFrame:
+    """Enrichment of every community (>= 5 genes) of a network: `libraries` are GMT paths or {name: gene sets}
+    offline, Enrichr library names online. Offline the background defaults to the network's genes (the authors'
+    Enrichr run used a genome-wide background of ~20,000)."""
+    libs = libraries if isinstance(libraries, Mapping) else list(libraries)
+    if online:
+        return enrich_communities(net.communities, libs, online=True)
+    bg = net.genes if background is None else background
+    return enrich_communities(net.communities, libs, background=bg)
+
+
+def enrich_networks(nets: Mapping[str, GeneNetwork], libraries: Mapping[str, Any] | Sequence[str | os.PathLike],
+                    online: bool = False) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """`enrich_network` for each network; when Enrichr cannot be reached (online), empty tables and the error, so
+    the module overlap can still be shown."""
+    if not online:
+        return {k: enrich_network(n, libraries) for k, n in nets.items()}, None
+    try:
+        return {k: enrich_network(n, libraries, online=True) for k, n in nets.items()}, None
+    except Exception as exc:  # the web service: any failure (network, HTTP, response) skips enrichment
+        empty = pd.DataFrame(columns=["Community_ID", "Community_size", *COLUMNS])
+        return {k: empty.copy() for k in nets}, f"Enrichr unreachable ({type(exc).__name__}: {exc})"
+
+
+def term_hits(enrichment: pd.DataFrame, term: str = MODULE_TERM) -> pd.DataFrame:
+    """Rows whose term starts with `term` (case-insensitive; "RNA Binding (GO:0003723)"), most significant first."""
+    t = enrichment["Term"].astype(str).str.lower()
+    return enrichment[t.str.startswith(term.lower())].sort_values("P_value", kind="stable")
+
+
+def pick_module_communities(nets: Mapping[str, GeneNetwork], enrichments: Mapping[str, pd.DataFrame],
+                            term: str = MODULE_TERM) -> tuple[dict[str, int], str]:
+    """C1 (self) and C3 (cross): per network, the community most significantly enriched for `term`; when a network
+    has no community carrying the term, the self/cross pair with the most significant overlap instead.
+
+    Returns {network: community id} and how they were chosen."""
+    picks: dict[str, int] = {}
+    for key in ("self", "cross"):
+        hits = term_hits(enrichments[key], term)
+        if len(hits):
+            picks[key] = int(hits.iloc[0]["Community_ID"])
+    if len(picks) == 2:
+        return picks, f"the community of each network most enriched for {term!r}"
+    best = None
+    for i, a in enumerate(nets["self"].communities):
+        for j, b in enumerate(nets["cross"].communities):
+            p = set_overlap(a, b, len(nets["self"].genes)).p_value
+            if best is None or p < best[0]:
+                best = (p, i, j)
+    return {"self": best[1], "cross": best[2]}, (f"no community carries {term!r} in both networks: the self/cross "
+                                                 "pair with the most significant overlap")
+
+
+def clean_term(term: str) -> str:
+    """Display name of a term: without GO ids, Reactome/WikiPathways ids (as in the authors' Fig 5B)."""
+    term = re.split(r" R-HSA-| WP\d", str(term))[0]
+    return re.sub(r"\s*\((GO|HP|MP):\d+\)$", "", term).strip()
+
+
+def top_terms(enrichment: pd.DataFrame, community: int, n: int = 10) -> pd.DataFrame:
+    """Fig 5B: a community's `n` most significant terms over all libraries: name, library, overlap, P, adjusted P,
+    -log10 adjusted P."""
+    rows = enrichment[enrichment["Community_ID"] == community].copy()
+    rows["name"] = rows["Term"].map(clean_term)
+    rows["minus_log10_adj_p"] = -np.log10(rows["Adjusted_P_value"].astype(float).clip(lower=1e-300))
+    rows = rows.sort_values(["Adjusted_P_value", "P_value", "Term"], kind="stable").head(n)
+    return rows[["Library", "Term", "name", "Overlap", "P_value", "Adjusted_P_value", "minus_log10_adj_p"]
+                ].reset_index(drop=True)
+
+
+def module_overlap(a: Collection[str], b: Collection[str], genes: Collection[str]) -> Overlap:
+    """Fig 5C: hypergeometric overlap of C1 and C3 in the gene universe (`cdt.stats.set_overlap`)."""
+    return set_overlap(a, b, set(genes))
+
+
+def module_recovery(nets: Mapping[str, GeneNetwork], modules: pd.DataFrame,
+                    kinds: Sequence[str] = ("regulatory",)) -> pd.DataFrame:
+    """Per network and planted module (truth/modules.csv, of `kinds`): the community with the largest Jaccard
+    index, its overlap, recall of the module, and the hypergeometric fold and P."""
+    mods = modules[modules["kind"].astype(str).isin(kinds)] if "kind" in modules else modules
+    rows = []
+    for key, net in nets.items():
+        universe = set(net.genes)
+        for module, part in mods.groupby("module", sort=True):
+            members = set(part["gene"].astype(str)) & universe
+            if not members:
+                continue
+            jac = [len(members & set(c)) / len(members | set(c)) for c in net.communities]
+            best = int(np.argmax(jac))
+            o = set_overlap(members, net.communities[best], universe)
+            rows.append({"network": key, "module": module, "module_genes": len(members), "community": best,
+                         "community_size": len(net.communities[best]), "overlap": o.k,
+                         "recall": o.k / len(members), "jaccard": jac[best], "fold": o.fold, "p_value": o.p_value})
+    return pd.DataFrame(rows)
+
+
+def planted_term_ranks(enrichment: pd.DataFrame, community: int, planted: pd.DataFrame,
+                       module: str = "rna_processing") -> pd.DataFrame:
+    """Per library, the rank (by P) of the term planted for `module` (truth/planted_terms.csv) among the
+    community's enriched terms, and whether it is the community's most significant term overall."""
+    rows_c = enrichment[enrichment["Community_ID"] == community].sort_values("P_value", kind="stable")
+    best = rows_c["Term"].iloc[0] if len(rows_c) else None
+    out = []
+    for lib, term in planted.loc[planted["module"] == module, ["library", "term"]].itertuples(index=False):
+        in_lib = rows_c[rows_c["Library"] == lib].reset_index(drop=True)
+        hit = np.flatnonzero(in_lib["Term"].to_numpy() == term)
+        out.append({"library": lib, "term": term, "rank_in_library": int(hit[0]) + 1 if hit.size else np.nan,
+                    "terms_in_library": len(in_lib), "P_value": float(in_lib.loc[hit[0], "P_value"]) if hit.size
+                    else np.nan, "top_overall": term == best})
+    return pd.DataFrame(out)
