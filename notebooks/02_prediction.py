@@ -117,15 +117,16 @@ else:
 
 # %%
 if "cdt1" in runs and ctx.paths.v1_dna:
-    pairs = ap.v1_predictions(v1, splits=v1.metrics.get("reported", ["val"]))
+    v1_splits = ap.v1_reported_splits(v1)
+    pairs = ap.v1_predictions(v1, splits=v1_splits)
     v1_stats = ap.v1_scores(pairs)
     v1_hist = ap.history_summary(v1.history)
     show(pp.v1_scatter(pairs, v1_stats), "cdt1_fig2a_pred_vs_obs_beta")
     show(pp.v1_history(v1.history, v1_hist["best_epoch"],
                        "Huber loss" if v1.config.huber_delta is not None else "MSE"), "cdt1_fig2bc_learning_curves")
-    base_r = v1.metrics.get("baseline_select_r", float("nan"))
+    base_r = ap.run_summary(v1).get("baseline_r", float("nan"))
     nums.add("CDT v1", "Fig 2A", "val Pearson r, predicted vs observed beta", 0.503, v1_stats["r"],
-             "cdt1_fig2a_pred_vs_obs_beta.png", f"n = {v1_stats['n']} pairs (published 996)")
+             "cdt1_fig2a_pred_vs_obs_beta.png", f"n = {v1_stats['n']} {'/'.join(v1_splits)} pairs (published 996)")
     nums.add("CDT v1", "Fig 2A", "val Spearman rho", None, v1_stats["rho"], "cdt1_fig2a_pred_vs_obs_beta.png")
     nums.add("CDT v1", "Fig 2B/C", "best epoch", 16, v1_hist["best_epoch"], "cdt1_fig2bc_learning_curves.png",
              f"of at most {v1.config.phases[0].epochs} (published 50)")
@@ -159,10 +160,9 @@ nums.add("CDT-II", "Fig 3A", "r^2 (the paper's 'R^2')", 0.41, o["r_squared"], f3
 nums.add("CDT-II", "Fig 3A", "coefficient of determination 1 - SSE/SST", None, o["R2"], f3a,
          "not reported by the paper")
 nums.add("CDT-II", "Fig 3A", "Spearman rho", 0.46, o["rho"], f3a)
-m2 = runs["cdt2"].metrics
-role = "select" if m2.get("reported") == m2.get("roles", {}).get("select") else "test"
-if f"baseline_{role}_r" in m2:
-    nums.add("CDT-II", "Fig 3A", "mean-training-effect baseline r", None, m2[f"baseline_{role}_r"], "",
+base2 = ap.run_summary(runs["cdt2"]).get("baseline_r")
+if base2 is not None:
+    nums.add("CDT-II", "Fig 3A", "mean-training-effect baseline r", None, base2, "",
              "trainer's baseline on the same cells: every cell predicted as the mean training log2FC")
 display(overall)
 
@@ -292,10 +292,9 @@ if "cdt3" in runs:
 lines = [f"- CDT-II on the held-out cells: r = {o['r']:.3f} (published 0.64), r^2 = {o['r_squared']:.3f} (0.41), "
          f"R^2 = {o['R2']:.3f}, Spearman {o['rho']:.3f} (0.46); mean per-gene pseudo-bulk r {o['r_mean_avg']:.3f} "
          f"(0.84)."]
-if f"baseline_{role}_r" in m2:
-    b = m2[f"baseline_{role}_r"]
-    lines.append(f"- Predicting every cell as the mean training effect gives r = {b:.3f} on the same cells: CDT-II is "
-                 f"{'above' if o['r'] > b else 'not above'} that reference ({o['r'] - b:+.3f}).")
+if base2 is not None:
+    lines.append(f"- Predicting every cell as the mean training effect gives r = {base2:.3f} on the same cells: CDT-II "
+                 f"is {'above' if o['r'] > base2 else 'not above'} that reference ({o['r'] - base2:+.3f}).")
 gfi = top[top["perturbation"] == "GFI1B"]
 if len(gfi):
     g = gfi.iloc[0]

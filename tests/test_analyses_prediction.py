@@ -216,6 +216,10 @@ def test_v1_predictions_are_the_model_output_at_the_target(tmp_path, tiny_dna_st
     assert (s["r"], s["p_value"], s["n"]) == pytest.approx((ref.statistic, ref.pvalue, 4))
     with pytest.raises(ValueError, match="no pairs in splits"):
         ap.v1_predictions(run, ["test"])
+    run.metrics = {"reported": ["test"], "n_samples": {"report": 0}}  # clean protocol, no 'test' pairs
+    assert ap.v1_reported_splits(run) == ["val"]
+    run.metrics = {"reported": ["test"], "n_samples": {"report": 5}}
+    assert ap.v1_reported_splits(run) == ["test"]
 
     t1 = ap.v1_foundation_models(run.files["dna"], run.files["embeddings"]).set_index("modality")
     assert t1.loc["DNA", "this_run_shape"] == f"{N_BINS} bins x {DIM}"

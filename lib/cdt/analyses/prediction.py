@@ -163,8 +163,8 @@ def run_summary(run: LoadedRun) -> dict[str, Any]:
 
 
 def runs_table(runs: Mapping[str, LoadedRun]) -> pd.DataFrame:
-    """`run_summary` of several runs, indexed by label."""
-    return pd.DataFrame({label: run_summary(run) for label, run in runs.items()}).T.rename_axis("run").reset_index()
+    """`run_summary` of several runs, one row each (column `run` = the label)."""
+    return pd.DataFrame([{"run": label, **run_summary(run)} for label, run in runs.items()])
 
 
 # --- CDT-II / CDT-III on the held-out cells --------------------------------------------------------------------------
@@ -320,6 +320,13 @@ def pseudobulk(ho: HeldOut, target: str = "rna", expressed_only: bool = True) ->
 
 
 # --- CDT v1 ----------------------------------------------------------------------------------------------------------
+
+
+def v1_reported_splits(run: LoadedRun) -> list[str]:
+    """The pair splits a CDT v1 run reports ('val' under `paper`, 'test' under `clean`); 'val' when the reported
+    split holds no pairs (the simulated Gasperini-like pairs have no 'test' split)."""
+    reported = list(run.metrics.get("reported", ["val"]))
+    return reported if run.metrics.get("n_samples", {}).get("report", 1) else ["val"]
 
 
 def v1_predictions(run: LoadedRun, splits: Sequence[str] = ("val",), batch_size: int = 64) -> pd.DataFrame:
