@@ -1,0 +1,462 @@
+"""CD52 / Alemtuzumab analyses behind notebook 06_cd52_side_effects (CDT-III Figs 4A-C, 6, Tables 3, 8, 10).
+
+- direct prediction of the CD52 knockdown: pseudo-bulk RNA and protein predicted vs measured (Fig 4A/B), with a
+  control that hides the measured proteins from the model (the protein input is also the target, spec §11.18);
+- detectable protein changes (|measured| > 0.1 DSB) and their direction agreement (Fig 4C);
+- d protein / d RNA(CD52) from the NTC-mean input and from the first perturbed cells (Tables 8, 10), each with the
+  code's label (positive gradient -> "up") beside the first-order direction after knockdown
+  (delta protein ~ gradient x delta RNA(CD52), and the knockdown lowers RNA(CD52));
+- known Alemtuzumab side effects vs predicted changes of their linked proteins, by an explicit numeric rule (Table 3);
+- mRNA vs protein direction for genes measured at both levels (Fig 6);
+- on simulated data, the predictions against the planted protein wiring (truth/protein_wiring.csv).
+
+Predictions and Jacobians come from `cdt.evaluate` / `cdt.gradients`, tests from `cdt.stats`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.stats
+import sklearn.metrics
+from torch import nn
+
+from cdt.data.dnastore import DNAStore
+from cdt.data.errors import ContractError
+from cdt.data.screen import TARGET_LAYER
+from cdt.evaluate import ntc_mean_protein, pearson, predict, resolve_screen, select_cells, self_knockdown_r
+from cdt.gradients import protein_jacobian
+from cdt.stats import Overlap, set_overlap
+
+# --- published values (CDT-III on K562, spec cdt3 §5-6) ---------------------------------------------------------------
+
+PUBLISHED: dict[str, float] = {
+    "rna_r": 0.748,  # Fig 4A: pseudo-bulk r over the 2,361 genes, 131 CD52 cells
+    "protein_r": 0.962,  # Fig 4B: pseudo-bulk r over the 65 expressed proteins
+    "self_kd_r": 0.952,  # text: CD52 own log2FC, predicted vs actual across cells
+    "n_detectable": 29,  # Fig 4C: expressed proteins with |measured change| > 0.1
+    "n_agree": 29,  # Fig 4C: of which predicted in the measured direction
+    "n_recapitulated": 5,  # Table 3 (qualitative curation)
+    "n_side_effects": 7,
+    "grad_r_all": 0.913,  # Table 10: NTC-mean vs perturbed-cell gradients, 189 proteins
+    "grad_r_expressed": 0.939,  # 65 expressed proteins
+    "grad_rho_all": 0.752,
+    "grad_rho_expressed": 0.865,
+    "grad_direction_all": 145 / 189,
+    "grad_direction_expressed": 63 / 65,
+    "grad_top20_direction": 20 / 20,
+    "n_both_levels": 16,  # Fig 6
+    "n_opposite": 13,
+}
+
+TABLE8_PUBLISHED = pd.Series({
+    "FCGR2A": 0.059, "MCAM": 0.044, "ICAM1": 0.043, "CD81": 0.031, "CD58": 0.030, "GGT1": 0.030, "ITGB1": 0.019,
+    "IGKC": 0.010, "TRGV9": 0.010, "TFRC": -0.009, "IGLC1": 0.008, "ITGAX": 0.008, "CD40": 0.007, "CRLF2": 0.007,
+    "CD5": 0.006, "CDH5": 0.006, "B2M": -0.006, "TNFRSF13C": 0.006, "CCR8": 0.006, "PTGDR2": 0.005,
+}, name="published_gradient")
+"""CDT-III Table 8: top-20 proteins by d protein / d RNA(CD52), as printed (paper: NTC-mean input)."""
+
+CLINICAL_GENES: tuple[str, ...] = ("TFRC", "CD81", "MCAM", "CD58", "ICAM1", "FCGR2A", "TNFRSF13C", "CD40")
+"""Proteins the authors colour as clinically relevant in Fig 4C."""
+
+ADT_GENES: dict[str, str] = {
+    "ADT-0033": "CD52", "ADT-0394": "TFRC", "ADT-0142": "FCGR2A", "ADT-0134": "MCAM", "ADT-0217": "ICAM1",
+    "ADT-0174": "CD58", "ADT-0373": "CD81", "ADT-0369": "ITGB1", "ADT-0215": "TNFRSF13C", "ADT-0031": "CD40",
+    "ADT-0057": "B2M", "ADT-1052": "GGT1",
+}
+"""The ADT ID -> gene symbols the CDT-III spec (§2.9) quotes from the authors' 189-entry map: every protein the
+side-effect table links, but not the whole panel. A full map can be given as a CSV (`protein_genes`)."""
+
+DETECTABLE = 0.1  # DSB units: |measured pseudo-bulk change| above this is "detectable" (§6.2)
+SIDE_EFFECT_COLUMNS = ("side_effect", "incidence", "linked_genes", "linked_direction")
+
+
+def _dense(x) -> np.ndarray:
+    x = x.toarray() if hasattr(x, "toarray") else x
+    return np.asarray(x, dtype=np.float64)
+
+
+def _sign_label(x: float) -> str:
+    return "up" if x > 0 else "down" if x < 0 else "none"
+
+
+# --- protein names -> gene symbols ------------------------------------------------------------------------------------
+
+
+def protein_genes(screen: ad.AnnData, mapping: str | os.PathLike | Mapping[str, str] | None = None) -> pd.Series:
+    """[P] gene symbol of each protein (index = protein name; NaN where unknown).
+
+    Order of precedence: `mapping` (a dict, or a CSV with columns morris_adt_id + gene_symbol, or protein + gene),
+    then `ADT_GENES` for the authors' ADT IDs; a name that is not an ADT ID is taken as its own symbol (simulated
+    panels are named by gene).
+    """
+    names = np.asarray(screen.uns["protein_names"], dtype=str)
+    table: dict[str, str] = {}
+    if isinstance(mapping, (str, os.PathLike)):
+        df = pd.read_csv(mapping)
+        for key, val in (("morris_adt_id", "gene_symbol"), ("protein", "gene")):
+            if {key, val} <= set(df.columns):
+                table = dict(zip(df[key].astype(str), df[val].astype(str), strict=True))
+                break
+        else:
+            raise ContractError(str(mapping), "columns", "need morris_adt_id + gene_symbol or protein + gene, found "
+                                f"{list(df.columns)}")
+    elif mapping is not None:
+        table = dict(mapping)
+    genes = [table.get(n, ADT_GENES.get(n, np.nan if n.startswith("ADT-") else n)) for n in names]
+    return pd.Series(genes, index=pd.Index(names, name="protein"), name="gene", dtype=object)
+
+
+# --- direct prediction (Fig 4A/B) -------------------------------------------------------------------------------------
+
+
+@dataclass
+class KnockdownPrediction:
+    """Cell-mean predicted vs measured profiles of one perturbation's cells."""
+
+    perturbation: str
+    cells: np.ndarray  # [N] obs names
+    rna: pd.DataFrame  # per gene: gene, actual, predicted (mean log2FC)
+    protein: pd.DataFrame  # per protein: protein, gene, expressed, actual, predicted (mean DSB change)
+    scores: dict[str, float]
+    protein_input: str  # "measured" (the paper) or "ntc_mean" (control)
+
+
+def knockdown_prediction(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
+                         dna: DNAStore | str | os.PathLike, perturbation: str = "CD52",
+                         genes: pd.Series | None = None, protein_input: str = "measured",
+                         batch_size: int = 64) -> KnockdownPrediction:
+    """CDT-III on every cell of `perturbation` (all splits), pseudo-bulk scores as in §6.1.
+
+    protein_input="ntc_mean" replaces each cell's measured proteins by the NTC-mean protein level, so the protein
+    prediction can only come from DNA + RNA (the measured proteins are otherwise both input and target).
+    """
+    screen = resolve_screen(screen)
+    if protein_input not in ("measured", "ntc_mean"):
+        raise ValueError(f"protein_input must be 'measured' or 'ntc_mean', got {protein_input!r}")
+    rows = select_cells(screen, perturbation, splits=None)
+    sub = screen[rows].copy()
+    if protein_input == "ntc_mean":
+        sub.obsm["protein"] = np.tile(ntc_mean_protein(screen).astype(np.float32), (sub.n_obs, 1))
+    pred = predict(model, sub, dna, np.arange(sub.n_obs), batch_size)
+    if pred.protein is None:
+        raise TypeError(f"the CD52 analysis needs a CDT-III model (protein outputs); got {pred.meta['model']}")
+    actual = _dense(sub.layers[TARGET_LAYER])  # [N, G]
+    gene_names = screen.var_names.to_numpy(dtype=str)
+    rna = pd.DataFrame({"gene": gene_names, "actual": actual.mean(0), "predicted": pred.rna.mean(0)})
+    names = np.asarray(screen.uns["protein_names"], dtype=str)
+    expressed = np.asarray(screen.uns["protein_expressed"], dtype=bool)
+    genes = protein_genes(screen) if genes is None else genes
+    protein = pd.DataFrame({"protein": names, "gene": genes.reindex(names).to_numpy(), "expressed": expressed,
+                            "actual": _dense(sub.obsm["protein_target"]).mean(0),
+                            "predicted": pred.protein.astype(np.float64).mean(0)})
+    e = protein[protein["expressed"]]
+    scores = {"n_cells": len(rows), "n_genes": len(rna), "n_expressed": int(expressed.sum()),
+              "rna_r": pearson(rna["predicted"], rna["actual"]),
+              "rna_rho": float(scipy.stats.spearmanr(rna["predicted"], rna["actual"]).statistic),
+              "protein_r": pearson(e["predicted"], e["actual"]) if len(e) >= 2 else np.nan,
+              "protein_r_all": pearson(protein["predicted"], protein["actual"])}
+    if perturbation in set(gene_names):
+        groups = np.full(len(rows), perturbation)
+        scores["self_kd_r"] = float(self_knockdown_r(pred.rna, actual, groups, gene_names).get(perturbation, np.nan))
+        own = rna.set_index("gene").loc[perturbation]
+        scores["self_predicted"], scores["self_actual"] = float(own["predicted"]), float(own["actual"])
+    return KnockdownPrediction(perturbation=perturbation, cells=sub.obs_names.to_numpy(dtype=str), rna=rna,
+                               protein=protein, scores=scores, protein_input=protein_input)
+
+
+# --- detectable changes (Fig 4C) --------------------------------------------------------------------------------------
+
+
+def detectable_changes(protein: pd.DataFrame, threshold: float = DETECTABLE) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Expressed proteins with |measured change| > threshold, largest first, and their direction agreement.
+
+    Agreement: predicted and measured have the same strict sign (a zero prediction counts as a mismatch).
+    """
+    d = protein[protein["expressed"] & (protein["actual"].abs() > threshold)].copy()
+    d = d.iloc[np.argsort(-d["actual"].abs().to_numpy(), kind="stable")].reset_index(drop=True)
+    d["agree"] = np.sign(d["actual"]) == np.sign(d["predicted"])
+    d["clinical"] = d["gene"].isin(CLINICAL_GENES)
+    summary = {"threshold": threshold, "n_expressed": int(protein["expressed"].sum()), "n_detectable": len(d),
+               "n_agree": int(d["agree"].sum()), "n_up": int((d["actual"] > 0).sum()),
+               "fraction_agree": float(d["agree"].mean()) if len(d) else np.nan}
+    return d, summary
+
+
+# --- gradients (Tables 8, 10) -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProteinGradients:
+    """d protein_j / d RNA(gene) for every protein, from the NTC-mean input and from perturbed cells."""
+
+    gene: str
+    perturbation: str
+    ntc_mean: pd.Series  # [P] one forward pass at the NTC-mean RNA and protein, DNA of the perturbation's locus
+    cells: pd.Series  # [P] mean over the first `n_cells` cells of the perturbation (file order)
+    n_cells: int
+    n_cells_total: int
+    delta_x: float  # mean input change of `gene` in the perturbation's cells vs the NTC mean, ln(CPM+1)
+    meta: dict = field(default_factory=dict)
+
+
+def input_change(screen: ad.AnnData, perturbation: str, gene: str) -> float:
+    """Mean input ln(CPM+1) of `gene` over the perturbation's cells minus the NTC-mean input (negative for CRISPRi)."""
+    rows = select_cells(screen, perturbation, splits=None)
+    j = screen.var_names.get_loc(gene)
+    return float(_dense(screen.X[rows][:, [j]]).mean() - float(screen.var["ntc_mean_expr"].iloc[j]))
+
+
+def protein_gradients(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
+                      dna: DNAStore | str | os.PathLike, perturbation: str = "CD52", gene: str | None = None,
+                      first_n: int | None = 30, batch_size: int = 4) -> ProteinGradients:
+    """The two gradient vectors of §6.4 (raw gradients, eval mode, no normalisation).
+
+    first_n: the authors use the first 30 cells of the perturbation in file order; None uses all of them.
+    """
+    screen = resolve_screen(screen)
+    gene = gene or perturbation
+    if gene not in set(screen.var_names):
+        raise ValueError(f"{gene!r} is not an input gene of the screen: no gradient with respect to its RNA")
+    ntc = protein_jacobian(model, screen, dna, perturbation, at="ntc_mean")
+    cells = protein_jacobian(model, screen, dna, perturbation, at="cells", splits=None, first_n=first_n,
+                             batch_size=batch_size)
+    return ProteinGradients(gene=gene, perturbation=perturbation, ntc_mean=ntc.column(gene).rename("ntc_mean"),
+                            cells=cells.column(gene).rename("cells"), n_cells=len(cells.cells),
+                            n_cells_total=len(select_cells(screen, perturbation, splits=None)),
+                            delta_x=input_change(screen, perturbation, gene),
+                            meta={"ntc": ntc.meta, "cells": cells.meta})
+
+
+def _concordance(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    same = np.sign(a) == np.sign(b)
+    return {"n": len(a), "r": float(scipy.stats.pearsonr(a, b).statistic),
+            "rho": float(scipy.stats.spearmanr(a, b).statistic), "n_same_direction": int(same.sum()),
+            "fraction_same_direction": float(same.mean())}
+
+
+def gradient_concordance(grads: ProteinGradients, expressed: np.ndarray, top: int = 20) -> pd.DataFrame:
+    """Table 10: NTC-mean vs perturbed-cell gradients over all proteins, the expressed ones and the top-`top` by
+    |NTC-mean gradient| (Pearson, Spearman, direction agreement)."""
+    a, b = grads.ntc_mean.to_numpy(), grads.cells.to_numpy()
+    expressed = np.asarray(expressed, dtype=bool)
+    top_idx = np.argsort(-np.abs(a), kind="stable")[:top]
+    rows = {"all": _concordance(a, b), "expressed": _concordance(a[expressed], b[expressed]),
+            f"top{top}": _concordance(a[top_idx], b[top_idx])}
+    return pd.DataFrame(rows).T.rename_axis("proteins").reset_index()
+
+
+def gradient_table(grads: ProteinGradients, prediction: KnockdownPrediction, source: str = "ntc_mean",
+                   n: int = 20, published: pd.Series = TABLE8_PUBLISHED) -> pd.DataFrame:
+    """Table 8: the top-n proteins by |gradient| of `source` ("ntc_mean" as the paper states, or "cells" as the
+    authors' saved CSV), with the code's label and the first-order direction after knockdown.
+
+    code_label: "up" if gradient >= 0 (the authors' rule). first_order_change = gradient x delta_x, where delta_x
+    is the measured input change of the gene (negative after knockdown), so a positive gradient predicts a decrease.
+    """
+    if source not in ("ntc_mean", "cells"):
+        raise ValueError(f"source must be 'ntc_mean' or 'cells', got {source!r}")
+    g = grads.ntc_mean if source == "ntc_mean" else grads.cells
+    other = grads.cells if source == "ntc_mean" else grads.ntc_mean
+    p = prediction.protein.set_index("protein")
+    order = np.argsort(-np.abs(g.to_numpy()), kind="stable")[:n]
+    names = g.index.to_numpy()[order]
+    t = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "protein": names,
+                      "gene": p.loc[names, "gene"].to_numpy(), "gradient": g.to_numpy()[order],
+                      f"gradient_{'cells' if source == 'ntc_mean' else 'ntc_mean'}": other.reindex(names).to_numpy(),
+                      "expressed": p.loc[names, "expressed"].to_numpy()})
+    t["code_label"] = np.where(t["gradient"] >= 0, "up", "down")
+    t["first_order_change"] = t["gradient"] * grads.delta_x
+    t["first_order_direction"] = [_sign_label(v) for v in t["first_order_change"]]
+    t["predicted_change"] = p.loc[names, "predicted"].to_numpy()
+    t["measured_change"] = p.loc[names, "actual"].to_numpy()
+    t["published_gradient"] = t["gene"].map(published)
+    return t
+
+
+# --- side-effect table (Table 3) --------------------------------------------------------------------------------------
+
+
+def read_side_effects(path: str | os.PathLike) -> pd.DataFrame:
+    """The side-effect fact table: side_effect, incidence, linked_genes and linked_direction (';'-separated, one
+    direction per linked gene; both empty for a side effect without a linked protein)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in SIDE_EFFECT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ContractError(str(path), "columns", f"missing {missing}")
+    for i, row in df.iterrows():
+        genes, dirs = _split(row["linked_genes"]), _split(row["linked_direction"])
+        if len(genes) != len(dirs):
+            raise ContractError(str(path), f"row {i + 2} ({row['side_effect']})",
+                                f"{len(genes)} linked genes but {len(dirs)} directions")
+        bad = [d for d in dirs if d not in ("up", "down")]
+        if bad:
+            raise ContractError(str(path), f"row {i + 2} linked_direction", f"{bad} are not 'up'/'down'")
+    return df
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in str(value).split(";") if v.strip()]
+
+
+def side_effect_table(effects: pd.DataFrame, protein: pd.DataFrame, grads: ProteinGradients | None = None,
+                      min_abs: float = DETECTABLE) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Known side effects vs the predicted change of their linked proteins (Table 3), by a numeric rule.
+
+    Recapitulated: at least one linked protein in the panel whose predicted pseudo-bulk change (direct prediction)
+    has the listed direction (strict sign). Stricter variants beside it: the change also exceeds `min_abs`
+    (`recapitulated_detectable`), and the first-order gradient direction (`recapitulated_gradient`). A side effect
+    without a linked protein, or whose proteins are not on the panel, is not recapitulated.
+    """
+    p = protein.dropna(subset=["gene"]).drop_duplicates("gene").set_index("gene")
+    first_order = None
+    if grads is not None:
+        by_gene = protein.set_index("protein")["gene"]
+        first_order = (grads.ntc_mean * grads.delta_x).groupby(by_gene.reindex(grads.ntc_mean.index)).first()
+    out = []
+    for _, row in effects.iterrows():
+        genes, dirs = _split(row["linked_genes"]), _split(row["linked_direction"])
+        detail, hit, hit_strict, hit_grad = [], [], [], []
+        for g, d in zip(genes, dirs, strict=True):
+            if g not in p.index:
+                detail.append(f"{g} {d}: not on the panel")
+                continue
+            pred = float(p.loc[g, "predicted"])
+            want = 1 if d == "up" else -1
+            ok = np.sign(pred) == want
+            hit += [g] if ok else []
+            hit_strict += [g] if ok and abs(pred) > min_abs else []
+            if first_order is not None and g in first_order.index:
+                hit_grad += [g] if np.sign(first_order[g]) == want else []
+            detail.append(f"{g} {d}: predicted {pred:+.3f}, measured {float(p.loc[g, 'actual']):+.3f}")
+        out.append({"side_effect": row["side_effect"], "incidence": row["incidence"],
+                    "linked": "; ".join(f"{g} {d}" for g, d in zip(genes, dirs, strict=True)) or "none",
+                    "predicted": "; ".join(detail) or "—", "matching_proteins": ", ".join(hit),
+                    "recapitulated": bool(hit), "recapitulated_detectable": bool(hit_strict),
+                    "recapitulated_gradient": bool(hit_grad) if first_order is not None else np.nan})
+    t = pd.DataFrame(out)
+    summary = {"n_side_effects": len(t), "n_linked": int((t["linked"] != "none").sum()),
+               "n_recapitulated": int(t["recapitulated"].sum()),
+               "n_recapitulated_detectable": int(t["recapitulated_detectable"].sum()), "min_abs": min_abs,
+               "n_recapitulated_gradient": int(t["recapitulated_gradient"].sum()) if first_order is not None else None}
+    return t, summary
+
+
+def side_effects_file(paths: Any, synthetic: bool, repo_root: str | os.PathLike) -> Path:
+    """The simulator's table on synthetic data; the curated fact table data/alemtuzumab_side_effects.csv on real."""
+    if synthetic:
+        if not paths.side_effects:
+            raise FileNotFoundError("the simulated data have no external/side_effects.csv")
+        return Path(paths.side_effects)
+    return Path(repo_root) / "data" / "alemtuzumab_side_effects.csv"
+
+
+# --- mRNA vs protein (Fig 6) ------------------------------------------------------------------------------------------
+
+
+def mrna_protein_divergence(prediction: KnockdownPrediction) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Expressed proteins whose gene is also an RNA feature (the perturbed gene excluded): measured mRNA log2FC vs
+    measured protein change, opposite directions, and whether CDT-III predicts each level's measured direction."""
+    p = prediction.protein
+    rna = prediction.rna.set_index("gene")
+    both = p[p["expressed"] & p["gene"].isin(rna.index) & (p["gene"] != prediction.perturbation)]
+    both = both.drop_duplicates("gene")
+    t = pd.DataFrame({"gene": both["gene"].to_numpy(), "protein": both["protein"].to_numpy(),
+                      "mrna_measured": rna.loc[both["gene"], "actual"].to_numpy(),
+                      "protein_measured": both["actual"].to_numpy(),
+                      "mrna_predicted": rna.loc[both["gene"], "predicted"].to_numpy(),
+                      "protein_predicted": both["predicted"].to_numpy()})
+    t["opposite_measured"] = np.sign(t["mrna_measured"]) != np.sign(t["protein_measured"])
+    t["mrna_direction_correct"] = np.sign(t["mrna_predicted"]) == np.sign(t["mrna_measured"])
+    t["protein_direction_correct"] = np.sign(t["protein_predicted"]) == np.sign(t["protein_measured"])
+    t["both_correct"] = t["mrna_direction_correct"] & t["protein_direction_correct"]
+    t["opposite_predicted"] = np.sign(t["mrna_predicted"]) != np.sign(t["protein_predicted"])
+    t = t.sort_values("protein_measured", ascending=False, kind="stable").reset_index(drop=True)
+    opp = t[t["opposite_measured"]]
+    summary = {"n_both_levels": len(t), "n_opposite": int(t["opposite_measured"].sum()),
+               "n_both_correct": int(t["both_correct"].sum()),
+               "n_opposite_both_correct": int(opp["both_correct"].sum()),
+               "n_opposite_predicted": int(t["opposite_predicted"].sum()),
+               "n_mrna_correct": int(t["mrna_direction_correct"].sum()),
+               "n_protein_correct": int(t["protein_direction_correct"].sum())}
+    return t, summary
+
+
+# --- simulated truth --------------------------------------------------------------------------------------------------
+
+
+def planted_links(truth_dir: str | os.PathLike, hub: str = "CD52") -> pd.Series:
+    """Planted weight of hub -> protein in truth/protein_wiring.csv (protein, gene, weight): d log protein /
+    d log RNA(hub). Negative = the protein rises when the hub is knocked down (compensation)."""
+    path = Path(truth_dir) / "protein_wiring.csv"
+    w = pd.read_csv(path)
+    missing = {"protein", "gene", "weight"} - set(w.columns)
+    if missing:
+        raise ContractError(str(path), "columns", f"missing {sorted(missing)}")
+    links = w[w["gene"] == hub]  # incl. the hub's own protein (own mRNA -> protein, positive)
+    return pd.Series(links["weight"].to_numpy(float), index=pd.Index(links["protein"], name="protein"), name="weight")
+
+
+def truth_comparison(prediction: KnockdownPrediction, links: pd.Series, grads: ProteinGradients | None = None,
+                     threshold: float = DETECTABLE) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per expressed protein: planted hub link, measured and predicted change, gradients; and how well the predicted
+    side-effect proteins (|predicted change| > threshold) and the gradients recover the planted links.
+
+    Expected signs: after knockdown a linked protein moves by -sign(weight); d protein / d RNA(hub) has sign(weight).
+    """
+    p = prediction.protein[prediction.protein["expressed"]].set_index("protein")
+    t = pd.DataFrame({"gene": p["gene"], "planted_weight": links.reindex(p.index).fillna(0.0),
+                      "measured": p["actual"], "predicted": p["predicted"]})
+    t["planted"] = t["planted_weight"] != 0
+    t["planted_direction"] = [_sign_label(-w) for w in t["planted_weight"]]
+    t["predicted_side_effect"] = t["predicted"].abs() > threshold
+    linked = t[t["planted"]]
+    found = set(t.index[t["predicted_side_effect"]])
+    shared = len(found & set(linked.index))
+    ov: Overlap | None = set_overlap(found, set(linked.index), set(t.index)) if found and len(linked) else None
+    summary: dict[str, Any] = {
+        "n_expressed": len(t), "n_planted": len(linked), "n_predicted": len(found), "n_shared": shared,
+        "precision": shared / len(found) if found else np.nan, "recall": shared / len(linked) if len(linked) else np.nan,
+        "overlap_fold": ov.fold if ov else np.nan, "overlap_p": ov.p_value if ov else np.nan,
+        "n_planted_direction_predicted": int((np.sign(linked["predicted"]) == -np.sign(linked["planted_weight"]))
+                                             .sum()),
+        "n_planted_direction_measured": int((np.sign(linked["measured"]) == -np.sign(linked["planted_weight"]))
+                                            .sum()),
+    }
+    if grads is not None:
+        for key, g in (("ntc_mean", grads.ntc_mean), ("cells", grads.cells)):
+            t[f"gradient_{key}"] = g.reindex(t.index)
+            lg = t.loc[t["planted"], f"gradient_{key}"]
+            summary[f"gradient_{key}_sign_matches_weight"] = int((np.sign(lg) == np.sign(linked["planted_weight"]))
+                                                                 .sum())
+            both = t["planted"].any() and not t["planted"].all()
+            summary[f"gradient_{key}_auroc"] = (float(sklearn.metrics.roc_auc_score(
+                t["planted"], t[f"gradient_{key}"].abs())) if both else np.nan)
+    t = t.reset_index().sort_values(["planted", "predicted"], ascending=[False, False], kind="stable")
+    return t.reset_index(drop=True), summary
+
+
+def side_effect_truth(effects: pd.DataFrame, links: pd.Series) -> pd.DataFrame:
+    """For each linked protein of the side-effect table: its planted hub weight and the direction that implies."""
+    rows = []
+    for _, row in effects.iterrows():
+        for g, d in zip(_split(row["linked_genes"]), _split(row["linked_direction"]), strict=True):
+            w = float(links.get(g, 0.0))
+            rows.append({"side_effect": row["side_effect"], "gene": g, "listed_direction": d, "planted_weight": w,
+                         "planted_direction": _sign_label(-w), "planted_matches_listed": _sign_label(-w) == d})
+    return pd.DataFrame(rows, columns=["side_effect", "gene", "listed_direction", "planted_weight",
+                                       "planted_direction", "planted_matches_listed"])
+
+
+def first_n_note(grads: ProteinGradients, first_n: int | None) -> str:
+    """How the perturbed-cell gradient's cell choice reads on this data (the authors' first-30 rule)."""
+    rule = "all cells" if first_n is None else f"the first {first_n} cells in file order (the authors' rule)"
+    return f"{rule}: {grads.n_cells} of the {grads.n_cells_total} {grads.perturbation} cells"
+
