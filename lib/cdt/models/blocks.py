@@ -179,10 +179,9 @@ class VirtualCellEmbedder(_Projections):
         return self.fusion(torch.cat(parts, dim=-1))  # n_in x [B, d] -> [B, d]
 
 
-def task_head(d: int, n_out: int, dropout: float, hidden: int | None = None) -> nn.Sequential:
-    """Two-layer head: Linear(d -> hidden) -> GELU -> Dropout -> Linear(hidden -> n_out)."""
-    hidden = hidden or d
-    return nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, n_out))
+def task_head(d: int, n_out: int, dropout: float) -> nn.Sequential:
+    """Two-layer head: Linear(d -> d) -> GELU -> Dropout -> Linear(d -> n_out) (the trained 512 -> 512 form)."""
+    return nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Dropout(dropout), nn.Linear(d, n_out))
 
 
 def gather_loci(x: Tensor, locus_index: Tensor | None) -> Tensor:
