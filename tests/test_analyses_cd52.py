@@ -221,3 +221,12 @@ def test_truth_comparison(tmp_path):
                             "linked_direction": ["up;down;up"]})
     st = a.side_effect_truth(effects, links)
     assert st["planted_matches_listed"].tolist() == [True, True, False]
+
+
+def test_ntc_mean_protein_skips_cells_without_protein(tiny_screen):
+    screen = tiny_screen(n_proteins=3)
+    want = ntc_mean_protein(screen)
+    screen.obsm["protein"][:2] = 0.0  # e.g. the authors' SNP cells: no protein data, zeros in both matrices
+    screen.obsm["protein_target"][:2] = 0.0
+    screen.obs["has_protein"] = np.arange(screen.n_obs) >= 2
+    np.testing.assert_allclose(ntc_mean_protein(screen), want)

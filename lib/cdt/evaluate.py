@@ -164,9 +164,12 @@ def resolve_cells(screen: ad.AnnData, cells: str | ArrayLike | None, splits: Seq
 
 
 def ntc_mean_protein(screen: ad.AnnData) -> np.ndarray:
-    """[P] NTC mean protein level: by the screen contract, protein - protein_target is the NTC mean in every row."""
-    return (np.asarray(screen.obsm["protein"], np.float64) - np.asarray(screen.obsm["protein_target"], np.float64)
-            ).mean(0)
+    """[P] NTC mean protein level: by the screen contract, protein - protein_target is the NTC mean in every row
+    with protein data (obs["has_protein"] when present: the authors' SNP cells carry zeros in both)."""
+    diff = np.asarray(screen.obsm["protein"], np.float64) - np.asarray(screen.obsm["protein_target"], np.float64)
+    if "has_protein" in screen.obs:
+        diff = diff[screen.obs["has_protein"].to_numpy(dtype=bool)]
+    return diff.mean(0)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
