@@ -357,3 +357,8 @@ def test_bad_inputs_name_the_file(data_dir, tmp_path):
         train(TrainConfig.for_model("cdt2", "mini"), data_dir, tmp_path / "runs", progress=False)
     with pytest.raises(ValueError, match="protocol='fair'; choose one of paper, clean"):
         cfg_for("cdt2", protocol="fair")
+    no_test = pd.read_csv(data_dir / "v1/pairs.csv")
+    no_test = no_test[no_test["split"] != "test"]
+    no_test.to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=r"no samples in split\(s\) \['test'\] \(report set of the 'clean' protocol\)"):
+        train(cfg_for("cdt1", protocol="clean"), files, tmp_path / "runs", progress=False)

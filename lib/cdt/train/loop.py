@@ -353,7 +353,7 @@ class Trainer:
         loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=self.data.collate)
         meter = self.task.meter(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        for batch in loader:
+        for batch in tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.progress):
             batch = batch.to(self.device)
             with self._autocast():
                 out = self.task.forward(net, batch)

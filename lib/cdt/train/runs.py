@@ -132,7 +132,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | DataFiles, runs_dir: str |
     data_obj = load_data(cfg, files)
     roles = split_roles(cfg.model, cfg.protocol)
     idx = {role: data_obj.indices(splits) for role, splits in roles.items()}
-    for role in ("train", "select"):
+    for role in ("train", "select", "report"):
         if len(idx[role]) == 0:
             raise ValueError(f"{files.paths()}: no samples in split(s) {list(roles[role])} ({role} set of the "
                              f"{cfg.protocol!r} protocol)")
@@ -167,11 +167,13 @@ def final_metrics(trainer: Trainer, roles: dict[str, tuple[str, ...]]) -> dict:
     if trainer.init_info is not None:
         out["init"] = trainer.init_info
     baseline = trainer.task.baseline(idx["train"])
+    meters: dict[tuple[str, ...], tuple] = {}  # under `paper` the selection and test sets are the same cells
     for role in ("select", "test"):
         if len(idx[role]) == 0:
             continue
-        model_meter = trainer.evaluate(idx[role], lam)
-        base_meter = trainer.evaluate(idx[role], lam, predict=baseline)
+        if roles[role] not in meters:
+            meters[roles[role]] = (trainer.evaluate(idx[role], lam), trainer.evaluate(idx[role], lam, predict=baseline))
+        model_meter, base_meter = meters[roles[role]]
         out.update({f"{role}_{k}": v for k, v in model_meter.summary().items()})
         out.update({f"baseline_{role}_{k}": v for k, v in base_meter.summary().items()})
         if hasattr(model_meter, "per_group"):
