@@ -327,7 +327,8 @@ def test_terms_cleaned_ranked_and_planted_term_found():
                             "module": ["rna_processing", "rna_processing", "gfi1b_targets"]})
     ranks = an.planted_term_ranks(enr, 0, planted).set_index("term")
     assert ranks.loc["RNA Binding (GO:0003723)", "rank_in_library"] == 1
-    assert ranks.loc["Spliceosome", "top_overall"] and not ranks.loc["RNA Binding (GO:0003723)", "top_overall"]
+    assert ranks.loc["Spliceosome", "rank_overall"] == 1 and ranks.loc["RNA Binding (GO:0003723)", "rank_overall"] == 2
+    assert ranks.loc["Spliceosome", "P_value"] == 1e-5
     assert len(ranks) == 2
 
 

@@ -564,15 +564,16 @@ def module_recovery(nets: Mapping[str, GeneNetwork], modules: pd.DataFrame,
 
 def planted_term_ranks(enrichment: pd.DataFrame, community: int, planted: pd.DataFrame,
                        module: str = "rna_processing") -> pd.DataFrame:
-    """Per library, the rank (by P) of the term planted for `module` (truth/planted_terms.csv) among the
-    community's enriched terms, and whether it is the community's most significant term overall."""
+    """Per library, the rank (by P, 1 = most significant) of the term planted for `module`
+    (truth/planted_terms.csv) among the community's terms in that library and over all libraries."""
     rows_c = enrichment[enrichment["Community_ID"] == community].sort_values("P_value", kind="stable")
-    best = rows_c["Term"].iloc[0] if len(rows_c) else None
+    overall = rows_c["Term"].tolist()
     out = []
     for lib, term in planted.loc[planted["module"] == module, ["library", "term"]].itertuples(index=False):
         in_lib = rows_c[rows_c["Library"] == lib].reset_index(drop=True)
         hit = np.flatnonzero(in_lib["Term"].to_numpy() == term)
         out.append({"library": lib, "term": term, "rank_in_library": int(hit[0]) + 1 if hit.size else np.nan,
-                    "terms_in_library": len(in_lib), "P_value": float(in_lib.loc[hit[0], "P_value"]) if hit.size
-                    else np.nan, "top_overall": term == best})
+                    "terms_in_library": len(in_lib),
+                    "rank_overall": overall.index(term) + 1 if hit.size else np.nan,
+                    "P_value": float(in_lib.loc[hit[0], "P_value"]) if hit.size else np.nan})
     return pd.DataFrame(out)
