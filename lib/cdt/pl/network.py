@@ -198,10 +198,9 @@ def gradient_scatter(scores: pd.DataFrame, query: str, r: float, highlight: Sequ
         if g in scores.index:
             ax.scatter(scores.loc[g, "effect"], scores.loc[g, "gradient_importance"], marker="*", s=220,
                        color=ROLE_COLOURS["hub"], edgecolors="k", zorder=4, label=g)
-    ax.text(0.03, 0.95, f"Pearson r = {r:.2f}", transform=ax.transAxes, va="top",
-            bbox={"boxstyle": "round", "facecolor": "wheat", "alpha": 0.6})
     ax.set(xlabel=f"observed |mean log2FC| upon {query} knockdown",
-           ylabel="gradient importance (mean |d output / d input|)", title=f"{query}: gradients vs observed effect")
+           ylabel="gradient importance (mean |d output / d input|)",
+           title=f"{query}: gradients vs observed effect, Pearson r = {r:.2f}")
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
