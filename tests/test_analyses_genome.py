@@ -1,0 +1,200 @@
+"""cdt.analyses.genome: per-locus profiles (streamed cells and the NTC-mean fallback), the fast permutation
+statistic against the library's Fisher OR and null, CTCF tables and tracks by hand, local O/E Hi-C contact on a
+cooler built here, CDT v1 attribution on a simulated v1 task, and element recovery against planted truth."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cooler
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from cdt import genome, hic
+from cdt.analyses import genome as ag
+from cdt.config import get_preset
+from cdt.data.dnastore import DNAStore, Locus
+from cdt.data.simulate.v1 import simulate_v1
+from cdt.models import CDT1, CDT2, CDT1Config, CDT2Config
+from cdt.train import LoadedRun, TrainConfig
+
+TINY = get_preset("tiny")
+N_BINS, DIM, N_GENES = 8, 4, 10
+
+
+@pytest.fixture
+def data(tiny_screen, tiny_dna_store):
+    """Screen with B2M, CD52, CD58, GFI1B x 4 cells (2 SNP loci, 4 NTC); the store adds CD55, a locus without cells."""
+    screen = tiny_screen(n_genes=N_GENES, held_out=("CD52", "GFI1B"), cells_per_target=4, seed=1)
+    loci = sorted(set(screen.obs["locus"]) - {""}) + ["CD55"]
+    return screen, tiny_dna_store(loci, n_bins=N_BINS, dim=DIM)
+
+
+def cdt2() -> CDT2:
+    torch.manual_seed(0)
+    return CDT2(dataclasses.replace(CDT2Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM)).eval()
+
+
+def test_locus_profiles_mean_first_cells_and_fall_back_to_ntc_mean(data):
+    screen, dna = data
+    model = cdt2()
+    assert ag.tss_loci(screen, dna) == ["B2M", "CD52", "CD55", "CD58", "GFI1B"]  # SNP loci left out, CD55 kept
+    prof = ag.locus_profiles(model, screen, dna, ["GFI1B", "CD55", "B2M"], n_cells=3, min_cells=2)
+    assert prof.values.shape == (3, N_BINS) and list(prof.values.index) == ["GFI1B", "CD55", "B2M"]
+    assert prof.n_cells.to_dict() == {"GFI1B": 3, "CD55": 0, "B2M": 3}
+    np.testing.assert_allclose(prof.values.sum(1), 1.0, rtol=1e-5)  # every query row sums to 1 over bins
+    with DNAStore(dna) as store, torch.no_grad():
+        rows = ag.first_cells(screen, ["GFI1B"], 3)["GFI1B"]
+        assert list(screen.obs["perturbation"].iloc[rows]) == ["GFI1B"] * 3 and (np.diff(rows) > 0).all()
+        x = torch.from_numpy(np.asarray(screen.X[rows], np.float32))
+        w = model(torch.from_numpy(store["GFI1B"])[None].expand(3, -1, -1), x, return_attention=True)
+        np.testing.assert_allclose(prof.values.loc["GFI1B"], w.attention["dna_to_rna"].double().mean((0, 1, 2)),
+                                   rtol=1e-5)
+        ntc = torch.from_numpy(screen.var["ntc_mean_expr"].to_numpy(np.float32))[None]
+        w = model(torch.from_numpy(store["CD55"])[None], ntc, return_attention=True)
+        np.testing.assert_allclose(prof.values.loc["CD55"], w.attention["dna_to_rna"][0].double().mean((0, 1)),
+                                   rtol=1e-5)
+    peaks = prof.peaks(128)
+    assert (peaks["peak_offset_kb"] == (prof.values.to_numpy().argmax(1) - N_BINS // 2) * 0.128).all()
+
+
+def test_sample_odds_ratio_matches_fisher_and_permutation_matches_library():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        top, hit = rng.random(50) < 0.2, rng.random(50) < rng.uniform(0.05, 0.5)
+        want = genome.fisher_enrichment(top, hit)["odds_ratio"]
+        got = ag.sample_odds_ratio(top, hit)
+        assert got == pytest.approx(want, nan_ok=True) or (np.isinf(got) and np.isinf(want))
+    assert np.isinf(ag.sample_odds_ratio([1, 1, 0, 0], [1, 1, 0, 0]))
+    assert np.isnan(ag.sample_odds_ratio([1, 0, 0], [0, 0, 0]))
+    profile = rng.random(200)
+    hit = np.zeros(200, bool)
+    hit[np.argsort(-profile)[:8]] = True  # peaks exactly under the top bins
+    hit[rng.choice(200, 6, replace=False)] = True
+    hits = {"G": pd.DataFrame({"DNase": hit.astype(int), "CTCF": 0, "H3K4me3": hit[::-1].astype(int)})}
+    table, nulls = ag.permutation_table({"G": profile}, hits, n_perm=200, seed=42)
+    assert list(table["mark"]) == ["DNase", "H3K4me3"]  # CTCF has < 5 peak bins
+    ref = genome.circular_permutation_test(profile, hit, n_perm=200, seed=42)  # same first generator draws
+    np.testing.assert_array_equal(nulls[("G", "DNase")], ref.null)
+    assert table.iloc[0]["p_value"] == ref.p_value and table.iloc[0]["observed_or"] == ref.observed
+    assert ref.p_value < 0.05
+
+
+def test_fisher_threshold_and_class_summaries():
+    table = pd.DataFrame({"gene": ["A", "A", "B"], "mark": ["CTCF", "DNase", "CTCF"], "n_peak_bins": [3, 0, 5],
+                          "odds_ratio": [12.0, np.nan, 0.5], "p_value": [1e-4, 1.0, 0.7]})
+    assert ag.fisher_summary(table) == {"n_testable": 2, "n_significant": 1, "n_or_above_1": 1, "alpha": 1e-3}
+    rng = np.random.default_rng(0)
+    profile = rng.random(100)
+    ctcf = np.zeros(100, int)
+    ctcf[np.argsort(-profile)[:6]] = 1
+    hits = pd.DataFrame({"CTCF": ctcf, "H3K4me3": 0, "H3K27ac": 0, "H3K4me1": 0, "DNase": rng.random(100) < 0.1})
+    sweep = ag.threshold_table({"A": profile}, {"A": hits})
+    assert set(sweep["q"]) == {0.05, 0.10, 0.15, 0.20} and (sweep.loc[sweep["mark"] == "H3K4me3", "n_peak_bins"] == 0).all()
+    summary = ag.threshold_summary(sweep)
+    assert summary["n_pairs"] == 2 and summary["n_all_thresholds"] >= 1  # CTCF under the top 6 bins: always enriched
+    classes = ag.bin_class_analysis({"A": profile}, {"A": hits})
+    assert classes["summary"]["d_CTCF"] > 1  # CTCF-only bins carry the highest attention
+
+
+def test_ctcf_table_and_genome_track_by_hand():
+    locus = Locus("GENE", "chr1", 10_000, "+", 100, 20)  # window [9,000, 11,000), TSS at bin 10
+    profile = np.linspace(0, 1, 20)  # the top 10% = bins 18, 19
+    peaks = pd.DataFrame({"chrom": "chr1", "start": [9_050, 10_850, 10_950, 12_000], "end": [9_100, 10_870, 10_990,
+                          12_100], "fc": [2.0, 8.0, 4.0, 9.0]})  # bins 0, 18, 19; the last lies outside
+    table, res = ag.ctcf_table({"GENE": profile}, {"GENE": locus}, peaks)
+    row = table.iloc[0]
+    assert (row["n_ctcf"], row["ctcf_in_top"]) == (3, 2) and row["enrichment"] == pytest.approx(2 / 0.3)
+    track = ag.genome_track(profile, locus, peaks, elements=pd.DataFrame(
+        {"locus_id": ["GENE", "OTHER"], "element": ["CTCF", "open"], "start": [10_850, 0], "end": [10_900, 1]}))
+    assert (track["k"], track["n"]) == (2, 3)
+    assert track["peaks"]["in_top"].tolist() == [False, True, True]
+    np.testing.assert_allclose(track["peaks"]["signal_norm"], [0.25, 1.0, 0.5])
+    assert track["elements"].to_dict("list") == {"element": ["CTCF"], "start_kb": [0.85], "end_kb": [0.9]}
+    assert track["bins"]["attention"].max() == 1.0
+    s = ag.ctcf_summary(res, 20, n_perm=200)
+    assert s["n_genes"] == 1 and s["mean"] == pytest.approx(2 / 0.3) and s["p_value"] < 0.05
+
+
+@pytest.fixture(scope="module")
+def contacts(tmp_path_factory):
+    """chr1, 200 bins of 1 kb: contact 1000 / (1 + d) plus an extra 500 at bins (50, 60)."""
+    path = str(tmp_path_factory.mktemp("hic") / "c.cool")
+    i, j = np.triu_indices(200)
+    count = np.floor(1000 / (1 + j - i)).astype(np.int64)
+    count[(i == 50) & (j == 60)] += 500
+    bins = cooler.binnify(pd.Series({"chr1": 200_000}), 1_000)
+    cooler.create_cooler(path, bins, pd.DataFrame({"bin1_id": i, "bin2_id": j, "count": count}))
+    cooler.balance_cooler(cooler.Cooler(path), store=True, mad_max=0, min_nnz=0, ignore_diags=0)
+    return hic.HiC(path)
+
+
+def test_pair_contacts_local_observed_over_expected(contacts):
+    pairs = pd.DataFrame({"pair": ["loop", "plain", "off"], "chrom": ["chr1", "chr1", "chr2"],
+                          "enhancer": [50_500, 80_500, 10], "promoter": [60_200, 90_700, 20]})
+    out = ag.pair_contacts(contacts, pairs, flank=30_000)
+    mat = contacts.clr.matrix(balance=True)[:]
+    assert out["balanced"].iloc[0] == pytest.approx(mat[50, 60])
+    assert out["expected"].iloc[1] == pytest.approx(np.nanmean(np.diagonal(mat[50:121, 50:121], 10)))
+    assert out["oe"].iloc[0] > 1.3 and out["oe"].iloc[1] == pytest.approx(1.0, abs=0.1)
+    assert np.isnan(out["oe"].iloc[2]) and out["distance_kb"].iloc[0] == pytest.approx(9.7)
+    ratios = ag.hic_ratios(contacts, {"G": np.r_[np.zeros(60), np.ones(20), np.zeros(20)]},
+                           {"G": Locus("G", "chr1", 55_000, "+", 100, 100)}, k=10, n_draws=20)
+    assert ratios.loc[0, "top_in_promoter_bin"] == 0 and ratios.loc[0, "ratio"] > 1  # top bins 5-6 kb downstream
+
+
+def test_v1_attribution_distances_and_overlap(tmp_path):
+    simulate_v1(TINY, [f"G{i}" for i in range(TINY.v1_n_genes)], tmp_path, np.random.default_rng(0))
+    torch.manual_seed(0)
+    model = CDT1(CDT1Config.from_preset(TINY)).eval()
+    files = {"dna": str(tmp_path / "v1/dna_enhancers.h5"), "pairs": str(tmp_path / "v1/pairs.csv"),
+             "embeddings": str(tmp_path / "v1/embeddings.h5")}
+    run = LoadedRun(run_dir=tmp_path, model=model, config=TrainConfig.for_model("cdt1", "tiny"),
+                    history=pd.DataFrame(), metrics={}, extra={}, files=files)
+    attr = ag.v1_attribution(run, n=5, seed=42)
+    pairs = pd.read_csv(files["pairs"])
+    val = pairs[pairs["split"] == "val"]
+    assert attr.pairs["random"].sum() == 5 and attr.pairs["strongest"].sum() == 1
+    strongest = attr.pairs[attr.pairs["strongest"]].iloc[0]
+    assert strongest["beta"] == pytest.approx(val["beta"].min())
+    assert attr.attention.shape == attr.gradient.shape == (len(attr.pairs), TINY.n_bins)
+    np.testing.assert_allclose(attr.attention.sum(1), 1.0, rtol=1e-5)
+    assert (attr.gradient > 0).all()
+    d, summary = ag.v1_peak_distances(attr)
+    assert len(d) == 5 and summary["within_bp"] == ag.scaled_within_bp(TINY.n_bins, TINY.bin_size)
+    assert ag.scaled_within_bp(896, 128) == 50_000 and ag.scaled_within_bp(448, 128) == 25_000
+    overlaps, osum = ag.v1_overlap(attr, k=5)
+    assert osum["chance"] == pytest.approx(25 / TINY.n_bins) and 0 <= overlaps.min() <= overlaps.max() <= 5
+    sites = pd.DataFrame({"chrom": [strongest["chrom"]], "start": [int(strongest["enhancer_center"]) + 300],
+                          "end": [int(strongest["enhancer_center"]) + 500]})
+    case = ag.v1_case(attr, sites)
+    assert case["pair"] == strongest["pair"] and case["ctcf_kb"].tolist() == [0.4]
+    assert case["gradient_to_ctcf_kb"] == pytest.approx(abs(case["gradient_peak_kb"] - 0.4))
+    truth = ag.v1_element_truth(pd.read_csv(tmp_path / "truth/v1_elements.csv"), attr)
+    assert truth["enhancer"].shape == attr.attention.shape
+    assert truth["enhancer"][:, TINY.n_bins // 2].all()  # every window is centred on its tested enhancer
+
+
+def test_top_overlaps_and_temperature_by_hand():
+    a = np.array([[5, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5]], float)
+    b = np.array([[5, 0, 4, 0, 0, 0], [5, 4, 3, 2, 1, 0]], float)
+    np.testing.assert_array_equal(ag.top_overlaps(a, b, 2), [1, 0])
+    t = ag.temperature_scale(np.array([0.2, 0.3, 0.5]), 0.5)
+    np.testing.assert_allclose(t, np.array([0.04, 0.09, 0.25]) / 0.38)
+
+
+def test_element_recovery_scores_truth_against_baselines():
+    rng = np.random.default_rng(0)
+    elements = pd.DataFrame({"locus_id": ["A", "A", "B"], "element": ["CTCF", "promoter", "CTCF"],
+                             "bin_start": [2, 9, 15], "bin_end": [4, 11, 18]})
+    truth = ag.element_truth(elements, ["A", "B"], 20)
+    assert truth["any element"].sum() == 7 and truth["CTCF"].sum() == 5 and truth["open"].sum() == 0
+    perfect = truth["any element"].astype(float)
+    scores = ag.bin_scores({"oracle": perfect}, rng.normal(size=(2, 20, 3)), seed=0)
+    assert set(scores) == {"oracle", "embedding_norm", "near_centre", "random"}
+    table = ag.element_recovery(scores, truth).set_index(["method", "target"])
+    assert table.loc[("oracle", "any element"), "auroc"] == 1.0
+    assert table.loc[("oracle", "any element"), "top_precision"] == 1.0  # 2 top bins per locus, all on elements
+    assert table.loc[("oracle", "any element"), "top_fold"] == pytest.approx(40 / 7)
+    assert np.isnan(table.loc[("oracle", "open"), "auroc"])  # no positives
