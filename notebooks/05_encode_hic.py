@@ -252,8 +252,9 @@ if have_encode:
             continue
         track = ag.genome_track(tprof.values.loc[gene].to_numpy(), loci[gene], marks["CTCF"], elements=truth)
         name = f"cdt3_fig{7 if gene == 'CD55' else 8}_genome_track_{gene.lower()}"
-        fig = pg.genome_track(track, f"{gene}: {tprof.label} cross-attention and CTCF "
-                                     f"({int(tprof.n_cells[gene])} cells; 0 = NTC-mean input)")
+        n = int(tprof.n_cells[gene])
+        fig = pg.genome_track(track, f"{gene}: {tprof.label} cross-attention ({f'{n} cells' if n else 'NTC-mean input'})"
+                                     " and CTCF")
         cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
         display(fig)
         nums.add("CDT-III", "Fig 7" if gene == "CD55" else "Fig 8", f"{gene}: CTCF peaks in the top-10% bins", pub,

@@ -61,14 +61,17 @@ def cross_attention_profiles(values: pd.DataFrame, bin_size: int, elements: Mapp
         ax.set_ylabel("attention")
         ax.legend(loc="upper right", fontsize=7, ncol=3)
     axes[-1, 0].set_xlabel(f"kb from the TSS ({values.shape[1]} bins of {bin_size} bp)")
-    if elements is not None:
-        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for k, c in CLASS_COLOURS.items() if k in
-                   ("promoter", "CTCF", "enhancer", "open")]
-        fig.legend(handles, ["promoter", "CTCF", "enhancer", "open"], title="planted (top strip)", loc="upper right",
-                   fontsize=7, ncol=4)
-    fig.suptitle("Cross-attention over DNA bins (mean over heads, genes and cells)", y=1.0)
+    fig.suptitle("Cross-attention over DNA bins (mean over heads, genes and cells)")
     fig.tight_layout()
+    if elements is not None:
+        fig.legend(*_element_legend(), title="planted elements (top strip)", loc="upper center", fontsize=8, ncol=4,
+                   bbox_to_anchor=(0.5, 0.0))
     return fig
+
+
+def _element_legend() -> tuple[list, list[str]]:
+    names = ["promoter", "CTCF", "enhancer", "open"]
+    return [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[k]) for k in names], names
 
 
 def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[str], vmax: float = 12.0) -> Figure:
@@ -238,16 +241,16 @@ def genome_track(track: dict, title: str = "") -> Figure:
     a.legend(loc="upper right", fontsize=8)
     a.set(ylabel="cross-attention\n(normalised)", title=title or f"{track['locus']}: cross-attention and CTCF")
     c = axes[1]
-    c.bar(peaks["kb"], peaks["signal_norm"], width=0.6, color=[PALETTE["published"] if t else "0.6"
-                                                               for t in peaks["in_top"]])
+    width = (bins["kb"].max() - bins["kb"].min()) / 150  # a visible bar at any window size
+    c.bar(peaks["kb"], peaks["signal_norm"], width=width, color=[PALETTE["published"] if t else "0.6"
+                                                                 for t in peaks["in_top"]])
     c.set(ylabel="CTCF ChIP-seq", ylim=(0, 1.1))
     if has_el:
         e = axes[2]
         for el in track["elements"].itertuples():
             e.axvspan(el.start_kb, el.end_kb, color=CLASS_COLOURS.get(el.element, "0.5"), lw=0)
         e.set(yticks=[], ylabel="planted")
-        e.legend([plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[k]) for k in ("promoter", "CTCF", "enhancer", "open")],
-                 ["promoter", "CTCF", "enhancer", "open"], ncol=4, fontsize=7, loc="upper right")
+        e.legend(*_element_legend(), ncol=4, fontsize=7, loc="upper right")
     axes[-1].set_xlabel("kb from the TSS")
     fig.tight_layout()
     return fig
@@ -344,13 +347,13 @@ def pair_contact(matrix: np.ndarray, start: int, resolution: int, anchors: Mappi
     m = np.where(matrix > 0, matrix, np.nan)
     end = start + resolution * m.shape[0]
     im = a.imshow(m, cmap="Reds", norm=LogNorm(), extent=(start / 1e6, end / 1e6, end / 1e6, start / 1e6))
-    for name, pos in anchors.items():
-        a.axvline(pos / 1e6, color="k", ls=":", lw=0.8)
-        a.axhline(pos / 1e6, color="k", ls=":", lw=0.8)
-        a.annotate(name, (pos / 1e6, start / 1e6), fontsize=8, xytext=(2, 8), textcoords="offset points")
+    for (name, pos), colour in zip(anchors.items(), (PALETTE["truth"], PALETTE["CDT"]), strict=False):
+        a.axvline(pos / 1e6, color=colour, ls=":", lw=1.2, label=name)
+        a.axhline(pos / 1e6, color=colour, ls=":", lw=1.2)
     a.grid(False)
+    a.legend(fontsize=8, loc="lower left")
     fig.colorbar(im, ax=a, label="balanced contact")
-    a.set(xlabel="Mb", ylabel="Mb", title="A  contact map")
+    a.set(xlabel="Mb", ylabel="Mb", title="A  contact map (the pair: where the lines cross)")
     ok = pairs[np.isfinite(pairs[kind])]
     b.scatter(ok["distance_kb"], ok[kind], color=PALETTE["CDT"], s=20)
     if highlight is not None and highlight in set(ok["pair"]):
