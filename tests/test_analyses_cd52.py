@@ -106,6 +106,8 @@ def test_protein_gradients_equal_autograd(data):
     assert a.first_n_note(g, 2) == "the first 2 cells in file order (the authors' rule): 2 of the 4 GFI1B cells"
     with pytest.raises(ValueError, match="'CD52' is not an input gene"):
         a.protein_gradients(model, screen, store, "CD52")
+    with pytest.raises(ValueError, match="at must be 'cells' or 'ntc_mean'"):
+        a.protein_gradient_column(model, screen, store, "GFI1B", "GFI1B", at="tss_mean")
 
 
 def _grads(ntc, cells, delta_x=-0.5) -> a.ProteinGradients:
