@@ -276,10 +276,12 @@ divergent ones (mRNA alone {s6['n_mrna_correct']}, protein alone {s6['n_protein_
 
 # %% [markdown]
 # ## Simulated truth — do the predicted side-effect proteins follow the planted wiring?
-# The simulator wires some proteins to CD52 RNA with a negative weight (knockdown raises them; truth/
-# protein_wiring.csv). Among the expressed proteins: predicted side-effect proteins (|predicted change| > 0.1) vs
-# the planted CD52 links, the predicted direction vs the planted one, and the gradient's sign vs the weight's sign
-# (a model that learned the wiring has d protein / d RNA(CD52) < 0 where the weight is negative).
+# The simulator wires some proteins to CD52 RNA with a negative weight (knockdown raises them) and lowers the mRNA
+# of others. The planted first-order effect of RNA(CD52) on a protein is its direct link plus its own-mRNA link times
+# the RNA edge CD52 -> its gene (truth/protein_wiring.csv, network_edges.csv). Among the expressed proteins:
+# predicted side-effect proteins (|predicted change| > 0.1) vs the planted ones, the predicted direction vs the
+# planted one, and the gradient's sign vs the planted sign (a model that learned the wiring has
+# d protein / d RNA(CD52) < 0 where the planted effect is negative).
 
 # %%
 if ready and ctx.paths.truth_dir:
@@ -289,25 +291,25 @@ if ready and ctx.paths.truth_dir:
     save_table(tt, "cdt3_truth_cd52_protein_wiring", ctx.out_dir)
     save_table(a.side_effect_truth(effects, links), "cdt3_truth_side_effect_links", ctx.out_dir)
     show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
-    nums.add("CDT-III", "truth", "planted CD52 links recovered by predicted side-effect proteins", None, ts["recall"],
+    nums.add("CDT-III", "truth", "planted CD52 effects recovered by predicted side-effect proteins", None, ts["recall"],
              "cdt3_truth_cd52_protein_wiring.png", f"{ts['n_shared']}/{ts['n_planted']} planted, "
              f"{ts['n_predicted']} predicted; precision {ts['precision']:.2f}")
-    nums.add("CDT-III", "truth", "planted links with the planted direction predicted", None,
+    nums.add("CDT-III", "truth", "planted proteins with the planted direction predicted", None,
              ts["n_planted_direction_predicted"], "cdt3_truth_cd52_protein_wiring.csv",
              f"of {ts['n_planted']} (measured: {ts['n_planted_direction_measured']}; NTC-mean protein input: "
              f"{ts_c['n_planted_direction_predicted']})")
-    nums.add("CDT-III", "truth", "gradient sign = planted weight sign (NTC-mean input)", None,
+    nums.add("CDT-III", "truth", "gradient sign = planted sign (NTC-mean input)", None,
              ts["gradient_ntc_mean_sign_matches_weight"], "cdt3_truth_cd52_protein_wiring.png",
              f"of {ts['n_planted']}; AUROC of |gradient| {ts['gradient_ntc_mean_auroc']:.2f}")
     display(Markdown(f"""
-{ts['n_planted']} of {ts['n_expressed']} expressed proteins carry a planted CD52 link. The model predicts a change
+{ts['n_planted']} of {ts['n_expressed']} expressed proteins carry a planted CD52 effect. The model predicts a change
 above 0.1 DSB for {ts['n_predicted']} proteins, {ts['n_shared']} of them planted (recall {ts['recall']:.2f},
 precision {ts['precision']:.2f}). The planted direction is predicted for {ts['n_planted_direction_predicted']}/
 {ts['n_planted']} planted proteins (measured data: {ts['n_planted_direction_measured']}/{ts['n_planted']}; with the
 measured proteins hidden: {ts_c['n_planted_direction_predicted']}/{ts['n_planted']}). The NTC-mean gradient has the
-weight's sign for {ts['gradient_ntc_mean_sign_matches_weight']}/{ts['n_planted']} planted links, and |gradient|
+planted sign for {ts['gradient_ntc_mean_sign_matches_weight']}/{ts['n_planted']} planted proteins, and |gradient|
 separates planted from unplanted proteins with AUROC {ts['gradient_ntc_mean_auroc']:.2f} (0.5 = chance).
-Under the authors' label a negative gradient reads "↓", while the planted effect of these links is a rise.
+Under the authors' label a negative gradient reads "↓", although a negative planted effect means a rise after knockdown.
 """))
     display(tt.head(30))
 elif ready:

@@ -201,10 +201,15 @@ def test_mrna_protein_divergence():
 
 
 def test_truth_comparison(tmp_path):
-    pd.DataFrame({"protein": ["A", "B", "C", "CD52", "D"], "gene": ["CD52", "CD52", "CD52", "CD52", "GFI1B"],
-                  "weight": [-0.5, -0.3, 0.2, 0.8, -0.4]}).to_csv(tmp_path / "protein_wiring.csv", index=False)
+    pd.DataFrame({"protein": ["A", "B", "C", "CD52", "D", "B", "G", "G"],
+                  "gene": ["CD52", "CD52", "CD52", "CD52", "GFI1B", "B", "G", "CD52"],
+                  "weight": [-0.5, -0.5, 0.2, 0.8, -0.4, 1.0, 0.5, 0.1]}).to_csv(tmp_path / "protein_wiring.csv",
+                                                                               index=False)
+    pd.DataFrame({"source": ["CD52", "CD52", "GFI1B", "CD52"], "target": ["B", "G", "C", "H"], "sign": [1, -1, 1, 1],
+                  "weight": [0.2, -0.2, 0.9, 0.3]}).to_csv(tmp_path / "network_edges.csv", index=False)
     links = a.planted_links(tmp_path, "CD52")
-    assert links.to_dict() == {"A": -0.5, "B": -0.3, "C": 0.2, "CD52": 0.8}
+    # direct + own x RNA edge: B -0.5 + 1.0 x 0.2; G 0.1 + 0.5 x -0.2 = 0 (cancels: dropped); H has no protein
+    assert links.round(6).to_dict() == {"A": -0.5, "B": -0.3, "C": 0.2, "CD52": 0.8}
     protein = pd.DataFrame({"protein": list("ABCDEF"), "gene": list("ABCDEF"), "expressed": [True] * 5 + [False],
                             "actual": [0.5, 0.3, -0.2, 0.0, 0.1, 0.0], "predicted": [0.4, -0.05, -0.3, 0.2, 0.0, 0.9]})
     g = _grads([-0.3, 0.1, 0.2, 0.05, -0.01, 0.0], [0.0] * 6)

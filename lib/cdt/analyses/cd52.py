@@ -445,21 +445,32 @@ def mrna_protein_divergence(prediction: KnockdownPrediction) -> tuple[pd.DataFra
 
 
 def planted_links(truth_dir: str | os.PathLike, hub: str = "CD52") -> pd.Series:
-    """Planted weight of hub -> protein in truth/protein_wiring.csv (protein, gene, weight): d log protein /
-    d log RNA(hub). Negative = the protein rises when the hub is knocked down (compensation)."""
+    """[proteins] first-order planted effect of RNA(hub) on each protein, d log protein / d log RNA(hub): the direct
+    link hub -> protein of truth/protein_wiring.csv (protein, gene, weight; incl. the hub's own protein) plus, via
+    the protein's own mRNA, own weight x the RNA edge hub -> gene of truth/network_edges.csv (source, target,
+    weight). Longer RNA paths are left out. Negative = the protein rises when the hub is knocked down."""
     path = Path(truth_dir) / "protein_wiring.csv"
     w = pd.read_csv(path)
     missing = {"protein", "gene", "weight"} - set(w.columns)
     if missing:
         raise ContractError(str(path), "columns", f"missing {sorted(missing)}")
-    links = w[w["gene"] == hub]  # incl. the hub's own protein (own mRNA -> protein, positive)
-    return pd.Series(links["weight"].to_numpy(float), index=pd.Index(links["protein"], name="protein"), name="weight")
+    direct = w[w["gene"] == hub].groupby("protein")["weight"].sum()
+    own = w[w["protein"] == w["gene"]].set_index("protein")["weight"]
+    edges_path = Path(truth_dir) / "network_edges.csv"
+    edges = pd.read_csv(edges_path)
+    missing = {"source", "target", "weight"} - set(edges.columns)
+    if missing:
+        raise ContractError(str(edges_path), "columns", f"missing {sorted(missing)}")
+    rna = edges[edges["source"] == hub].groupby("target")["weight"].sum()
+    via_mrna = (own.drop(hub, errors="ignore") * rna).dropna()
+    total = direct.add(via_mrna, fill_value=0.0)
+    return total[total != 0].rename("weight").rename_axis("protein")
 
 
 def truth_comparison(prediction: KnockdownPrediction, links: pd.Series, grads: ProteinGradients | None = None,
                      threshold: float = DETECTABLE) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Per expressed protein: planted hub link, measured and predicted change, gradients; and how well the predicted
-    side-effect proteins (|predicted change| > threshold) and the gradients recover the planted links.
+    """Per expressed protein: planted effect of the hub (`planted_links`), measured and predicted change, gradients;
+    and how well the predicted side-effect proteins (|predicted change| > threshold) and the gradients recover it.
 
     Expected signs: after knockdown a linked protein moves by -sign(weight); d protein / d RNA(hub) has sign(weight).
     """

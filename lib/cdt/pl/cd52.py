@@ -172,15 +172,15 @@ def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int]) -> Figure:
 
 
 def truth_panels(truth: pd.DataFrame, summary: Mapping[str, float]) -> Figure:
-    """Simulated data: planted CD52 -> protein weight vs (A) measured and predicted change, (B) the NTC-mean
-    gradient. A correct model puts planted compensation (weight < 0) at a rise and a negative gradient."""
+    """Simulated data: planted first-order effect of RNA(CD52) on each protein vs (A) measured and predicted change,
+    (B) the NTC-mean gradient. A correct model puts a negative planted effect at a rise and a negative gradient."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 4.6))
     a.scatter(truth["planted_weight"], truth["measured"], s=20, color=PALETTE["truth"], alpha=0.8, label="measured")
     a.scatter(truth["planted_weight"], truth["predicted"], s=20, color=PALETTE["CDT"], alpha=0.8, marker="x",
               label="predicted")
     a.axhline(0, color="0.6", lw=0.6)
     a.axvline(0, color="0.6", lw=0.6)
-    a.set(xlabel="planted weight CD52 -> protein", ylabel="mean change after knockdown (DSB)",
+    a.set(xlabel="planted effect of RNA(CD52) on the protein", ylabel="mean change after knockdown (DSB)",
           title=f"predicted |change| > 0.1: {summary['n_shared']} of {summary['n_planted']} planted found,\n"
                 f"{summary['n_predicted']} predicted in all")
     a.legend(fontsize=8)
@@ -188,8 +188,8 @@ def truth_panels(truth: pd.DataFrame, summary: Mapping[str, float]) -> Figure:
         b.scatter(truth["planted_weight"], truth["gradient_ntc_mean"], s=20, color=PALETTE["CDT"], alpha=0.8)
         b.axhline(0, color="0.6", lw=0.6)
         b.axvline(0, color="0.6", lw=0.6)
-        b.set(xlabel="planted weight CD52 -> protein", ylabel="d protein / d RNA(CD52), NTC-mean input",
-              title=f"gradient sign = weight sign for {summary['gradient_ntc_mean_sign_matches_weight']}/"
+        b.set(xlabel="planted effect of RNA(CD52) on the protein", ylabel="d protein / d RNA(CD52), NTC-mean input",
+              title=f"gradient sign = planted sign for {summary['gradient_ntc_mean_sign_matches_weight']}/"
                     f"{summary['n_planted']} planted\nAUROC |gradient| planted vs not "
                     f"{summary['gradient_ntc_mean_auroc']:.2f}")
     else:
