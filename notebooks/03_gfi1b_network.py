@@ -130,7 +130,8 @@ nums.add("CDT-II", "Fig 4E", f"mean pairwise r of {GENE} attention rows, {var.su
 # ## Text — GFI1B attention top-N vs experimental top-N, beside expression correlation
 # Experimental ranking: |mean log2FC| over all GFI1B cells (GFI1B itself included, as the authors did); attention:
 # the GFI1B row of the head- and cell-mean RNA self-attention with the self entry set to 0. The same test for the
-# GFI1B *column* and for |Spearman rho| of GFI1B with every gene across unperturbed cells (no model at all).
+# GFI1B *column* and for |Spearman rho| of GFI1B with every gene across unperturbed cells (no model at all; it can
+# only see regulation through GFI1B's natural variation, which is small for a lowly expressed gene).
 
 # %%
 scores = an.gene_scores(maps["rna_self_0"], screen, GENE, edges)
@@ -229,7 +230,7 @@ for row in kd_table.itertuples():
 # %% [markdown]
 # ## CDT-III Table 5 — the six attention maps and their shapes
 # Shapes are read from a forward pass of the trained CDT-III's twin; the panels are head and cell means over the
-# first 20 CD52 cells (the authors' `five_attention_maps_CD52` figure).
+# first 10 CD52 cells (the authors' `five_attention_maps_CD52` figure used up to 100).
 
 # %%
 have_cdt3 = "cdt3" in ctx.runs
@@ -238,7 +239,7 @@ inventory = an.attention_inventory(run3, preset=preset)
 save_table(inventory, "cdt3_table5_attention_maps", ctx.out_dir)
 display(inventory)
 if have_cdt3:
-    six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=20, maps=list(an.CDT3_TABLE5["map"]))
+    six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=10, maps=list(an.CDT3_TABLE5["map"]))
     fig = pn.attention_maps_grid({k: m.head_mean() for k, m in six.items()}, "CD52")
     cdt.pl.save_figure(fig, "cdt3_table5_attention_maps_cd52", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
