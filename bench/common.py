@@ -58,7 +58,7 @@ def describe_machine(device: torch.device) -> str:
         where = torch.cuda.get_device_name(device)
     else:
         where = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} torch threads"
-    return f"{where}; torch {torch.__version__}; load average {load_average()}"
+    return f"{where}; torch {torch.__version__}; load average before {load_average()}"
 
 
 def matmul_flops_per_s(device: torch.device, n: int = 2048, dtype: torch.dtype = torch.float32) -> float:

@@ -12,7 +12,7 @@ maps of the first n cells and records the peak RSS and the time again (ru_maxrss
 tracemalloc). Runs of the two modes alternate, repeated `--repeats` times, so machine load hits both alike; the
 speed-up is the median of the per-repeat ratios. The cell means of both modes are compared.
 
-    python bench/extraction.py [--cells 64] [--factor 10] [--maps rna_self_0,dna_to_rna] [--batch-size 16]
+    python bench/extraction.py [--cells 64] [--factor 10] [--maps rna_self_0[,dna_to_rna,...]] [--batch-size 16]
 
 The last line printed is the headline: speed-up at the larger size and peak-memory growth for factor x the cells.
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from cdt.config import get_preset
-from common import build_screen_inputs, choose_threads, load_average, median, peak_rss_mb
+from common import build_screen_inputs, choose_threads, load_average, median, peak_device_mb, peak_rss_mb, pick_device
 from reference import ReferenceCDT2
 
 MODES = ("streamed", "naive", "dense")
@@ -45,8 +45,9 @@ def extract(mode: str, model, screen, store, rows: np.ndarray, maps: list[str], 
 
     if mode == "streamed":
         out = mean_attention_maps(model, screen, store, rows, maps, batch_size=batch_size)
-        return {m: torch.from_numpy(a.values) for m, a in out.items()}
+        return {m: torch.from_numpy(a.values) for m, a in out.items()}  # on the CPU already
     kept: dict[str, list[torch.Tensor]] = {m: [] for m in maps}
+    device = next(model.parameters()).device
     with torch.no_grad():
         if mode == "naive":  # our model and batches, every cell's maps kept
             for b in screen_batches(model, screen, store, rows, batch_size):
@@ -61,37 +62,42 @@ def extract(mode: str, model, screen, store, rows: np.ndarray, maps: list[str], 
                 dna = torch.from_numpy(np.stack([store[loci[i]] for i in r]))  # [b, L, D], one read per cell
                 x = screen.X[r]
                 rna = torch.from_numpy(np.asarray(x.toarray() if hasattr(x, "toarray") else x, np.float32))  # [b, G]
-                _, attn = ref(dna, rna)
+                _, attn = ref(dna.to(device), rna.to(device))
                 for m in maps:
                     kept[m].append(attn[m])
-    return {m: torch.cat(v).mean(0, dtype=torch.float64) for m, v in kept.items()}
+    return {m: torch.cat(v).mean(0, dtype=torch.float64).cpu() for m, v in kept.items()}
 
 
 def worker(args: argparse.Namespace) -> dict:
     from cdt.data.dnastore import DNAStore
 
     torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
     preset = get_preset(args.preset)
     screen, model = build_screen_inputs(args.total, args.dna, preset, args.loci)
+    model = model.to(device)
     maps = args.maps.split(",")
     with DNAStore(args.dna) as store:
         extract(args.mode, model, screen, store, np.arange(min(args.batch_size, args.cells)), maps, args.batch_size)
-        before = peak_rss_mb()
+        before, before_device = peak_rss_mb(), peak_device_mb(device)
         started = time.perf_counter()
         means = extract(args.mode, model, screen, store, np.arange(args.cells), maps, args.batch_size)
         seconds = time.perf_counter() - started
     if args.save:
         np.savez(args.save, **{m: v.numpy() for m, v in means.items()})
     return {"mode": args.mode, "n_cells": args.cells, "setup_peak_mb": before, "peak_mb": peak_rss_mb(),
+            "setup_device_mb": before_device, "device_mb": peak_device_mb(device), "device": str(device),
             "seconds": seconds, "load": os.getloadavg()[0]}
 
 
 def run_worker(mode: str, n_cells: int, total: int, dna_path: Path, *, preset: str = "mini", loci: int = 5,
-               maps: str = "rna_self_0", batch_size: int = 16, threads: int = 1, save: Path | None = None) -> dict:
+               maps: str = "rna_self_0", batch_size: int = 16, threads: int = 1, device: str = "auto",
+               save: Path | None = None) -> dict:
     """One measurement in a fresh process (peak RSS is per process)."""
     cmd = [sys.executable, __file__, "--worker", "--mode", mode, "--cells", str(n_cells), "--total", str(total),
            "--dna", str(dna_path), "--preset", preset, "--loci", str(loci), "--maps", maps,
-           "--batch-size", str(batch_size), "--threads", str(threads)] + (["--save", str(save)] if save else [])
+           "--batch-size", str(batch_size), "--threads", str(threads), "--device", device]
+    cmd += ["--save", str(save)] if save else []
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -105,7 +111,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cells", type=int, default=64, help="n: the smaller selection")
     p.add_argument("--factor", type=int, default=10, help="the larger selection is factor x n cells")
-    p.add_argument("--maps", default="rna_self_0,dna_to_rna", help="comma-separated map names to extract")
+    p.add_argument("--maps", default="rna_self_0", help="comma-separated map names to extract")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--preset", default="mini", help="model and screen sizes")
     p.add_argument("--loci", type=int, default=5, help="loci of the held-out cells (5 held-out genes)")
@@ -114,6 +120,7 @@ def main() -> None:
     p.add_argument("--naive", action="store_true", help="also measure our model with every cell's maps kept")
     p.add_argument("--threads", type=int, help="torch threads per worker (default: 1 if the machine is "
                    "oversubscribed, else torch's choice)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--quick", action="store_true", help="tiny preset, 8 -> 16 cells: seconds, checks the script runs")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
@@ -139,28 +146,31 @@ def main() -> None:
                     save = Path(tmp) / f"{mode}_{n}.npz" if rep == 0 else None
                     runs[(mode, n)].append(run_worker(
                         mode, n, args.total, dna_path, preset=args.preset, loci=args.loci, maps=args.maps,
-                        batch_size=args.batch_size, threads=threads, save=save))
+                        batch_size=args.batch_size, threads=threads, device=args.device, save=save))
         diff = max(float(np.abs(a[k] - b[k]).max()) for n in sizes
                    for a, b in [(np.load(Path(tmp) / f"streamed_{n}.npz"), np.load(Path(tmp) / f"dense_{n}.npz"))]
                    for k in a.files)
     load = load_average()
 
-    print(f"attention extraction, preset {args.preset}, maps {args.maps}, batch {args.batch_size}, {args.loci} loci, "
-          f"{threads} thread(s) per worker; load average after {load}")
+    device = runs[("streamed", sizes[0])][0]["device"]
+    print(f"attention extraction on {device}, preset {args.preset}, maps {args.maps}, batch {args.batch_size}, "
+          f"{args.loci} loci, {threads} thread(s) per worker; load average after {load}")
     print(f"cell means, streamed vs dense: max |diff| {diff:.1e}")
     print(f"{'mode':9} {'cells':>6} {'s (median)':>10} {'cells/s':>8} {'setup peak MB':>14} {'peak MB':>9} "
-          f"{'extraction MB':>14}")
+          f"{'extraction MB':>14}" + (f" {'GPU peak MB':>14}" if device.startswith("cuda") else ""))
     for (mode, n), rs in runs.items():
         t, peak, setup = median([r["seconds"] for r in rs]), max(r["peak_mb"] for r in rs), rs[0]["setup_peak_mb"]
-        print(f"{mode:9} {n:6d} {t:10.2f} {n / t:8.1f} {setup:14.1f} {peak:9.1f} {peak - setup:14.1f}")
+        gpu = f" {max(r['device_mb'] for r in rs):14.1f}" if rs[0]["device_mb"] is not None else ""
+        print(f"{mode:9} {n:6d} {t:10.2f} {n / t:8.1f} {setup:14.1f} {peak:9.1f} {peak - setup:14.1f}{gpu}")
     speedup = {n: median([d["seconds"] / s["seconds"] for s, d in zip(runs[("streamed", n)], runs[("dense", n)],
                                                                        strict=True)]) for n in sizes}
-    growth = {m: 100 * (max(r["peak_mb"] for r in runs[(m, sizes[1])]) / max(r["peak_mb"] for r in runs[(m, sizes[0])])
-                        - 1) for m in modes}
+    key = "device_mb" if device.startswith("cuda") else "peak_mb"  # GPU memory on CUDA, else the process's RSS
+    growth = {m: 100 * (max(r[key] for r in runs[(m, sizes[1])]) / max(r[key] for r in runs[(m, sizes[0])]) - 1)
+              for m in modes}
     print("speed-up dense/streamed (median of interleaved pairs): "
           + ", ".join(f"{speedup[n]:.2f}x at {n} cells" for n in sizes))
     print(f"extraction {args.preset} {sizes[0]}->{sizes[1]} cells: streamed {speedup[sizes[1]]:.2f}x faster than dense "
-          f"at {sizes[1]} cells; peak RSS growth for {args.factor}x cells: streamed {growth['streamed']:+.1f}%, dense "
+          f"at {sizes[1]} cells; peak {'GPU memory' if key == 'device_mb' else 'RSS'} growth for {args.factor}x cells: streamed {growth['streamed']:+.1f}%, dense "
           f"{growth['dense']:+.1f}%; load {load}")
 
 

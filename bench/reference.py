@@ -53,7 +53,7 @@ class ReferenceCDT2(nn.Module):
 
     def __init__(self, model: CDT2):
         super().__init__()
-        self.net = CDT2(model.cfg)
+        self.net = CDT2(model.cfg).to(next(model.parameters()).device)
         self.net.load_state_dict(model.state_dict())
         self.net.train(model.training)
 

@@ -40,6 +40,7 @@ from common import (
     load_average,
     matmul_flops_per_s,
     median,
+    peak_device_mb,
     pick_device,
     timed,
     training_cell_loci,
@@ -185,13 +186,17 @@ def main() -> None:
     times = {name: [] for name in names}
     achieved = {name: [] for name in names}  # per round: FLOP/s / matmul FLOP/s
     peaks = []
+    memory: dict[str, float] = {}  # CUDA: peak allocated MB during a step
     for r in range(args.repeats):
         i = r % len(batches)
         peak = matmul_flops_per_s(device, args.matmul_n, peak_dtype)
         peaks.append(peak)
         for name in (names if r % 2 == 0 else names[::-1]):
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             t = timed(lambda name=name, i=i: impls[name](batches[i]), device)
             times[name].append(t)
+            memory[name] = max(memory.get(name, 0.0), peak_device_mb(device) or 0.0)
             achieved[name].append(flops[name][i] / t / peak)
     load = load_average()
 
@@ -203,18 +208,19 @@ def main() -> None:
           f"bins {cfg.n_bins} x {cfg.dna_dim}, d_model {cfg.d_model}, heads {cfg.n_heads}, ffn {cfg.ffn_dim}, "
           f"dropout {cfg.dropout}; batch {batch_size} cells with {min(distinct)}-{max(distinct)} distinct loci "
           f"(mean {np.mean(distinct):.1f}); {'bf16 autocast (ours)' if bf16 else 'float32'}")
-    print(f"machine: {describe_machine(device)}; load after timing {load}")
+    print(f"machine: {describe_machine(device)}; after timing {load}")
     print(f"eval-mode outputs, ours vs reference: max |diff| {diff:.1e}")
     print(f"matmul peak ({args.matmul_n}^2, {str(peak_dtype).removeprefix('torch.')}): median "
           f"{median(peaks) / 1e9:.1f} GFLOP/s over {len(peaks)} rounds (min {min(peaks) / 1e9:.1f}, "
           f"max {max(peaks) / 1e9:.1f})")
+    cuda = device.type == "cuda"
     print(f"{'implementation':28} {'s/step':>8} {'min s':>7} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of peak':>8} "
-          f"{'epoch s':>8}")
+          f"{'epoch s':>8}" + (f" {'GPU MB':>8}" if cuda else ""))
     for name in names:
         gflop = np.mean(flops[name]) / 1e9
         t = median(times[name])
         print(f"{name:28} {t:8.3f} {min(times[name]):7.3f} {gflop:11.2f} {gflop / t:8.1f} "
-              f"{median(achieved[name]):8.2f} {per_epoch * t:8.1f}")
+              f"{median(achieved[name]):8.2f} {per_epoch * t:8.1f}" + (f" {memory[name]:8.0f}" if cuda else ""))
     print(f"(s/step: median over {args.repeats} interleaved rounds; epoch s = {per_epoch} batches x s/step, the "
           f"{n_train} training cells of a {preset_name} screen, forward + backward only)")
     print(f"train step {args.preset} (batch {batch_size}): ours {median(times['ours']):.3f} s vs reference "
