@@ -218,7 +218,7 @@ if have_encode:
 
 # %%
 if have_hic:
-    contacts = hic.HiC(p.hic)
+    contacts = hic.HiC(p.hic, resolution=5_000 if p.hic.endswith(".mcool") else None)  # the paper's 5 kb
     hprof = prof3 if prof3 is not None else prof2
     ratios = ag.hic_ratios(contacts, hprof.as_dict(), loci, k=20, seed=seed)
     test_all = hic.ratio_test(ratios["ratio"])
