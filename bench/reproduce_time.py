@@ -50,25 +50,56 @@ def read_stage_times(report: Path) -> tuple[str, dict[str, float]]:
     return (presets[0] if presets else "?"), times
 
 
-def run_reproduction(preset: str, workdir: Path, only: list[str]) -> tuple[Path, float, list[float]]:
-    """`cdt reproduce` with everything under `workdir`; returns (report, wall seconds, sampled 1-min loads)."""
+STAGE = re.compile(r"^(?:train (?P<train>\S+) \(|notebook \d+/\d+ (?P<notebook>\S+)\.py)")
+
+
+class ReproductionFailed(RuntimeError):
+    """`cdt reproduce` exited with an error; carries the stage times seen in its log up to then."""
+
+    def __init__(self, message: str, stages: dict[str, float]):
+        super().__init__(message)
+        self.stages = stages
+
+
+def log_stage_times(starts: list[tuple[str, float]], end: float) -> dict[str, float]:
+    """{stage: seconds} from the times the reproduction's log announced each stage (the first stage is "data")."""
+    return {stage: (starts[i + 1][1] if i + 1 < len(starts) else end) - t for i, (stage, t) in enumerate(starts)}
+
+
+def run_reproduction(preset: str, workdir: Path, only: list[str]) -> tuple[Path, float, list[float], dict[str, float]]:
+    """`cdt reproduce` with everything under `workdir`.
+
+    Returns (report, wall seconds, sampled 1-min loads, stage times seen in the log at 2 s resolution).
+    """
     cmd = [sys.executable, "-m", "cdt.cli", "reproduce", "--preset", preset, "--out", str(workdir / "paper"),
            "--runs-dir", str(workdir / "runs"), "--data-dir", str(workdir / "data")]
     for o in only:
         cmd += ["--only", o]
     log = workdir / "reproduce.log"
-    loads = []
+    loads: list[float] = []
     started = time.perf_counter()
+    starts = [("data", 0.0)]
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir)
-        while proc.poll() is None:
-            loads.append(os.getloadavg()[0])
-            time.sleep(5)
+        with open(log, errors="replace") as reader:
+            while True:
+                done = proc.poll() is not None
+                for line in re.split(r"[\r\n]+", reader.read()):
+                    m = STAGE.match(line.strip())
+                    if m:
+                        starts.append((f"train {m['train']}" if m["train"] else m["notebook"],
+                                       time.perf_counter() - started))
+                if done:
+                    break
+                loads.append(os.getloadavg()[0])
+                time.sleep(2)
     seconds = time.perf_counter() - started
+    stages = log_stage_times(starts, seconds)
     if proc.returncode != 0:
-        tail = "\n".join(log.read_text().splitlines()[-20:])
-        raise RuntimeError(f"`{' '.join(cmd)}` failed ({proc.returncode}); last lines of {log}:\n{tail}")
-    return workdir / "paper" / "REPORT.md", seconds, loads
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise ReproductionFailed(f"`{' '.join(cmd)}` failed ({proc.returncode}); last lines of {log}:\n{tail}",
+                                 stages)
+    return workdir / "paper" / "REPORT.md", seconds, loads, stages
 
 
 def group_of(stage: str) -> str:
@@ -100,8 +131,16 @@ def main() -> None:
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         try:
-            report, wall, loads = run_reproduction(args.preset, workdir, args.only)
+            report, wall, loads, _ = run_reproduction(args.preset, workdir, args.only)
             preset, times = read_stage_times(report)
+        except ReproductionFailed as exc:
+            print(exc, file=sys.stderr)
+            print("stage times seen in the log before the failure (2 s resolution):")
+            for stage, s in exc.stages.items():
+                print(f"{stage:28} {s:9.1f}")
+            print(f"reproduce {args.preset}: FAILED after {sum(exc.stages.values()):.0f} s, in stage "
+                  f"{list(exc.stages)[-1]}")
+            raise SystemExit(1) from None
         finally:
             if temp:
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -132,6 +132,7 @@ def main() -> None:
         args.preset, args.batches, args.repeats, args.warmup, args.matmul_n = "tiny", 2, 2, 1, 256
     torch.set_num_threads(choose_threads(args.threads))
     device = pick_device(args.device)
+    machine = describe_machine(device)
     torch.manual_seed(args.seed)
 
     preset_name, dims, default_batch = CONFIGS[args.preset]
@@ -208,7 +209,7 @@ def main() -> None:
           f"bins {cfg.n_bins} x {cfg.dna_dim}, d_model {cfg.d_model}, heads {cfg.n_heads}, ffn {cfg.ffn_dim}, "
           f"dropout {cfg.dropout}; batch {batch_size} cells with {min(distinct)}-{max(distinct)} distinct loci "
           f"(mean {np.mean(distinct):.1f}); {'bf16 autocast (ours)' if bf16 else 'float32'}")
-    print(f"machine: {describe_machine(device)}; after timing {load}")
+    print(f"machine: {machine}; after timing {load}")
     print(f"eval-mode outputs, ours vs reference: max |diff| {diff:.1e}")
     print(f"matmul peak ({args.matmul_n}^2, {str(peak_dtype).removeprefix('torch.')}): median "
           f"{median(peaks) / 1e9:.1f} GFLOP/s over {len(peaks)} rounds (min {min(peaks) / 1e9:.1f}, "

@@ -17,7 +17,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
 from reference import ReferenceCDT2  # noqa: E402
-from reproduce_time import read_stage_times  # noqa: E402
+from reproduce_time import STAGE, log_stage_times, read_stage_times  # noqa: E402
 
 
 def test_reference_matches_cdt2_per_locus_input():
@@ -60,6 +60,15 @@ def test_reproduce_time_names_a_report_without_timings(tmp_path):
     write_report(tmp_path, {"data": "synthetic (tiny, seed 0)", "preset": "tiny"})
     with pytest.raises(ValueError, match="REPORT.md: no '## Wall time by stage' section"):
         read_stage_times(tmp_path / "REPORT.md")
+
+
+def test_reproduce_time_stage_markers_of_the_log():
+    lines = ["reusing simulated data in /x", "train cdt2 (cdt2, curated, protocol paper)",
+             "cdt2 mini: 100%|####| 20/20 [00:10<00:00]", "notebook 1/2 01_ablation.py", "report: /x/REPORT.md"]
+    found = [(m["train"], m["notebook"]) for m in map(STAGE.match, lines) if m]
+    assert found == [("cdt2", None), (None, "01_ablation")]
+    stages = log_stage_times([("data", 0.0), ("train cdt2", 4.0), ("01_ablation", 10.0)], end=12.5)
+    assert stages == {"data": 4.0, "train cdt2": 6.0, "01_ablation": 2.5}
 
 
 def test_train_step_quick_runs():
