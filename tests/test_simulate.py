@@ -4,7 +4,7 @@ simple statistics (no model)."""
 from __future__ import annotations
 
 import json
-from importlib import resources
+from pathlib import Path
 
 import anndata as ad
 import gseapy
@@ -18,7 +18,7 @@ from cdt.data.dnastore import DNAStore
 from cdt.data.screen import read_screen
 from cdt.data.simulate import simulate_screen
 from cdt.data.simulate.proteins import CD52_RESPONDERS
-from cdt.data.simulate.screen import CPM_SCALE, PUBLISHED_CELLS, target_cell_counts
+from cdt.data.simulate.screen import CPM_SCALE, PUBLISHED_CELLS, target_cell_counts, target_tss
 from cdt.pp.guides import assign_guides
 from scipy.stats import hypergeom
 from sklearn.metrics import roc_auc_score
@@ -76,8 +76,7 @@ def test_layout_manifest_and_readers(tiny):
             assert "protein" in screen.obsm
         assert "CD55" in store  # a locus without cells, as in the published data
     loci = pd.read_csv(tiny / "truth" / "loci.csv")
-    morris = pd.read_csv(resources.files("cdt").joinpath("resources", "morris_28genes_tss.csv"))
-    assert loci["locus_id"].tolist()[:28] == morris["gene_name"].tolist()  # TSS loci first, in the CSV's order
+    assert loci["locus_id"].tolist()[:28] == target_tss()["gene_name"].tolist()  # TSS loci first, in table order
     tss = loci[loci["kind"] == "TSS"].set_index("locus_id")
     assert tss.loc["GFI1B", ["chrom", "center"]].tolist() == ["chr9", 132944000]
     assert len(loci) == 28 + get_preset("tiny").n_snp_loci
@@ -270,3 +269,13 @@ def test_bad_presets_are_refused(tmp_path):
         simulate_screen("huge", 0, tmp_path)
     with pytest.raises(ValueError, match="n_genes=40 is too small"):
         simulate_screen(get_preset("tiny").with_(n_genes=40), 0, tmp_path)
+
+
+def test_tss_targets_match_the_authors_table():
+    """The embedded coordinates equal the authors' morris_28genes_tss.csv (read from ../shared when present)."""
+    ref = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "morris_28genes_tss.csv"
+    if not ref.exists():
+        pytest.skip(f"{ref} not available")
+    ours = target_tss()
+    theirs = pd.read_csv(ref)[["gene_name", "chrom", "tss", "strand"]]
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)

@@ -19,7 +19,6 @@ Normalisation follows CDT-II eq. 1, with "CPM" taken per CPM_SCALE counts of the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -103,10 +102,25 @@ MODULE_SPECS: tuple[tuple[str, str | None, float, tuple[str, ...], str], ...] = 
 STATES = tuple(name for name, _, _, _, kind in MODULE_SPECS if kind == "state")
 
 
+# The 28 CRISPRi TSS targets of STING-seq v2 with hg38 TSS coordinates (CDT-II spec §1.5; CD55 has a locus but no
+# cells), in the order of the authors' TSS table: gene, chrom, tss, strand.
+TSS_TARGETS: tuple[tuple[str, str, int, str], ...] = (
+    ("CD52", "chr1", 26317958, "+"), ("CD58", "chr1", 116571026, "-"), ("FCGR2A", "chr1", 161505430, "+"),
+    ("CD55", "chr1", 207321519, "+"), ("ITGB1", "chr10", 33005792, "-"), ("ENTPD1", "chr10", 95711779, "+"),
+    ("CD81", "chr11", 2376166, "+"), ("CD44", "chr11", 35138882, "+"), ("CD82", "chr11", 44564414, "+"),
+    ("SLC3A2", "chr11", 62855970, "+"), ("KLRG1", "chr12", 8950044, "+"), ("CD69", "chr12", 9760901, "-"),
+    ("KLRD1", "chr12", 10226058, "+"), ("TNFSF13B", "chr13", 108251240, "+"), ("LGALS3", "chr14", 55121352, "+"),
+    ("B2M", "chr15", 44711253, "+"), ("IL21R", "chr16", 27402174, "+"), ("CD19", "chr16", 28931965, "+"),
+    ("ITGAE", "chr17", 3801193, "-"), ("TNFSF9", "chr19", 6531026, "+"), ("ICAM1", "chr19", 10271093, "+"),
+    ("NECTIN2", "chr19", 44846175, "+"), ("EPCAM", "chr2", 47345158, "+"), ("CD40", "chr20", 46118249, "+"),
+    ("TFRC", "chr3", 196082162, "-"), ("CD83", "chr6", 14117256, "+"), ("MSR1", "chr8", 16567490, "-"),
+    ("GFI1B", "chr9", 132944000, "+"),
+)
+
+
 def target_tss() -> pd.DataFrame:
-    """The 28 TSS targets with hg38 coordinates (CDT-II `morris_28genes_tss.csv`), in file order."""
-    with resources.files("cdt").joinpath("resources", "morris_28genes_tss.csv").open() as fh:
-        return pd.read_csv(fh)
+    """The 28 TSS targets with hg38 coordinates, in the authors' table order (columns as their TSS csv)."""
+    return pd.DataFrame(TSS_TARGETS, columns=["gene_name", "chrom", "tss", "strand"])
 
 
 def target_cell_counts(preset: Preset) -> dict[str, int]:
