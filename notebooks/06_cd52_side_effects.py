@@ -136,10 +136,15 @@ if ready:
              "cdt3_fig4c_side_effect_map.png", f"of {ds['n_detectable']} detectable (published 29/29)")
     nums.add("CDT-III", "Fig 4C", "direction agreement, protein input = NTC mean", None, ds_c["n_agree"],
              "cdt3_fig4c_side_effect_map.csv", f"of {ds_c['n_detectable']} detectable; control")
+    nums.add("CDT-III", "Fig 4C", "direction agreement of a constant majority-sign prediction", 29,
+             ds["n_agree_constant"], "cdt3_fig4c_side_effect_map.csv",
+             f"of {ds['n_detectable']}; published: all 29 rise, so 'every protein rises' also scores 29/29")
     display(Markdown(f"""
 {ds['n_detectable']} of {ds['n_expressed']} expressed proteins change detectably ({ds['n_up']} up; published 29 of 65,
-all up). The prediction has the measured direction for **{ds['n_agree']}/{ds['n_detectable']}** (published 29/29);
-with the measured proteins hidden from the model, {ds_c['n_agree']}/{ds_c['n_detectable']}.
+all up). The prediction has the measured direction for **{ds['n_agree']}/{ds['n_detectable']}** (published 29/29).
+Two references: predicting the majority sign for every protein scores {ds['n_agree_constant']}/{ds['n_detectable']}
+(on the published data, where all 29 rise, 29/29), and with the measured proteins hidden from the model the
+agreement is {ds_c['n_agree']}/{ds_c['n_detectable']}.
 """))
     display(det.head(30))
 
@@ -270,7 +275,10 @@ if ready:
 {s6['n_both_levels']} genes are measured at both levels (published 16); mRNA and protein move in opposite directions
 for **{s6['n_opposite']}** (published 13). CDT-III predicts the measured direction of both levels for
 {s6['n_both_correct']}/{s6['n_both_levels']} genes, {s6['n_opposite_both_correct']}/{s6['n_opposite']} of the
-divergent ones (mRNA alone {s6['n_mrna_correct']}, protein alone {s6['n_protein_correct']}).
+divergent ones (mRNA alone {s6['n_mrna_correct']}, protein alone {s6['n_protein_correct']}). The prediction itself
+has mRNA and protein moving in opposite directions for {s6['n_opposite_predicted']}/{s6['n_both_levels']} genes,
+measured {s6['n_opposite']}: a model that predicts "mRNA down, protein up" for every gene gets every divergent gene
+right and every concordant one wrong.
 """))
     display(t6)
 
@@ -300,14 +308,16 @@ if ready and ctx.paths.truth_dir:
              f"{ts_c['n_planted_direction_predicted']})")
     nums.add("CDT-III", "truth", "gradient sign = planted sign (NTC-mean input)", None,
              ts["gradient_ntc_mean_sign_matches_weight"], "cdt3_truth_cd52_protein_wiring.png",
-             f"of {ts['n_planted']}; AUROC of |gradient| {ts['gradient_ntc_mean_auroc']:.2f}")
+             f"of {ts['n_planted']} (chance {ts['gradient_ntc_mean_sign_matches_chance']:.1f}); AUROC of |gradient| "
+             f"{ts['gradient_ntc_mean_auroc']:.2f}")
     display(Markdown(f"""
 {ts['n_planted']} of {ts['n_expressed']} expressed proteins carry a planted CD52 effect. The model predicts a change
 above 0.1 DSB for {ts['n_predicted']} proteins, {ts['n_shared']} of them planted (recall {ts['recall']:.2f},
 precision {ts['precision']:.2f}). The planted direction is predicted for {ts['n_planted_direction_predicted']}/
 {ts['n_planted']} planted proteins (measured data: {ts['n_planted_direction_measured']}/{ts['n_planted']}; with the
 measured proteins hidden: {ts_c['n_planted_direction_predicted']}/{ts['n_planted']}). The NTC-mean gradient has the
-planted sign for {ts['gradient_ntc_mean_sign_matches_weight']}/{ts['n_planted']} planted proteins, and |gradient|
+planted sign for {ts['gradient_ntc_mean_sign_matches_weight']}/{ts['n_planted']} planted proteins (chance, from the
+sign frequencies of the other proteins: {ts['gradient_ntc_mean_sign_matches_chance']:.1f}), and |gradient|
 separates planted from unplanted proteins with AUROC {ts['gradient_ntc_mean_auroc']:.2f} (0.5 = chance).
 Under the authors' label a negative gradient reads "↓", although a negative planted effect means a rise after knockdown.
 """))

@@ -82,6 +82,7 @@ def test_detectable_changes():
     assert d["agree"].tolist() == [True, True, False, False]  # a zero prediction is a mismatch
     assert d["clinical"].tolist() == [False, True, False, False]
     assert (s["n_detectable"], s["n_agree"], s["n_up"], s["n_expressed"]) == (4, 2, 3, 5)
+    assert s["n_agree_constant"] == 3  # "every protein rises" agrees on A, D and F
 
 
 def test_protein_gradients_equal_autograd(data):
@@ -220,6 +221,8 @@ def test_truth_comparison(tmp_path):
     assert s["n_planted_direction_predicted"] == 2  # A up, C down; B predicted down although planted up
     assert s["n_planted_direction_measured"] == 3
     assert s["gradient_ntc_mean_sign_matches_weight"] == 2  # A -, C +
+    # unplanted D (+), E (-): half of each sign, so 0.5 expected per planted protein
+    assert s["gradient_ntc_mean_sign_matches_chance"] == pytest.approx(1.5)
     planted = np.isin(list("ABCDE"), ["A", "B", "C"])
     assert s["gradient_ntc_mean_auroc"] == pytest.approx(sklearn.metrics.roc_auc_score(
         planted, np.abs([-0.3, 0.1, 0.2, 0.05, -0.01])))

@@ -195,6 +195,8 @@ def detectable_changes(protein: pd.DataFrame, threshold: float = DETECTABLE) -> 
     """Expressed proteins with |measured change| > threshold, largest first, and their direction agreement.
 
     Agreement: predicted and measured have the same strict sign (a zero prediction counts as a mismatch).
+    `n_agree_constant`: the agreement of a constant prediction with the majority sign (e.g. "every protein rises"),
+    the reference the count should beat.
     """
     d = protein[protein["expressed"] & (protein["actual"].abs() > threshold)].copy()
     d = d.iloc[np.argsort(-d["actual"].abs().to_numpy(), kind="stable")].reset_index(drop=True)
@@ -202,6 +204,7 @@ def detectable_changes(protein: pd.DataFrame, threshold: float = DETECTABLE) -> 
     d["clinical"] = d["gene"].isin(CLINICAL_GENES)
     summary = {"threshold": threshold, "n_expressed": int(protein["expressed"].sum()), "n_detectable": len(d),
                "n_agree": int(d["agree"].sum()), "n_up": int((d["actual"] > 0).sum()),
+               "n_agree_constant": int(max((d["actual"] > 0).sum(), (d["actual"] < 0).sum())),
                "fraction_agree": float(d["agree"].mean()) if len(d) else np.nan}
     return d, summary
 
@@ -499,6 +502,10 @@ def truth_comparison(prediction: KnockdownPrediction, links: pd.Series, grads: P
             lg = t.loc[t["planted"], f"gradient_{key}"]
             summary[f"gradient_{key}_sign_matches_weight"] = int((np.sign(lg) == np.sign(linked["planted_weight"]))
                                                                  .sum())
+            # chance: gradient signs drawn with their frequencies among the expressed proteins without a planted effect
+            other = np.sign(t.loc[~t["planted"], f"gradient_{key}"])
+            summary[f"gradient_{key}_sign_matches_chance"] = (float(sum(
+                (other == np.sign(w)).mean() for w in linked["planted_weight"])) if len(other) else np.nan)
             both = t["planted"].any() and not t["planted"].all()
             summary[f"gradient_{key}_auroc"] = (float(sklearn.metrics.roc_auc_score(
                 t["planted"], t[f"gradient_{key}"].abs())) if both else np.nan)
