@@ -114,8 +114,8 @@ if ready:
     display(Markdown(f"""
 Over {s['n_cells']} CD52 cells: RNA pseudo-bulk r = **{s['rna_r']:.3f}** over {s['n_genes']} genes (published 0.748),
 protein r = **{s['protein_r']:.3f}** over {s['n_expressed']} expressed proteins (published 0.962).{self_kd}
-With the measured proteins hidden (NTC-mean protein input) the protein r is **{sc['protein_r']:.3f}**: the gap to
-{s['protein_r']:.3f} is what the model takes from the measured protein input rather than from DNA + RNA.
+With the measured proteins hidden (NTC-mean protein input) the protein r is **{sc['protein_r']:.3f}**; the difference
+between the two is what the measured protein input, rather than DNA + RNA, contributes.
 """))
 
 # %% [markdown]
