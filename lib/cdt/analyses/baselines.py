@@ -136,14 +136,15 @@ class PredictionComparison:
 
 
 def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike, runs: Mapping[str, Any],
-                          protocols: Sequence[str] = ("paper", "clean"),
+                          protocols: Sequence[str] | Mapping[str, Sequence[str]] = ("paper", "clean"),
                           alphas: Sequence[float] = DEFAULT_ALPHAS) -> PredictionComparison:
     """Every prediction baseline under each protocol beside each run (label -> `cdt.train.load_run` result).
 
     A run's cell kinds (CDT-II: TSS + SNP, CDT-III: TSS) and targets (RNA; CDT-III also the expressed proteins) decide
-    the baselines it is set beside. The run's own numbers come from its metrics.json, under its own protocol only
-    (the other protocol has no trained model here); a published checkpoint without metrics is scored on the test
-    cells. Under `paper` the selection cells are the test cells, so only the test rows are kept.
+    the baselines it is set beside. protocols: for every run, or per run label (e.g. both for CDT-II, the run's own
+    for CDT-III). The run's own numbers come from its metrics.json, under its own protocol only (the other protocol
+    has no trained model here); a published checkpoint without metrics is scored on the test cells, beside the first
+    protocol. Under `paper` the selection cells are the test cells, so only the test rows are kept.
     """
     cache: dict[tuple, Any] = {}
     summary, per, alpha = [], [], {}
@@ -152,8 +153,9 @@ def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
         kinds = tuple(cfg.kinds) if cfg is not None else ("TSS", "SNP")
         run_protocol = cfg.protocol if cfg is not None else None
         targets = ["rna", "protein"] if isinstance(run.model, CDT3) else ["rna"]
+        mine = protocols[label] if isinstance(protocols, Mapping) else protocols
         for target in targets:
-            for protocol in protocols:
+            for protocol in mine:
                 key = (protocol, kinds, target)
                 if key not in cache:
                     cache[key] = prediction_baselines(screen, dna, protocol=protocol, kinds=kinds, target=target,
@@ -161,7 +163,7 @@ def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
                 res = cache[key]
                 alpha[(label, protocol, target)] = res.alpha
                 s, p = res.summary, res.per_perturbation
-                if protocol == run_protocol or (run_protocol is None and protocol == protocols[0]):
+                if protocol == run_protocol or (run_protocol is None and protocol == mine[0]):
                     if run.metrics:
                         own_s, own_p = run_scores(run.metrics, label, target)
                     else:
