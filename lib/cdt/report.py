@@ -65,9 +65,16 @@ def save_table(df: pd.DataFrame, name: str, out_dir: str | os.PathLike) -> Path:
 
 
 def _fmt(v) -> str:
+    if isinstance(v, str):  # mixed columns (e.g. "23/24" beside numbers) are read back as text
+        try:
+            v = float(v)
+        except ValueError:
+            return v
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
             return f"{v:.2e}"
         return f"{v:.3g}" if abs(v) < 10 else f"{v:,.1f}"
