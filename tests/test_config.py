@@ -1,5 +1,4 @@
 import pytest
-
 from cdt.config import HELD_OUT_GENES, PRESETS, get_preset
 
 

@@ -134,7 +134,6 @@ def test_values_beyond_float16_are_refused(tmp_path):
     import numpy as np
     import pandas as pd
     import pytest
-
     from cdt.data.dnastore import write_dna_store
 
     loci = pd.DataFrame({"locus_id": ["A"], "chrom": ["chr1"], "center": [1000], "strand": ["+"]})
