@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cdt.config import get_preset
 from cdt.data.dnastore import write_dna_store
 from cdt.data.errors import ContractError
 from cdt.data.screen import make_screen, write_screen
@@ -353,7 +354,8 @@ def test_bad_inputs_name_the_file(data_dir, tmp_path):
                       embeddings=str(data_dir / "v1/embeddings.h5"))
     with pytest.raises(ContractError, match=r"pairs.csv: beta: missing column"):
         train(cfg_for("cdt1"), files, tmp_path / "runs", progress=False)
-    with pytest.raises(ValueError, match=r"\[64, 16\] but preset 'mini' expects \[448, 64\]"):
+    mini = get_preset("mini")
+    with pytest.raises(ValueError, match=rf"\[64, 16\] but preset 'mini' expects \[{mini.n_bins}, {mini.dna_dim}\]"):
         train(TrainConfig.for_model("cdt2", "mini"), data_dir, tmp_path / "runs", progress=False)
     with pytest.raises(ValueError, match="protocol='fair'; choose one of paper, clean"):
         cfg_for("cdt2", protocol="fair")
