@@ -197,9 +197,14 @@ if have_encode:
                              ctcf_sums[first]["p_value"])
     cdt.pl.save_figure(fig, "cdt3_table2_ctcf_enrichment", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, pd.DataFrame({k: {q: v for q, v in s.items() if q != "null"} for k, s in ctcf_sums.items()}))
+    agreement = ag.top_bin_agreement(prof3, prof2) if prof3 is not None else pd.Series(dtype=float)
+    if len(agreement):
+        display(Markdown(f"CDT-III starts from the trained CDT-II nuclear stage: their top-10% bins overlap with a "
+                         f"mean Jaccard index of {agreement.mean():.2f} across loci (1 = identical bins)."))
     published = {"CDT-III": (8.59, "27/27"), "CDT-II": (6.6, None)}
     for label, s in ctcf_sums.items():
-        note = "CDT-II's own paper: 7.67x (26/28 > 2x)" if label == "CDT-II" else ""
+        note = ("CDT-II's own paper: 7.67x (26/28 > 2x)" if label == "CDT-II" else
+                f"top-bin Jaccard with CDT-II {agreement.mean():.2f}" if len(agreement) else "")
         nums.add("CDT-III", "Table 2", f"{label}: mean CTCF enrichment, top-10% bins", published[label][0], s["mean"],
                  "cdt3_table2_ctcf_enrichment.png", note=f"{s['n_genes']} loci with CTCF; median {s['median']:.2f}. "
                  + note)
@@ -447,17 +452,19 @@ if have_v1:
                  f"{dsum['uniform_mean_abs_kb']:.1f} kb and {dsum['uniform_frac_within']:.0%}. Top-20 attention and "
                  f"gradient bins share {osum['mean']:.1f} bins on average (chance {osum['chance']:.2f}; paper 2.2).")
 if truth is not None:
-    a_any = r.loc[(main, "any element"), "auroc"]
-    verdict = ("better than" if a_any > max(r.loc[("embedding_norm", "any element"), "auroc"],
-                                             r.loc[("random", "any element"), "auroc"]) + 0.02
-               else "no better than")
+    a_any, a_rand = r.loc[(main, "any element"), "auroc"], r.loc[("random", "any element"), "auroc"]
+    a_norm = r.loc[("embedding_norm", "any element"), "auroc"]
+    chance = "above chance" if a_any > a_rand + 0.05 else "below chance" if a_any < a_rand - 0.05 else "at chance"
     lines.append(f"- **Positive control.** Against the planted elements, {main} ranks element bins with AUROC "
                  f"{a_any:.3f} (CTCF {r.loc[(main, 'CTCF'), 'auroc']:.3f}, promoter "
-                 f"{r.loc[(main, 'promoter'), 'auroc']:.3f}): {verdict} the model-free embedding norm "
-                 f"({r.loc[('embedding_norm', 'any element'), 'auroc']:.3f}) and random "
-                 f"({r.loc[('random', 'any element'), 'auroc']:.3f}). ENCODE enrichment above therefore measures how "
-                 "well attention tracks the elements only as far as this AUROC does; a model can predict the "
-                 "screen while attending to bins that merely identify the locus.")
+                 f"{r.loc[(main, 'promoter'), 'auroc']:.3f}; random score {a_rand:.3f}): **{chance}**, and "
+                 f"{'above' if a_any > a_norm else 'below'} the model-free norm of the DNA embedding ({a_norm:.3f}), "
+                 f"which needs no model at all. Its top-10% bins lie on an element "
+                 f"{r.loc[(main, 'any element'), 'top_fold']:.2f}x as often as a random bin (embedding norm "
+                 f"{r.loc[('embedding_norm', 'any element'), 'top_fold']:.2f}x). In the simulator a TSS knockdown's "
+                 "effects depend on which gene is knocked down; the DNA window only has to identify the locus, so "
+                 "nothing forces attention onto elements, and ENCODE enrichment is evidence of element recognition "
+                 "only as far as this control shows attention finding them.")
 lines.append(f"- Notebook wall time {time.perf_counter() - started:.0f} s (profiles {t_profiles:.1f} s).")
 display(Markdown("\n".join(lines)))
 

@@ -55,6 +55,10 @@ def test_locus_profiles_mean_first_cells_and_fall_back_to_ntc_mean(data):
         w = model(torch.from_numpy(store["CD55"])[None], ntc, return_attention=True)
         np.testing.assert_allclose(prof.values.loc["CD55"], w.attention["dna_to_rna"][0].double().mean((0, 1)),
                                    rtol=1e-5)
+    assert (ag.top_bin_agreement(prof, prof, 0.25) == 1.0).all()
+    other = ag.LocusProfiles(prof.values.iloc[:, ::-1].set_axis(prof.values.columns, axis=1), prof.n_cells)
+    reversed_top = [set(np.argsort(-v)[:2]) & set(N_BINS - 1 - np.argsort(-v)[:2]) for v in prof.values.to_numpy()]
+    np.testing.assert_allclose(ag.top_bin_agreement(prof, other, 0.25), [len(s) / (4 - len(s)) for s in reversed_top])
     peaks = prof.peaks(128)
     assert (peaks["peak_offset_kb"] == (prof.values.to_numpy().argmax(1) - N_BINS // 2) * 0.128).all()
 

@@ -97,12 +97,6 @@ def read_marks(encode_dir: str | os.PathLike, marks: Sequence[str] = genome.MARK
     return out
 
 
-def signal_tracks(encode_dir: str | os.PathLike, marks: Sequence[str] = genome.MARKS) -> dict[str, Path]:
-    """The bigWig signal track of each mark that has one (``<mark>.bw``/``.bigWig``)."""
-    d = Path(encode_dir)
-    return {m: p for m in marks for p in (d / f"{m}.bw", d / f"{m}.bigWig") if p.exists()}
-
-
 def loci_of(dna_store: str | os.PathLike, locus_ids: Sequence[str]) -> dict[str, Locus]:
     """Coordinates of each locus from the DNA store (bins <-> genome)."""
     with DNAStore(dna_store) as store:
@@ -177,6 +171,18 @@ def locus_profiles(model: nn.Module, screen: ad.AnnData | str | os.PathLike, dna
     order = list(loci)
     values = pd.DataFrame(np.stack([rows[k] for k in order]), index=pd.Index(order, name="locus"))
     return LocusProfiles(values=values, n_cells=pd.Series([used[k] for k in order], index=values.index), label=label)
+
+
+def top_bin_agreement(a: LocusProfiles, b: LocusProfiles, top_fraction: float = 0.10) -> pd.Series:
+    """Per locus shared by both, the Jaccard index of the two models' top bins (1 = the same bins)."""
+    shared = [k for k in a.values.index if k in b.values.index]
+    out = {}
+    for k in shared:
+        x, y = a.values.loc[k].to_numpy(float), b.values.loc[k].to_numpy(float)
+        n = max(1, int(top_fraction * len(x)))
+        tx, ty = genome.top_k_bins(x, n), genome.top_k_bins(y, n)
+        out[k] = float((tx & ty).sum() / (tx | ty).sum())
+    return pd.Series(out, name="jaccard")
 
 
 # --- ENCODE marks (CDT-II Fig 6, Supp Fig 1) --------------------------------------------------------------------------
@@ -365,7 +371,7 @@ def hic_ratios(contacts: hic.HiC, profiles: Mapping[str, np.ndarray], loci: Mapp
     return pd.DataFrame(rows)
 
 
-def pair_contacts(contacts: hic.HiC, pairs: pd.DataFrame, flank: int = 500_000) -> pd.DataFrame:
+def pair_contacts(contacts: hic.HiC, pairs: pd.DataFrame, flank: int = 200_000) -> pd.DataFrame:
     """CDT v1 Fig 6: balanced contact between each enhancer and its target promoter (columns chrom, enhancer,
     promoter) and its observed/expected ratio (> 1 = more contact than the distance alone predicts).
 
@@ -379,8 +385,9 @@ def pair_contacts(contacts: hic.HiC, pairs: pd.DataFrame, flank: int = 500_000) 
     observed, expected = [], []
     for chrom, e, p in zip(pairs["chrom"].astype(str), pairs["enhancer"], pairs["promoter"], strict=True):
         lo, hi = sorted((int(e), int(p)))
-        if chrom not in contacts.chromsizes.index or lo < 0 or hi >= contacts.chromsizes[chrom]:
-            observed.append(np.nan)
+        on_map = chrom in contacts.chromsizes.index and 0 <= lo and hi < contacts.chromsizes[chrom]
+        if not on_map or not np.isfinite(hic.pair_contact(contacts, chrom, lo, hi, "balanced")):
+            observed.append(np.nan)  # off the map, or a masked bin: skip the window fetch
             expected.append(np.nan)
             continue
         mat, start = contact_window(contacts, chrom, lo - flank, hi + flank)  # [n, n] balanced, NaN where masked
