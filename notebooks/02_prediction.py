@@ -133,7 +133,7 @@ if "cdt1" in runs and ctx.paths.v1_dna:
     nums.add("CDT v1", "Fig 2B/C", "stop epoch", 26, v1_hist["stop_epoch"], "cdt1_fig2bc_learning_curves.png")
     nums.add("CDT v1", "Fig 2B/C", "train r at the last epoch", 0.65, v1_hist["train_r_last"],
              "cdt1_fig2bc_learning_curves.png")
-    nums.add("CDT v1", "Fig 2A", "mean-training-effect baseline r", None, base_r, "",
+    nums.add("CDT v1", "Fig 2A", "per-gene mean training beta baseline r", None, base_r, "",
              "trainer's baseline: each pair predicted as the mean training beta of its target gene")
     display(Markdown(f"""
 CDT v1 on this data: validation r = **{v1_stats['r']:.3f}** over {v1_stats['n']} pairs (P = {v1_stats['p_value']:.1e};
@@ -183,6 +183,10 @@ for _, row in per_gene.iterrows():
              row["r_mean"], "cdt2_fig3b_per_gene_r.png", f"{int(row['n_cells'])} cells")
 nums.add("CDT-II", "Fig 3B", "pseudo-bulk r, mean over held-out genes", 0.84, o["r_mean_avg"],
          "cdt2_fig3b_per_gene_r.png")
+base2_pb = ap.run_summary(runs["cdt2"]).get("baseline_pb_r")
+if base2_pb is not None:
+    nums.add("CDT-II", "Fig 3B", "mean-training-effect baseline pseudo-bulk r (mean)", None, base2_pb, "",
+             "trainer's baseline on the same cells")
 display(per_gene)
 
 # %% [markdown]

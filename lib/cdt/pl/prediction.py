@@ -99,7 +99,8 @@ def pseudobulk_panels(table: pd.DataFrame, r: Mapping[str, float], n_cells: Mapp
     return fig
 
 
-def pseudobulk_overlay(table: pd.DataFrame, r: Mapping[str, float], what: str = "protein change") -> Figure:
+def pseudobulk_overlay(table: pd.DataFrame, r: Mapping[str, float], what: str = "protein change",
+                       features: str = "proteins") -> Figure:
     """All perturbations in one panel, coloured by perturbation (CDT-III Fig 2C)."""
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
     for i, (g, d) in enumerate(table.groupby("perturbation", sort=True)):
@@ -108,7 +109,7 @@ def pseudobulk_overlay(table: pd.DataFrame, r: Mapping[str, float], what: str = 
     _diagonal(ax, table["observed"].to_numpy(), table["predicted"].to_numpy())
     mean_r = float(np.nanmean([r[g] for g in set(table["perturbation"])]))
     ax.set(xlabel=f"actual mean {what}", ylabel=f"predicted mean {what}",
-           title=f"{table['feature'].nunique()} features x {table['perturbation'].nunique()} perturbations; "
+           title=f"{table['feature'].nunique()} {features} x {table['perturbation'].nunique()} perturbations; "
                  f"mean r = {mean_r:.3f}")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
