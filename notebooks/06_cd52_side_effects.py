@@ -50,12 +50,14 @@ from pathlib import Path
 import cdt.analyses.cd52 as a
 import cdt.pl
 import cdt.pl.cd52 as pc
+import torch
 from cdt.analyses.prediction import open_run
 from cdt.evaluate import resolve_screen
 from cdt.report import Numbers, save_table
 from cdt.reproduce import REPO_ROOT, open_context
 from IPython.display import Markdown, display
 
+torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls
 ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
 nums = Numbers("06_cd52_side_effects", ctx.out_dir, ctx.source_label, protocol)
 cdt.pl.set_style()

@@ -235,7 +235,7 @@ def input_change(screen: ad.AnnData, perturbation: str, gene: str) -> float:
 
 def protein_gradients(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
                       dna: DNAStore | str | os.PathLike, perturbation: str = "CD52", gene: str | None = None,
-                      first_n: int | None = 30, batch_size: int = 4) -> ProteinGradients:
+                      first_n: int | None = 30, batch_size: int = 32) -> ProteinGradients:
     """The two gradient vectors of §6.4 (raw gradients, eval mode, no normalisation).
 
     first_n: the authors use the first 30 cells of the perturbation in file order; None uses all of them.
@@ -254,7 +254,7 @@ def protein_gradients(model: nn.Module | Any, screen: ad.AnnData | str | os.Path
 
 def protein_gradient_column(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, gene: str,
                             perturbation: str, at: str = "cells", first_n: int | None = None,
-                            batch_size: int = 16) -> tuple[pd.Series, int]:
+                            batch_size: int = 32) -> tuple[pd.Series, int]:
     """[P] d protein_j / d RNA(gene) averaged over the perturbation's cells (at="cells", file order, `first_n`),
     or at the NTC-mean RNA and protein with the perturbation's DNA (at="ntc_mean"); and the number of inputs.
 
