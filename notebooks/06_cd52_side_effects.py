@@ -279,8 +279,8 @@ for **{s6['n_opposite']}** (published 13). CDT-III predicts the measured directi
 {s6['n_both_correct']}/{s6['n_both_levels']} genes, {s6['n_opposite_both_correct']}/{s6['n_opposite']} of the
 divergent ones (mRNA alone {s6['n_mrna_correct']}, protein alone {s6['n_protein_correct']}). The prediction itself
 has mRNA and protein moving in opposite directions for {s6['n_opposite_predicted']}/{s6['n_both_levels']} genes,
-measured {s6['n_opposite']}: a model that predicts "mRNA down, protein up" for every gene gets every divergent gene
-right and every concordant one wrong.
+measured {s6['n_opposite']}. For reference, predicting "mRNA down, protein up" for every gene gets both directions
+right for every divergent gene that falls in mRNA and rises in protein, and for no concordant gene.
 """))
     display(t6)
 
