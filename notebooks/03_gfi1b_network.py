@@ -86,8 +86,7 @@ display(shapes)
 
 # %%
 fig = pn.dna_self_layers(an.dna_layers(maps), GENE)
-cdt.pl.save_figure(fig, "cdt2_fig4a_dna_self_attention_layers", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_fig4a_dna_self_attention_layers", ctx)
 
 # %% [markdown]
 # ## Fig 4C — RNA self-attention per head, GFI1B row
@@ -96,8 +95,7 @@ display(fig)
 heads_top = an.per_head_top(maps["rna_self_0"], GENE, n=10)
 save_table(heads_top, "cdt2_fig4c_rna_self_attention_heads", ctx.out_dir)
 fig = pn.per_head_top(heads_top, GENE)
-cdt.pl.save_figure(fig, "cdt2_fig4c_rna_self_attention_heads", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_fig4c_rna_self_attention_heads", ctx)
 distinct = heads_top.groupby("head")["gene"].apply(lambda g: g.iloc[0])
 display(Markdown(f"Top gene per head: {', '.join(f'head {h}: **{g}**' for h, g in distinct.items())} "
                  f"({distinct.nunique()} distinct of {len(distinct)} heads)."))
@@ -110,8 +108,7 @@ n_hood = min(30, screen.n_vars - 1)
 hood = an.neighbourhood(maps["rna_self_0"], GENE, n=n_hood)
 save_table(hood.reset_index(), "cdt2_fig4d_rna_self_attention_heatmap", ctx.out_dir)
 fig = pn.attention_heatmap(hood, GENE)
-cdt.pl.save_figure(fig, "cdt2_fig4d_rna_self_attention_heatmap", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_fig4d_rna_self_attention_heatmap", ctx)
 
 # %% [markdown]
 # ## Fig 4E — cell-to-cell variation of the GFI1B attention row
@@ -120,8 +117,7 @@ display(fig)
 var = an.cell_variation(run, screen, ctx.paths.dna, GENE, first_n=20)
 save_table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes", ctx.out_dir)
 fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=an.CELL_CORRELATION_MEAN)
-cdt.pl.save_figure(fig, "cdt2_fig4e_cell_attention_correlation", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_fig4e_cell_attention_correlation", ctx)
 nums.add("CDT-II", "Fig 4E", f"mean pairwise r of {GENE} attention rows, {var.summary['n_pairs']} cell pairs",
          an.CELL_CORRELATION_MEAN, var.summary["mean"], "cdt2_fig4e_cell_attention_correlation.png",
          note=f"min {var.summary['min']:.3f}; authors' notebook gave 0.82")
@@ -138,8 +134,7 @@ scores = an.gene_scores(maps["rna_self_0"], screen, GENE, edges)
 overlap = an.overlap_table(scores, N)
 save_table(overlap, "cdt2_text_gfi1b_top_overlap", ctx.out_dir)
 fig = pn.method_overlap(overlap, GENE, published_fold=an.GFI1B_TOP100["fold"])
-cdt.pl.save_figure(fig, "cdt2_text_gfi1b_top_overlap", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_text_gfi1b_top_overlap", ctx)
 display(overlap)
 o = overlap.set_index("method")
 fig_o = "cdt2_text_gfi1b_top_overlap.png"
@@ -169,8 +164,7 @@ roles, role_genes = an.hub_table(maps["rna_self_0"], GENE, scores)
 counts = roles.counts()
 save_table(role_genes, "cdt2_fig5a_gfi1b_hub_roles", ctx.out_dir)
 fig = pn.hub_network(cdt.tl.hub_subnetwork(roles), counts, GENE)
-cdt.pl.save_figure(fig, "cdt2_fig5a_gfi1b_network", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_fig5a_gfi1b_network", ctx)
 role_stats = an.role_summary(role_genes, scores)
 display(role_stats)
 for role, published in an.HUB_COUNTS.items():
@@ -195,8 +189,7 @@ display(grad)
 scores["gradient_importance"] = importance[GENE].reindex(scores.index)
 r_grad = float(grad.set_index("perturbation").loc[GENE, "r"])
 fig = pn.gradient_scatter(scores, GENE, r_grad, highlight=[GENE])
-cdt.pl.save_figure(fig, "cdt2_text_gradient_vs_effect", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_text_gradient_vs_effect", ctx)
 method_r = an.score_correlations(scores)
 save_table(method_r, "cdt2_text_method_correlations", ctx.out_dir)
 display(method_r)
@@ -241,8 +234,7 @@ display(inventory)
 if have_cdt3:
     six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=10, maps=list(an.CDT3_TABLE5["map"]))
     fig = pn.attention_maps_grid({k: m.head_mean() for k, m in six.items()}, "CD52")
-    cdt.pl.save_figure(fig, "cdt3_table5_attention_maps_cd52", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    pn.show(fig, "cdt3_table5_attention_maps_cd52", ctx)
 else:
     display(Markdown("**No CDT-III run for this data source:** the shapes above are those of a CDT-III built at "
                      f"the `{preset}` preset; the attention panels are skipped."))
@@ -260,8 +252,7 @@ if "cdt1" in ctx.runs:
     save_table(chosen, "cdt1_fig7_head_entropy", ctx.out_dir)
     fig = pn.head_diversity(v1.values, chosen, layer=0,
                             title=f"\npair {v1.meta['pair']} (target {v1.meta['target_gene']})")
-    cdt.pl.save_figure(fig, "cdt1_fig7_dna_self_attention_heads", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    pn.show(fig, "cdt1_fig7_dna_self_attention_heads", ctx)
     display(chosen)
     spread = float(chosen["row_effective_positions"].max() / chosen["row_effective_positions"].min())
     nums.add("CDT v1", "Fig 7", "bins attended per query, most diffuse / most concentrated head", None, spread,

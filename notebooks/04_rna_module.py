@@ -116,8 +116,7 @@ save_table(pd.concat([t.assign(community=k.split("\n")[0]) for k, t in panels.it
            "cdt2_fig5b_module_enrichment", ctx.out_dir)
 if all(len(t) for t in panels.values()):
     fig = pn.enrichment_bars(panels)
-    cdt.pl.save_figure(fig, "cdt2_fig5b_module_enrichment", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    pn.show(fig, "cdt2_fig5b_module_enrichment", ctx)
 for (key, cid), label in zip(picks.items(), ("c1", "c3"), strict=True):
     hits = an.term_hits(enrichments[key][enrichments[key]["Community_ID"] == cid])
     p = float(hits["P_value"].iloc[0]) if len(hits) else None
@@ -133,8 +132,7 @@ venn = an.module_overlap(c1, c3, screen.var_names)
 fig = pn.venn2(len(c1), len(c3), venn.k, (f"self-attention C1 ({len(c1)})", f"cross-attention C3 ({len(c3)})"),
                note=f"{venn.k} shared ({venn.k / len(c3):.0%} of C3): {venn.fold:.1f}-fold over "
                     f"{venn.expected:.1f} expected, P = {venn.p_value:.1e}")
-cdt.pl.save_figure(fig, "cdt2_fig5c_venn", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig)
+pn.show(fig, "cdt2_fig5c_venn", ctx)
 venn_row = pd.DataFrame([{"c1": len(c1), "c3": len(c3), "shared": venn.k, "share_of_c3": venn.k / len(c3),
                           "expected": venn.expected, "fold": venn.fold, "p_value": venn.p_value, "M": venn.M}])
 save_table(venn_row, "cdt2_fig5c_venn", ctx.out_dir)
@@ -161,8 +159,7 @@ if ctx.paths.truth_dir:
     recovery = an.module_recovery(all_nets, modules)
     save_table(recovery, "cdt2_sim_module_recovery", ctx.out_dir)
     fig = pn.module_recovery(recovery)
-    cdt.pl.save_figure(fig, "cdt2_sim_module_recovery", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    pn.show(fig, "cdt2_sim_module_recovery", ctx)
     display(recovery)
     rna = recovery[recovery["module"] == "rna_processing"].set_index("network")
     for key in all_nets:

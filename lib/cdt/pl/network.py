@@ -8,6 +8,8 @@ Every function takes arrays or tables from `cdt.analyses.network` and returns a 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -17,7 +19,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 
-from cdt.pl import PALETTE
+from cdt.pl import PALETTE, save_figure
 
 ROLE_COLOURS = {"hub": "#e74c3c", "downstream": "#3498db", "upstream": "#e67e22", "bidirectional": "#9b59b6"}
 LIBRARY_COLOURS = {"GO_Biological_Process": "#e74c3c", "GO_Molecular_Function": "#e67e22",
@@ -28,17 +30,30 @@ MAP_TITLES = {"dna_self_0": "DNA self-attention L0", "dna_self_1": "DNA self-att
               "protein_self_0": "protein self-attention", "rna_to_protein": "RNA->protein cross-attention"}
 
 
+def show(fig: Figure, name: str, ctx: Any) -> list[Path]:
+    """Save `fig` under `name` in the reproduction's figures directory (`cdt.pl.save_figure`) and display the saved
+    PNG in the notebook, so the figure is not rendered a second time for the output cell."""
+    from IPython.display import Image, display
+
+    paths = save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
+    display(Image(filename=str(paths[0])))
+    return paths
+
+
 def _library_colour(library: str) -> str:
     return next((c for prefix, c in LIBRARY_COLOURS.items() if str(library).startswith(prefix)), "#7f8c8d")
 
 
 def dna_self_layers(layers: Mapping[str, np.ndarray], gene: str) -> Figure:
     """Fig 4A: head-averaged DNA self-attention per layer (query x key bins), turbo with a 0.4 power norm up to each
-    layer's 97th percentile, as the authors drew it."""
+    layer's 97th percentile as the authors drew it; the lower end is the 1st percentile rather than their 0, so a
+    near-uniform map still shows its structure."""
     fig, axes = plt.subplots(1, len(layers), figsize=(5.2 * len(layers), 4.4), squeeze=False)
     for ax, (name, a) in zip(axes[0], layers.items(), strict=True):
-        vmax = float(np.percentile(a, 97)) or float(a.max()) or 1.0
-        im = ax.imshow(a, cmap="turbo", norm=PowerNorm(0.4, vmin=0, vmax=vmax), aspect="auto", interpolation="nearest")
+        vmin, vmax = float(np.percentile(a, 1)), float(np.percentile(a, 97))
+        vmax = vmax if vmax > vmin else vmin + (float(a.max()) - vmin or 1.0)
+        im = ax.imshow(a, cmap="turbo", norm=PowerNorm(0.4, vmin=vmin, vmax=vmax), aspect="auto",
+                       interpolation="nearest")
         ax.set(title=f"Layer {int(name.rsplit('_', 1)[1]) + 1} (head mean)", xlabel="key bin", ylabel="query bin")
         ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention")
