@@ -299,6 +299,10 @@ lines = [f"- CDT-II on the held-out cells: r = {o['r']:.3f} (published 0.64), r^
 if base2 is not None:
     lines.append(f"- Predicting every cell as the mean training effect gives r = {base2:.3f} on the same cells: CDT-II "
                  f"is {'above' if o['r'] > base2 else 'not above'} that reference ({o['r'] - base2:+.3f}).")
+if base2_pb is not None:
+    lines.append(f"- The same baseline's mean pseudo-bulk r is {base2_pb:.3f} (CDT-II {o['r_mean_avg']:.3f}): a shared "
+                 "average response already correlates with each gene's mean profile, so pseudo-bulk r alone does not "
+                 "show perturbation-specific prediction.")
 gfi = top[top["perturbation"] == "GFI1B"]
 if len(gfi):
     g = gfi.iloc[0]
