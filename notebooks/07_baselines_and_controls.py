@@ -131,16 +131,17 @@ for model, target in reported[["model", "target"]].drop_duplicates().itertuples(
                      "CDT run (metrics.json)" if method == model else "same test cells and metric")
 
 lines = []
-for (model, target), s in reported.groupby(["model", "target"], sort=False):
-    v = {m: comp.value(model, protocol, target, m) for m in s["method"]}
-    w = {m: comp.value(model, protocol, target, m, "pb_r") for m in s["method"]}
+methods = ("mean", "ridge", "ridge_dna", "nearest_locus", "mean (trainer)")
+for model, target in reported[["model", "target"]].drop_duplicates().itertuples(index=False):
+    v = {m: comp.value(model, protocol, target, m) for m in (model, *methods)}  # NaN where a row is absent
+    w = {m: comp.value(model, protocol, target, m, "pb_r") for m in (model, *methods)}
     lines.append(
         f"- **{model}, {target}**: {ab.versus(v[model], v['mean'], model, 'mean training effect', 'r')}; "
         f"{ab.versus(v[model], v['ridge'], model, 'ridge (input + DNA)', 'r')}; "
         f"{ab.versus(v[model], v['ridge_dna'], model, 'ridge (DNA only)', 'r')}; "
         f"{ab.versus(v[model], v['nearest_locus'], model, 'nearest locus', 'r')}. Pseudo-bulk: "
         f"{ab.versus(w[model], w['mean'], model, 'mean training effect', 'r')}, ridge {w['ridge']:.3f}. "
-        f"Library mean r {v['mean']:.4f} vs the trainer's own {v.get('mean (trainer)', float('nan')):.4f}.")
+        f"Library mean r {v['mean']:.4f} vs the trainer's own {v['mean (trainer)']:.4f}.")
 md(f"""
 **The per-cell task is an affine map of the model's own input.** In the screen contract (CDT-II eq. 1) each
 cell's target is log2FC = (ln(CPM+1) − ln(NTC mean CPM+1)) / ln 2, gene by gene, and ln(CPM+1) is the RNA input.
