@@ -47,8 +47,8 @@ import time
 
 import cdt.analyses.network as an
 import cdt.pl
-import cdt.tl
 import cdt.pl.network as pn
+import cdt.tl
 import pandas as pd
 from cdt.analyses.prediction import open_run
 from cdt.data.screen import read_screen
