@@ -55,7 +55,7 @@ import cdt.analyses.genome as ag
 import cdt.pl
 import cdt.pl.genome as pg
 from cdt import genome, hic
-from cdt.analyses.prediction import open_run
+from cdt.analyses.prediction import open_run, run_summary
 from cdt.config import HELD_OUT_GENES
 from cdt.data.dnastore import DNAStore
 from cdt.report import Numbers, save_table
@@ -430,6 +430,12 @@ display(nums.table()[["paper", "item", "quantity", "published", "value", "note"]
 
 # %%
 lines = []
+fit = run_summary(cdt2)
+if "reported_r" in fit:
+    lines.append(f"- **The model behind the profiles.** CDT-II reaches r = {fit['reported_r']:.3f} on its reported "
+                 f"held-out cells against {fit['baseline_r']:.3f} for the mean-training-effect baseline; attention of a "
+                 f"model {'above' if fit['reported_r'] > fit['baseline_r'] + 0.02 else 'not above'} that baseline is "
+                 "what the statistics below describe.")
 if have_encode:
     lines.append(f"- **ENCODE (CDT-II Fig 6A).** {fsum['n_significant']} of {fsum['n_testable']} testable gene x mark "
                  f"pairs reach P < 1e-3 (paper 23/24) and {fsum['n_or_above_1']} have an odds ratio above 1. Bin "
