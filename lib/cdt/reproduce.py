@@ -107,11 +107,13 @@ def synthetic_paths(data_dir: Path) -> DataPaths:
 
 
 def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
-    """Simulate once per (preset, seed); a finished simulation (manifest present) is reused."""
+    """Simulate once per (preset, seed); finished data simulated with the same preset values are reused."""
     from cdt.data.simulate import simulate
 
     out = data_root / f"synthetic-{preset}-seed{seed}"
-    if (out / "manifest.json").exists():
+    stamp = out / "preset.json"  # the preset the data were simulated with; a changed preset re-simulates
+    current = json.dumps(get_preset(preset).to_dict(), sort_keys=True)
+    if (out / "manifest.json").exists() and stamp.exists() and stamp.read_text() == current:
         console.print(f"[dim]reusing simulated data in {out}[/dim]")
         return synthetic_paths(out)
     # simulate beside the target and rename: an interrupted or concurrent run never leaves a half-written data set
@@ -121,11 +123,10 @@ def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
         shutil.rmtree(tmp)
     try:
         simulate(preset, seed, tmp)
-        if out.exists():  # a half-written directory from before the rename existed, or a concurrent run won
-            if not (out / "manifest.json").exists():
-                shutil.rmtree(out)
-        if not out.exists():
-            os.replace(tmp, out)
+        (tmp / "preset.json").write_text(current)
+        if out.exists():  # stale (other preset) or half-written data
+            shutil.rmtree(out)
+        os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -189,7 +190,7 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
     executed = nb_dir / f"{source.stem}.ipynb"
     try:
         pm.execute_notebook(
-            str(src_ipynb), str(executed), parameters=parameters, kernel_name="python3",
+            str(src_ipynb), str(executed), parameters=parameters, kernel_name="python3", language="python",
             cwd=str(source.parent), progress_bar=False, log_output=False,
         )
     except PapermillExecutionError as exc:

@@ -1,0 +1,46 @@
+"""The reproduction's data cache and notebook runner (the full run is the tox smoke step)."""
+
+import json
+
+import cdt.data.simulate
+import pytest
+from cdt import reproduce
+from cdt.config import get_preset
+
+
+def test_simulated_data_reused_only_for_the_same_preset(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_simulate(preset, seed, out):
+        calls.append(out.name)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "manifest.json").write_text(json.dumps({"seed": seed}))
+
+    monkeypatch.setattr(cdt.data.simulate, "simulate", fake_simulate)
+    paths = reproduce.get_synthetic_data("tiny", 3, tmp_path)
+    assert paths.screen.endswith("synthetic-tiny-seed3/processed/screen_curated.h5ad")
+    reproduce.get_synthetic_data("tiny", 3, tmp_path)
+    assert len(calls) == 1  # reused
+    stamp = tmp_path / "synthetic-tiny-seed3" / "preset.json"
+    stamp.write_text(json.dumps(get_preset("tiny").with_(n_bins=8).to_dict(), sort_keys=True))
+    reproduce.get_synthetic_data("tiny", 3, tmp_path)
+    assert len(calls) == 2  # stale preset -> simulated again
+    assert not list(tmp_path.glob(".*partial"))  # staging directory renamed away
+
+
+def test_failing_notebook_names_notebook_and_cell(tmp_path):
+    source = tmp_path / "99_broken.py"
+    source.write_text('# %% tags=["parameters"]\nout_dir = ""\n\n# %%\nx = 1\n\n# %%\nraise ValueError("boom")\n')
+    with pytest.raises(reproduce.NotebookFailed, match=r"99_broken\.py: cell \d+ .*ValueError: boom"):
+        reproduce.execute_notebook(source, tmp_path / "out", {"out_dir": str(tmp_path)})
+    assert (tmp_path / "out" / "notebooks" / "99_broken.ipynb").exists()  # the executed copy with the traceback
+
+
+def test_context_round_trip(tmp_path):
+    paths = reproduce.synthetic_paths(tmp_path / "d")
+    ctx = reproduce.Context("synthetic", "tiny", 0, str(tmp_path), paths, {"cdt2": "runs/x"})
+    ctx.save()
+    back = reproduce.Context.load(tmp_path)
+    assert back == ctx and back.synthetic and back.source_label == "synthetic (tiny, seed 0)"
+    with pytest.raises(FileNotFoundError, match="run `cdt reproduce` first"):
+        reproduce.Context.load(tmp_path / "missing")
