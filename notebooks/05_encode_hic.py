@@ -46,20 +46,19 @@ protocol = "paper"
 # %%
 import time
 
-import numpy as np
-import pandas as pd
-import torch
-from IPython.display import Markdown, display
-
 import cdt.analyses.genome as ag
 import cdt.pl
 import cdt.pl.genome as pg
+import numpy as np
+import pandas as pd
+import torch
 from cdt import genome, hic
 from cdt.analyses.prediction import open_run, run_summary
 from cdt.config import HELD_OUT_GENES
 from cdt.data.dnastore import DNAStore
 from cdt.report import Numbers, save_table
 from cdt.reproduce import open_context
+from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls
 started = time.perf_counter()
