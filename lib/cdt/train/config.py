@@ -156,18 +156,24 @@ _PAPER = {"cdt1": _cdt1, "cdt2": _cdt2, "cdt3": _cdt3, "cdt3-single": _cdt3_sing
 # --- small presets: shorter schedules, larger learning rates (chosen on the simulator's screens) ----------------
 # per preset and model: TrainConfig field overrides, and one dict of Phase overrides per phase
 _SMALL: dict[str, dict[str, dict]] = {
+    # mini: CDT-II sits on a plateau at the mean profile for its first ~500 optimiser steps (whatever the lr), so
+    # small batches (more steps per epoch) with lr 1e-3 lift held-out pseudo-bulk r above the mean-training-effect
+    # baseline within ~15 epochs; the published lrs (1e-4 .. 1e-5) are scaled up 10x for the short schedules. The
+    # RNA guard is off: its 0.5 is a pooled r reached on the real data, not on the simulator's screen.
     "mini": {
-        "cdt2": {"phases": [{"epochs": 20, "lr": 1e-3, "sched_patience": 3, "patience": 6}]},
-        "cdt3": {"phases": [{"epochs": 8, "sched_patience": 2, "patience": 4},
-                            {"epochs": 8, "lr": 5e-4, "lr_nuclear": 1e-4, "sched_patience": 3, "patience": 6}]},
-        "cdt3-single": {"phases": [{"epochs": 15, "lr": 1e-3, "sched_patience": 3, "patience": 6}]},
-        "cdt1": {"batch_size": 16, "phases": [{"epochs": 15, "lr": 1e-3, "sched_patience": 3, "patience": 6}]},
+        "cdt2": {"batch_size": 16, "phases": [{"epochs": 15, "lr": 1e-3, "sched_patience": 10, "patience": 10}]},
+        "cdt3": {"batch_size": 16, "phases": [{"epochs": 8, "sched_patience": 10, "patience": 10},
+                                              {"epochs": 6, "lr": 5e-4, "lr_nuclear": 1e-4, "sched_patience": 10,
+                                               "patience": 10, "rna_guard": None}]},
+        "cdt3-single": {"batch_size": 16, "phases": [{"epochs": 12, "lr": 1e-3, "sched_patience": 10,
+                                                      "patience": 10}]},
+        "cdt1": {"phases": [{"epochs": 15, "lr": 1e-3, "sched_patience": 5, "patience": 10}]},
     },
     "tiny": {
         "cdt2": {"phases": [{"epochs": 3, "lr": 1e-3, "sched_patience": 1, "patience": 2}]},
         "cdt3": {"phases": [{"epochs": 2, "sched_patience": 1, "patience": 2},
                             {"epochs": 2, "lr": 5e-4, "lr_nuclear": 1e-4, "sched_patience": 1, "patience": 2}]},
         "cdt3-single": {"phases": [{"epochs": 3, "lr": 1e-3, "sched_patience": 1, "patience": 2}]},
-        "cdt1": {"batch_size": 8, "phases": [{"epochs": 3, "lr": 1e-3, "sched_patience": 1, "patience": 2}]},
+        "cdt1": {"phases": [{"epochs": 3, "lr": 1e-3, "sched_patience": 1, "patience": 2}]},
     },
 }
