@@ -227,6 +227,7 @@ class Trainer:
         self.history: list[dict] = []
         self.init_info: dict | None = None  # what was copied from the CDT-II run (kept across resumes)
         self.model: nn.Module | None = None
+        self.loop = LoopState()
 
     # -- the whole run --
     def fit(self, stop_after: int | None = None) -> bool:
@@ -247,9 +248,9 @@ class Trainer:
         self.model = model.to(self.device)
         seed_everything(derive_seed(cfg.seed, "train", self.dist.rank))  # dropout stream of this process
         self.data_gen = torch.Generator().manual_seed(cfg.seed)  # identical on all ranks
-        loop = LoopState()
+        loop = self.loop = LoopState()
         if ckpt_extra is not None:
-            loop = LoopState(**ckpt_extra["loop"])
+            loop = self.loop = LoopState(**ckpt_extra["loop"])
             self.history = list(ckpt_extra["history"])
             self.data_gen.set_state(ckpt_extra["data_generator"])
             states = ckpt_extra["rng"]
@@ -263,7 +264,7 @@ class Trainer:
                 if p < loop.phase:
                     continue
                 if p > loop.phase:
-                    loop = loop.next_phase(p)
+                    loop = self.loop = loop.next_phase(p)
                 opt, sched = self._optimiser(model, phase)
                 if ckpt_extra is not None and ckpt_extra["loop"]["phase"] == p and not loop.phase_done:
                     opt.load_state_dict(ckpt_extra["optimizer"])

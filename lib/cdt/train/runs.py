@@ -148,7 +148,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | DataFiles, runs_dir: str |
     if not trainer.fit(stop_after=stop_after):
         return _result(run_dir, reused=False)
     metrics = final_metrics(trainer, roles)
-    metrics["wall_seconds"] = time.perf_counter() - started  # this call (excludes earlier sessions)
+    metrics["wall_seconds"] = time.perf_counter() - started  # this call, incl. loading and final evaluation
+    metrics["train_seconds"] = trainer.loop.seconds  # the epochs, summed over every session of the run
     if dist_info.main:
         _write_json(run_dir / "metrics.json", metrics)
     dist_info.barrier()
