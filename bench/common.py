@@ -79,12 +79,12 @@ def peak_device_mb(device: torch.device) -> float | None:
 
 
 def choose_threads(requested: int | None) -> int:
-    """Torch CPU threads to use: as requested, else 1 on an oversubscribed machine (1-minute load above the core
-    count: OpenMP workers then wait at barriers for siblings that are not scheduled, which cost up to 10x in
-    step time here), else torch's default."""
+    """Torch CPU threads to use: as requested, else 1 when anything else is running (1-minute load above 1), else
+    torch's default. With two threads on a busy machine, OpenMP workers wait at barriers for siblings that are not
+    scheduled: steps then took 2-10x longer here, and by amounts that vary from run to run."""
     if requested:
         return requested
-    return 1 if os.getloadavg()[0] > (os.cpu_count() or 1) else torch.get_num_threads()
+    return 1 if os.getloadavg()[0] > 1.0 else torch.get_num_threads()
 
 
 def training_cell_loci(preset: Preset) -> np.ndarray:

@@ -119,7 +119,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2, help="interleaved repeats of every measurement")
     p.add_argument("--naive", action="store_true", help="also measure our model with every cell's maps kept")
     p.add_argument("--threads", type=int, help="torch threads per worker (default: 1 if the machine is "
-                   "oversubscribed, else torch's choice)")
+                   "busy, else torch's choice)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--quick", action="store_true", help="tiny preset, 8 -> 16 cells: seconds, checks the script runs")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import choose_threads
+
 ROW = re.compile(r"^\|\s*(?P<stage>[^|]+?)\s*\|\s*(?P<seconds>[0-9.]+)\s*\|\s*$")
 PRESET = re.compile(r"^- \*\*preset\*\*: (?P<preset>\S+)")
 
@@ -66,8 +68,9 @@ def log_stage_times(starts: list[tuple[str, float]], end: float) -> dict[str, fl
     return {stage: (starts[i + 1][1] if i + 1 < len(starts) else end) - t for i, (stage, t) in enumerate(starts)}
 
 
-def run_reproduction(preset: str, workdir: Path, only: list[str]) -> tuple[Path, float, list[float], dict[str, float]]:
-    """`cdt reproduce` with everything under `workdir`.
+def run_reproduction(preset: str, workdir: Path, only: list[str], threads: int,
+                     ) -> tuple[Path, float, list[float], dict[str, float]]:
+    """`cdt reproduce` with everything under `workdir`, its torch (and notebook kernels') threads set by OMP_NUM_THREADS.
 
     Returns (report, wall seconds, sampled 1-min loads, stage times seen in the log at 2 s resolution).
     """
@@ -80,7 +83,8 @@ def run_reproduction(preset: str, workdir: Path, only: list[str]) -> tuple[Path,
     started = time.perf_counter()
     starts = [("data", 0.0)]
     with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir, env=env)
         with open(log, errors="replace") as reader:
             while True:
                 done = proc.poll() is not None
@@ -116,8 +120,11 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="keep --workdir's earlier data and runs (they are reused)")
     p.add_argument("--only", action="append", default=[], help="only notebooks starting with this (repeatable)")
     p.add_argument("--report", type=Path, help="do not run: read the timings of this REPORT.md")
+    p.add_argument("--threads", type=int, help="torch threads of the reproduction (default: 1 if the machine is "
+                   "busy, else torch's choice)")
     p.add_argument("--quick", action="store_true", help="tiny preset, first notebook only")
     args = p.parse_args()
+    threads = choose_threads(args.threads)
     if args.quick:
         args.preset, args.only = "tiny", args.only or ["01"]
 
@@ -131,7 +138,7 @@ def main() -> None:
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         try:
-            report, wall, loads, _ = run_reproduction(args.preset, workdir, args.only)
+            report, wall, loads, _ = run_reproduction(args.preset, workdir, args.only, threads)
             preset, times = read_stage_times(report)
         except ReproductionFailed as exc:
             print(exc, file=sys.stderr)
@@ -145,7 +152,7 @@ def main() -> None:
             if temp:
                 shutil.rmtree(workdir, ignore_errors=True)
         how = (f"cdt reproduce --preset {args.preset}{''.join(f' --only {o}' for o in args.only)} in "
-               f"{'a reused' if args.reuse else 'a fresh'} directory")
+               f"{'a reused' if args.reuse else 'a fresh'} directory, {threads} torch thread(s)")
     else:
         preset, times = read_stage_times(args.report)
 

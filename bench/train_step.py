@@ -119,7 +119,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=6, help="timed rounds (each: one step of every implementation)")
     p.add_argument("--warmup", type=int, default=1, help="untimed passes over the batches per implementation")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 if the machine is oversubscribed, "
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 if the machine is busy, "
                    "else torch's choice)")
     p.add_argument("--no-bf16", action="store_true", help="CUDA: run ours in float32 instead of bf16 autocast")
     p.add_argument("--no-variant", action="store_true",
