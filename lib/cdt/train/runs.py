@@ -93,7 +93,8 @@ def run_name(cfg: TrainConfig, files: DataFiles) -> tuple[str, dict]:
     payload = {"trainer": TRAINER_VERSION, "config": {**cfg.to_dict(), "init_from": None},
                "data": {k: file_fingerprint(v) for k, v in files.paths().items()}, "init": init}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{cfg.model}-{cfg.preset}-{cfg.protocol}-{digest}", payload
+    gene_set = "" if cfg.model == "cdt1" or cfg.gene_set == "curated" else f"-{cfg.gene_set}"
+    return f"{cfg.model}-{cfg.preset}-{cfg.protocol}{gene_set}-{digest}", payload
 
 
 def load_data(cfg: TrainConfig, files: DataFiles) -> ScreenData | PairData:
