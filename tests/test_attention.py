@@ -25,35 +25,16 @@ from cdt.attention import (
     save_attention,
     v1_target_attention,
 )
-from cdt.config import get_preset
-from cdt.data.dnastore import DNAStore
-from cdt.models import CDT1, CDT2, CDT3, CDT1Config, CDT2Config, CDT3Config
+from cdt.models import CDT1, CDT2, CDT1Config, CDT2Config
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
-
-N_BINS, DIM, N_GENES, N_PROT = 8, 4, 10, 6
-TINY = get_preset("tiny")
+from small_models import DIM, N_BINS, N_GENES, N_PROT, TINY, small_cdt2, small_cdt3, small_screen_and_store
 
 
 @pytest.fixture
 def data(tiny_screen, tiny_dna_store):
-    """Screen: B2M, CD58 (train), CD52, GFI1B (test) x 4 cells, 2 SNP loci, 4 NTC cells, 6 proteins."""
-    screen = tiny_screen(n_genes=N_GENES, held_out=("CD52", "GFI1B"), cells_per_target=4, n_proteins=N_PROT, seed=1)
-    loci = sorted(set(screen.obs["locus"]) - {""})
-    store = DNAStore(tiny_dna_store(loci, n_bins=N_BINS, dim=DIM))
+    screen, store = small_screen_and_store(tiny_screen, tiny_dna_store, seed=1)
     yield screen, store
     store.close()
-
-
-def cdt2(seed: int = 0) -> CDT2:
-    torch.manual_seed(seed)
-    return CDT2(dataclasses.replace(CDT2Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM)).eval()
-
-
-def cdt3(seed: int = 0) -> CDT3:
-    torch.manual_seed(seed)
-    cfg = dataclasses.replace(CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM,
-                              n_proteins=N_PROT)
-    return CDT3(cfg).eval()
 
 
 def dense_maps(model, screen, store, rows, locus=None) -> dict[str, np.ndarray]:
@@ -70,7 +51,7 @@ def dense_maps(model, screen, store, rows, locus=None) -> dict[str, np.ndarray]:
     return {k: np.stack(v) for k, v in stacked.items()}
 
 
-@pytest.mark.parametrize("make_model", [cdt2, cdt3])
+@pytest.mark.parametrize("make_model", [small_cdt2, small_cdt3])
 def test_streamed_means_equal_dense_means_for_every_map(data, make_model):
     screen, store = data
     model = make_model()
@@ -89,7 +70,7 @@ def test_streamed_means_equal_dense_means_for_every_map(data, make_model):
 
 def test_grouped_means_and_cross_attention_profiles(data):
     screen, store = data
-    model = cdt2()
+    model = small_cdt2()
     profiles = cross_attention_profiles(model, screen, store, batch_size=3)
     assert sorted(profiles) == ["CD52", "GFI1B"]
     for locus, amap in profiles.items():
@@ -111,7 +92,7 @@ def test_grouped_means_and_cross_attention_profiles(data):
 
 def test_first_n_cells_and_locus_override(data):
     screen, store = data
-    model = cdt2()
+    model = small_cdt2()
     amap = mean_attention(model, screen, store, "GFI1B", "rna_self_0", first_n=3)
     rows = np.flatnonzero(screen.obs["perturbation"] == "GFI1B")[:3]  # file order
     np.testing.assert_allclose(amap.values, dense_maps(model, screen, store, rows)["rna_self_0"].mean(0), rtol=1e-5)
@@ -128,7 +109,7 @@ def test_first_n_cells_and_locus_override(data):
 
 def test_attention_rows_follow_the_given_cell_order(data):
     screen, store = data
-    model = cdt2()
+    model = small_cdt2()
     rows = np.flatnonzero(screen.obs["split"] == "test")[[5, 0, 7, 2, 1]]  # shuffled, two loci
     gi = list(screen.var_names).index("GFI1B")
     dense = dense_maps(model, screen, store, rows)["rna_self_0"][:, :, gi, :]  # [N, H, G]
@@ -151,17 +132,17 @@ def test_attention_rows_follow_the_given_cell_order(data):
 
 def test_cross_attention_similarity_is_cosine_of_gene_rows(data):
     screen, store = data
-    amap = cross_attention_profiles(cdt2(), screen, store)["GFI1B"]
+    amap = cross_attention_profiles(small_cdt2(), screen, store)["GFI1B"]
     sim = cross_attention_similarity(amap)
     np.testing.assert_allclose(sim.to_numpy(), sk_cosine(amap.values.mean(0)), rtol=1e-10)
     assert list(sim.index) == list(screen.var_names)
     with pytest.raises(ValueError, match="dna_to_rna"):
-        cross_attention_similarity(mean_attention(cdt2(), screen, store, "GFI1B", "rna_self_0"))
+        cross_attention_similarity(mean_attention(small_cdt2(), screen, store, "GFI1B", "rna_self_0"))
 
 
 def test_cdt3_maps_are_labelled_with_proteins(data):
     screen, store = data
-    maps = mean_attention_maps(cdt3(), screen, store, "CD52", ["protein_self_0", "rna_to_protein", "vce_protein"])
+    maps = mean_attention_maps(small_cdt3(), screen, store, "CD52", ["protein_self_0", "rna_to_protein", "vce_protein"])
     names = list(screen.uns["protein_names"])
     assert maps["rna_to_protein"].values.shape == (TINY.n_heads, N_PROT, N_GENES)
     assert list(maps["rna_to_protein"].query_names) == names
@@ -202,12 +183,12 @@ def test_v1_target_rows_equal_per_sample_attention():
         np.testing.assert_allclose(got.values[i], w[0].mean(0)[target[i]].numpy(), rtol=1e-5)
     assert got.values.shape == (5, N_BINS)
     with pytest.raises(TypeError, match="CDT1"):
-        v1_target_attention(cdt2(), dna, target, r_emb, p_emb)
+        v1_target_attention(small_cdt2(), dna, target, r_emb, p_emb)
 
 
 def test_save_load_round_trip_with_metadata(data, tmp_path):
     screen, store = data
-    model = cdt2()
+    model = small_cdt2()
     maps = mean_attention_maps(model, screen, store, "GFI1B", ["rna_self_0", "dna_to_rna"], first_n=2)
     by_locus = cross_attention_profiles(model, screen, store, heads=False)
     rows = attention_rows(model, screen, store, "GFI1B", "GFI1B")
@@ -235,7 +216,7 @@ def test_save_load_round_trip_with_metadata(data, tmp_path):
 
 def test_errors_name_the_problem_and_training_mode_is_restored(data):
     screen, store = data
-    model = cdt2().train()
+    model = small_cdt2().train()
     with pytest.raises(ValueError, match=r"not produced by this model; available: \['dna_self_0'"):
         mean_attention(model, screen, store, "GFI1B", "protein_self_0")
     assert model.training  # restored after the failed call too

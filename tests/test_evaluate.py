@@ -12,8 +12,6 @@ import pytest
 import scipy.stats
 import sklearn.metrics
 import torch
-from cdt.config import get_preset
-from cdt.data.dnastore import DNAStore
 from cdt.evaluate import (
     evaluate_model,
     evaluate_predictions,
@@ -30,34 +28,17 @@ from cdt.evaluate import (
     spearman,
     top_target_overlap,
 )
-from cdt.models import CDT2, CDT3, CDT2Config, CDT3Config
+from cdt.models import CDT3
 from cdt.stats import hypergeom_overlap
 from cdt.train.runs import LoadedRun
-
-N_BINS, DIM, N_GENES, N_PROT = 8, 4, 10, 6
-TINY = get_preset("tiny")
+from small_models import small_cdt2, small_cdt3, small_screen_and_store
 
 
 @pytest.fixture
 def data(tiny_screen, tiny_dna_store):
-    """Screen: B2M, CD58 (train), CD52, GFI1B (test) x 4 cells, 2 SNP loci, 4 NTC cells, 6 proteins."""
-    screen = tiny_screen(n_genes=N_GENES, held_out=("CD52", "GFI1B"), cells_per_target=4, n_proteins=N_PROT, seed=7)
-    loci = sorted(set(screen.obs["locus"]) - {""})
-    store = DNAStore(tiny_dna_store(loci, n_bins=N_BINS, dim=DIM))
+    screen, store = small_screen_and_store(tiny_screen, tiny_dna_store, seed=7)
     yield screen, store
     store.close()
-
-
-def cdt2(seed: int = 0) -> CDT2:
-    torch.manual_seed(seed)
-    return CDT2(dataclasses.replace(CDT2Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM)).eval()
-
-
-def cdt3(seed: int = 0) -> CDT3:
-    torch.manual_seed(seed)
-    cfg = dataclasses.replace(CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM,
-                              n_proteins=N_PROT)
-    return CDT3(cfg).eval()
 
 
 def one_by_one(model, screen, store, rows) -> tuple[np.ndarray, np.ndarray | None]:
@@ -138,7 +119,7 @@ def test_top_target_overlap_by_hand():
 # predict and evaluate
 
 
-@pytest.mark.parametrize("make_model", [cdt2, cdt3])
+@pytest.mark.parametrize("make_model", [small_cdt2, small_cdt3])
 def test_predict_equals_single_cell_forward_in_the_order_asked(data, make_model):
     screen, store = data
     model = make_model().train()
@@ -158,7 +139,7 @@ def test_predict_equals_single_cell_forward_in_the_order_asked(data, make_model)
 
 def test_evaluation_tables(data):
     screen, store = data
-    model = cdt3()
+    model = small_cdt3()
     pred = predict(model, screen, store, None)
     ev = evaluate_predictions(pred, screen, top_n=4)
     target = np.asarray(screen.layers["log2fc"])[pred.rows]
@@ -213,7 +194,7 @@ def test_cell_selection_and_provenance(data, tmp_path):
         resolve_cells(screen, [0, screen.n_obs])
     profile = observed_profile(screen, "GFI1B")
     np.testing.assert_allclose(profile.to_numpy(), np.asarray(screen.layers["log2fc"])[gfi].mean(0))
-    run = LoadedRun(run_dir=Path(tmp_path / "run"), model=cdt2(), config=dataclasses.make_dataclass(
+    run = LoadedRun(run_dir=Path(tmp_path / "run"), model=small_cdt2(), config=dataclasses.make_dataclass(
         "Cfg", [("protocol", str)])("clean"), history=pd.DataFrame(), metrics={}, extra={}, files={})
     pred = predict(run, screen, store, "GFI1B")
     assert pred.meta["run_dir"] == str(tmp_path / "run") and pred.meta["protocol"] == "clean"

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from cdt.config import get_preset
-from cdt.data.dnastore import DNAStore
 from cdt.evaluate import observed_profile
 from cdt.gradients import (
     gene_jacobian,
@@ -20,32 +18,15 @@ from cdt.gradients import (
     protein_jacobian,
     v1_dna_gradient_norms,
 )
-from cdt.models import CDT1, CDT2, CDT3, CDT1Config, CDT2Config, CDT3Config
-
-N_BINS, DIM, N_GENES, N_PROT = 8, 4, 10, 6
-TINY = get_preset("tiny")
+from cdt.models import CDT1, CDT3, CDT1Config
+from small_models import DIM, N_BINS, N_GENES, N_PROT, TINY, small_cdt2, small_cdt3, small_screen_and_store
 
 
 @pytest.fixture
 def data(tiny_screen, tiny_dna_store):
-    """Screen: B2M, CD58 (train), CD52, GFI1B (test) x 4 cells, 2 SNP loci, 4 NTC cells, 6 proteins."""
-    screen = tiny_screen(n_genes=N_GENES, held_out=("CD52", "GFI1B"), cells_per_target=4, n_proteins=N_PROT, seed=2)
-    loci = sorted(set(screen.obs["locus"]) - {""})
-    store = DNAStore(tiny_dna_store(loci, n_bins=N_BINS, dim=DIM))
+    screen, store = small_screen_and_store(tiny_screen, tiny_dna_store, seed=2)
     yield screen, store
     store.close()
-
-
-def cdt2(seed: int = 0) -> CDT2:
-    torch.manual_seed(seed)
-    return CDT2(dataclasses.replace(CDT2Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM)).eval()
-
-
-def cdt3(seed: int = 0) -> CDT3:
-    torch.manual_seed(seed)
-    cfg = dataclasses.replace(CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM,
-                              n_proteins=N_PROT)
-    return CDT3(cfg).eval()
 
 
 def loop_jacobian(model, dna: np.ndarray, rna: np.ndarray, protein: np.ndarray | None, outputs: list[int],
@@ -65,7 +46,7 @@ def assert_close(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * np.abs(b).max())
 
 
-@pytest.mark.parametrize("make_model", [cdt2, cdt3])
+@pytest.mark.parametrize("make_model", [small_cdt2, small_cdt3])
 def test_gene_jacobian_equals_autograd_loop(data, make_model):
     screen, store = data
     model = make_model()
@@ -87,7 +68,7 @@ def test_gene_jacobian_equals_autograd_loop(data, make_model):
 
 def test_ntc_mean_input_with_locus_dna(data):
     screen, store = data
-    model = cdt2()
+    model = small_cdt2()
     ref = loop_jacobian(model, store["GFI1B"], screen.var["ntc_mean_expr"].to_numpy(), None, list(range(N_GENES)))
     got = gene_jacobian(model, screen, store, "GFI1B", at="ntc_mean")  # the locus of GFI1B's cells
     assert got.meta["locus"] == "GFI1B" and list(got.cells) == ["ntc_mean"]
@@ -100,7 +81,7 @@ def test_ntc_mean_input_with_locus_dna(data):
 
 def test_protein_jacobian_cells_and_ntc_mean(data):
     screen, store = data
-    model = cdt3()
+    model = small_cdt3()
     rows = np.flatnonzero(screen.obs["perturbation"] == "CD52")[:3]
     outputs = list(range(N_PROT))
     ref = np.stack([loop_jacobian(model, store["CD52"], np.asarray(screen.X[r]), np.asarray(screen.obsm["protein"][r]),
@@ -120,7 +101,7 @@ def test_protein_jacobian_cells_and_ntc_mean(data):
 
 def test_importance_vs_effect_matches_scipy(data):
     screen, store = data
-    jac = gene_jacobian(cdt2(), screen, store, "GFI1B", at="ntc_mean")
+    jac = gene_jacobian(small_cdt2(), screen, store, "GFI1B", at="ntc_mean")
     effect = observed_profile(screen, "GFI1B")
     got = importance_vs_effect(jac, effect)
     gi = jac.mean_abs.mean(0)
@@ -149,7 +130,7 @@ def test_v1_dna_gradient_norms_equal_per_sample_backward():
 
 def test_in_silico_knockdown(data):
     screen, store = data
-    model = cdt2()
+    model = small_cdt2()
     kd = in_silico_knockdown(model, screen, store, "GFI1B")
     tss = (screen.obs["kind"] == "TSS").to_numpy()
     x = np.asarray(screen.X)[tss].mean(0)
@@ -167,7 +148,7 @@ def test_in_silico_knockdown(data):
     unchanged = in_silico_knockdown(model, screen, store, "GFI1B", fraction=1.0, baseline="ntc_mean")
     np.testing.assert_array_equal(unchanged.delta.to_numpy(), 0.0)
     assert np.isnan(unchanged.r) and np.isnan(unchanged.rho)
-    kd3 = in_silico_knockdown(cdt3(), screen, store, "GFI1B", baseline="ntc_mean")
+    kd3 = in_silico_knockdown(small_cdt3(), screen, store, "GFI1B", baseline="ntc_mean")
     assert np.isfinite(kd3.r) and kd3.delta.abs().max() > 0
     with pytest.raises(ValueError, match="'CD58' is not an input gene"):
         in_silico_knockdown(model, screen, store, "CD58")
@@ -176,12 +157,12 @@ def test_in_silico_knockdown(data):
 def test_errors(data):
     screen, store = data
     with pytest.raises(TypeError, match="protein Jacobians need a CDT3 model"):
-        protein_jacobian(cdt2(), screen, store, "GFI1B")
+        protein_jacobian(small_cdt2(), screen, store, "GFI1B")
     with pytest.raises(ValueError, match="at='ntc_mean' needs locus="):
-        gene_jacobian(cdt2(), screen, store, at="ntc_mean")
+        gene_jacobian(small_cdt2(), screen, store, at="ntc_mean")
     with pytest.raises(ValueError, match="2 outputs are not genes of the screen"):
-        gene_jacobian(cdt2(), screen, store, "GFI1B", outputs=["G0", "XX", "YY"])
+        gene_jacobian(small_cdt2(), screen, store, "GFI1B", outputs=["G0", "XX", "YY"])
     with pytest.raises(ValueError, match="output must be 'rna' or 'protein'"):
-        jacobian(cdt2(), screen, store, "GFI1B", output="dna")
+        jacobian(small_cdt2(), screen, store, "GFI1B", output="dna")
     with pytest.raises(TypeError, match="CDT1"):
-        v1_dna_gradient_norms(cdt2(), np.zeros((1, N_BINS, DIM)), [0], np.zeros((1, 1)), np.zeros((1, 1)))
+        v1_dna_gradient_norms(small_cdt2(), np.zeros((1, N_BINS, DIM)), [0], np.zeros((1, 1)), np.zeros((1, 1)))
