@@ -352,11 +352,11 @@ def test_v1_pairs_betas_and_splits(v1):
     assert list(pairs.columns[:9]) == ["enhancer_id", "target_gene", "target_index", "beta", "chrom",
                                        "enhancer_center", "tss", "split", "pair_split"]
     assert (pairs["beta"] <= 0).mean() > 0.85 and pairs["beta"].mean() < -0.05 and pairs["beta"].min() < -0.5
-    assert set(pairs["split"]) == {"train", "val"} and set(pairs["pair_split"]) == {"train", "val"}
+    assert set(pairs["split"]) == {"train", "val", "test"} and set(pairs["pair_split"]) == {"train", "val"}
     per_enh = pairs.groupby("enhancer_id")["split"].nunique()
-    assert (per_enh == 1).all()  # enhancer-level: no enhancer in both
-    val_enh = (pairs.drop_duplicates("enhancer_id")["split"] == "val").mean()
-    assert 0.1 <= val_enh <= 0.2
+    assert (per_enh == 1).all()  # enhancer-level: no enhancer in two splits
+    enh_split = pairs.drop_duplicates("enhancer_id")["split"]
+    assert 0.1 <= (enh_split == "val").mean() <= 0.2 and 0.1 <= (enh_split == "test").mean() <= 0.2
     assert 0.1 <= (pairs["pair_split"] == "val").mean() <= 0.2
     assert (pairs["enhancer_center"] == (pairs["enhancer_start"] + pairs["enhancer_end"]) // 2).all()
     assert pairs["enhancer_id"].str.fullmatch(r"chr\w+:\d+-\d+").all()

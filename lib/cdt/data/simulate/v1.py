@@ -32,6 +32,7 @@ from cdt.data.simulate.genome import (
     window_elements,
     write_windows,
 )
+from cdt.pp.v1 import enhancer_split
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ DECAY_BP, TARGET_DECAY_BP = 200_000, 300_000  # effect decay with distance; pref
 INSULATION = 0.75  # effect factor per CTCF site between enhancer and TSS
 MEAN_EFFECT = 0.11  # Gasperini: mean beta -0.109
 SIGNIFICANT_BETA = -0.5  # `label` (stand-in for padj < 0.05)
-VAL_FRACTION = 0.15
+VAL_FRACTION = 0.15  # the authors' pair-level split: 85/15 train/val
 LATENT_DIM = 8  # gene properties behind both embeddings; coordinate 0 is the sensitivity
 
 
@@ -148,14 +149,6 @@ def ctcf_between(pairs: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     return inside.groupby(m["index"]).sum().reindex(pairs.index, fill_value=0).to_numpy()
 
 
-def enhancer_split(pairs: pd.DataFrame, seed: int) -> np.ndarray:
-    """train/val per pair with all pairs of an enhancer in one split, stratified by "any significant pair"."""
-    enh = pairs.groupby("enhancer_id", sort=False)["label"].max()
-    strat = enh if enh.value_counts().min() >= 2 else None
-    _, val = train_test_split(enh.index.to_numpy(), test_size=VAL_FRACTION, random_state=seed, stratify=strat)
-    return np.where(pairs["enhancer_id"].isin(set(val)), "val", "train")
-
-
 def pair_split(pairs: pd.DataFrame, seed: int) -> np.ndarray:
     """The authors' variant: pairs split at random (stratified by label), so enhancers can sit in both splits."""
     strat = pairs["label"] if pairs["label"].value_counts().min() >= 2 else None
@@ -201,7 +194,7 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
     pairs["beta"] = beta.astype(np.float32)
     pairs["label"] = (pairs["beta"] < SIGNIFICANT_BETA).astype(np.int64)
     seed = int(rng.integers(0, 2**31 - 1))
-    pairs["split"] = enhancer_split(pairs, seed)
+    pairs["split"] = enhancer_split(pairs, seed=seed).to_numpy()  # 70/15/15, as `cdt prepare-v1` writes
     pairs["pair_split"] = pair_split(pairs, seed)
 
     table = pd.DataFrame({
