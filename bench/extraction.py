@@ -1,7 +1,7 @@
 """Attention extraction over held-out cells: time and peak memory vs the number of cells, ours vs dense per-cell.
 
 Ours ("streamed") is `cdt.attention.mean_attention_maps`: cells grouped by locus, each locus's DNA read once per
-batch and run through the DNA branch once, each batch's maps added into float64 sums and freed. The reference
+batch and run through the DNA branch once, only the requested maps materialised (fused attention elsewhere), each batch's maps added into float64 sums and freed. The reference
 ("dense") is the straightforward per-cell script: every cell's DNA window read from the store, the per-cell
 materialised-attention model of `bench/reference.py`, every cell's maps kept and averaged at the end. A third mode
 ("naive", `--naive`) runs our model but keeps the maps, separating the two effects.
@@ -51,7 +51,7 @@ def extract(mode: str, model, screen, store, rows: np.ndarray, maps: list[str], 
     with torch.no_grad():
         if mode == "naive":  # our model and batches, every cell's maps kept
             for b in screen_batches(model, screen, store, rows, batch_size):
-                attn = forward(model, b, return_attention=True).attention
+                attn = forward(model, b, return_attention=maps).attention
                 for m in maps:
                     kept[m].append(attn[m].clone())
         else:  # dense: per-cell DNA reads, per-cell model, every cell's maps kept

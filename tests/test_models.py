@@ -236,6 +236,23 @@ def test_attention_capture_matches_brute_force_and_leaves_output_unchanged(name)
     assert attn["vce_dna"].shape == (3, model.cfg.pool_heads, 1, model.cfg.n_bins)
 
 
+@pytest.mark.parametrize("name", ["cdt1", "cdt2", "cdt3", "cdt3_single"])
+def test_selected_attention_maps_equal_the_full_capture(name):
+    model, args = tiny_models()[name]
+    with torch.no_grad():
+        full = model(*args, return_attention=True)
+        some = model(*args, return_attention=["dna_self_1", "dna_to_rna"])
+        none = model(*args, return_attention=[])
+    assert set(some.attention) == {"dna_self_1", "dna_to_rna"} and none.attention is None
+    for k, w in some.attention.items():
+        torch.testing.assert_close(w, full.attention[k], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(some.rna, full.rna, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\['rna_self_9'\] are not produced by this model; available: .*dna_self_0"):
+        model(*args, return_attention=["rna_self_9"])
+    with pytest.raises(TypeError, match="list of map names"):
+        model(*args, return_attention="dna_to_rna")
+
+
 def test_attention_shapes_cdt3():
     model, args = tiny_models()["cdt3"]
     with torch.no_grad():

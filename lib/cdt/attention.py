@@ -163,7 +163,7 @@ def mean_attention_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.Pa
     with open_store(dna_store) as store, eval_mode(model), torch.no_grad():
         check_model_fits(model, screen, store)
         for batch in screen_batches(model, screen, store, rows, batch_size, locus, progress, "attention"):
-            attn = forward(model, batch, return_attention=True).attention
+            attn = forward(model, batch, return_attention=True if maps is None else list(maps)).attention
             names = list(attn) if maps is None else list(maps)
             _check_names(names, attn)
             _accumulate(sums, counts, attn, names, group_of[batch.rows], heads)
@@ -239,7 +239,7 @@ def attention_rows(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLik
     with open_store(dna_store) as store, eval_mode(model), torch.no_grad():
         check_model_fits(model, screen, store)
         for batch in screen_batches(model, screen, store, rows, batch_size, locus, progress, "attention rows"):
-            attn = forward(model, batch, return_attention=True).attention
+            attn = forward(model, batch, return_attention=[map]).attention
             _check_names([map], attn)
             w = attn[map][:, :, qi, :].double()  # [b, H, K]
             w = w if heads else w.mean(1)
@@ -318,7 +318,7 @@ def v1_target_attention(model: CDT1, dna: ArrayLike, target_index: ArrayLike, rn
         for s in starts:
             x = torch.as_tensor(np.asarray(dna[s:s + batch_size], np.float32), device=device)
             t = target[s:s + batch_size].to(device)
-            w = model(x, r_emb, p_emb, t, return_attention=True).attention["dna_to_rna"]  # [b, H, G, L]
+            w = model(x, r_emb, p_emb, t, return_attention=["dna_to_rna"]).attention["dna_to_rna"]  # [b, H, G, L]
             rows = w.mean(1).gather(1, t[:, None, None].expand(-1, 1, w.shape[-1])).squeeze(1)  # [b, L]
             values[s:s + len(t)] = rows.double().cpu().numpy()
     ids = np.asarray(sample_ids, dtype=str) if sample_ids is not None else np.arange(n).astype(str)

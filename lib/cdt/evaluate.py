@@ -237,7 +237,8 @@ def screen_batches(model: nn.Module, screen: ad.AnnData, store: DNAStore, rows: 
         )
 
 
-def forward(model: nn.Module, batch: Batch, rna: Tensor | None = None, return_attention: bool = False) -> ModelOutput:
+def forward(model: nn.Module, batch: Batch, rna: Tensor | None = None,
+            return_attention: bool | Sequence[str] = False) -> ModelOutput:
     """The model on a batch (optionally with another RNA input, e.g. a tensor being differentiated)."""
     rna = batch.rna if rna is None else rna
     if batch.protein is not None:

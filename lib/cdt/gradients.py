@@ -273,8 +273,9 @@ def in_silico_knockdown(model: nn.Module | Any, screen: ad.AnnData | str | os.Pa
     x_kd[np.flatnonzero(genes == gene)[0]] *= fraction
     with open_store(dna_store) as store, eval_mode(model), torch.no_grad():
         check_model_fits(model, screen, store)
-        pred = forward(model, explicit_batch(model, store, locus, np.stack([x, x_kd]), prot)).rna
-        pred = pred.double().cpu().numpy()  # [2, G]
+        # one forward pass each: rows of one batch can differ in the last bit, and an unchanged input must give 0
+        pred = np.stack([forward(model, explicit_batch(model, store, locus, v, prot)).rna[0].double().cpu().numpy()
+                         for v in (x, x_kd)])  # [2, G]
     index = pd.Index(genes, name="gene")
     base, kd = pd.Series(pred[0], index=index, name="baseline"), pd.Series(pred[1], index=index, name="knockdown")
     delta = kd - base

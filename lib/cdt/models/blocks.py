@@ -13,6 +13,7 @@ rather than in a sub-module, so that the native `state_dict` keys are the publis
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -28,8 +29,39 @@ class ModelOutput:
     protein: Tensor | None = None  # [B, n_proteins] predicted protein change (CDT-III)
     value: Tensor | None = None  # [B] output at each sample's target gene (CDT v1)
     embedding: Tensor | None = None  # [B, d] the final virtual-cell embedding (CDT-III: e_Prot)
-    attention: dict[str, Tensor] | None = None  # name -> [B, H, Q, K] when return_attention=True
+    attention: dict[str, Tensor] | None = None  # name -> [B, H, Q, K] for the maps return_attention asked for
     embedding_rna: Tensor | None = None  # [B, d] CDT-III two-stage: e_RNA of the nuclear VCE
+
+
+class AttentionRecorder:
+    """The attention maps one forward pass hands back: every map (`True`), none (`False`) or the named ones.
+
+    Only a requested map takes the explicit-softmax path; the others keep the fused kernel, so extracting one map
+    costs little more than a plain forward pass.
+    """
+
+    def __init__(self, request: bool | Iterable[str]):
+        if isinstance(request, str):
+            raise TypeError(f"return_attention={request!r}: give True, False or a list of map names")
+        self.names = None if request is True else frozenset(() if request is False else request)  # None: all
+        self.maps: dict[str, Tensor] | None = None if self.names == frozenset() else {}
+        self.offered: list[str] = []
+
+    def wants(self, name: str) -> bool:
+        self.offered.append(name)
+        return self.maps is not None and (self.names is None or name in self.names)
+
+    def put(self, name: str, weights: Tensor | None) -> None:
+        if weights is not None:
+            self.maps[name] = weights
+
+    def result(self) -> dict[str, Tensor] | None:
+        """The recorded maps; unknown requested names are an error naming the maps this model has."""
+        missing = sorted(self.names - set(self.offered)) if self.names else []
+        if missing:
+            raise ValueError(f"attention maps {missing} are not produced by this model; available: "
+                             f"{sorted(self.offered)}")
+        return self.maps
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, n_heads: int, dropout_p: float = 0.0,

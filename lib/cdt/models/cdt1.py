@@ -9,6 +9,7 @@ the target index only selects the output. At the `paper` preset: 60,093,752 para
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from torch import Tensor, nn
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 from cdt.config import Preset
 from cdt.models.blocks import (
     AttentionBlock,
+    AttentionRecorder,
     ModelOutput,
     SequenceProjector,
     VirtualCellEmbedder,
@@ -71,15 +73,14 @@ class CDT1(nn.Module):
         self.task_layer = task_head(d, cfg.n_genes, p)
 
     @staticmethod
-    def _self_attend(name: str, layers: nn.ModuleList, h: Tensor, attn: dict[str, Tensor] | None) -> Tensor:
+    def _self_attend(name: str, layers: nn.ModuleList, h: Tensor, rec: AttentionRecorder) -> Tensor:
         for i, block in enumerate(layers):
-            h, w = block(h, need_weights=attn is not None)
-            if attn is not None:
-                attn[f"{name}_self_{i}"] = w  # [B, H, n, n]
+            h, w = block(h, need_weights=rec.wants(f"{name}_self_{i}"))
+            rec.put(f"{name}_self_{i}", w)  # [B, H, n, n]
         return h
 
     def forward(self, dna: Tensor, rna_emb: Tensor, prot_emb: Tensor, target_index: Tensor,
-                return_attention: bool = False) -> ModelOutput:
+                return_attention: bool | Iterable[str] = False) -> ModelOutput:
         # dna: [B, L, dna_dim]; rna_emb: [G, r] and prot_emb: [G, p] shared by all samples; target_index: [B]
         cfg = self.cfg
         B = dna.shape[0]
@@ -90,28 +91,24 @@ class CDT1(nn.Module):
         known = B and target_index.device.type != "meta"
         if known and not 0 <= int(target_index.min()) <= int(target_index.max()) < cfg.n_genes:
             raise ValueError(f"target_index values must lie in [0, {cfg.n_genes}) (the gene outputs)")
-        attn: dict[str, Tensor] | None = {} if return_attention else None
-        need = return_attention
+        rec = AttentionRecorder(return_attention)  # True (every map), False, or the names of the maps wanted
 
         x = self.dna_projection(dna)  # [B, L, d]
         r = self.rna_projection(rna_emb.expand(B, -1, -1))  # [B, G, d] (per-sample dropout)
         q = self.protein_projection(prot_emb).expand(B, -1, -1)  # [B, G, d] (projected once, shared)
-        x = self._self_attend("dna", self.dna_self_attn_layers, x, attn)  # [B, L, d]
-        r = self._self_attend("rna", self.rna_self_attn_layers, r, attn)  # [B, G, d]
-        q = self._self_attend("protein", self.protein_self_attn_layers, q, attn)  # [B, G, d]
-        r, w = self.dna_to_rna(r, x, need_weights=need)  # [B, G, d]
-        if need:
-            attn["dna_to_rna"] = w  # [B, H, G, L]
-        q, w = self.rna_to_protein(q, r, need_weights=need)  # [B, G, d]
-        if need:
-            attn["rna_to_protein"] = w  # [B, H, G, G]
+        x = self._self_attend("dna", self.dna_self_attn_layers, x, rec)  # [B, L, d]
+        r = self._self_attend("rna", self.rna_self_attn_layers, r, rec)  # [B, G, d]
+        q = self._self_attend("protein", self.protein_self_attn_layers, q, rec)  # [B, G, d]
+        r, w = self.dna_to_rna(r, x, need_weights=rec.wants("dna_to_rna"))  # [B, G, d]
+        rec.put("dna_to_rna", w)  # [B, H, G, L]
+        q, w = self.rna_to_protein(q, r, need_weights=rec.wants("rna_to_protein"))  # [B, G, d]
+        rec.put("rna_to_protein", w)  # [B, H, G, G]
         pooled = []
         for name, seq in (("dna", x), ("rna", r), ("protein", q)):
-            z, w = self.vce.pool(name, seq, need)  # [B, d]
+            z, w = self.vce.pool(name, seq, rec.wants(f"vce_{name}"))  # [B, d]
             pooled.append(z)
-            if need:
-                attn[f"vce_{name}"] = w  # [B, h_pool, 1, n]
+            rec.put(f"vce_{name}", w)  # [B, h_pool, 1, n]
         e = self.vce.fuse(pooled)  # [B, 3d] -> [B, d]
         y = self.task_layer(e)  # [B, G]
         value = y.gather(1, target_index.long().unsqueeze(1)).squeeze(1)  # [B]
-        return ModelOutput(rna=y, value=value, embedding=e, attention=attn)
+        return ModelOutput(rna=y, value=value, embedding=e, attention=rec.result())

@@ -11,6 +11,7 @@ branch then runs once per locus and its tokens are gathered per cell.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from torch import Tensor, nn
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from cdt.config import Preset
 from cdt.models.blocks import (
     AttentionBlock,
+    AttentionRecorder,
     ModelOutput,
     RawExpressionEncoder,
     SequenceProjector,
@@ -75,9 +77,9 @@ class NuclearStage(nn.Module):
         self.dna_to_rna = AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p)
 
     def _nuclear(self, vce: VirtualCellEmbedder, dna: Tensor, rna: Tensor, locus_index: Tensor | None,
-                 attn: dict[str, Tensor] | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                 rec: AttentionRecorder) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Returns (DNA tokens per cell [B, L, d], fused RNA tokens [B, G, d], DNA pool [B, d], RNA pool [B, d])."""
-        cfg, need = self.nuclear_cfg, attn is not None
+        cfg = self.nuclear_cfg
         check_inputs("dna", dna, (None, cfg.n_bins, cfg.dna_dim))
         check_inputs("rna", rna, (None, cfg.n_genes))
         check_locus_index(locus_index, dna.shape[0], rna.shape[0])
@@ -87,27 +89,22 @@ class NuclearStage(nn.Module):
         # DNA branch, once per row of `dna` (a locus, or a cell)
         x = self.dna_projector(dna)  # [U, L, d]
         for i, block in enumerate(self.dna_self_attn_layers):
-            x, w = block(x, need_weights=need)  # [U, L, d]
-            if need:
-                attn[f"dna_self_{i}"] = gather_loci(w, locus_index)  # [B, H, L, L]
+            x, w = block(x, need_weights=rec.wants(f"dna_self_{i}"))  # [U, L, d]
+            rec.put(f"dna_self_{i}", None if w is None else gather_loci(w, locus_index))  # [B, H, L, L]
         x = gather_loci(x, locus_index)  # [B, L, d]
         # pooled per cell: small matmuls are not bit-identical across batch sizes, and this keeps
         # per-locus and per-cell input exactly equal
-        dna_pooled, w = vce.pool("dna", x, need)  # [B, d]
-        if need:
-            attn["vce_dna"] = w  # [B, h_pool, 1, L]
+        dna_pooled, w = vce.pool("dna", x, rec.wants("vce_dna"))  # [B, d]
+        rec.put("vce_dna", w)  # [B, h_pool, 1, L]
         # RNA branch
         r = self.rna_encoder(rna)  # [B, G, d]
         for i, block in enumerate(self.rna_self_attn_layers):
-            r, w = block(r, need_weights=need)  # [B, G, d]
-            if need:
-                attn[f"rna_self_{i}"] = w  # [B, H, G, G]
-        r, w = self.dna_to_rna(r, x, need_weights=need)  # RNA queries, DNA keys/values: [B, G, d]
-        if need:
-            attn["dna_to_rna"] = w  # [B, H, G, L]
-        rna_pooled, w = vce.pool("rna", r, need)  # [B, d]
-        if need:
-            attn["vce_rna"] = w  # [B, h_pool, 1, G]
+            r, w = block(r, need_weights=rec.wants(f"rna_self_{i}"))  # [B, G, d]
+            rec.put(f"rna_self_{i}", w)  # [B, H, G, G]
+        r, w = self.dna_to_rna(r, x, need_weights=rec.wants("dna_to_rna"))  # RNA queries, DNA keys/values: [B, G, d]
+        rec.put("dna_to_rna", w)  # [B, H, G, L]
+        rna_pooled, w = vce.pool("rna", r, rec.wants("vce_rna"))  # [B, d]
+        rec.put("vce_rna", w)  # [B, h_pool, 1, G]
         return x, r, dna_pooled, rna_pooled
 
 
@@ -120,9 +117,10 @@ class CDT2(NuclearStage):
         self.task_layer = task_head(cfg.d_model, cfg.n_genes, cfg.dropout)
 
     def forward(self, dna: Tensor, rna: Tensor, locus_index: Tensor | None = None,
-                return_attention: bool = False) -> ModelOutput:
+                return_attention: bool | Iterable[str] = False) -> ModelOutput:
         # dna: [U, L, dna_dim] with locus_index [B], else [B, L, dna_dim]; rna: [B, G] ln(CPM+1)
-        attn: dict[str, Tensor] | None = {} if return_attention else None
-        _, _, dna_pooled, rna_pooled = self._nuclear(self.vce, dna, rna, locus_index, attn)
+        # return_attention: True (every map), False, or the names of the maps wanted
+        rec = AttentionRecorder(return_attention)
+        _, _, dna_pooled, rna_pooled = self._nuclear(self.vce, dna, rna, locus_index, rec)
         e = self.vce.fuse([dna_pooled, rna_pooled])  # [B, d]
-        return ModelOutput(rna=self.task_layer(e), embedding=e, attention=attn)  # rna: [B, G]
+        return ModelOutput(rna=self.task_layer(e), embedding=e, attention=rec.result())  # rna: [B, G]

@@ -13,6 +13,7 @@ read that one embedding. Its fusion cannot take CDT-II's d x 2 weights, which is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from torch import Tensor, nn
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 from cdt.config import Preset
 from cdt.models.blocks import (
     AttentionBlock,
+    AttentionRecorder,
     ModelOutput,
     RawExpressionEncoder,
     VirtualCellEmbedder,
@@ -98,28 +100,26 @@ class CDT3(NuclearStage):
         return [p for n, p in self.named_parameters() if not n.startswith(self.nuclear_prefixes)]
 
     def forward(self, dna: Tensor, rna: Tensor, protein: Tensor, locus_index: Tensor | None = None,
-                return_attention: bool = False) -> ModelOutput:
+                return_attention: bool | Iterable[str] = False) -> ModelOutput:
         # dna: [U, L, dna_dim] with locus_index [B], else [B, L, dna_dim]; rna: [B, G]; protein: [B, P]
+        # return_attention: True (every map), False, or the names of the maps wanted
         cfg = self.cfg
         check_inputs("protein", protein, (rna.shape[0], cfg.n_proteins))
-        attn: dict[str, Tensor] | None = {} if return_attention else None
-        need = return_attention
+        rec = AttentionRecorder(return_attention)
         vce = self.vce if cfg.single_stage else self.vce_t
-        _, r, dna_pooled, rna_pooled = self._nuclear(vce, dna, rna, locus_index, attn)  # r: [B, G, d]
+        _, r, dna_pooled, rna_pooled = self._nuclear(vce, dna, rna, locus_index, rec)  # r: [B, G, d]
 
         # cytosolic stage: protein tokens attend to themselves, then to the fused RNA tokens
         x = self.protein_encoder(protein)  # [B, P, d]
         for i, block in enumerate(self.protein_self_attn_layers):
-            x, w = block(x, need_weights=need)  # [B, P, d]
-            if need:
-                attn[f"protein_self_{i}"] = w  # [B, H, P, P]
-        x, w = self.rna_to_protein(x, r, need_weights=need)  # protein queries, RNA keys/values: [B, P, d]
-        if need:
-            attn["rna_to_protein"] = w  # [B, H, P, G]
+            x, w = block(x, need_weights=rec.wants(f"protein_self_{i}"))  # [B, P, d]
+            rec.put(f"protein_self_{i}", w)  # [B, H, P, P]
+        x, w = self.rna_to_protein(x, r, need_weights=rec.wants("rna_to_protein"))  # protein queries, RNA keys/values
+        rec.put("rna_to_protein", w)  # [B, H, P, G]
         vce_pool = self.vce if cfg.single_stage else self.vce_p
-        protein_pooled, w = vce_pool.pool("protein", x, need)  # [B, d]
-        if need:
-            attn["vce_protein"] = w  # [B, h_pool, 1, P]
+        protein_pooled, w = vce_pool.pool("protein", x, rec.wants("vce_protein"))  # [B, d]
+        rec.put("vce_protein", w)  # [B, h_pool, 1, P]
+        attn = rec.result()
 
         if cfg.single_stage:
             e = self.vce.fuse([dna_pooled, rna_pooled, protein_pooled])  # [B, 3d] -> [B, d]
