@@ -1,8 +1,8 @@
 """Attention extraction over held-out cells: time and peak memory vs the number of cells, ours vs dense per-cell.
 
 Ours ("streamed") is `cdt.attention.mean_attention_maps`: cells grouped by locus, each locus's DNA read once per
-batch and run through the DNA branch once, only the requested maps materialised (fused attention elsewhere), each batch's maps added into float64 sums and freed. The reference
-("dense") is the straightforward per-cell script: every cell's DNA window read from the store, the per-cell
+batch and run through the DNA branch once, only the requested maps materialised (the fused kernel elsewhere), each
+batch's maps added into float64 sums and freed. The reference ("dense") is the straightforward per-cell script: every cell's DNA window read from the store, the per-cell
 materialised-attention model of `bench/reference.py`, every cell's maps kept and averaged at the end. A third mode
 ("naive", `--naive`) runs our model but keeps the maps, separating the two effects.
 
