@@ -2,9 +2,10 @@
 
 Ours ("streamed") is `cdt.attention.mean_attention_maps`: cells grouped by locus, each locus's DNA read once per
 batch and run through the DNA branch once, only the requested maps materialised (the fused kernel elsewhere), each
-batch's maps added into float64 sums and freed. The reference ("dense") is the straightforward per-cell script: every cell's DNA window read from the store, the per-cell
-materialised-attention model of `bench/reference.py`, every cell's maps kept and averaged at the end. A third mode
-("naive", `--naive`) runs our model but keeps the maps, separating the two effects.
+batch's maps added into float64 sums and freed. The reference ("dense") is the straightforward per-cell script:
+every cell's DNA window read from the store, the per-cell materialised-attention model of `bench/reference.py`,
+every cell's maps kept and averaged at the end. A third mode ("naive", `--naive`) runs our model but keeps the
+maps, separating the two effects.
 
 Every measurement runs in a fresh subprocess that builds the same synthetic held-out screen (`--total` cells over
 `--loci` loci, preset sizes) and random-weight CDT-II, warms up on one batch, records its peak RSS, extracts the
