@@ -4,7 +4,8 @@ Ours ("streamed") is `cdt.attention.mean_attention_maps`: cells grouped by locus
 batch and run through the DNA branch once, only the requested maps materialised (the fused kernel elsewhere), each
 batch's maps added into float64 sums and freed. The reference ("dense") is the straightforward per-cell script:
 every cell's DNA window read from the store, the per-cell materialised-attention model of `bench/reference.py`,
-every cell's maps kept and averaged at the end. A third mode ("naive", `--naive`) runs our model but keeps the
+every cell's maps kept and averaged at the end, one cell per forward pass as the authors' attention notebook does
+(cdt2 spec §7; `--dense-batch-size` batches it too). A third mode ("naive", `--naive`) runs our model but keeps the
 maps, separating the two effects.
 
 Every measurement runs in a fresh subprocess that builds the same synthetic held-out screen (`--total` cells over
@@ -14,6 +15,7 @@ tracemalloc). Runs of the two modes alternate, repeated `--repeats` times, so ma
 speed-up is the median of the per-repeat ratios. The cell means of both modes are compared.
 
     python bench/extraction.py [--cells 64] [--factor 10] [--maps rna_self_0[,dna_to_rna,...]] [--batch-size 16]
+                               [--dense-batch-size 1]
 
 The last line printed is the headline: speed-up at the larger size and peak-memory growth for factor x the cells.
 """
@@ -79,10 +81,11 @@ def worker(args: argparse.Namespace) -> dict:
     model = model.to(device)
     maps = args.maps.split(",")
     with DNAStore(args.dna) as store:
-        extract(args.mode, model, screen, store, np.arange(min(args.batch_size, args.cells)), maps, args.batch_size)
+        batch_size = args.dense_batch_size if args.mode == "dense" else args.batch_size
+        extract(args.mode, model, screen, store, np.arange(min(batch_size, args.cells)), maps, batch_size)
         before, before_device = peak_rss_mb(), peak_device_mb(device)
         started = time.perf_counter()
-        means = extract(args.mode, model, screen, store, np.arange(args.cells), maps, args.batch_size)
+        means = extract(args.mode, model, screen, store, np.arange(args.cells), maps, batch_size)
         seconds = time.perf_counter() - started
     if args.save:
         np.savez(args.save, **{m: v.numpy() for m, v in means.items()})
@@ -92,12 +95,13 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def run_worker(mode: str, n_cells: int, total: int, dna_path: Path, *, preset: str = "mini", loci: int = 5,
-               maps: str = "rna_self_0", batch_size: int = 16, threads: int = 1, device: str = "auto",
-               save: Path | None = None) -> dict:
+               maps: str = "rna_self_0", batch_size: int = 16, dense_batch_size: int = 1, threads: int = 1,
+               device: str = "auto", save: Path | None = None) -> dict:
     """One measurement in a fresh process (peak RSS is per process)."""
     cmd = [sys.executable, __file__, "--worker", "--mode", mode, "--cells", str(n_cells), "--total", str(total),
            "--dna", str(dna_path), "--preset", preset, "--loci", str(loci), "--maps", maps,
-           "--batch-size", str(batch_size), "--threads", str(threads), "--device", device]
+           "--batch-size", str(batch_size), "--dense-batch-size", str(dense_batch_size), "--threads", str(threads),
+           "--device", device]
     cmd += ["--save", str(save)] if save else []
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
@@ -113,7 +117,9 @@ def main() -> None:
     p.add_argument("--cells", type=int, default=64, help="n: the smaller selection")
     p.add_argument("--factor", type=int, default=10, help="the larger selection is factor x n cells")
     p.add_argument("--maps", default="rna_self_0", help="comma-separated map names to extract")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="cells per batch of ours (streamed, naive)")
+    p.add_argument("--dense-batch-size", type=int, default=1,
+                   help="cells per forward pass of the dense reference (1: one cell at a time, as the authors)")
     p.add_argument("--preset", default="mini", help="model and screen sizes")
     p.add_argument("--loci", type=int, default=5, help="loci of the held-out cells (5 held-out genes)")
     p.add_argument("--total", type=int, help="cells in the screen (default factor x n)")
@@ -147,14 +153,16 @@ def main() -> None:
                     save = Path(tmp) / f"{mode}_{n}.npz" if rep == 0 else None
                     runs[(mode, n)].append(run_worker(
                         mode, n, args.total, dna_path, preset=args.preset, loci=args.loci, maps=args.maps,
-                        batch_size=args.batch_size, threads=threads, device=args.device, save=save))
+                        batch_size=args.batch_size, dense_batch_size=args.dense_batch_size, threads=threads,
+                        device=args.device, save=save))
         diff = max(float(np.abs(a[k] - b[k]).max()) for n in sizes
                    for a, b in [(np.load(Path(tmp) / f"streamed_{n}.npz"), np.load(Path(tmp) / f"dense_{n}.npz"))]
                    for k in a.files)
     load = load_average()
 
     device = runs[("streamed", sizes[0])][0]["device"]
-    print(f"attention extraction on {device}, preset {args.preset}, maps {args.maps}, batch {args.batch_size}, "
+    print(f"attention extraction on {device}, preset {args.preset}, maps {args.maps}, batch {args.batch_size} "
+          f"(dense: {args.dense_batch_size}), "
           f"{args.loci} loci, {threads} thread(s) per worker; load average after {load}")
     print(f"cell means, streamed vs dense: max |diff| {diff:.1e}")
     print(f"{'mode':9} {'cells':>6} {'s (median)':>10} {'cells/s':>8} {'setup peak MB':>14} {'peak MB':>9} "
