@@ -159,6 +159,32 @@ and the nearest training locus.
 """)
 
 # %% [markdown]
+# ## 1b. CDT v1 beside pair baselines
+# CDT v1 predicts an enhancer's effect (beta) on one gene from the enhancer's DNA window and fixed gene
+# embeddings. Beside it, fitted on the run's own training pairs: the mean training beta of each pair's target gene
+# (the trainer's baseline) and ridge regressions on the target gene's embeddings, on a DNA summary of the window
+# (per-bin embedding norm and mean), and on both. The paper reports validation pairs only.
+
+# %%
+if "cdt1" in ctx.runs:
+    v1_table = ab.v1_comparison(open_run(ctx.runs["cdt1"]))
+    save_table(v1_table, "controls_v1_pair_baselines", ctx.out_dir)
+    display(v1_table.round(3))
+    for row in v1_table.itertuples(index=False):
+        nums.add(BP, "prediction, CDT v1", f"{row.split} r — {row.method}", None, row.r,
+                 "controls_v1_pair_baselines.csv", f"n = {row.n} pairs")
+    v1_r = v1_table.set_index(["method", "split"])["r"]
+    lines = []
+    for split in v1_table["split"].unique():
+        model, mean = v1_r[("CDT v1", split)], v1_r[("mean training beta of the target gene", split)]
+        both = v1_r[("ridge: gene embeddings + DNA", split)]
+        lines.append(f"- **{split} pairs**: {ab.versus(model, mean, 'CDT v1', 'the per-gene mean training beta', 'r')}"
+                     f"; ridge on gene embeddings + DNA r = {both:.3f}.")
+    md("\n".join(lines))
+else:
+    md("**Skipped:** no CDT v1 run on this data source (the Gasperini pairs are not part of it).")
+
+# %% [markdown]
 # ## 2. Model-derived edge scores for every perturbed gene
 # CDT-II's RNA self-attention and DNA→RNA cross-attention are averaged over the first cells of each perturbation
 # (its own DNA locus), so every perturbation gets its own maps. The Jacobian d(predicted log2FC)/d(input) is taken

@@ -262,3 +262,18 @@ def test_parameter_counts_at_the_paper_preset():
 def test_open_run_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a run directory nor a checkpoint"):
         ap.open_run(tmp_path / "missing")
+
+
+def test_v1_comparison_sets_the_run_beside_the_pair_baselines(tmp_path, tiny_dna_store):
+    from cdt.analyses.baselines import v1_comparison
+
+    run, pairs, _, _ = _v1_run(tmp_path, tiny_dna_store)
+    table = v1_comparison(run)
+    splits = [s for s in ("val", "test") if (pairs["split"] == s).sum() >= 3]
+    assert sorted(table["split"].unique()) == sorted(splits)
+    model = table[table["method"] == "CDT v1"].set_index("split")
+    for split in splits:
+        assert model.loc[split, "r"] == pytest.approx(ap.v1_scores(ap.v1_predictions(run, [split]))["r"])
+        assert model.loc[split, "n"] == (pairs["split"] == split).sum()
+    assert set(table["method"]) >= {"CDT v1", "mean training beta of the target gene", "ridge: gene embeddings + DNA"}
+    assert set(table.loc[table["split"] == "val", "role"]) == {"reported"}  # paper protocol: val is reported

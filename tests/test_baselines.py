@@ -457,3 +457,45 @@ def test_forward_outputs_puts_cells_back_in_order():
     grouped = ablation.forward_outputs(model, parts)
     np.testing.assert_allclose(grouped.rna, whole.rna, atol=1e-5)
     np.testing.assert_allclose(grouped.embedding, whole.embedding, atol=1e-5)
+
+
+# --- CDT v1 pair baselines ----------------------------------------------------------------------------------------
+
+
+def test_v1_pair_baselines(tmp_path):
+    """beta is a linear function of the target gene's RNA embedding: ridge on the embeddings recovers it on unseen
+    enhancers; the per-gene mean equals the hand-computed mean of each gene's training betas."""
+    import h5py
+    from cdt.baselines.pairs import v1_baselines
+    from cdt.data.dnastore import write_dna_store
+    from cdt.train.data import PairData
+
+    rng = np.random.default_rng(0)
+    n_genes, n_enh, n_bins, dim = 20, 60, 6, 3
+    rna, prot = rng.normal(size=(n_genes, 4)), rng.normal(size=(n_genes, 5))
+    genes = np.array([f"G{i}" for i in range(n_genes)])
+    split = np.array(["train"] * 40 + ["val"] * 10 + ["test"] * 10)
+    rows = [{"enhancer_id": f"E{e}", "target_gene": genes[g], "target_index": int(g), "beta": -0.2 * rna[g, 0] - 0.1,
+             "split": split[e]} for e in range(n_enh) for g in rng.choice(n_genes, 3, replace=False)]
+    pd.DataFrame(rows).to_csv(tmp_path / "pairs.csv", index=False)
+    ids = [f"E{e}" for e in range(n_enh)]
+    table = pd.DataFrame({"locus_id": ids, "chrom": "chr1", "center": np.arange(1, n_enh + 1) * 10_000, "strand": "+"})
+    write_dna_store(tmp_path / "dna.h5", {k: rng.normal(size=(n_bins, dim)) for k in ids}, table, model="test")
+    with h5py.File(tmp_path / "emb.h5", "w") as h5:
+        h5["gene_names"] = genes.astype("S")
+        h5["rna_embeddings"], h5["protein_embeddings"] = rna.astype(np.float32), prot.astype(np.float32)
+    data = PairData(tmp_path / "pairs.csv", tmp_path / "dna.h5", tmp_path / "emb.h5")
+
+    got = v1_baselines(data).set_index(["baseline", "split"])
+    assert list(got.index.get_level_values("split").unique()) == ["val", "test"]
+    assert (got.loc[(slice(None), "val"), "n"] == 30).all()
+    assert got.loc[("ridge: gene embeddings", "val"), "r"] > 0.99
+    assert got.loc[("ridge: gene embeddings + DNA", "test"), "r"] > 0.95
+    pairs = pd.DataFrame(rows)
+    train_mean = pairs[pairs["split"] == "train"].groupby("target_gene")["beta"].mean()
+    val = pairs[pairs["split"] == "val"]
+    expected = val["target_gene"].map(train_mean).fillna(pairs.loc[pairs["split"] == "train", "beta"].mean())
+    want = scipy.stats.pearsonr(expected, val["beta"]).statistic
+    assert got.loc[("mean training beta of the target gene", "val"), "r"] == pytest.approx(want, rel=1e-5)
+    with pytest.raises(ValueError, match="no pairs in training splits"):
+        v1_baselines(data, train=("nothing",))

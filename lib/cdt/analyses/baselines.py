@@ -37,6 +37,7 @@ from cdt.baselines import (
     prediction_baselines,
     prediction_metrics,
     truth_adjacency,
+    v1_baselines,
 )
 from cdt.baselines.predict import DEFAULT_ALPHAS
 from cdt.data.dnastore import DNAStore
@@ -180,6 +181,27 @@ def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
         front = ["model", "protocol", "target", "role", "method", "family"]
         out.append(df[front + [c for c in df.columns if c not in front]])
     return PredictionComparison(out[0], out[1], alpha)
+
+
+def v1_comparison(run: Any) -> pd.DataFrame:
+    """A CDT v1 run's r and rho on its validation and test pairs beside the pair baselines fitted on its training pairs.
+
+    The pairs, split (enhancer- or pair-level) and embeddings are the run's own (`cdt.baselines.v1_baselines`).
+    """
+    from cdt.analyses.prediction import v1_predictions, v1_scores
+    from cdt.train.runs import DataFiles, load_data
+
+    data = load_data(run.config, DataFiles(**run.files))
+    roles = split_roles("cdt1", run.config.protocol)
+    splits = [s for s in ("val", "test") if data.indices((s,)).size >= 3]
+    rows = []
+    for split in splits:
+        score = v1_scores(v1_predictions(run, splits=(split,)))
+        rows.append({"baseline": "CDT v1", "split": split, "n": score["n"], "r": score["r"], "rho": score["rho"]})
+    table = pd.concat([pd.DataFrame(rows), v1_baselines(data, train=roles["train"], report=tuple(splits))],
+                      ignore_index=True)
+    table.insert(2, "role", ["reported" if s in roles["report"] else "other" for s in table["split"]])
+    return table.rename(columns={"baseline": "method"})
 
 
 # --- cells and perturbations --------------------------------------------------------------------------------------------
