@@ -167,7 +167,9 @@ _SMALL: dict[str, dict[str, dict]] = {
                                                "patience": 10, "rna_guard": None}]},
         "cdt3-single": {"batch_size": 16, "phases": [{"epochs": 12, "lr": 1e-3, "sched_patience": 10,
                                                       "patience": 10}]},
-        "cdt1": {"phases": [{"epochs": 15, "lr": 1e-3, "sched_patience": 5, "patience": 10}]},
+        # CDT v1: lr 3e-3 gave val r 0.378 / 0.365 (seeds 0 / 1) against 0.274 / 0.337 at 1e-3; test r unchanged
+        # (0.162 / 0.128 vs 0.133 / 0.153) -- chosen on the validation pairs, which the paper protocol also reports
+        "cdt1": {"phases": [{"epochs": 15, "lr": 3e-3, "sched_patience": 5, "patience": 10}]},
     },
     "tiny": {
         "cdt2": {"phases": [{"epochs": 3, "lr": 1e-3, "sched_patience": 1, "patience": 2}]},
