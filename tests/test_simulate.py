@@ -3,6 +3,7 @@ simple statistics (no model)."""
 
 from __future__ import annotations
 
+import filecmp
 import json
 from pathlib import Path
 
@@ -113,6 +114,8 @@ def test_same_seed_same_arrays(tiny, tmp_path):
         a, b = ad.read_h5ad(tiny / rel), ad.read_h5ad(again / rel)
         assert np.array_equal(a.X, b.X) and np.array_equal(a.layers["log2fc"], b.layers["log2fc"])
         assert np.array_equal(a.obsm["protein"], b.obsm["protein"])
+        # byte-identical in another directory, so training runs (named by content hashes) are reused
+        assert filecmp.cmp(tiny / rel, again / rel, shallow=False), rel
     for rel in ("raw/guide_umis.csv", "truth/network_edges.csv", "truth/protein_wiring.csv", "truth/cells.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(tiny / rel), pd.read_csv(again / rel))
 

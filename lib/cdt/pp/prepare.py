@@ -168,7 +168,9 @@ def prepare(
     curated = curated_genes(rate, other, min_detection, forced_genes)
     screens = {}
     for name, genes in (("curated", curated), ("full", full_genes(rate, full_min_detection, first=curated))):
-        screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=src, cpm_scale=cpm_scale)
+        # provenance names the counts file, not where it sat: the same inputs give the same bytes in any directory
+        screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=Path(src).name,
+                              cpm_scale=cpm_scale)
         screen.uns["cdt"].update({"gene_set": name, "cpm_scale": cpm_scale, "umi_threshold": umi_threshold,
                                   "competing_fraction": competing_fraction})
         screens[name] = validate_screen(screen, f"{name} screen from {src}")  # both valid before either is written
