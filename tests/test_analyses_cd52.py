@@ -13,6 +13,7 @@ from cdt.analyses import cd52 as a
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
 from cdt.evaluate import explicit_batch, ntc_mean_protein, predict
+from cdt.gradients import protein_gradient_column
 from cdt.models import CDT3
 from cdt.models.cdt3 import CDT3Config
 from cdt.reproduce import REPO_ROOT
@@ -108,7 +109,7 @@ def test_protein_gradients_equal_autograd(data):
     with pytest.raises(ValueError, match="'CD52' is not an input gene"):
         a.protein_gradients(model, screen, store, "CD52")
     with pytest.raises(ValueError, match="at must be 'cells' or 'ntc_mean'"):
-        a.protein_gradient_column(model, screen, store, "GFI1B", "GFI1B", at="tss_mean")
+        protein_gradient_column(model, screen, store, "GFI1B", "GFI1B", at="tss_mean")
 
 
 def _grads(ntc, cells, delta_x=-0.5) -> a.ProteinGradients:

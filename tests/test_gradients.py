@@ -15,6 +15,7 @@ from cdt.gradients import (
     importance_vs_effect,
     in_silico_knockdown,
     jacobian,
+    protein_gradient_column,
     protein_jacobian,
     v1_dna_gradient_norms,
 )
@@ -166,3 +167,15 @@ def test_errors(data):
         jacobian(small_cdt2(), screen, store, "GFI1B", output="dna")
     with pytest.raises(TypeError, match="CDT1"):
         v1_dna_gradient_norms(small_cdt2(), np.zeros((1, N_BINS, DIM)), [0], np.zeros((1, 1)), np.zeros((1, 1)))
+
+
+def test_protein_gradient_column_equals_the_reverse_mode_jacobian_column(data):
+    """Forward mode (one JVP per batch) and reverse mode (one VJP per protein) give the same d protein / d RNA(gene)."""
+    screen, store = data
+    model = small_cdt3()
+    j = int(screen.var_names.get_loc("GFI1B"))
+    for at, kw in (("cells", {"first_n": 3}), ("ntc_mean", {})):
+        col, n = protein_gradient_column(model, screen, store, "GFI1B", "CD52", at=at, batch_size=2, **kw)
+        jac = protein_jacobian(model, screen, store, "CD52", at=at, splits=None, batch_size=2, **kw)
+        np.testing.assert_allclose(col.to_numpy(), jac.mean[:, j], rtol=1e-4, atol=1e-7)
+        assert list(col.index) == list(jac.outputs) and n == len(jac.cells)

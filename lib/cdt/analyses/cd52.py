@@ -27,28 +27,20 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import sklearn.metrics
-import torch
 from torch import nn
-from torch.func import jvp
 
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
 from cdt.data.screen import TARGET_LAYER
 from cdt.evaluate import (
-    check_model_fits,
-    eval_mode,
-    explicit_batch,
-    forward,
     ntc_mean_protein,
-    open_store,
     pearson,
     predict,
-    resolve_model,
     resolve_screen,
-    screen_batches,
     select_cells,
     self_knockdown_r,
 )
+from cdt.gradients import protein_gradient_column
 from cdt.stats import Overlap, set_overlap
 
 # --- published values (CDT-III on K562, spec cdt3 §5-6) ---------------------------------------------------------------
@@ -250,44 +242,6 @@ def protein_gradients(model: nn.Module | Any, screen: ad.AnnData | str | os.Path
                             cells=cells.rename("cells"), n_cells=n,
                             n_cells_total=len(select_cells(screen, perturbation, splits=None)),
                             delta_x=input_change(screen, perturbation, gene), meta={"first_n": first_n})
-
-
-def protein_gradient_column(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, gene: str,
-                            perturbation: str, at: str = "cells", first_n: int | None = None,
-                            batch_size: int = 32) -> tuple[pd.Series, int]:
-    """[P] d protein_j / d RNA(gene) averaged over the perturbation's cells (at="cells", file order, `first_n`),
-    or at the NTC-mean RNA and protein with the perturbation's DNA (at="ntc_mean"); and the number of inputs.
-
-    One column of the protein x gene Jacobian, by forward-mode AD: a single JVP along the gene's input direction
-    gives every protein's derivative for every cell of a batch (cells are independent in eval mode), instead of
-    one backward pass per protein (`cdt.gradients.protein_jacobian`, the full [P, G] matrix).
-    """
-    model, _ = resolve_model(model)
-    j = int(screen.var_names.get_loc(gene))
-    names = np.asarray(screen.uns["protein_names"], dtype=str)
-    total = torch.zeros(len(names), dtype=torch.float64)
-    n = 0
-    # no graph for the parameters (torch.no_grad); torch.func still differentiates along the input direction
-    with open_store(dna) as store, eval_mode(model), torch.no_grad():
-        check_model_fits(model, screen, store)
-        if at == "ntc_mean":
-            locus = str(screen.obs["locus"].iloc[select_cells(screen, perturbation, splits=None)[0]])
-            batches = [explicit_batch(model, store, locus, screen.var["ntc_mean_expr"].to_numpy(),
-                                      ntc_mean_protein(screen))]
-        elif at == "cells":
-            rows = select_cells(screen, perturbation, splits=None, first_n=first_n)
-            batches = screen_batches(model, screen, store, rows, batch_size)
-        else:
-            raise ValueError(f"at must be 'cells' or 'ntc_mean', got {at!r}")
-        for batch in batches:
-            direction = torch.zeros_like(batch.rna)
-            direction[:, j] = 1.0
-            # return_attention=True: the explicit softmax path, which forward-mode AD supports everywhere
-            _, dy = jvp(lambda x, b=batch: forward(model, b, rna=x, return_attention=True).protein,
-                        (batch.rna,), (direction,))  # dy: [B, P]
-            total += dy.double().sum(0).cpu()
-            n += len(batch.rna)
-    return pd.Series((total / n).numpy(), index=pd.Index(names, name="protein"), name=gene), n
 
 
 def _concordance(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
