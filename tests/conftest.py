@@ -10,6 +10,7 @@
                                keys, dtypes, byte-string names and attrs as in ../shared/spec, plus the
                                values written, for assertions. Tests corrupt the files with h5py to
                                exercise the readers' errors.
+- ``simulated_genome``      -> directory of the simulator's DNA store, ENCODE peaks, Hi-C and truth tables (tiny).
 """
 
 from __future__ import annotations
@@ -255,3 +256,17 @@ def authors_files(tmp_path):
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def simulated_genome(tmp_path_factory):
+    """The simulator's genome half (what `simulate` writes for DNA, ENCODE and Hi-C), tiny preset, 16 TSS loci on
+    two short synthetic chromosomes (so Hi-C expected tables stay cheap). Shared by the ENCODE and Hi-C tests."""
+    from cdt.config import get_preset
+    from cdt.data.simulate.genome import simulate_genome
+
+    loci = pd.DataFrame([dict(locus_id=f"G{i}", chrom="chrA" if i < 8 else "chrB", center=300_000 + 150_000 * (i % 8),
+                              strand="+-"[i % 2], kind="TSS", gene=f"G{i}") for i in range(16)])
+    out = tmp_path_factory.mktemp("sim")
+    simulate_genome(get_preset("tiny"), loci, out, np.random.default_rng(0))
+    return out

@@ -343,20 +343,6 @@ def test_attention_peak_distance():
 # on the simulator's genome files (planted CTCF sites -> CTCF peaks)
 
 
-@pytest.fixture(scope="module")
-def simulated_genome(tmp_path_factory):
-    """The simulator's genome half (what `simulate` writes for DNA, ENCODE and Hi-C), tiny preset, 16 TSS loci on
-    two short synthetic chromosomes (so Hi-C expected tables stay cheap)."""
-    sim = pytest.importorskip("cdt.data.simulate.genome", reason="simulator not importable yet")
-    from cdt.config import get_preset
-
-    loci = pd.DataFrame([dict(locus_id=f"G{i}", chrom="chrA" if i < 8 else "chrB", center=300_000 + 150_000 * (i % 8),
-                              strand="+-"[i % 2], kind="TSS", gene=f"G{i}") for i in range(16)])
-    out = tmp_path_factory.mktemp("sim")
-    sim.simulate_genome(get_preset("tiny"), loci, out, np.random.default_rng(0))
-    return out
-
-
 def test_simulated_ctcf_sites_enrich_in_oracle_attention(simulated_genome):
     out = simulated_genome
     store = DNAStore(out / "processed" / "dna.h5")
