@@ -44,13 +44,11 @@ protocol = "paper"
 import cdt.analyses.prediction as ap
 import cdt.pl
 import cdt.pl.prediction as pp
-from cdt.report import Numbers, save_table
-from cdt.reproduce import open_context
+from cdt.report import save_table
+from cdt.reproduce import open_notebook
 from IPython.display import Markdown, display
 
-ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
-nums = Numbers("01_ablation", ctx.out_dir, ctx.source_label, protocol)
-cdt.pl.set_style()
+ctx, nums = open_notebook("01_ablation", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 have_full = "cdt2_full" in ctx.runs and ctx.paths.screen_full is not None
 display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
                  + ", ".join(f"`{k}`" for k in ctx.runs)))

@@ -46,13 +46,11 @@ import cdt.analyses.prediction as ap
 import cdt.pl
 import cdt.pl.prediction as pp
 from cdt.models.schematic import draw_schematic
-from cdt.report import Numbers, save_table
-from cdt.reproduce import open_context
+from cdt.report import save_table
+from cdt.reproduce import open_notebook
 from IPython.display import Markdown, display
 
-ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
-nums = Numbers("02_prediction", ctx.out_dir, ctx.source_label, protocol)
-cdt.pl.set_style()
+ctx, nums = open_notebook("02_prediction", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 runs = {k: ap.open_run(v) for k, v in ctx.runs.items()}
 display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
                  + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())))

@@ -46,20 +46,17 @@ protocol = "paper"
 import time
 
 import cdt.analyses.network as an
-import cdt.pl
 import cdt.pl.network as pn
 import cdt.tl
 import pandas as pd
 from cdt.analyses.prediction import open_run
 from cdt.data.screen import read_screen
-from cdt.report import Numbers, save_table
-from cdt.reproduce import open_context
+from cdt.report import save_table
+from cdt.reproduce import open_notebook
 from IPython.display import Markdown, display
 
 started = time.perf_counter()
-ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
-nums = Numbers("03_gfi1b_network", ctx.out_dir, ctx.source_label, protocol)
-cdt.pl.set_style()
+ctx, nums = open_notebook("03_gfi1b_network", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 GENE = "GFI1B"
 screen = read_screen(ctx.paths.screen)
 run = open_run(ctx.runs["cdt2"])

@@ -56,15 +56,13 @@ from cdt import genome, hic
 from cdt.analyses.prediction import open_run, run_summary
 from cdt.config import HELD_OUT_GENES
 from cdt.data.dnastore import DNAStore
-from cdt.report import Numbers, save_table
-from cdt.reproduce import open_context
+from cdt.report import save_table
+from cdt.reproduce import open_notebook
 from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls
 started = time.perf_counter()
-ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
-nums = Numbers("05_encode_hic", ctx.out_dir, ctx.source_label, protocol)
-cdt.pl.set_style()
+ctx, nums = open_notebook("05_encode_hic", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 p = ctx.paths
 have_encode, have_hic = p.encode_dir is not None, p.hic is not None
 have_cdt3, have_v1 = "cdt3" in ctx.runs, "cdt1" in ctx.runs and p.v1_pairs is not None

@@ -53,14 +53,12 @@ import cdt.pl.cd52 as pc
 import torch
 from cdt.analyses.prediction import open_run
 from cdt.evaluate import resolve_screen
-from cdt.report import Numbers, save_table
-from cdt.reproduce import REPO_ROOT, open_context
+from cdt.report import save_table
+from cdt.reproduce import REPO_ROOT, open_notebook
 from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls
-ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
-nums = Numbers("06_cd52_side_effects", ctx.out_dir, ctx.source_label, protocol)
-cdt.pl.set_style()
+ctx, nums = open_notebook("06_cd52_side_effects", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 PERT = "CD52"  # the knocked-down gene (held out from training)
 FIRST_N = 30  # perturbed-cell gradients: the authors' first 30 CD52 cells in file order (None = all cells)
 

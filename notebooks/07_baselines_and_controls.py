@@ -56,13 +56,11 @@ from cdt.analyses.prediction import open_run
 from cdt.attention import mean_attention_maps
 from cdt.data.dnastore import DNAStore
 from cdt.data.screen import read_screen
-from cdt.report import Numbers, save_table
-from cdt.reproduce import open_context
+from cdt.report import save_table
+from cdt.reproduce import open_notebook
 from IPython.display import Markdown, display
 
-ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
-nums = Numbers("07_baselines_and_controls", ctx.out_dir, ctx.source_label, protocol)
-cdt.pl.set_style()
+ctx, nums = open_notebook("07_baselines_and_controls", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 BP = "Beyond the papers"
 screen = read_screen(ctx.paths.screen)
 dna = ctx.paths.dna

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cdt.config import get_preset
+from cdt.report import Numbers
 
 
 def find_repo_root() -> Path:
@@ -245,6 +246,18 @@ def open_context(
     ctx.runs = train_models(ctx, Path(runs_dir), protocol, timings)
     ctx.save()
     return ctx
+
+
+def open_notebook(name: str, data_source: str = "synthetic", data_dir: str | os.PathLike | None = None,
+                  runs_dir: str | os.PathLike = REPO_ROOT / "runs", out_dir: str | os.PathLike = REPO_ROOT / "paper",
+                  preset: str = "mini", seed: int = 0, protocol: str = "paper") -> tuple[Context, Numbers]:
+    """A notebook's first call, with its parameters cell: the context (`open_context`: data and trained models),
+    the `Numbers` its headline values go into (named after the notebook), and the figure style set."""
+    from cdt.pl import set_style
+
+    ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
+    set_style()
+    return ctx, Numbers(name, ctx.out_dir, ctx.source_label, protocol)
 
 
 def train_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, float]) -> dict[str, str]:
