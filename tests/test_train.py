@@ -113,7 +113,11 @@ def cdt2_run(data_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _threads():
+    """One torch thread for these tests, restored afterwards (the thread count changes later tests' last bits)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def cfg_for(model: str, **changes) -> TrainConfig:

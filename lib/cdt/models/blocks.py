@@ -77,8 +77,7 @@ def attend(q: Tensor, k: Tensor, v: Tensor, n_heads: int, dropout_p: float = 0.0
     k = k.view(B, K, n_heads, hd).transpose(1, 2)  # [B, H, K, hd]
     v = v.view(B, K, n_heads, hd).transpose(1, 2)  # [B, H, K, hd]
     if need_weights:
-        scores = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(hd))  # [B, H, Q, K], scaled in place
-        weights = torch.softmax(scores, dim=-1)  # [B, H, Q, K]
+        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hd), dim=-1)  # [B, H, Q, K]
         out = F.dropout(weights, dropout_p) @ v  # [B, H, Q, hd]
     else:
         weights = None
