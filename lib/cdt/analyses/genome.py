@@ -166,7 +166,8 @@ def locus_profiles(model: nn.Module, screen: ad.AnnData | str | os.PathLike, dna
         prot = ntc_mean_protein(screen) if isinstance(model, CDT3) else None
         with DNAStore(dna_store) as store, eval_mode(model), torch.no_grad():
             for k in fallback:
-                attn = forward(model, explicit_batch(model, store, k, rna, prot), return_attention=["dna_to_rna"]).attention
+                batch = explicit_batch(model, store, k, rna, prot)
+                attn = forward(model, batch, return_attention=["dna_to_rna"]).attention
                 rows[k], used[k] = attn["dna_to_rna"][0].double().mean((0, 1)).cpu().numpy(), 0  # [H, G, L] -> [L]
     order = list(loci)
     values = pd.DataFrame(np.stack([rows[k] for k in order]), index=pd.Index(order, name="locus"))

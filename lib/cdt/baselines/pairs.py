@@ -36,12 +36,9 @@ def v1_baselines(data: PairData, train: tuple[str, ...] = ("train",),
     if fit.size == 0:
         raise ValueError(f"{data.path}: no pairs in training splits {list(train)}")
     y = data.beta.numpy().astype(np.float64)
-    target = data.target_index.numpy()
-    sums = np.bincount(target[fit], weights=y[fit], minlength=data.n_genes)
-    counts = np.bincount(target[fit], minlength=data.n_genes)
-    per_gene = np.where(counts > 0, sums / np.maximum(counts, 1), y[fit].mean())
     blocks = pair_features(data)
-    predictions = {"mean training beta of the target gene": per_gene[target]}
+    per_gene = data.mean_beta_per_gene(fit).numpy()  # [G], the trainer's baseline
+    predictions = {"mean training beta of the target gene": per_gene[data.target_index.numpy()]}
     for name, x in (("ridge: gene embeddings", blocks["gene"]), ("ridge: DNA window summary", blocks["dna"]),
                     ("ridge: gene embeddings + DNA", np.hstack([blocks["gene"], blocks["dna"]]))):
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x[fit], y[fit])

@@ -197,6 +197,13 @@ class PairData:
     def indices(self, splits: tuple[str, ...]) -> np.ndarray:
         return np.flatnonzero(np.isin(self.split, splits))
 
+    def mean_beta_per_gene(self, rows: np.ndarray) -> Tensor:
+        """[G] float64 mean beta of each gene over the pairs `rows` (the overall mean there for genes without pairs)."""
+        g, beta = self.target_index[rows], self.beta[rows].double()
+        sums = torch.zeros(self.n_genes, dtype=torch.float64).index_add_(0, g, beta)
+        counts = torch.zeros(self.n_genes, dtype=torch.float64).index_add_(0, g, torch.ones_like(beta))
+        return torch.where(counts > 0, sums / counts.clamp(min=1), beta.mean())
+
     def collate(self, pairs: list[int]) -> PairBatch:
         idx = torch.as_tensor(pairs, dtype=torch.long)
         return PairBatch(dna=self.dna[self.enhancer[idx]], target_index=self.target_index[idx], beta=self.beta[idx],

@@ -184,10 +184,7 @@ class PairTask:
 
     def baseline(self, train: np.ndarray):
         """Mean training beta of the pair's target gene (the overall training mean for genes without pairs)."""
-        g, beta = self.data.target_index[train], self.data.beta[train].double()
-        sums = torch.zeros(self.data.n_genes, dtype=torch.float64).index_add_(0, g, beta)
-        counts = torch.zeros(self.data.n_genes, dtype=torch.float64).index_add_(0, g, torch.ones_like(beta))
-        per_gene = torch.where(counts > 0, sums / counts.clamp(min=1), beta.mean()).float()  # [G]
+        per_gene = self.data.mean_beta_per_gene(train).float()  # [G]
 
         def predict(batch: PairBatch) -> ModelOutput:
             return ModelOutput(rna=per_gene.to(batch.beta.device).expand(len(batch), -1))

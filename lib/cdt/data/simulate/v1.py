@@ -194,7 +194,7 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
     pairs["beta"] = beta.astype(np.float32)
     pairs["label"] = (pairs["beta"] < SIGNIFICANT_BETA).astype(np.int64)
     seed = int(rng.integers(0, 2**31 - 1))
-    pairs["split"] = enhancer_split(pairs, seed=seed).to_numpy()  # 70/15/15, as `cdt prepare-v1` writes
+    pairs["split"] = enhancer_split(pairs, seed=seed).to_numpy()  # 70/15/15, as `cdt.pp.prepare_v1` writes
     pairs["pair_split"] = pair_split(pairs, seed)
 
     table = pd.DataFrame({
