@@ -46,6 +46,7 @@ import cdt.pl
 import cdt.pl.prediction as pp
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
+from cdt.train import open_run
 from IPython.display import Markdown, display
 
 ctx, nums = open_notebook("01_ablation", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
@@ -64,7 +65,7 @@ if not have_full:
 
 # %%
 if have_full:
-    runs = {"curated": ap.open_run(ctx.runs["cdt2"]), "full": ap.open_run(ctx.runs["cdt2_full"])}
+    runs = {"curated": open_run(ctx.runs["cdt2"]), "full": open_run(ctx.runs["cdt2_full"])}
     summary = ap.runs_table(runs)
     save_table(summary, "cdt2_fig2_ablation_runs", ctx.out_dir)
     display(summary.set_index("run").T)

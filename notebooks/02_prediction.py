@@ -45,13 +45,14 @@ protocol = "paper"
 import cdt.analyses.prediction as ap
 import cdt.pl
 import cdt.pl.prediction as pp
-from cdt.models.schematic import draw_schematic
+from cdt.pl.schematic import draw_schematic
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
+from cdt.train import open_run
 from IPython.display import Markdown, display
 
 ctx, nums = open_notebook("02_prediction", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
-runs = {k: ap.open_run(v) for k, v in ctx.runs.items()}
+runs = {k: open_run(v) for k, v in ctx.runs.items()}
 display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
                  + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())))
 

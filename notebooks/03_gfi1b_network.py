@@ -49,10 +49,10 @@ import cdt.analyses.network as an
 import cdt.pl.network as pn
 import cdt.tl
 import pandas as pd
-from cdt.analyses.prediction import open_run
 from cdt.data.screen import read_screen
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
+from cdt.train import open_run
 from IPython.display import Markdown, display
 
 started = time.perf_counter()

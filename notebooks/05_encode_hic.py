@@ -53,11 +53,12 @@ import numpy as np
 import pandas as pd
 import torch
 from cdt import genome, hic
-from cdt.analyses.prediction import open_run, run_summary
+from cdt.analyses.prediction import run_summary
 from cdt.config import HELD_OUT_GENES
 from cdt.data.dnastore import DNAStore
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
+from cdt.train import open_run
 from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls

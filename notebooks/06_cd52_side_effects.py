@@ -51,10 +51,10 @@ import cdt.analyses.cd52 as a
 import cdt.pl
 import cdt.pl.cd52 as pc
 import torch
-from cdt.analyses.prediction import open_run
 from cdt.evaluate import resolve_screen
 from cdt.report import save_table
 from cdt.reproduce import REPO_ROOT, open_notebook
+from cdt.train import open_run
 from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls

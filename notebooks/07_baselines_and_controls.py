@@ -52,12 +52,12 @@ import cdt.pl
 import cdt.pl.baselines as pb
 import numpy as np
 import pandas as pd
-from cdt.analyses.prediction import open_run
 from cdt.attention import mean_attention_maps
 from cdt.data.dnastore import DNAStore
 from cdt.data.screen import read_screen
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
+from cdt.train import open_run
 from IPython.display import Markdown, display
 
 ctx, nums = open_notebook("07_baselines_and_controls", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)

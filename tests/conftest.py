@@ -263,7 +263,7 @@ def simulated_genome(tmp_path_factory):
     """The simulator's genome half (what `simulate` writes for DNA, ENCODE and Hi-C), tiny preset, 16 TSS loci on
     two short synthetic chromosomes (so Hi-C expected tables stay cheap). Shared by the ENCODE and Hi-C tests."""
     from cdt.config import get_preset
-    from cdt.data.simulate.genome import simulate_genome
+    from cdt.simulate.genome import simulate_genome
 
     loci = pd.DataFrame([dict(locus_id=f"G{i}", chrom="chrA" if i < 8 else "chrB", center=300_000 + 150_000 * (i % 8),
                               strand="+-"[i % 2], kind="TSS", gene=f"G{i}") for i in range(16)])

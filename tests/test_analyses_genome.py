@@ -15,8 +15,8 @@ from cdt import genome, hic
 from cdt.analyses import genome as ag
 from cdt.config import get_preset
 from cdt.data.dnastore import DNAStore, Locus
-from cdt.data.simulate.v1 import simulate_v1
 from cdt.models import CDT1, CDT2, CDT1Config, CDT2Config
+from cdt.simulate.v1 import simulate_v1
 from cdt.train import LoadedRun, TrainConfig
 
 TINY = get_preset("tiny")

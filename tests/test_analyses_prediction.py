@@ -13,7 +13,7 @@ from cdt.models import CDT1, CDT2, CDT3
 from cdt.models.cdt1 import CDT1Config
 from cdt.models.cdt2 import CDT2Config
 from cdt.models.cdt3 import CDT3Config
-from cdt.train import LoadedRun, TrainConfig
+from cdt.train import LoadedRun, TrainConfig, open_run
 
 N_GENES, N_BINS, DIM, N_PROT = 8, 8, 4, 6
 HELD = ("GFI1B", "CD52")
@@ -261,7 +261,7 @@ def test_parameter_counts_at_the_paper_preset():
 
 def test_open_run_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a run directory nor a checkpoint"):
-        ap.open_run(tmp_path / "missing")
+        open_run(tmp_path / "missing")
 
 
 def test_v1_comparison_sets_the_run_beside_the_pair_baselines(tmp_path, tiny_dna_store):

@@ -13,7 +13,8 @@ import torch
 from cdt.config import get_preset
 from cdt.models import CDT1, CDT2, CDT3, CDT1Config, CDT2Config, CDT3Config, ModelOutput
 from cdt.models.blocks import VirtualCellEmbedder
-from cdt.models.schematic import build_models, draw_schematic, module_summary, shape_str
+from cdt.models.summary import build_models, module_summary, shape_str
+from cdt.pl.schematic import draw_schematic
 from torch import nn
 
 matplotlib.use("Agg")

@@ -323,9 +323,9 @@ def test_cli_prepare(tmp_path):
 
 def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
     try:
-        from cdt.data.simulate import simulate
+        from cdt.simulate import simulate
     except ImportError as exc:
-        pytest.skip(f"the simulator cdt.data.simulate.simulate is not available yet ({exc})")
+        pytest.skip(f"the simulator cdt.simulate.simulate is not available yet ({exc})")
     out = tmp_path / "sim"
     manifest = simulate("tiny", 0, out, progress=False)
     raw, proc = out / "raw", out / "processed"

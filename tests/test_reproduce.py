@@ -2,7 +2,7 @@
 
 import json
 
-import cdt.data.simulate
+import cdt.simulate
 import pytest
 from cdt import reproduce
 from cdt.config import get_preset
@@ -16,7 +16,7 @@ def test_simulated_data_reused_only_for_the_same_preset(tmp_path, monkeypatch):
         out.mkdir(parents=True, exist_ok=True)
         (out / "manifest.json").write_text(json.dumps({"seed": seed}))
 
-    monkeypatch.setattr(cdt.data.simulate, "simulate", fake_simulate)
+    monkeypatch.setattr(cdt.simulate, "simulate", fake_simulate)
     paths = reproduce.get_synthetic_data("tiny", 3, tmp_path)
     assert paths.screen.endswith("synthetic-tiny-seed3/processed/screen_curated.h5ad")
     reproduce.get_synthetic_data("tiny", 3, tmp_path)

@@ -17,10 +17,10 @@ from cdt.cli import app
 from cdt.config import HELD_OUT_GENES, get_preset
 from cdt.data.dnastore import DNAStore
 from cdt.data.screen import read_screen
-from cdt.data.simulate import simulate_screen
-from cdt.data.simulate.proteins import CD52_RESPONDERS
-from cdt.data.simulate.screen import CPM_SCALE, PUBLISHED_CELLS, target_cell_counts, target_tss
 from cdt.pp.guides import assign_guides
+from cdt.simulate import simulate_screen
+from cdt.simulate.proteins import CD52_RESPONDERS
+from cdt.simulate.screen import CPM_SCALE, PUBLISHED_CELLS, target_cell_counts, target_tss
 from scipy.stats import hypergeom
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner

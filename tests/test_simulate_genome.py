@@ -20,8 +20,8 @@ import pytest
 from cdt.config import get_preset
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
-from cdt.data.simulate import genome as G
-from cdt.data.simulate.v1 import simulate_v1
+from cdt.simulate import genome as G
+from cdt.simulate.v1 import simulate_v1
 from scipy.sparse import coo_matrix
 from scipy.stats import fisher_exact, spearmanr
 
@@ -398,7 +398,7 @@ def test_v1_embeddings_and_enhancer_windows(v1):
 
 
 def test_v1_gene_names_topped_up():
-    from cdt.data.simulate.v1 import v1_gene_names
+    from cdt.simulate.v1 import v1_gene_names
     assert v1_gene_names(["A", "B", "A"], 4) == ["A", "B", "V1G0001", "V1G0002"]
     assert v1_gene_names([f"g{i}" for i in range(10)], 3) == ["g0", "g1", "g2"]
 
@@ -408,9 +408,9 @@ def test_v1_gene_names_topped_up():
 
 
 def test_through_orchestrator(tmp_path):
-    simulate = getattr(importlib.import_module("cdt.data.simulate"), "simulate", None)
+    simulate = getattr(importlib.import_module("cdt.simulate"), "simulate", None)
     if simulate is None:
-        pytest.skip("cdt.data.simulate.simulate not available yet")
+        pytest.skip("cdt.simulate.simulate not available yet")
     simulate("tiny", 0, tmp_path, progress=False)
     for rel in ("processed/dna.h5", "truth/elements.csv", "truth/loops.csv", "external/hic/contacts.cool",
                 "v1/pairs.csv", "v1/embeddings.h5", "v1/dna_enhancers.h5", *[f"external/encode/{m}.bw" for m in G.MARKS]):

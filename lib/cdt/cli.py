@@ -35,7 +35,7 @@ def simulate(
     out: Path = typer.Option(..., help="Output directory (raw/, processed/, external/, truth/, v1/, manifest.json)."),
 ) -> None:
     """Write a simulated K562-like CRISPRi screen with its ground truth, in the real file formats."""
-    from cdt.data.simulate import simulate as run
+    from cdt.simulate import simulate as run
 
     manifest = run(preset, seed, out)
     s = manifest["summary"]
@@ -72,7 +72,8 @@ def models(
 ) -> None:
     """Each model's modules, shapes and parameter counts (built on the meta device: no memory used)."""
     from cdt.config import get_preset
-    from cdt.models.schematic import build_models, draw_schematic, module_summary, shape_str
+    from cdt.models.summary import build_models, module_summary, shape_str
+    from cdt.pl.schematic import draw_schematic
 
     for name, model in build_models(get_preset(preset)).items():
         rows = module_summary(model)

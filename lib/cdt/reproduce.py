@@ -109,7 +109,7 @@ def synthetic_paths(data_dir: Path) -> DataPaths:
 
 def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
     """Simulate once per (preset, seed); finished data simulated with the same preset values are reused."""
-    from cdt.data.simulate import simulate
+    from cdt.simulate import simulate
 
     out = data_root / f"synthetic-{preset}-seed{seed}"
     stamp = out / "preset.json"  # the preset the data were simulated with; a changed preset re-simulates

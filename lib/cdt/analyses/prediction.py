@@ -7,7 +7,7 @@
 - CDT v1 predictions on its validation pairs (Fig 2A);
 - the CDT v1 tables read from the data files and the models themselves (Tables 1-4), parameter counts.
 
-Metrics come from `cdt.evaluate`, overlaps from `cdt.stats`, shapes from `cdt.models.schematic`.
+Metrics come from `cdt.evaluate`, overlaps from `cdt.stats`, shapes from `cdt.models.summary`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anndata as ad
@@ -43,9 +42,8 @@ from cdt.evaluate import (
     top_target_overlap,
 )
 from cdt.models import CDT1
-from cdt.models.checkpoints import load_published_cdt2
-from cdt.models.schematic import build_models, example_inputs
-from cdt.train import LoadedRun, TrainConfig, load_run
+from cdt.models.summary import build_models, example_inputs
+from cdt.train import LoadedRun, TrainConfig
 from cdt.train.runs import DataFiles, load_data
 
 # --- published values (the papers, real K562 / Gasperini data) -------------------------------------------------------
@@ -95,19 +93,6 @@ PUBLISHED_PARAMS: dict[str, float] = {"CDT v1": 60e6, "CDT-II": 21e6, "CDT-II fu
 
 # --- runs and learning curves ----------------------------------------------------------------------------------------
 
-
-def open_run(path: str | os.PathLike) -> LoadedRun:
-    """A training run directory (`cdt.train.load_run`), or a published CDT-II checkpoint file.
-
-    A checkpoint has no training history, metrics or TrainConfig: those fields are empty (config None).
-    """
-    p = Path(path)
-    if p.is_dir():
-        return load_run(p)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: neither a run directory nor a checkpoint file")
-    model, meta = load_published_cdt2(p)
-    return LoadedRun(run_dir=p, model=model, config=None, history=pd.DataFrame(), metrics={}, extra=meta, files={})
 
 
 def learning_curves(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """CDT v1, CDT-II and CDT-III models, their shared blocks, and checkpoint I/O.
 
-Architecture read-outs (module table, schematic figure) live in `cdt.models.schematic` (imports matplotlib).
+Architecture read-outs (module table, parameter counts) live in `cdt.models.summary`; the drawing in `cdt.pl.schematic`.
 """
 
 from cdt.models.blocks import ModelOutput

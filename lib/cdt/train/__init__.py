@@ -7,6 +7,6 @@
 
 from cdt.train.config import Phase, TrainConfig
 from cdt.train.data import split_roles
-from cdt.train.runs import DataFiles, LoadedRun, RunResult, load_run, train
+from cdt.train.runs import DataFiles, LoadedRun, RunResult, load_run, open_run, train
 
-__all__ = ["DataFiles", "LoadedRun", "Phase", "RunResult", "TrainConfig", "load_run", "split_roles", "train"]
+__all__ = ["DataFiles", "LoadedRun", "Phase", "RunResult", "TrainConfig", "load_run", "open_run", "split_roles", "train"]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cdt.models.checkpoints import load_checkpoint
+from cdt.models.checkpoints import load_checkpoint, load_published_cdt2
 from cdt.train.config import TrainConfig
 from cdt.train.data import PairData, ScreenData, split_roles
 from cdt.train.loop import BEST, Trainer, setup_distributed
@@ -254,3 +254,16 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+def open_run(path: str | os.PathLike) -> LoadedRun:
+    """A training run directory (`cdt.train.load_run`), or a published CDT-II checkpoint file.
+
+    A checkpoint has no training history, metrics or TrainConfig: those fields are empty (config None).
+    """
+    p = Path(path)
+    if p.is_dir():
+        return load_run(p)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: neither a run directory nor a checkpoint file")
+    model, meta = load_published_cdt2(p)
+    return LoadedRun(run_dir=p, model=model, config=None, history=pd.DataFrame(), metrics={}, extra=meta, files={})

@@ -23,7 +23,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from cdt.config import Preset
-from cdt.data.simulate.genome import (
+from cdt.pp.v1 import enhancer_split
+from cdt.simulate.genome import (
     HG38_CHROMSIZES,
     LENGTH,
     element_table,
@@ -32,7 +33,6 @@ from cdt.data.simulate.genome import (
     window_elements,
     write_windows,
 )
-from cdt.pp.v1 import enhancer_split
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cdt.config import Preset
-from cdt.data.simulate.genome import HG38_CHROMSIZES
+from cdt.simulate.genome import HG38_CHROMSIZES
 
 LIB_REF = 25_000
 """Median full-matrix library size (UMIs per cell) of a 10x CRISPRi screen of K562."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from gseapy.parser import write_gmt
 
-from cdt.data.simulate.screen import GeneDesign
+from cdt.simulate.screen import GeneDesign
 
 PLANTED: dict[str, tuple[tuple[str, str], ...]] = {
     "GO_Molecular_Function_2023": (

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cdt.config import Preset
-from cdt.data.simulate.screen import Cells, GeneDesign, target_tss
+from cdt.simulate.screen import Cells, GeneDesign, target_tss
 
 CD52_RESPONDERS = ("TFRC", "FCGR2A", "CD58", "ICAM1", "CD81", "MCAM")
 """The six largest measured protein changes after CD52 knockdown in CDT-III (all up); planted as the strongest."""

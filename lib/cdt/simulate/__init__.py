@@ -23,11 +23,11 @@ from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from cdt.config import HELD_OUT_GENES, Preset, get_preset
-from cdt.data.simulate import proteins, screen
-from cdt.data.simulate.annotations import side_effect_table, write_genesets
-from cdt.data.simulate.genome import LOCI_COLUMNS, OPTIONAL_LOCI_COLUMNS
-from cdt.data.simulate.screen import GeneDesign
 from cdt.pp.prepare import prepare
+from cdt.simulate import proteins, screen
+from cdt.simulate.annotations import side_effect_table, write_genesets
+from cdt.simulate.genome import LOCI_COLUMNS, OPTIONAL_LOCI_COLUMNS
+from cdt.simulate.screen import GeneDesign
 
 N_VAL_GENES = 3
 PROTEIN_METHOD = "isotype_z"  # the authors' DSB-like normalisation (fast; `dsb` via muon also works on raw/)
@@ -57,8 +57,8 @@ def child_rngs(seed: int) -> dict[str, np.random.Generator]:
 
 def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) -> dict:
     """Write the whole simulated data set to `out` and return the manifest (also written to manifest.json)."""
-    from cdt.data.simulate.genome import simulate_genome
-    from cdt.data.simulate.v1 import simulate_v1
+    from cdt.simulate.genome import simulate_genome
+    from cdt.simulate.v1 import simulate_v1
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
     out = Path(out)

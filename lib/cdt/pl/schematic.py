@@ -1,0 +1,134 @@
+"""The architecture schematics: boxes per module (from `cdt.models.summary`), arrows along the data flow.
+
+The drawings stand in for the papers' Figure 1 diagrams; they show no data, so they carry no data mark.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from torch import nn
+
+from cdt.models.blocks import VirtualCellEmbedder
+from cdt.models.cdt1 import CDT1
+from cdt.models.cdt3 import CDT3
+from cdt.models.summary import ModuleRow, module_summary, module_units, shape_str
+
+_COLUMN = {"dna": 0, "rna": 1, "protein": 2}
+_COLOURS = {"dna": "#cfe2f3", "rna": "#d9ead3", "protein": "#fce5cd", "joint": "#eadcf8"}
+
+
+def _stream(name: str) -> str:
+    if name.startswith("dna_to_rna"):
+        return "rna"
+    if name.startswith("rna_to_protein"):
+        return "protein"
+    for s in ("dna", "rna", "protein"):
+        if name.startswith(s):
+            return s if not name.endswith("task_layer") else "joint"
+    return "joint"
+
+
+def _edges(model: nn.Module, rows: list[ModuleRow]) -> list[tuple[str, str]]:
+    """Data flow between the boxes: each stream in order, the cross-attentions, the VCE inputs, the heads."""
+    last: dict[str, str] = {}
+    edges = []
+    for row in rows:
+        s = _stream(row.name)
+        if s != "joint" and s in last:
+            edges.append((last[s], row.name))
+        if row.name == "dna_to_rna":
+            edges.append((last["dna"], row.name))
+        if row.name == "rna_to_protein":
+            edges.append((last["rna"], row.name))
+        if s != "joint":
+            last[s] = row.name
+    units = dict(module_units(model))
+    for row in rows:
+        unit = units[row.name]
+        if isinstance(unit, VirtualCellEmbedder):
+            edges += [(last[m], row.name) for m in unit.modalities]
+            if row.name == "vce_p":
+                edges.append(("vce_t", row.name))
+    vce_names = [r.name for r in rows if isinstance(units[r.name], VirtualCellEmbedder)]
+    for row in rows:
+        if row.name.endswith("task_layer"):
+            src = "vce_p" if row.name == "protein_task_layer" and "vce_p" in vce_names else vce_names[0]
+            edges.append((src, row.name))
+    return edges
+
+
+def draw_schematic(model: nn.Module, title: str | None = None) -> Figure:
+    """Boxes per module (name, kind, output shape, parameters) laid out by modality, arrows along the data flow."""
+    rows = module_summary(model)
+    total = sum(r.n_params for r in rows)
+    streams = [_stream(r.name) for r in rows]
+    n_cols = 1 + max(_COLUMN[s] for s in streams if s != "joint")
+    depth = {c: 0 for c in range(n_cols)}
+    pos: dict[str, tuple[float, float]] = {}
+    for row, s in zip(rows, streams, strict=True):
+        if s != "joint":
+            c = _COLUMN[s]
+            pos[row.name] = (c, -depth[c])
+            depth[c] += 1
+    y = -max(depth.values())
+    joint = [r for r, s in zip(rows, streams, strict=True) if s == "joint"]
+    two_stage = any(r.name == "vce_p" for r in joint)
+    level = {r.name: {"vce_p": 1, "protein_task_layer": 1 + two_stage}.get(r.name, int(r.name.endswith("task_layer")))
+             for r in joint}  # VCE(-N) on top, VCE-C and the heads below the VCE that feeds them
+    edges = _edges(model, rows)
+    for lv in sorted(set(level.values())):
+        same = [r.name for r in joint if level[r.name] == lv]
+        for i, name in enumerate(same):
+            sources = [a for a, b in edges if b == name]
+            if len(same) > 1:  # side by side across the full width
+                x = (n_cols - 1) * i / (len(same) - 1)
+            elif len(sources) == 1:  # a head right below the VCE that feeds it
+                x = pos[sources[0]][0]
+            else:
+                x = (n_cols - 1) / 2
+            pos[name] = (x, y - lv)
+
+    width, height = 3.4 * n_cols + 0.6, 1.25 * (1 - min(p[1] for p in pos.values())) + 1.0
+    fig, ax = plt.subplots(figsize=(width, height))
+    bw, bh = 0.86, 0.62
+    for row, s in zip(rows, streams, strict=True):
+        x, yy = pos[row.name]
+        ax.add_patch(FancyBboxPatch((x - bw / 2, yy - bh / 2), bw, bh, boxstyle="round,pad=0.02",
+                                    fc=_COLOURS[s], ec="0.3", lw=0.8))
+        ax.text(x, yy + 0.16, row.name, ha="center", va="center", fontsize=7.5, weight="bold")
+        ax.text(x, yy - 0.02, row.kind, ha="center", va="center", fontsize=6.5)
+        ax.text(x, yy - 0.19, f"{shape_str(row.output)}  |  {row.n_params:,} params", ha="center", va="center",
+                fontsize=6.5, color="0.25")
+    for src, dst in edges:
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        if y0 == y1:  # same row (cross-attention from the neighbouring stream): side to side
+            start, end, rad = (x0 + bw / 2, y0), (x1 - bw / 2, y1), 0.0
+        else:
+            start, end, rad = (x0, y0 - bh / 2), (x1, y1 + bh / 2), 0.0 if x0 == x1 else 0.08
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8, lw=0.7, color="0.35",
+                                     shrinkA=1, shrinkB=1, connectionstyle=f"arc3,rad={rad}"))
+    inputs = _input_labels(model)
+    for s, text in inputs.items():
+        c = _COLUMN[s]
+        ax.text(c, 0.62, text, ha="center", va="center", fontsize=7, style="italic")
+    ax.set_xlim(-0.6, n_cols - 0.4)
+    ax.set_ylim(min(p[1] for p in pos.values()) - 0.6, 0.95)
+    ax.axis("off")
+    ax.set_title(f"{title or type(model).__name__}: {total:,} parameters", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _input_labels(model: nn.Module) -> dict[str, str]:
+    cfg = model.cfg
+    labels = {"dna": f"DNA embedding  {shape_str((None, cfg.n_bins, cfg.dna_dim))}"}
+    if isinstance(model, CDT1):
+        labels["rna"] = f"gene embeddings  {cfg.n_genes:,} x {cfg.rna_emb_dim}"
+        labels["protein"] = f"protein embeddings  {cfg.n_genes:,} x {cfg.prot_emb_dim}"
+    else:
+        labels["rna"] = f"RNA ln(CPM+1)  {shape_str((None, cfg.n_genes))}"
+        if isinstance(model, CDT3):
+            labels["protein"] = f"protein (DSB)  {shape_str((None, cfg.n_proteins))}"
+    return labels
