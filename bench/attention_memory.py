@@ -36,16 +36,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dna_path = Path(tmp) / "dna.h5"
         write_store(dna_path, "mini", N_LOCI)
-        results = [run_worker(mode, n, args.total, dna_path, loci=N_LOCI, batch_size=args.batch_size)
-                   for mode in (["streamed", "naive"] if args.naive else ["streamed"]) for n in sizes]
+        results = [
+            run_worker(mode, n, args.total, dna_path, loci=N_LOCI, batch_size=args.batch_size)
+            for mode in (["streamed", "naive"] if args.naive else ["streamed"])
+            for n in sizes
+        ]
     print(f"{'mode':9} {'cells':>6} {'setup peak MB':>14} {'peak MB':>9} {'extraction MB':>14} {'seconds':>8}")
     for r in results:
-        print(f"{r['mode']:9} {r['n_cells']:6d} {r['setup_peak_mb']:14.1f} {r['peak_mb']:9.1f} "
-              f"{r['peak_mb'] - r['setup_peak_mb']:14.1f} {r['seconds']:8.2f}")
+        print(
+            f"{r['mode']:9} {r['n_cells']:6d} {r['setup_peak_mb']:14.1f} {r['peak_mb']:9.1f} "
+            f"{r['peak_mb'] - r['setup_peak_mb']:14.1f} {r['seconds']:8.2f}"
+        )
     small, large = results[0], results[1]
     growth = 100 * (large["peak_mb"] - small["peak_mb"]) / small["peak_mb"]
-    print(f"streamed mean rna_self_0, mini preset: peak RSS {small['peak_mb']:.1f} MB at {sizes[0]} cells -> "
-          f"{large['peak_mb']:.1f} MB at {sizes[1]} cells: growth {growth:+.1f}%")
+    print(
+        f"streamed mean rna_self_0, mini preset: peak RSS {small['peak_mb']:.1f} MB at {sizes[0]} cells -> "
+        f"{large['peak_mb']:.1f} MB at {sizes[1]} cells: growth {growth:+.1f}%"
+    )
 
 
 if __name__ == "__main__":

@@ -107,16 +107,27 @@ def build_screen_inputs(total: int, dna_path: Path, preset: Preset, n_loci: int,
     rng = np.random.default_rng(seed)
     loci = [f"LOCUS{k}" for k in range(n_loci)]
     if not dna_path.exists():
-        table = pd.DataFrame({"locus_id": loci, "chrom": "chr1", "center": [10_000 * (k + 1) for k in range(n_loci)],
-                              "strand": "+"})
+        table = pd.DataFrame(
+            {"locus_id": loci, "chrom": "chr1", "center": [10_000 * (k + 1) for k in range(n_loci)], "strand": "+"}
+        )
         emb = {k: rng.normal(size=(preset.n_bins, preset.dna_dim)).astype(np.float32) for k in loci}
         write_dna_store(dna_path, emb, table, model="bench random")
     g = preset.n_genes
     expr = np.log1p(rng.gamma(0.5, 20.0, size=(total, g))).astype(np.float32)
     perts = [loci[i * n_loci // total] for i in range(total)]
-    obs = pd.DataFrame({"perturbation": perts, "kind": "TSS", "locus": perts, "split": "test"},
-                       index=[f"cell{i}" for i in range(total)])
-    screen = make_screen(expr, expr - expr.mean(0), obs, [f"G{i}" for i in range(g)], np.ones(g), expr.mean(0),
-                         source="bench", held_out=loci)
+    obs = pd.DataFrame(
+        {"perturbation": perts, "kind": "TSS", "locus": perts, "split": "test"},
+        index=[f"cell{i}" for i in range(total)],
+    )
+    screen = make_screen(
+        expr,
+        expr - expr.mean(0),
+        obs,
+        [f"G{i}" for i in range(g)],
+        np.ones(g),
+        expr.mean(0),
+        source="bench",
+        held_out=loci,
+    )
     torch.manual_seed(seed)
     return screen, CDT2(CDT2Config.from_preset(preset)).eval()

@@ -40,8 +40,9 @@ from reference import ReferenceCDT2
 MODES = ("streamed", "naive", "dense")
 
 
-def extract(mode: str, model, screen, store, rows: np.ndarray, maps: list[str], batch_size: int
-            ) -> dict[str, torch.Tensor]:
+def extract(
+    mode: str, model, screen, store, rows: np.ndarray, maps: list[str], batch_size: int
+) -> dict[str, torch.Tensor]:
     """Cell-mean maps {name: [H, Q, K]} of the cells `rows`, the way `mode` computes them."""
     from cdt.attention import mean_attention_maps
     from cdt.evaluate import forward, screen_batches
@@ -61,7 +62,7 @@ def extract(mode: str, model, screen, store, rows: np.ndarray, maps: list[str], 
             ref = ReferenceCDT2(model).eval()
             loci = screen.obs["locus"].astype(str).to_numpy()
             for s in range(0, len(rows), batch_size):
-                r = rows[s:s + batch_size]
+                r = rows[s : s + batch_size]
                 dna = torch.from_numpy(np.stack([store[loci[i]] for i in r]))  # [b, L, D], one read per cell
                 x = screen.X[r]
                 rna = torch.from_numpy(np.asarray(x.toarray() if hasattr(x, "toarray") else x, np.float32))  # [b, G]
@@ -89,19 +90,62 @@ def worker(args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - started
     if args.save:
         np.savez(args.save, **{m: v.numpy() for m, v in means.items()})
-    return {"mode": args.mode, "n_cells": args.cells, "setup_peak_mb": before, "peak_mb": peak_rss_mb(),
-            "setup_device_mb": before_device, "device_mb": peak_device_mb(device), "device": str(device),
-            "seconds": seconds, "load": os.getloadavg()[0]}
+    return {
+        "mode": args.mode,
+        "n_cells": args.cells,
+        "setup_peak_mb": before,
+        "peak_mb": peak_rss_mb(),
+        "setup_device_mb": before_device,
+        "device_mb": peak_device_mb(device),
+        "device": str(device),
+        "seconds": seconds,
+        "load": os.getloadavg()[0],
+    }
 
 
-def run_worker(mode: str, n_cells: int, total: int, dna_path: Path, *, preset: str = "mini", loci: int = 5,
-               maps: str = "rna_self_0", batch_size: int = 16, dense_batch_size: int = 1, threads: int = 1,
-               device: str = "auto", save: Path | None = None) -> dict:
+def run_worker(
+    mode: str,
+    n_cells: int,
+    total: int,
+    dna_path: Path,
+    *,
+    preset: str = "mini",
+    loci: int = 5,
+    maps: str = "rna_self_0",
+    batch_size: int = 16,
+    dense_batch_size: int = 1,
+    threads: int = 1,
+    device: str = "auto",
+    save: Path | None = None,
+) -> dict:
     """One measurement in a fresh process (peak RSS is per process)."""
-    cmd = [sys.executable, __file__, "--worker", "--mode", mode, "--cells", str(n_cells), "--total", str(total),
-           "--dna", str(dna_path), "--preset", preset, "--loci", str(loci), "--maps", maps,
-           "--batch-size", str(batch_size), "--dense-batch-size", str(dense_batch_size), "--threads", str(threads),
-           "--device", device]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--mode",
+        mode,
+        "--cells",
+        str(n_cells),
+        "--total",
+        str(total),
+        "--dna",
+        str(dna_path),
+        "--preset",
+        preset,
+        "--loci",
+        str(loci),
+        "--maps",
+        maps,
+        "--batch-size",
+        str(batch_size),
+        "--dense-batch-size",
+        str(dense_batch_size),
+        "--threads",
+        str(threads),
+        "--device",
+        device,
+    ]
     cmd += ["--save", str(save)] if save else []
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
@@ -118,15 +162,20 @@ def main() -> None:
     p.add_argument("--factor", type=int, default=10, help="the larger selection is factor x n cells")
     p.add_argument("--maps", default="rna_self_0", help="comma-separated map names to extract")
     p.add_argument("--batch-size", type=int, default=16, help="cells per batch of ours (streamed, naive)")
-    p.add_argument("--dense-batch-size", type=int, default=1,
-                   help="cells per forward pass of the dense reference (1: one cell at a time, as the authors)")
+    p.add_argument(
+        "--dense-batch-size",
+        type=int,
+        default=1,
+        help="cells per forward pass of the dense reference (1: one cell at a time, as the authors)",
+    )
     p.add_argument("--preset", default="mini", help="model and screen sizes")
     p.add_argument("--loci", type=int, default=5, help="loci of the held-out cells (5 held-out genes)")
     p.add_argument("--total", type=int, help="cells in the screen (default factor x n)")
     p.add_argument("--repeats", type=int, default=2, help="interleaved repeats of every measurement")
     p.add_argument("--naive", action="store_true", help="also measure our model with every cell's maps kept")
-    p.add_argument("--threads", type=int, help="torch threads per worker (default: 1 if the machine is "
-                   "busy, else torch's choice)")
+    p.add_argument(
+        "--threads", type=int, help="torch threads per worker (default: 1 if the machine is busy, else torch's choice)"
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--quick", action="store_true", help="tiny preset, 8 -> 16 cells: seconds, checks the script runs")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -149,38 +198,65 @@ def main() -> None:
         write_store(dna_path, args.preset, args.loci)
         for rep in range(args.repeats):
             for n in sizes:
-                for mode in (modes if rep % 2 == 0 else modes[::-1]):
+                for mode in modes if rep % 2 == 0 else modes[::-1]:
                     save = Path(tmp) / f"{mode}_{n}.npz" if rep == 0 else None
-                    runs[(mode, n)].append(run_worker(
-                        mode, n, args.total, dna_path, preset=args.preset, loci=args.loci, maps=args.maps,
-                        batch_size=args.batch_size, dense_batch_size=args.dense_batch_size, threads=threads,
-                        device=args.device, save=save))
-        diff = max(float(np.abs(a[k] - b[k]).max()) for n in sizes
-                   for a, b in [(np.load(Path(tmp) / f"streamed_{n}.npz"), np.load(Path(tmp) / f"dense_{n}.npz"))]
-                   for k in a.files)
+                    runs[(mode, n)].append(
+                        run_worker(
+                            mode,
+                            n,
+                            args.total,
+                            dna_path,
+                            preset=args.preset,
+                            loci=args.loci,
+                            maps=args.maps,
+                            batch_size=args.batch_size,
+                            dense_batch_size=args.dense_batch_size,
+                            threads=threads,
+                            device=args.device,
+                            save=save,
+                        )
+                    )
+        diff = max(
+            float(np.abs(a[k] - b[k]).max())
+            for n in sizes
+            for a, b in [(np.load(Path(tmp) / f"streamed_{n}.npz"), np.load(Path(tmp) / f"dense_{n}.npz"))]
+            for k in a.files
+        )
     load = load_average()
 
     device = runs[("streamed", sizes[0])][0]["device"]
-    print(f"attention extraction on {device}, preset {args.preset}, maps {args.maps}, batch {args.batch_size} "
-          f"(dense: {args.dense_batch_size}), "
-          f"{args.loci} loci, {threads} thread(s) per worker; load average after {load}")
+    print(
+        f"attention extraction on {device}, preset {args.preset}, maps {args.maps}, batch {args.batch_size} "
+        f"(dense: {args.dense_batch_size}), "
+        f"{args.loci} loci, {threads} thread(s) per worker; load average after {load}"
+    )
     print(f"cell means, streamed vs dense: max |diff| {diff:.1e}")
-    print(f"{'mode':9} {'cells':>6} {'s (median)':>10} {'cells/s':>8} {'setup peak MB':>14} {'peak MB':>9} "
-          f"{'extraction MB':>14}" + (f" {'GPU peak MB':>14}" if device.startswith("cuda") else ""))
+    print(
+        f"{'mode':9} {'cells':>6} {'s (median)':>10} {'cells/s':>8} {'setup peak MB':>14} {'peak MB':>9} "
+        f"{'extraction MB':>14}" + (f" {'GPU peak MB':>14}" if device.startswith("cuda") else "")
+    )
     for (mode, n), rs in runs.items():
         t, peak, setup = median([r["seconds"] for r in rs]), max(r["peak_mb"] for r in rs), rs[0]["setup_peak_mb"]
         gpu = f" {max(r['device_mb'] for r in rs):14.1f}" if rs[0]["device_mb"] is not None else ""
         print(f"{mode:9} {n:6d} {t:10.2f} {n / t:8.1f} {setup:14.1f} {peak:9.1f} {peak - setup:14.1f}{gpu}")
-    speedup = {n: median([d["seconds"] / s["seconds"] for s, d in zip(runs[("streamed", n)], runs[("dense", n)],
-                                                                       strict=True)]) for n in sizes}
+    speedup = {
+        n: median([d["seconds"] / s["seconds"] for s, d in zip(runs[("streamed", n)], runs[("dense", n)], strict=True)])
+        for n in sizes
+    }
     key = "device_mb" if device.startswith("cuda") else "peak_mb"  # GPU memory on CUDA, else the process's RSS
-    growth = {m: 100 * (max(r[key] for r in runs[(m, sizes[1])]) / max(r[key] for r in runs[(m, sizes[0])]) - 1)
-              for m in modes}
-    print("speed-up dense/streamed (median of interleaved pairs): "
-          + ", ".join(f"{speedup[n]:.2f}x at {n} cells" for n in sizes))
-    print(f"extraction {args.preset} {sizes[0]}->{sizes[1]} cells: streamed {speedup[sizes[1]]:.2f}x faster than dense "
-          f"at {sizes[1]} cells; peak {'GPU memory' if key == 'device_mb' else 'RSS'} growth for {args.factor}x cells: streamed {growth['streamed']:+.1f}%, dense "
-          f"{growth['dense']:+.1f}%; load {load}")
+    growth = {
+        m: 100 * (max(r[key] for r in runs[(m, sizes[1])]) / max(r[key] for r in runs[(m, sizes[0])]) - 1)
+        for m in modes
+    }
+    print(
+        "speed-up dense/streamed (median of interleaved pairs): "
+        + ", ".join(f"{speedup[n]:.2f}x at {n} cells" for n in sizes)
+    )
+    print(
+        f"extraction {args.preset} {sizes[0]}->{sizes[1]} cells: streamed {speedup[sizes[1]]:.2f}x faster than dense "
+        f"at {sizes[1]} cells; peak {'GPU memory' if key == 'device_mb' else 'RSS'} growth for {args.factor}x cells: streamed {growth['streamed']:+.1f}%, dense "
+        f"{growth['dense']:+.1f}%; load {load}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def read_stage_times(report: Path) -> tuple[str, dict[str, float]]:
     except ValueError:
         raise ValueError(f"{report}: no '## Wall time by stage' section") from None
     times = {}
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("## "):
             break
         m = ROW.match(line)
@@ -68,14 +68,30 @@ def log_stage_times(starts: list[tuple[str, float]], end: float) -> dict[str, fl
     return {stage: (starts[i + 1][1] if i + 1 < len(starts) else end) - t for i, (stage, t) in enumerate(starts)}
 
 
-def run_reproduction(preset: str, workdir: Path, only: list[str], threads: int,
-                     ) -> tuple[Path, float, list[float], dict[str, float]]:
+def run_reproduction(
+    preset: str,
+    workdir: Path,
+    only: list[str],
+    threads: int,
+) -> tuple[Path, float, list[float], dict[str, float]]:
     """`cdt reproduce` with everything under `workdir`, its torch (and notebook kernels') threads set by OMP_NUM_THREADS.
 
     Returns (report, wall seconds, sampled 1-min loads, stage times seen in the log at 2 s resolution).
     """
-    cmd = [sys.executable, "-m", "cdt.cli", "reproduce", "--preset", preset, "--out", str(workdir / "paper"),
-           "--runs-dir", str(workdir / "runs"), "--data-dir", str(workdir / "data")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cdt.cli",
+        "reproduce",
+        "--preset",
+        preset,
+        "--out",
+        str(workdir / "paper"),
+        "--runs-dir",
+        str(workdir / "runs"),
+        "--data-dir",
+        str(workdir / "data"),
+    ]
     for o in only:
         cmd += ["--only", o]
     log = workdir / "reproduce.log"
@@ -91,8 +107,9 @@ def run_reproduction(preset: str, workdir: Path, only: list[str], threads: int,
                 for line in re.split(r"[\r\n]+", reader.read()):
                     m = STAGE.match(line.strip())
                     if m:
-                        starts.append((f"train {m['train']}" if m["train"] else m["notebook"],
-                                       time.perf_counter() - started))
+                        starts.append(
+                            (f"train {m['train']}" if m["train"] else m["notebook"], time.perf_counter() - started)
+                        )
                 if done:
                     break
                 loads.append(os.getloadavg()[0])
@@ -101,8 +118,7 @@ def run_reproduction(preset: str, workdir: Path, only: list[str], threads: int,
     stages = log_stage_times(starts, seconds)
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise ReproductionFailed(f"`{' '.join(cmd)}` failed ({proc.returncode}); last lines of {log}:\n{tail}",
-                                 stages)
+        raise ReproductionFailed(f"`{' '.join(cmd)}` failed ({proc.returncode}); last lines of {log}:\n{tail}", stages)
     return workdir / "paper" / "REPORT.md", seconds, loads, stages
 
 
@@ -115,13 +131,19 @@ def group_of(stage: str) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="mini")
-    p.add_argument("--workdir", type=Path, help="where data, runs and the report go (default: a temporary directory, "
-                   "removed afterwards)")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="where data, runs and the report go (default: a temporary directory, removed afterwards)",
+    )
     p.add_argument("--reuse", action="store_true", help="keep --workdir's earlier data and runs (they are reused)")
     p.add_argument("--only", action="append", default=[], help="only notebooks starting with this (repeatable)")
     p.add_argument("--report", type=Path, help="do not run: read the timings of this REPORT.md")
-    p.add_argument("--threads", type=int, help="torch threads of the reproduction (default: 1 if the machine is "
-                   "busy, else torch's choice)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads of the reproduction (default: 1 if the machine is busy, else torch's choice)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny preset, first notebook only")
     args = p.parse_args()
     threads = choose_threads(args.threads)
@@ -145,14 +167,18 @@ def main() -> None:
             print("stage times seen in the log before the failure (2 s resolution):")
             for stage, s in exc.stages.items():
                 print(f"{stage:28} {s:9.1f}")
-            print(f"reproduce {args.preset}: FAILED after {sum(exc.stages.values()):.0f} s, in stage "
-                  f"{list(exc.stages)[-1]}")
+            print(
+                f"reproduce {args.preset}: FAILED after {sum(exc.stages.values()):.0f} s, in stage "
+                f"{list(exc.stages)[-1]}"
+            )
             raise SystemExit(1) from None
         finally:
             if temp:
                 shutil.rmtree(workdir, ignore_errors=True)
-        how = (f"cdt reproduce --preset {args.preset}{''.join(f' --only {o}' for o in args.only)} in "
-               f"{'a reused' if args.reuse else 'a fresh'} directory, {threads} torch thread(s)")
+        how = (
+            f"cdt reproduce --preset {args.preset}{''.join(f' --only {o}' for o in args.only)} in "
+            f"{'a reused' if args.reuse else 'a fresh'} directory, {threads} torch thread(s)"
+        )
     else:
         preset, times = read_stage_times(args.report)
 
@@ -167,10 +193,17 @@ def main() -> None:
     groups: dict[str, float] = {}
     for stage, s in times.items():
         groups[group_of(stage)] = groups.get(group_of(stage), 0.0) + s
-    load = (f"; 1-min load during the run: mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f} on "
-            f"{os.cpu_count()} cores" if loads else "")
-    print(f"reproduce {preset}: total {total:.0f} s ({total / 60:.1f} min) = "
-          + ", ".join(f"{g} {groups.get(g, 0.0):.0f} s" for g in ("data", "training", "notebooks")) + load)
+    load = (
+        f"; 1-min load during the run: mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f} on "
+        f"{os.cpu_count()} cores"
+        if loads
+        else ""
+    )
+    print(
+        f"reproduce {preset}: total {total:.0f} s ({total / 60:.1f} min) = "
+        + ", ".join(f"{g} {groups.get(g, 0.0):.0f} s" for g in ("data", "training", "notebooks"))
+        + load
+    )
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ CONFIGS: dict[str, tuple[str, dict, int]] = {
 }
 DIM_OPTIONS = ("n_genes", "n_bins", "dna_dim", "d_model", "n_heads", "ffn_dim")
 
+
 # the CPU fused attention kernel has no FlopCounterMode formula of its own: count it like the CUDA kernels
 def _attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
     return sdpa_flop_count(query, key, value)
@@ -68,8 +69,10 @@ def _attention_backward_flops(grad_out, query, key, value, *args, out_shape=None
 
 
 aten = torch.ops.aten
-CPU_ATTENTION_FLOPS = {aten._scaled_dot_product_flash_attention_for_cpu: _attention_flops,
-                       aten._scaled_dot_product_flash_attention_for_cpu_backward: _attention_backward_flops}
+CPU_ATTENTION_FLOPS = {
+    aten._scaled_dot_product_flash_attention_for_cpu: _attention_flops,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward: _attention_backward_flops,
+}
 
 
 @dataclass
@@ -81,18 +84,19 @@ class Batch:
     target: Tensor  # [B, G]
 
 
-def make_batches(cfg: CDT2Config, cell_loci: np.ndarray, batch_size: int, n_batches: int, device: torch.device,
-                 seed: int) -> tuple[Tensor, list[Batch]]:
+def make_batches(
+    cfg: CDT2Config, cell_loci: np.ndarray, batch_size: int, n_batches: int, device: torch.device, seed: int
+) -> tuple[Tensor, list[Batch]]:
     """Batches of cells drawn as one shuffled training epoch would draw them, and the DNA table of their loci."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(cell_loci))
-    drawn = [cell_loci[order[i * batch_size:(i + 1) * batch_size]] for i in range(n_batches)]
+    drawn = [cell_loci[order[i * batch_size : (i + 1) * batch_size]] for i in range(n_batches)]
     used, codes = np.unique(np.concatenate(drawn), return_inverse=True)  # loci that occur -> DNA table rows
     gen = torch.Generator().manual_seed(seed)
     dna = torch.randn(len(used), cfg.n_bins, cfg.dna_dim, generator=gen).to(device)  # [n_used, L, D]
     batches = []
     for i in range(n_batches):
-        rows = torch.as_tensor(codes[i * batch_size:(i + 1) * batch_size])
+        rows = torch.as_tensor(codes[i * batch_size : (i + 1) * batch_size])
         loci, locus_index = torch.unique(rows, return_inverse=True)
         rna = torch.log1p(torch.empty(batch_size, cfg.n_genes).exponential_(0.05, generator=gen))
         target = 0.3 * torch.randn(batch_size, cfg.n_genes, generator=gen)
@@ -119,11 +123,13 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=6, help="timed rounds (each: one step of every implementation)")
     p.add_argument("--warmup", type=int, default=1, help="untimed passes over the batches per implementation")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 if the machine is busy, "
-                   "else torch's choice)")
+    p.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: 1 if the machine is busy, else torch's choice)"
+    )
     p.add_argument("--no-bf16", action="store_true", help="CUDA: run ours in float32 instead of bf16 autocast")
-    p.add_argument("--no-variant", action="store_true",
-                   help="CPU: skip the extra row of ours without attention dropout")
+    p.add_argument(
+        "--no-variant", action="store_true", help="CPU: skip the extra row of ours without attention dropout"
+    )
     p.add_argument("--matmul-n", type=int, default=2048, help="side of the square matmul measuring the peak")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny dims, 2 rounds: a few seconds, checks the script runs")
@@ -192,7 +198,7 @@ def main() -> None:
         i = r % len(batches)
         peak = matmul_flops_per_s(device, args.matmul_n, peak_dtype)
         peaks.append(peak)
-        for name in (names if r % 2 == 0 else names[::-1]):
+        for name in names if r % 2 == 0 else names[::-1]:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             t = timed(lambda name=name, i=i: impls[name](batches[i]), device)
@@ -205,29 +211,41 @@ def main() -> None:
     n_train = len(training_cell_loci(preset))
     per_epoch = math.ceil(n_train / batch_size)
     distinct = [len(b.loci) for b in batches]
-    print(f"CDT-II training step (forward + MSE + backward), config {args.preset}: genes {cfg.n_genes}, "
-          f"bins {cfg.n_bins} x {cfg.dna_dim}, d_model {cfg.d_model}, heads {cfg.n_heads}, ffn {cfg.ffn_dim}, "
-          f"dropout {cfg.dropout}; batch {batch_size} cells with {min(distinct)}-{max(distinct)} distinct loci "
-          f"(mean {np.mean(distinct):.1f}); {'bf16 autocast (ours)' if bf16 else 'float32'}")
+    print(
+        f"CDT-II training step (forward + MSE + backward), config {args.preset}: genes {cfg.n_genes}, "
+        f"bins {cfg.n_bins} x {cfg.dna_dim}, d_model {cfg.d_model}, heads {cfg.n_heads}, ffn {cfg.ffn_dim}, "
+        f"dropout {cfg.dropout}; batch {batch_size} cells with {min(distinct)}-{max(distinct)} distinct loci "
+        f"(mean {np.mean(distinct):.1f}); {'bf16 autocast (ours)' if bf16 else 'float32'}"
+    )
     print(f"machine: {machine}; after timing {load}")
     print(f"eval-mode outputs, ours vs reference: max |diff| {diff:.1e}")
-    print(f"matmul peak ({args.matmul_n}^2, {str(peak_dtype).removeprefix('torch.')}): median "
-          f"{median(peaks) / 1e9:.1f} GFLOP/s over {len(peaks)} rounds (min {min(peaks) / 1e9:.1f}, "
-          f"max {max(peaks) / 1e9:.1f})")
+    print(
+        f"matmul peak ({args.matmul_n}^2, {str(peak_dtype).removeprefix('torch.')}): median "
+        f"{median(peaks) / 1e9:.1f} GFLOP/s over {len(peaks)} rounds (min {min(peaks) / 1e9:.1f}, "
+        f"max {max(peaks) / 1e9:.1f})"
+    )
     cuda = device.type == "cuda"
-    print(f"{'implementation':28} {'s/step':>8} {'min s':>7} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of peak':>8} "
-          f"{'epoch s':>8}" + (f" {'GPU MB':>8}" if cuda else ""))
+    print(
+        f"{'implementation':28} {'s/step':>8} {'min s':>7} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of peak':>8} "
+        f"{'epoch s':>8}" + (f" {'GPU MB':>8}" if cuda else "")
+    )
     for name in names:
         gflop = np.mean(flops[name]) / 1e9
         t = median(times[name])
-        print(f"{name:28} {t:8.3f} {min(times[name]):7.3f} {gflop:11.2f} {gflop / t:8.1f} "
-              f"{median(achieved[name]):8.2f} {per_epoch * t:8.1f}" + (f" {memory[name]:8.0f}" if cuda else ""))
-    print(f"(s/step: median over {args.repeats} interleaved rounds; epoch s = {per_epoch} batches x s/step, the "
-          f"{n_train} training cells of a {preset_name} screen, forward + backward only)")
-    print(f"train step {args.preset} (batch {batch_size}): ours {median(times['ours']):.3f} s vs reference "
-          f"{median(times['reference']):.3f} s -> {ratio:.2f}x; ours at {median(achieved['ours']):.2f} of the matmul "
-          f"peak ({np.mean(flops['ours']) / 1e9 / median(times['ours']):.1f} of {median(peaks) / 1e9:.1f} GFLOP/s); "
-          f"load {load}")
+        print(
+            f"{name:28} {t:8.3f} {min(times[name]):7.3f} {gflop:11.2f} {gflop / t:8.1f} "
+            f"{median(achieved[name]):8.2f} {per_epoch * t:8.1f}" + (f" {memory[name]:8.0f}" if cuda else "")
+        )
+    print(
+        f"(s/step: median over {args.repeats} interleaved rounds; epoch s = {per_epoch} batches x s/step, the "
+        f"{n_train} training cells of a {preset_name} screen, forward + backward only)"
+    )
+    print(
+        f"train step {args.preset} (batch {batch_size}): ours {median(times['ours']):.3f} s vs reference "
+        f"{median(times['reference']):.3f} s -> {ratio:.2f}x; ours at {median(achieved['ours']):.2f} of the matmul "
+        f"peak ({np.mean(flops['ours']) / 1e9 / median(times['ours']):.1f} of {median(peaks) / 1e9:.1f} GFLOP/s); "
+        f"load {load}"
+    )
 
 
 if __name__ == "__main__":

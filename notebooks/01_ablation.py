@@ -51,11 +51,16 @@ from IPython.display import Markdown, display
 
 ctx, nums = open_notebook("01_ablation", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 have_full = "cdt2_full" in ctx.runs and ctx.paths.screen_full is not None
-display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
-                 + ", ".join(f"`{k}`" for k in ctx.runs)))
+display(
+    Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: " + ", ".join(f"`{k}`" for k in ctx.runs))
+)
 if not have_full:
-    display(Markdown("**Skipped:** this data source has no full-gene-set screen and run (`cdt2_full`); the "
-                     "authors did not release the 9,335-gene data, so the ablation cannot be rebuilt here."))
+    display(
+        Markdown(
+            "**Skipped:** this data source has no full-gene-set screen and run (`cdt2_full`); the "
+            "authors did not release the 9,335-gene data, so the ablation cannot be rebuilt here."
+        )
+    )
 
 # %% [markdown]
 # ## The two runs
@@ -104,19 +109,60 @@ if have_full:
     s = summary.set_index("run")
     cur, full = s.loc["curated"], s.loc["full"]
     fig_name = "cdt2_fig2ab_learning_curves.png"
-    nums.add("CDT-II", "Fig 2A", "val r, curated gene set (best checkpoint)", 0.64, float(cur["val_r_best"]),
-             fig_name, note=f"{int(cur['n_genes'])} genes (published 2,361)")
-    nums.add("CDT-II", "Fig 2A", "val r, full gene set (best checkpoint)", 0.37, float(full["val_r_best"]),
-             fig_name, note=f"{int(full['n_genes'])} genes (published 9,335)")
-    nums.add("CDT-II", "Fig 2A", "val r curated minus full", 0.64 - 0.37,
-             float(cur["val_r_best"] - full["val_r_best"]), fig_name)
-    nums.add("CDT-II", "Fig 2B", "train r, curated (best epoch)", 0.65, float(cur["train_r_best"]), fig_name,
-             note="train r is logged during training (dropout on), as in the paper")
+    nums.add(
+        "CDT-II",
+        "Fig 2A",
+        "val r, curated gene set (best checkpoint)",
+        0.64,
+        float(cur["val_r_best"]),
+        fig_name,
+        note=f"{int(cur['n_genes'])} genes (published 2,361)",
+    )
+    nums.add(
+        "CDT-II",
+        "Fig 2A",
+        "val r, full gene set (best checkpoint)",
+        0.37,
+        float(full["val_r_best"]),
+        fig_name,
+        note=f"{int(full['n_genes'])} genes (published 9,335)",
+    )
+    nums.add(
+        "CDT-II",
+        "Fig 2A",
+        "val r curated minus full",
+        0.64 - 0.37,
+        float(cur["val_r_best"] - full["val_r_best"]),
+        fig_name,
+    )
+    nums.add(
+        "CDT-II",
+        "Fig 2B",
+        "train r, curated (best epoch)",
+        0.65,
+        float(cur["train_r_best"]),
+        fig_name,
+        note="train r is logged during training (dropout on), as in the paper",
+    )
     nums.add("CDT-II", "Fig 2B", "train r, full (best epoch)", None, float(full["train_r_best"]), fig_name)
-    nums.add("CDT-II", "Fig 2A", "full-set model r on the curated genes only", None, float(same["r"]),
-             "cdt2_fig2_like_for_like.csv", note="not in the paper: like-for-like comparison on the same genes")
-    nums.add("CDT-II", "Fig 2A", "mean-training-effect baseline r, curated", None, float(cur["baseline_r"]),
-             "cdt2_fig2_ablation_runs.csv", note="trainer's baseline on the same cells")
+    nums.add(
+        "CDT-II",
+        "Fig 2A",
+        "full-set model r on the curated genes only",
+        None,
+        float(same["r"]),
+        "cdt2_fig2_like_for_like.csv",
+        note="not in the paper: like-for-like comparison on the same genes",
+    )
+    nums.add(
+        "CDT-II",
+        "Fig 2A",
+        "mean-training-effect baseline r, curated",
+        None,
+        float(cur["baseline_r"]),
+        "cdt2_fig2_ablation_runs.csv",
+        note="trainer's baseline on the same cells",
+    )
     display(nums.table()[["item", "quantity", "published", "value", "note"]])
 
 # %% [markdown]
@@ -130,23 +176,29 @@ if have_full:
     fair_dir = "still higher" if fair_gap > 0.02 else ("lower" if fair_gap < -0.02 else "about equal")
     overfit = float(cur["train_r_best"] - cur["val_r_best"])
     base = float(cur["baseline_r"])
-    display(Markdown(f"""
-- On this data the curated model's validation r ({cur['val_r_best']:.3f}, best epoch {int(cur['best_epoch'])} of
-  {int(cur['stop_epoch'])}) is **{direction}** the full-set model's ({full['val_r_best']:.3f}, best epoch
-  {int(full['best_epoch'])} of {int(full['stop_epoch'])}); the paper reports 0.64 vs 0.37.
-- Scored on the same (curated) genes, the full-set model reaches r = {float(same['r']):.3f}: the curated model is
-  **{fair_dir}** ({fair_gap:+.3f}). Of the whole gap, {float(same['r']) - full['val_r_best']:+.3f} comes from
+    display(
+        Markdown(
+            f"""
+- On this data the curated model's validation r ({cur["val_r_best"]:.3f}, best epoch {int(cur["best_epoch"])} of
+  {int(cur["stop_epoch"])}) is **{direction}** the full-set model's ({full["val_r_best"]:.3f}, best epoch
+  {int(full["best_epoch"])} of {int(full["stop_epoch"])}); the paper reports 0.64 vs 0.37.
+- Scored on the same (curated) genes, the full-set model reaches r = {float(same["r"]):.3f}: the curated model is
+  **{fair_dir}** ({fair_gap:+.3f}). Of the whole gap, {float(same["r"]) - full["val_r_best"]:+.3f} comes from
   scoring the full-set model on more genes and {fair_gap:+.3f} from the models themselves.
 - Train minus validation r of the curated model at its best epoch: {overfit:+.3f} (paper: 0.65 vs 0.64).
 - The trainer's mean-training-effect baseline reaches r = {base:.3f} on the same cells: the model is
-  {'above' if float(cur['val_r_best']) > base else 'not above'} this model-free reference.
+  {"above" if float(cur["val_r_best"]) > base else "not above"} this model-free reference.
 - Synthetic data: the genes the full set adds are simulated as high-dropout noise with no perturbation response,
   so a lower full-set r over all genes is expected by construction; its size reflects that simulator choice,
   not K562.
-""" if ctx.synthetic else f"""
-- Curated val r {cur['val_r_best']:.3f} vs full {full['val_r_best']:.3f} (paper 0.64 vs 0.37); on the curated
-  genes only the full-set model reaches {float(same['r']):.3f}.
-"""))
+"""
+            if ctx.synthetic
+            else f"""
+- Curated val r {cur["val_r_best"]:.3f} vs full {full["val_r_best"]:.3f} (paper 0.64 vs 0.37); on the curated
+  genes only the full-set model reaches {float(same["r"]):.3f}.
+"""
+        )
+    )
 
 # %%
 nums.save()

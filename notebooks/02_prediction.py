@@ -53,8 +53,12 @@ from IPython.display import Markdown, display
 
 ctx, nums = open_notebook("02_prediction", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
 runs = {k: open_run(v) for k, v in ctx.runs.items()}
-display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
-                 + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())))
+display(
+    Markdown(
+        f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
+        + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())
+    )
+)
 
 
 def show(fig, name):
@@ -70,9 +74,12 @@ def show(fig, name):
 # published (`paper`) dimensions come from the same code, built on PyTorch's `meta` device.
 
 # %%
-schematics = {"cdt1": ("cdt1_fig1_architecture", "CDT v1"), "cdt2": ("cdt2_fig1_architecture", "CDT-II"),
-              "cdt3": ("cdt3_fig1_architecture", "CDT-III (two-stage VCE)"),
-              "cdt3_single": ("cdt3_fig2a_single_stage_architecture", "CDT-III single-stage ablation")}
+schematics = {
+    "cdt1": ("cdt1_fig1_architecture", "CDT v1"),
+    "cdt2": ("cdt2_fig1_architecture", "CDT-II"),
+    "cdt3": ("cdt3_fig1_architecture", "CDT-III (two-stage VCE)"),
+    "cdt3_single": ("cdt3_fig2a_single_stage_architecture", "CDT-III single-stage ablation"),
+}
 for key, (name, title) in schematics.items():
     if key in runs:
         show(draw_schematic(runs[key].model, f"{title}, {ctx.preset} preset"), name)
@@ -82,16 +89,43 @@ save_table(params, "model_parameter_counts", ctx.out_dir)
 display(params)
 p = params.set_index("model")["paper_preset"]
 note = "model code built at the paper preset (meta device); trained models here are smaller"
-nums.add("CDT v1", "Table 3", "parameters at the paper dimensions", 60e6, float(p["CDT v1"]),
-         "model_parameter_counts.csv", note)
-nums.add("CDT-II", "Fig 1", "parameters at the paper dimensions", 21e6, float(p["CDT-II"]),
-         "model_parameter_counts.csv", note)
-nums.add("CDT-III", "Fig 1", "parameters at the paper dimensions", 30_987_766, float(p["CDT-III"]),
-         "model_parameter_counts.csv", note)
+nums.add(
+    "CDT v1",
+    "Table 3",
+    "parameters at the paper dimensions",
+    60e6,
+    float(p["CDT v1"]),
+    "model_parameter_counts.csv",
+    note,
+)
+nums.add(
+    "CDT-II",
+    "Fig 1",
+    "parameters at the paper dimensions",
+    21e6,
+    float(p["CDT-II"]),
+    "model_parameter_counts.csv",
+    note,
+)
+nums.add(
+    "CDT-III",
+    "Fig 1",
+    "parameters at the paper dimensions",
+    30_987_766,
+    float(p["CDT-III"]),
+    "model_parameter_counts.csv",
+    note,
+)
 if "CDT-II full gene set (9,335 genes)" in p:
-    nums.add("CDT-II", "Fig 2", "parameters, 9,335-gene ablation model", 54e6,
-             float(p["CDT-II full gene set (9,335 genes)"]), "model_parameter_counts.csv",
-             "the paper's ~54 M is not reproduced by the stated architecture (~28 M); its stage-2 code is unpublished")
+    nums.add(
+        "CDT-II",
+        "Fig 2",
+        "parameters, 9,335-gene ablation model",
+        54e6,
+        float(p["CDT-II full gene set (9,335 genes)"]),
+        "model_parameter_counts.csv",
+        "the paper's ~54 M is not reproduced by the stated architecture (~28 M); its stage-2 code is unpublished",
+    )
 
 # %% [markdown]
 # ## CDT v1 — Tables 1-4
@@ -101,10 +135,12 @@ if "CDT-II full gene set (9,335 genes)" in p:
 # %%
 if "cdt1" in runs and ctx.paths.v1_dna and ctx.paths.v1_embeddings:
     v1 = runs["cdt1"]
-    tables = {"cdt1_table1_foundation_models": ap.v1_foundation_models(ctx.paths.v1_dna, ctx.paths.v1_embeddings),
-              "cdt1_table2_attention_shapes": ap.attention_table(v1.model),
-              "cdt1_table3_model_config": ap.v1_model_table(v1.model),
-              "cdt1_table4_training": ap.v1_training_table(v1.config)}
+    tables = {
+        "cdt1_table1_foundation_models": ap.v1_foundation_models(ctx.paths.v1_dna, ctx.paths.v1_embeddings),
+        "cdt1_table2_attention_shapes": ap.attention_table(v1.model),
+        "cdt1_table3_model_config": ap.v1_model_table(v1.model),
+        "cdt1_table4_training": ap.v1_training_table(v1.config),
+    }
     for name, table in tables.items():
         save_table(table, name, ctx.out_dir)
         display(Markdown(f"**{name}**"), table)
@@ -121,24 +157,55 @@ if "cdt1" in runs and ctx.paths.v1_dna:
     v1_stats = ap.v1_scores(pairs)
     v1_hist = ap.history_summary(v1.history)
     show(pp.v1_scatter(pairs, v1_stats), "cdt1_fig2a_pred_vs_obs_beta")
-    show(pp.v1_history(v1.history, v1_hist["best_epoch"],
-                       "Huber loss" if v1.config.huber_delta is not None else "MSE"), "cdt1_fig2bc_learning_curves")
+    show(
+        pp.v1_history(v1.history, v1_hist["best_epoch"], "Huber loss" if v1.config.huber_delta is not None else "MSE"),
+        "cdt1_fig2bc_learning_curves",
+    )
     base_r = ap.run_summary(v1).get("baseline_r", float("nan"))
-    nums.add("CDT v1", "Fig 2A", "val Pearson r, predicted vs observed beta", 0.503, v1_stats["r"],
-             "cdt1_fig2a_pred_vs_obs_beta.png", f"n = {v1_stats['n']} {'/'.join(v1_splits)} pairs (published 996)")
+    nums.add(
+        "CDT v1",
+        "Fig 2A",
+        "val Pearson r, predicted vs observed beta",
+        0.503,
+        v1_stats["r"],
+        "cdt1_fig2a_pred_vs_obs_beta.png",
+        f"n = {v1_stats['n']} {'/'.join(v1_splits)} pairs (published 996)",
+    )
     nums.add("CDT v1", "Fig 2A", "val Spearman rho", None, v1_stats["rho"], "cdt1_fig2a_pred_vs_obs_beta.png")
-    nums.add("CDT v1", "Fig 2B/C", "best epoch", 16, v1_hist["best_epoch"], "cdt1_fig2bc_learning_curves.png",
-             f"of at most {v1.config.phases[0].epochs} (published 50)")
+    nums.add(
+        "CDT v1",
+        "Fig 2B/C",
+        "best epoch",
+        16,
+        v1_hist["best_epoch"],
+        "cdt1_fig2bc_learning_curves.png",
+        f"of at most {v1.config.phases[0].epochs} (published 50)",
+    )
     nums.add("CDT v1", "Fig 2B/C", "stop epoch", 26, v1_hist["stop_epoch"], "cdt1_fig2bc_learning_curves.png")
-    nums.add("CDT v1", "Fig 2B/C", "train r at the last epoch", 0.65, v1_hist["train_r_last"],
-             "cdt1_fig2bc_learning_curves.png")
-    nums.add("CDT v1", "Fig 2A", "per-gene mean training beta baseline r", None, base_r, "",
-             "trainer's baseline: each pair predicted as the mean training beta of its target gene")
-    display(Markdown(f"""
-CDT v1 on this data: validation r = **{v1_stats['r']:.3f}** over {v1_stats['n']} pairs (P = {v1_stats['p_value']:.1e};
-published 0.503 over 996), best epoch {v1_hist['best_epoch']}, stopped at {v1_hist['stop_epoch']} (published 16 and 26),
-train r at the end {v1_hist['train_r_last']:.3f} (published 0.65). The trainer's baseline reaches r = {base_r:.3f}.
-"""))
+    nums.add(
+        "CDT v1",
+        "Fig 2B/C",
+        "train r at the last epoch",
+        0.65,
+        v1_hist["train_r_last"],
+        "cdt1_fig2bc_learning_curves.png",
+    )
+    nums.add(
+        "CDT v1",
+        "Fig 2A",
+        "per-gene mean training beta baseline r",
+        None,
+        base_r,
+        "",
+        "trainer's baseline: each pair predicted as the mean training beta of its target gene",
+    )
+    display(
+        Markdown(f"""
+CDT v1 on this data: validation r = **{v1_stats["r"]:.3f}** over {v1_stats["n"]} pairs (P = {v1_stats["p_value"]:.1e};
+published 0.503 over 996), best epoch {v1_hist["best_epoch"]}, stopped at {v1_hist["stop_epoch"]} (published 16 and 26),
+train r at the end {v1_hist["train_r_last"]:.3f} (published 0.65). The trainer's baseline reaches r = {base_r:.3f}.
+""")
+    )
 
 # %% [markdown]
 # ## CDT-II — Fig 3A: all held-out cells x genes
@@ -153,16 +220,31 @@ overall = ap.stage_comparison({"CDT-II": cdt2}).drop(columns=["protein_r_express
 overall = overall.assign(rho=o["rho"], r_squared=o["r_squared"], R2=o["R2"], mse=o["mse"], n_pairs=o["n"])
 save_table(overall, "cdt2_fig3a_overall_scores", ctx.out_dir)
 f3a = "cdt2_fig3a_pred_vs_actual.png"
-nums.add("CDT-II", "Fig 3A", "overall Pearson r (cells x genes)", 0.64, o["r"], f3a,
-         f"{len(cdt2.groups)} cells x {len(cdt2.genes)} genes (published 2,037 x 2,361)")
+nums.add(
+    "CDT-II",
+    "Fig 3A",
+    "overall Pearson r (cells x genes)",
+    0.64,
+    o["r"],
+    f3a,
+    f"{len(cdt2.groups)} cells x {len(cdt2.genes)} genes (published 2,037 x 2,361)",
+)
 nums.add("CDT-II", "Fig 3A", "r^2 (the paper's 'R^2')", 0.41, o["r_squared"], f3a)
-nums.add("CDT-II", "Fig 3A", "coefficient of determination 1 - SSE/SST", None, o["R2"], f3a,
-         "not reported by the paper")
+nums.add(
+    "CDT-II", "Fig 3A", "coefficient of determination 1 - SSE/SST", None, o["R2"], f3a, "not reported by the paper"
+)
 nums.add("CDT-II", "Fig 3A", "Spearman rho", 0.46, o["rho"], f3a)
 base2 = ap.run_summary(runs["cdt2"]).get("baseline_r")
 if base2 is not None:
-    nums.add("CDT-II", "Fig 3A", "mean-training-effect baseline r", None, base2, "",
-             "trainer's baseline on the same cells: every cell predicted as the mean training log2FC")
+    nums.add(
+        "CDT-II",
+        "Fig 3A",
+        "mean-training-effect baseline r",
+        None,
+        base2,
+        "",
+        "trainer's baseline on the same cells: every cell predicted as the mean training log2FC",
+    )
 display(overall)
 
 # %% [markdown]
@@ -175,17 +257,34 @@ display(overall)
 per_gene = ap.per_gene_table(cdt2, ap.CDT2_PER_GENE_R)
 save_table(per_gene, "cdt2_fig3b_per_gene_r", ctx.out_dir)
 pb = cdt2.evaluation.per_perturbation
-show(pp.pseudobulk_panels(ap.pseudobulk(cdt2), pb["r_mean"], pb["n_cells"], list(ap.CDT2_PER_GENE_R)),
-     "cdt2_fig3b_per_gene_r")
+show(
+    pp.pseudobulk_panels(ap.pseudobulk(cdt2), pb["r_mean"], pb["n_cells"], list(ap.CDT2_PER_GENE_R)),
+    "cdt2_fig3b_per_gene_r",
+)
 for _, row in per_gene.iterrows():
-    nums.add("CDT-II", "Fig 3B", f"pseudo-bulk r, {row['perturbation']}", row.get("published_r_mean"),
-             row["r_mean"], "cdt2_fig3b_per_gene_r.png", f"{int(row['n_cells'])} cells")
-nums.add("CDT-II", "Fig 3B", "pseudo-bulk r, mean over held-out genes", 0.84, o["r_mean_avg"],
-         "cdt2_fig3b_per_gene_r.png")
+    nums.add(
+        "CDT-II",
+        "Fig 3B",
+        f"pseudo-bulk r, {row['perturbation']}",
+        row.get("published_r_mean"),
+        row["r_mean"],
+        "cdt2_fig3b_per_gene_r.png",
+        f"{int(row['n_cells'])} cells",
+    )
+nums.add(
+    "CDT-II", "Fig 3B", "pseudo-bulk r, mean over held-out genes", 0.84, o["r_mean_avg"], "cdt2_fig3b_per_gene_r.png"
+)
 base2_pb = ap.run_summary(runs["cdt2"]).get("baseline_pb_r")
 if base2_pb is not None:
-    nums.add("CDT-II", "Fig 3B", "mean-training-effect baseline pseudo-bulk r (mean)", None, base2_pb, "",
-             "trainer's baseline on the same cells")
+    nums.add(
+        "CDT-II",
+        "Fig 3B",
+        "mean-training-effect baseline pseudo-bulk r (mean)",
+        None,
+        base2_pb,
+        "",
+        "trainer's baseline on the same cells",
+    )
 display(per_gene)
 
 # %% [markdown]
@@ -195,8 +294,14 @@ display(per_gene)
 if "GFI1B" in set(cdt2.groups):
     profile, r_gfi1b = ap.trans_profile(cdt2, "GFI1B")
     show(pp.trans_profile(profile, "GFI1B", r_gfi1b), "cdt2_fig3c_gfi1b_trans_profile")
-    nums.add("CDT-II", "Fig 3C", "GFI1B mean predicted vs mean observed profile r", 0.88, r_gfi1b,
-             "cdt2_fig3c_gfi1b_trans_profile.png")
+    nums.add(
+        "CDT-II",
+        "Fig 3C",
+        "GFI1B mean predicted vs mean observed profile r",
+        0.88,
+        r_gfi1b,
+        "cdt2_fig3c_gfi1b_trans_profile.png",
+    )
 else:
     display(Markdown("**Skipped:** GFI1B is not among the held-out perturbations of this screen."))
 
@@ -213,13 +318,32 @@ for gene, published in ap.CDT2_TOP50.items():
     row = top[top["perturbation"] == gene]
     if len(row):
         row = row.iloc[0]
-        nums.add("CDT-II", "text", f"top-50 overlap, {gene} (shared genes)", published, int(row["shared"]),
-                 "cdt2_text_top50_overlap.csv", f"of {int(row['top_n'])}, among {int(row['M'])} genes")
-        nums.add("CDT-II", "text", f"top-50 overlap, {gene} (fold over chance)", 26 / (50 * 50 / 2361)
-                 if gene == "GFI1B" else 25 / (50 * 50 / 2361), float(row["fold"]), "cdt2_text_top50_overlap.csv",
-                 "published fold from 2,361 genes")
-        nums.add("CDT-II", "text", f"top-50 overlap, {gene} (hypergeometric P)", None, float(row["p_value"]),
-                 "cdt2_text_top50_overlap.csv")
+        nums.add(
+            "CDT-II",
+            "text",
+            f"top-50 overlap, {gene} (shared genes)",
+            published,
+            int(row["shared"]),
+            "cdt2_text_top50_overlap.csv",
+            f"of {int(row['top_n'])}, among {int(row['M'])} genes",
+        )
+        nums.add(
+            "CDT-II",
+            "text",
+            f"top-50 overlap, {gene} (fold over chance)",
+            26 / (50 * 50 / 2361) if gene == "GFI1B" else 25 / (50 * 50 / 2361),
+            float(row["fold"]),
+            "cdt2_text_top50_overlap.csv",
+            "published fold from 2,361 genes",
+        )
+        nums.add(
+            "CDT-II",
+            "text",
+            f"top-50 overlap, {gene} (hypergeometric P)",
+            None,
+            float(row["p_value"]),
+            "cdt2_text_top50_overlap.csv",
+        )
 
 # %% [markdown]
 # ## CDT-III — Table 1 / Fig 2B: per-gene RNA r, CDT-II vs CDT-III; protein r
@@ -231,18 +355,50 @@ if "cdt3" in runs:
     cdt3 = ap.held_out(runs["cdt3"], ctx.paths.screen, ctx.paths.dna, "CDT-III")
     table1 = ap.cdt2_vs_cdt3(cdt2, cdt3)
     save_table(table1, "cdt3_table1_per_gene_r", ctx.out_dir)
-    show(pp.paired_bars(table1, ["rna_r_cdt2", "rna_r_cdt3"], ["CDT-II", "CDT-III"],
-                        ["published_rna_r_cdt2", "published_rna_r_cdt3"]), "cdt3_fig2b_per_gene_rna_r")
+    show(
+        pp.paired_bars(
+            table1,
+            ["rna_r_cdt2", "rna_r_cdt3"],
+            ["CDT-II", "CDT-III"],
+            ["published_rna_r_cdt2", "published_rna_r_cdt3"],
+        ),
+        "cdt3_fig2b_per_gene_rna_r",
+    )
     o3 = cdt3.evaluation.overall
     n_expr = int(cdt3.expressed.sum())
-    nums.add("CDT-III", "Table 1", "per-gene RNA r, CDT-II (mean of held-out genes)", 0.804, o["r_mean_avg"],
-             "cdt3_fig2b_per_gene_rna_r.png")
-    nums.add("CDT-III", "Table 1", "per-gene RNA r, CDT-III (mean of held-out genes)", 0.843, o3["r_mean_avg"],
-             "cdt3_fig2b_per_gene_rna_r.png")
-    nums.add("CDT-III", "Table 1", "per-gene RNA r, CDT-III minus CDT-II", 0.843 - 0.804,
-             o3["r_mean_avg"] - o["r_mean_avg"], "cdt3_fig2b_per_gene_rna_r.png")
-    nums.add("CDT-III", "Table 1", "per-gene protein r over expressed proteins (mean)", 0.969,
-             o3["prot_r_mean_expressed_avg"], "cdt3_table1_per_gene_r.csv", f"{n_expr} expressed (published 65)")
+    nums.add(
+        "CDT-III",
+        "Table 1",
+        "per-gene RNA r, CDT-II (mean of held-out genes)",
+        0.804,
+        o["r_mean_avg"],
+        "cdt3_fig2b_per_gene_rna_r.png",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 1",
+        "per-gene RNA r, CDT-III (mean of held-out genes)",
+        0.843,
+        o3["r_mean_avg"],
+        "cdt3_fig2b_per_gene_rna_r.png",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 1",
+        "per-gene RNA r, CDT-III minus CDT-II",
+        0.843 - 0.804,
+        o3["r_mean_avg"] - o["r_mean_avg"],
+        "cdt3_fig2b_per_gene_rna_r.png",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 1",
+        "per-gene protein r over expressed proteins (mean)",
+        0.969,
+        o3["prot_r_mean_expressed_avg"],
+        "cdt3_table1_per_gene_r.csv",
+        f"{n_expr} expressed (published 65)",
+    )
     display(table1)
 else:
     display(Markdown("**Skipped:** no CDT-III run on this data source (no protein measurements)."))
@@ -258,25 +414,48 @@ else:
 # %%
 if "cdt3" in runs and "cdt3_single" in runs:
     single = ap.held_out(runs["cdt3_single"], ctx.paths.screen, ctx.paths.dna, "CDT-III single-stage")
-    stages = ap.stage_comparison({"CDT-II (RNA only)": cdt2, "CDT-III single-stage (lambda 0.1)": single,
-                                  "CDT-III two-stage": cdt3})
+    stages = ap.stage_comparison(
+        {"CDT-II (RNA only)": cdt2, "CDT-III single-stage (lambda 0.1)": single, "CDT-III two-stage": cdt3}
+    )
     save_table(stages, "cdt3_fig2a_single_vs_two_stage", ctx.out_dir)
     show(pp.model_bars(stages, "rna_r", published=ap.CDT3_STAGE_ABLATION), "cdt3_fig2a_single_vs_two_stage")
     init = runs["cdt3_single"].metrics.get("init", {})
     s = stages.set_index("model")
     f2a = "cdt3_fig2a_single_vs_two_stage.png"
     nums.add("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage", 0.64, float(s.loc["CDT-III two-stage", "rna_r"]), f2a)
-    nums.add("CDT-III", "Fig 2A / Table 4", "RNA r, single-stage", 0.24,
-             float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]), f2a,
-             "ours: lambda 0.1; nearest published variant B (lambda 0.11); published range .19-.37")
-    nums.add("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage minus single-stage", 0.64 - 0.37,
-             float(s.loc["CDT-III two-stage", "rna_r"] - s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]), f2a,
-             "published: against the best single-stage variant (D, 0.37)")
-    nums.add("CDT-III", "Table 4", "protein r (pooled, expressed), two-stage", 0.43,
-             float(s.loc["CDT-III two-stage", "protein_r_expressed"]), f2a)
+    nums.add(
+        "CDT-III",
+        "Fig 2A / Table 4",
+        "RNA r, single-stage",
+        0.24,
+        float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
+        f2a,
+        "ours: lambda 0.1; nearest published variant B (lambda 0.11); published range .19-.37",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 2A / Table 4",
+        "RNA r, two-stage minus single-stage",
+        0.64 - 0.37,
+        float(s.loc["CDT-III two-stage", "rna_r"] - s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
+        f2a,
+        "published: against the best single-stage variant (D, 0.37)",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 4",
+        "protein r (pooled, expressed), two-stage",
+        0.43,
+        float(s.loc["CDT-III two-stage", "protein_r_expressed"]),
+        f2a,
+    )
     display(stages)
-    display(Markdown(f"Single-stage initialisation: {init.get('copied', '?')} tensors copied from CDT-II, not "
-                     f"transferred: {', '.join(init.get('skipped', [])) or 'none'}."))
+    display(
+        Markdown(
+            f"Single-stage initialisation: {init.get('copied', '?')} tensors copied from CDT-II, not "
+            f"transferred: {', '.join(init.get('skipped', [])) or 'none'}."
+        )
+    )
     display(ap.CDT3_STAGE_ABLATION)
 
 # %% [markdown]
@@ -285,42 +464,58 @@ if "cdt3" in runs and "cdt3_single" in runs:
 # %%
 if "cdt3" in runs:
     prot = ap.pseudobulk(cdt3, "protein")
-    show(pp.pseudobulk_overlay(prot, cdt3.evaluation.per_perturbation["prot_r_mean_expressed"]),
-         "cdt3_fig2c_protein_pred_vs_actual")
+    show(
+        pp.pseudobulk_overlay(prot, cdt3.evaluation.per_perturbation["prot_r_mean_expressed"]),
+        "cdt3_fig2c_protein_pred_vs_actual",
+    )
 
 # %% [markdown]
 # ## What this run shows
 
 # %%
-lines = [f"- CDT-II on the held-out cells: r = {o['r']:.3f} (published 0.64), r^2 = {o['r_squared']:.3f} (0.41), "
-         f"R^2 = {o['R2']:.3f}, Spearman {o['rho']:.3f} (0.46); mean per-gene pseudo-bulk r {o['r_mean_avg']:.3f} "
-         f"(0.84)."]
+lines = [
+    f"- CDT-II on the held-out cells: r = {o['r']:.3f} (published 0.64), r^2 = {o['r_squared']:.3f} (0.41), "
+    f"R^2 = {o['R2']:.3f}, Spearman {o['rho']:.3f} (0.46); mean per-gene pseudo-bulk r {o['r_mean_avg']:.3f} "
+    f"(0.84)."
+]
 if base2 is not None:
-    lines.append(f"- Predicting every cell as the mean training effect gives r = {base2:.3f} on the same cells: CDT-II "
-                 f"is {'above' if o['r'] > base2 else 'not above'} that reference ({o['r'] - base2:+.3f}).")
+    lines.append(
+        f"- Predicting every cell as the mean training effect gives r = {base2:.3f} on the same cells: CDT-II "
+        f"is {'above' if o['r'] > base2 else 'not above'} that reference ({o['r'] - base2:+.3f})."
+    )
 if base2_pb is not None:
-    lines.append(f"- The same baseline's mean pseudo-bulk r is {base2_pb:.3f} (CDT-II {o['r_mean_avg']:.3f}): a shared "
-                 "average response already correlates with each gene's mean profile, so pseudo-bulk r alone does not "
-                 "show perturbation-specific prediction.")
+    lines.append(
+        f"- The same baseline's mean pseudo-bulk r is {base2_pb:.3f} (CDT-II {o['r_mean_avg']:.3f}): a shared "
+        "average response already correlates with each gene's mean profile, so pseudo-bulk r alone does not "
+        "show perturbation-specific prediction."
+    )
 gfi = top[top["perturbation"] == "GFI1B"]
 if len(gfi):
     g = gfi.iloc[0]
-    lines.append(f"- GFI1B top-50 trans targets: {int(g['shared'])}/50 shared, {g['fold']:.1f}-fold over chance, "
-                 f"P = {g['p_value']:.1e} (published 26/50, ~25-fold over 2,361 genes; with {int(g['M'])} genes "
-                 f"here, chance alone gives {g['expected']:.1f}).")
+    lines.append(
+        f"- GFI1B top-50 trans targets: {int(g['shared'])}/50 shared, {g['fold']:.1f}-fold over chance, "
+        f"P = {g['p_value']:.1e} (published 26/50, ~25-fold over 2,361 genes; with {int(g['M'])} genes "
+        f"here, chance alone gives {g['expected']:.1f})."
+    )
 if "cdt3" in runs:
     d = o3["r_mean_avg"] - o["r_mean_avg"]
-    lines.append(f"- CDT-III vs CDT-II per-gene RNA r: {o['r_mean_avg']:.3f} -> {o3['r_mean_avg']:.3f} ({d:+.3f}; "
-                 f"published +0.039); protein pseudo-bulk r over expressed proteins {o3['prot_r_mean_expressed_avg']:.3f}"
-                 f" (0.969).")
+    lines.append(
+        f"- CDT-III vs CDT-II per-gene RNA r: {o['r_mean_avg']:.3f} -> {o3['r_mean_avg']:.3f} ({d:+.3f}; "
+        f"published +0.039); protein pseudo-bulk r over expressed proteins {o3['prot_r_mean_expressed_avg']:.3f}"
+        f" (0.969)."
+    )
 if "cdt3" in runs and "cdt3_single" in runs:
     two, one = float(s.loc["CDT-III two-stage", "rna_r"]), float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"])
-    lines.append(f"- Two-stage vs single-stage RNA r: {two:.3f} vs {one:.3f} — the single-stage model is "
-                 f"{'worse' if one < two - 0.02 else 'not worse'} here (published 0.64 vs 0.19-0.37).")
-lines.append("- Caution (true of the task as published, not of this data only): the target log2FC of a cell is an "
-             "affine function of its own input expression, gene by gene, and the protein target is the protein input "
-             "minus its NTC mean, so a model can read much of the answer from its input. Notebook 07 sets these "
-             "numbers beside ridge and locus baselines.")
+    lines.append(
+        f"- Two-stage vs single-stage RNA r: {two:.3f} vs {one:.3f} — the single-stage model is "
+        f"{'worse' if one < two - 0.02 else 'not worse'} here (published 0.64 vs 0.19-0.37)."
+    )
+lines.append(
+    "- Caution (true of the task as published, not of this data only): the target log2FC of a cell is an "
+    "affine function of its own input expression, gene by gene, and the protein target is the protein input "
+    "minus its NTC mean, so a model can read much of the answer from its input. Notebook 07 sets these "
+    "numbers beside ridge and locus baselines."
+)
 display(Markdown("\n".join(lines)))
 
 # %%

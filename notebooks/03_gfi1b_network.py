@@ -63,9 +63,13 @@ run = open_run(ctx.runs["cdt2"])
 edges = pd.read_csv(f"{ctx.paths.truth_dir}/network_edges.csv") if ctx.paths.truth_dir else None
 n_cells = int((screen.obs["perturbation"].astype(str) == GENE).sum())
 N = an.scaled_n(screen.n_vars)
-display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**; CDT-II run `{run.run_dir.name}`; "
-                 f"{screen.n_vars:,} genes, {n_cells} {GENE} cells. The paper's top 100 of 2,361 genes becomes "
-                 f"**top {N} of {screen.n_vars:,}** here (same share of the gene universe)."))
+display(
+    Markdown(
+        f"Data: **{ctx.source_label}**, protocol **{protocol}**; CDT-II run `{run.run_dir.name}`; "
+        f"{screen.n_vars:,} genes, {n_cells} {GENE} cells. The paper's top 100 of 2,361 genes becomes "
+        f"**top {N} of {screen.n_vars:,}** here (same share of the gene universe)."
+    )
+)
 
 # %% [markdown]
 # ## Attention maps over the first GFI1B cells
@@ -73,8 +77,9 @@ display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**; CDT-II
 
 # %%
 maps = an.gene_maps(run, screen, ctx.paths.dna, GENE, first_n=50)
-shapes = pd.DataFrame({"map": list(maps), "shape [heads x queries x keys]": [" x ".join(map(str, m.values.shape))
-                                                                               for m in maps.values()]})
+shapes = pd.DataFrame(
+    {"map": list(maps), "shape [heads x queries x keys]": [" x ".join(map(str, m.values.shape)) for m in maps.values()]}
+)
 display(shapes)
 
 # %% [markdown]
@@ -94,8 +99,12 @@ save_table(heads_top, "cdt2_fig4c_rna_self_attention_heads", ctx.out_dir)
 fig = pn.per_head_top(heads_top, GENE)
 pn.show(fig, "cdt2_fig4c_rna_self_attention_heads", ctx)
 distinct = heads_top.groupby("head")["gene"].apply(lambda g: g.iloc[0])
-display(Markdown(f"Top gene per head: {', '.join(f'head {h}: **{g}**' for h, g in distinct.items())} "
-                 f"({distinct.nunique()} distinct of {len(distinct)} heads)."))
+display(
+    Markdown(
+        f"Top gene per head: {', '.join(f'head {h}: **{g}**' for h, g in distinct.items())} "
+        f"({distinct.nunique()} distinct of {len(distinct)} heads)."
+    )
+)
 
 # %% [markdown]
 # ## Fig 4D — RNA self-attention around GFI1B and its top genes
@@ -115,9 +124,15 @@ var = an.cell_variation(run, screen, ctx.paths.dna, GENE, first_n=20)
 save_table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes", ctx.out_dir)
 fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=an.CELL_CORRELATION_MEAN)
 pn.show(fig, "cdt2_fig4e_cell_attention_correlation", ctx)
-nums.add("CDT-II", "Fig 4E", f"mean pairwise r of {GENE} attention rows, {var.summary['n_pairs']} cell pairs",
-         an.CELL_CORRELATION_MEAN, var.summary["mean"], "cdt2_fig4e_cell_attention_correlation.png",
-         note=f"min {var.summary['min']:.3f}; authors' notebook gave 0.82")
+nums.add(
+    "CDT-II",
+    "Fig 4E",
+    f"mean pairwise r of {GENE} attention rows, {var.summary['n_pairs']} cell pairs",
+    an.CELL_CORRELATION_MEAN,
+    var.summary["mean"],
+    "cdt2_fig4e_cell_attention_correlation.png",
+    note=f"min {var.summary['min']:.3f}; authors' notebook gave 0.82",
+)
 
 # %% [markdown]
 # ## Text — GFI1B attention top-N vs experimental top-N, beside expression correlation
@@ -136,20 +151,61 @@ display(overlap)
 o = overlap.set_index("method")
 fig_o = "cdt2_text_gfi1b_top_overlap.png"
 scale = f"top {N} of {screen.n_vars} genes (paper: top 100 of 2,361)"
-nums.add("CDT-II", "text (GFI1B overlap)", "shared genes, attention vs experimental top-N", an.GFI1B_TOP100["k"],
-         int(o.loc["attention_down", "overlap"]), fig_o, note=scale)
-nums.add("CDT-II", "text (GFI1B overlap)", "fold enrichment", an.GFI1B_TOP100["fold"],
-         float(o.loc["attention_down", "fold"]), fig_o, note=scale)
-nums.add("CDT-II", "text (GFI1B overlap)", "hypergeometric P", an.GFI1B_TOP100["p_value"],
-         float(o.loc["attention_down", "p_value"]), fig_o, note=scale + "; P depends on N and M")
-nums.add("CDT-II", "text (GFI1B overlap)", "fold enrichment, expression correlation (no model)", None,
-         float(o.loc["correlation", "fold"]), fig_o, note="baseline: |Spearman| with GFI1B in unperturbed cells")
+nums.add(
+    "CDT-II",
+    "text (GFI1B overlap)",
+    "shared genes, attention vs experimental top-N",
+    an.GFI1B_TOP100["k"],
+    int(o.loc["attention_down", "overlap"]),
+    fig_o,
+    note=scale,
+)
+nums.add(
+    "CDT-II",
+    "text (GFI1B overlap)",
+    "fold enrichment",
+    an.GFI1B_TOP100["fold"],
+    float(o.loc["attention_down", "fold"]),
+    fig_o,
+    note=scale,
+)
+nums.add(
+    "CDT-II",
+    "text (GFI1B overlap)",
+    "hypergeometric P",
+    an.GFI1B_TOP100["p_value"],
+    float(o.loc["attention_down", "p_value"]),
+    fig_o,
+    note=scale + "; P depends on N and M",
+)
+nums.add(
+    "CDT-II",
+    "text (GFI1B overlap)",
+    "fold enrichment, expression correlation (no model)",
+    None,
+    float(o.loc["correlation", "fold"]),
+    fig_o,
+    note="baseline: |Spearman| with GFI1B in unperturbed cells",
+)
 if edges is not None:
-    nums.add("CDT-II", "text (GFI1B overlap)", "share of attention top-N that are true GFI1B targets", None,
-             float(o.loc["attention_down", "true_target_share"]), fig_o,
-             note=f"simulated truth; base rate {o.loc['attention_down', 'true_target_base']:.3f}")
-    nums.add("CDT-II", "text (GFI1B overlap)", "share of correlation top-N that are true GFI1B targets", None,
-             float(o.loc["correlation", "true_target_share"]), fig_o, note="simulated truth")
+    nums.add(
+        "CDT-II",
+        "text (GFI1B overlap)",
+        "share of attention top-N that are true GFI1B targets",
+        None,
+        float(o.loc["attention_down", "true_target_share"]),
+        fig_o,
+        note=f"simulated truth; base rate {o.loc['attention_down', 'true_target_base']:.3f}",
+    )
+    nums.add(
+        "CDT-II",
+        "text (GFI1B overlap)",
+        "share of correlation top-N that are true GFI1B targets",
+        None,
+        float(o.loc["correlation", "true_target_share"]),
+        fig_o,
+        note="simulated truth",
+    )
 
 # %% [markdown]
 # ## Fig 5A — the GFI1B hub: downstream, upstream and bidirectional partners
@@ -165,14 +221,27 @@ pn.show(fig, "cdt2_fig5a_gfi1b_network", ctx)
 role_stats = an.role_summary(role_genes, scores)
 display(role_stats)
 for role, published in an.HUB_COUNTS.items():
-    nums.add("CDT-II", "Fig 5A", f"{role} partners of {GENE}", published, counts[role],
-             "cdt2_fig5a_gfi1b_network.png", note=f"{screen.n_vars} genes (paper 2,361): ~5% of genes by design")
+    nums.add(
+        "CDT-II",
+        "Fig 5A",
+        f"{role} partners of {GENE}",
+        published,
+        counts[role],
+        "cdt2_fig5a_gfi1b_network.png",
+        note=f"{screen.n_vars} genes (paper 2,361): ~5% of genes by design",
+    )
 if edges is not None and len(role_stats):
     rs = role_stats.set_index("role")
     if "downstream" in rs.index:
-        nums.add("CDT-II", "Fig 5A", "share of downstream partners that are true GFI1B targets", None,
-                 float(rs.loc["downstream", "true_target_share"]), "cdt2_fig5a_gfi1b_hub_roles.csv",
-                 note=f"simulated truth; base rate {rs.loc['downstream', 'true_target_base']:.3f}")
+        nums.add(
+            "CDT-II",
+            "Fig 5A",
+            "share of downstream partners that are true GFI1B targets",
+            None,
+            float(rs.loc["downstream", "true_target_share"]),
+            "cdt2_fig5a_gfi1b_hub_roles.csv",
+            note=f"simulated truth; base rate {rs.loc['downstream', 'true_target_base']:.3f}",
+        )
 
 # %% [markdown]
 # ## Text — gradients vs the observed effect; attention vs both
@@ -192,17 +261,50 @@ save_table(method_r, "cdt2_text_method_correlations", ctx.out_dir)
 display(method_r)
 mr = method_r.set_index(["a", "b"])["pearson_r"]
 fig_g = "cdt2_text_gradient_vs_effect.png"
-nums.add("CDT-II", "text (gradients)", f"r gradient importance vs |effect|, {GENE}", an.GRADIENT_R, r_grad, fig_g,
-         note=f"top {N} outputs; v3 Fig 8A gives 0.86 for GFI1B")
-nums.add("CDT-II", "text (gradients)", "mean r over held-out genes", sum(an.GRADIENT_R_PER_GENE.values()) / 5,
-         float(grad["r"].mean()), "cdt2_text_gradient_vs_effect_per_gene.csv", note=f"{len(grad)} genes with cells")
-nums.add("CDT-II", "text (gradients)", "r attention row vs gradient importance", an.ATTENTION_GRADIENT_R,
-         float(mr.loc[("attention_down", "gradient_importance")]), "cdt2_text_method_correlations.csv")
-nums.add("CDT-II", "text (gradients)", "r attention row vs |effect|", None,
-         float(mr.loc[("effect", "attention_down")]), "cdt2_text_method_correlations.csv",
-         note="an earlier authors' notebook printed 0.26")
-nums.add("CDT-II", "text (gradients)", "r expression correlation vs |effect| (no model)", None,
-         float(mr.loc[("effect", "correlation")]), "cdt2_text_method_correlations.csv", note="baseline")
+nums.add(
+    "CDT-II",
+    "text (gradients)",
+    f"r gradient importance vs |effect|, {GENE}",
+    an.GRADIENT_R,
+    r_grad,
+    fig_g,
+    note=f"top {N} outputs; v3 Fig 8A gives 0.86 for GFI1B",
+)
+nums.add(
+    "CDT-II",
+    "text (gradients)",
+    "mean r over held-out genes",
+    sum(an.GRADIENT_R_PER_GENE.values()) / 5,
+    float(grad["r"].mean()),
+    "cdt2_text_gradient_vs_effect_per_gene.csv",
+    note=f"{len(grad)} genes with cells",
+)
+nums.add(
+    "CDT-II",
+    "text (gradients)",
+    "r attention row vs gradient importance",
+    an.ATTENTION_GRADIENT_R,
+    float(mr.loc[("attention_down", "gradient_importance")]),
+    "cdt2_text_method_correlations.csv",
+)
+nums.add(
+    "CDT-II",
+    "text (gradients)",
+    "r attention row vs |effect|",
+    None,
+    float(mr.loc[("effect", "attention_down")]),
+    "cdt2_text_method_correlations.csv",
+    note="an earlier authors' notebook printed 0.26",
+)
+nums.add(
+    "CDT-II",
+    "text (gradients)",
+    "r expression correlation vs |effect| (no model)",
+    None,
+    float(mr.loc[("effect", "correlation")]),
+    "cdt2_text_method_correlations.csv",
+    note="baseline",
+)
 
 # %% [markdown]
 # ## Text — in-silico knockdown (input set to zero)
@@ -214,8 +316,14 @@ kd_table, kds = an.knockdown_table(run, screen, ctx.paths.dna, ["GFI1B", "CD52"]
 save_table(kd_table, "cdt2_text_in_silico_knockdown", ctx.out_dir)
 display(kd_table)
 for row in kd_table.itertuples():
-    nums.add("CDT-II", "text (in-silico knockdown)", f"r predicted change vs observed, {row.perturbation}",
-             an.KNOCKDOWN_R if row.perturbation == GENE else None, float(row.r), "cdt2_text_in_silico_knockdown.csv")
+    nums.add(
+        "CDT-II",
+        "text (in-silico knockdown)",
+        f"r predicted change vs observed, {row.perturbation}",
+        an.KNOCKDOWN_R if row.perturbation == GENE else None,
+        float(row.r),
+        "cdt2_text_in_silico_knockdown.csv",
+    )
 
 # %% [markdown]
 # ## CDT-III Table 5 — the six attention maps and their shapes
@@ -233,8 +341,12 @@ if have_cdt3:
     fig = pn.attention_maps_grid({k: m.head_mean() for k, m in six.items()}, "CD52")
     pn.show(fig, "cdt3_table5_attention_maps_cd52", ctx)
 else:
-    display(Markdown("**No CDT-III run for this data source:** the shapes above are those of a CDT-III built at "
-                     f"the `{preset}` preset; the attention panels are skipped."))
+    display(
+        Markdown(
+            "**No CDT-III run for this data source:** the shapes above are those of a CDT-III built at "
+            f"the `{preset}` preset; the attention panels are skipped."
+        )
+    )
 
 # %% [markdown]
 # ## CDT v1 Fig 7 — DNA self-attention head diversity (layer 1)
@@ -247,13 +359,21 @@ if "cdt1" in ctx.runs:
     v1 = an.v1_dna_self_heads(run1, split="val", index=0, layer=0)
     chosen = an.pick_heads(v1, k=4)
     save_table(chosen, "cdt1_fig7_head_entropy", ctx.out_dir)
-    fig = pn.head_diversity(v1.values, chosen, layer=0,
-                            title=f"\npair {v1.meta['pair']} (target {v1.meta['target_gene']})")
+    fig = pn.head_diversity(
+        v1.values, chosen, layer=0, title=f"\npair {v1.meta['pair']} (target {v1.meta['target_gene']})"
+    )
     pn.show(fig, "cdt1_fig7_dna_self_attention_heads", ctx)
     display(chosen)
     spread = float(chosen["row_effective_positions"].max() / chosen["row_effective_positions"].min())
-    nums.add("CDT v1", "Fig 7", "bins attended per query, most diffuse / most concentrated head", None, spread,
-             "cdt1_fig7_dna_self_attention_heads.png", note="paper shows the diversity qualitatively")
+    nums.add(
+        "CDT v1",
+        "Fig 7",
+        "bins attended per query, most diffuse / most concentrated head",
+        None,
+        spread,
+        "cdt1_fig7_dna_self_attention_heads.png",
+        note="paper shows the diversity qualitatively",
+    )
 else:
     display(Markdown("**Skipped:** no CDT v1 run for this data source (the Gasperini task is synthetic-only here)."))
 
@@ -264,26 +384,30 @@ else:
 od, oc = o.loc["attention_down"], o.loc["correlation"]
 truth_line = ""
 if edges is not None:
-    truth_line = (f"\n- Against the simulated truth: {od['true_target_share']:.0%} of the attention top {N} are direct "
-                  f"GFI1B targets, {oc['true_target_share']:.0%} of the correlation top {N} (base rate "
-                  f"{od['true_target_base']:.0%}).")
+    truth_line = (
+        f"\n- Against the simulated truth: {od['true_target_share']:.0%} of the attention top {N} are direct "
+        f"GFI1B targets, {oc['true_target_share']:.0%} of the correlation top {N} (base rate "
+        f"{od['true_target_base']:.0%})."
+    )
 kd_gfi = kd_table.set_index("perturbation")["r"].get(GENE, float("nan"))
-display(Markdown(f"""
-- **Overlap with the experiment.** The attention top {N} shares {int(od['overlap'])} genes with the experimental top
-  {N} ({od['fold']:.1f}-fold, P = {od['p_value']:.1e}; paper 28/100, 6.6-fold, P = 3.5e-17). Expression
-  correlation with GFI1B in unperturbed cells, which needs no model, shares {int(oc['overlap'])}
-  ({oc['fold']:.1f}-fold, P = {oc['p_value']:.1e}): attention is
-  {'ahead of' if od['fold'] > oc['fold'] else 'not ahead of'} this baseline here.{truth_line}
-- **Cell-to-cell variation.** Mean pairwise r of the GFI1B row over {len(var.corr)} cells: {var.summary['mean']:.2f}
+display(
+    Markdown(f"""
+- **Overlap with the experiment.** The attention top {N} shares {int(od["overlap"])} genes with the experimental top
+  {N} ({od["fold"]:.1f}-fold, P = {od["p_value"]:.1e}; paper 28/100, 6.6-fold, P = 3.5e-17). Expression
+  correlation with GFI1B in unperturbed cells, which needs no model, shares {int(oc["overlap"])}
+  ({oc["fold"]:.1f}-fold, P = {oc["p_value"]:.1e}): attention is
+  {"ahead of" if od["fold"] > oc["fold"] else "not ahead of"} this baseline here.{truth_line}
+- **Cell-to-cell variation.** Mean pairwise r of the GFI1B row over {len(var.corr)} cells: {var.summary["mean"]:.2f}
   (paper 0.75).
-- **Hub roles.** {counts['downstream']} downstream, {counts['upstream']} upstream, {counts['bidirectional']}
+- **Hub roles.** {counts["downstream"]} downstream, {counts["upstream"]} upstream, {counts["bidirectional"]}
   bidirectional partners (paper 85 / 85 / 33 of 2,361 genes; the 95th-percentile rule fixes these near 5% of genes).
 - **Gradients vs attention.** Gradient importance tracks the observed effect with r = {r_grad:.2f} for GFI1B (mean
-  {grad['r'].mean():.2f} over {len(grad)} held-out genes; paper 0.83), the attention row tracks it with
-  r = {mr.loc[('effect', 'attention_down')]:.2f}, and attention vs gradients r =
-  {mr.loc[('attention_down', 'gradient_importance')]:.2f} (paper 0.27).
+  {grad["r"].mean():.2f} over {len(grad)} held-out genes; paper 0.83), the attention row tracks it with
+  r = {mr.loc[("effect", "attention_down")]:.2f}, and attention vs gradients r =
+  {mr.loc[("attention_down", "gradient_importance")]:.2f} (paper 0.27).
 - **In-silico knockdown.** Setting GFI1B's input to 0 gives r = {kd_gfi:.2f} with the observed profile (paper ~0.07).
-"""))
+""")
+)
 
 # %%
 nums.save()

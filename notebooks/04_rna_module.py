@@ -62,10 +62,16 @@ screen = read_screen(ctx.paths.screen)
 run = open_run(ctx.runs["cdt2"])
 libraries = an.gmt_libraries(ctx.paths.genesets_dir)
 online = not libraries
-display(Markdown(f"Data: **{ctx.source_label}**; CDT-II run `{run.run_dir.name}`; {screen.n_vars:,} genes. "
-                 + (f"Enrichment offline on {len(libraries)} GMT libraries: "
-                    + ", ".join(f"`{p.stem}`" for p in libraries) if libraries else
-                    "No GMT directory: enrichment on Enrichr online (" + ", ".join(ENRICHR_LIBRARIES) + ").")))
+display(
+    Markdown(
+        f"Data: **{ctx.source_label}**; CDT-II run `{run.run_dir.name}`; {screen.n_vars:,} genes. "
+        + (
+            f"Enrichment offline on {len(libraries)} GMT libraries: " + ", ".join(f"`{p.stem}`" for p in libraries)
+            if libraries
+            else "No GMT directory: enrichment on Enrichr online (" + ", ".join(ENRICHR_LIBRARIES) + ")."
+        )
+    )
+)
 
 # %% [markdown]
 # ## The two attention networks and their Louvain communities
@@ -80,9 +86,15 @@ save_table(summary, "cdt2_text_louvain_communities", ctx.out_dir)
 display(summary)
 singletons = summary.set_index("network")["singletons"]
 for key in ("self", "cross"):
-    nums.add("CDT-II", "text (Louvain)", f"communities, {nets[key].name} network", an.COMMUNITY_COUNTS[key],
-             nets[key].n_communities, "cdt2_text_louvain_communities.csv",
-             note=f"{screen.n_vars} genes (paper 2,361); {int(singletons[nets[key].name])} singletons")
+    nums.add(
+        "CDT-II",
+        "text (Louvain)",
+        f"communities, {nets[key].name} network",
+        an.COMMUNITY_COUNTS[key],
+        nets[key].n_communities,
+        "cdt2_text_louvain_communities.csv",
+        note=f"{screen.n_vars} genes (paper 2,361); {int(singletons[nets[key].name])} singletons",
+    )
 partitions = pd.concat([cdt.tl.partition_table(n.communities).assign(network=k) for k, n in all_nets.items()])
 save_table(partitions, "cdt2_louvain_partitions", ctx.out_dir)
 display(Markdown(f"Expression-correlation baseline over {corr_cells}: {corr_net.n_communities} communities."))
@@ -98,51 +110,93 @@ enrichment_table = pd.concat([e.assign(network=k) for k, e in enrichments.items(
 save_table(enrichment_table, "cdt2_fig5b_enrichment_all_communities", ctx.out_dir)
 picks, how = an.pick_module_communities(nets, enrichments)
 c1, c3 = nets["self"].communities[picks["self"]], nets["cross"].communities[picks["cross"]]
-display(Markdown(f"C1 = self-attention community {picks['self']} ({len(c1)} genes), C3 = cross-attention community "
-                 f"{picks['cross']} ({len(c3)} genes), chosen as {how}."))
+display(
+    Markdown(
+        f"C1 = self-attention community {picks['self']} ({len(c1)} genes), C3 = cross-attention community "
+        f"{picks['cross']} ({len(c3)} genes), chosen as {how}."
+    )
+)
 
 # %% [markdown]
 # ## Fig 5B — enrichment of C1 and C3
 
 # %%
-panels = {f"RNA self-attention C1\n(community {picks['self']}, {len(c1)} genes)":
-          an.top_terms(enrichments["self"], picks["self"]),
-          f"DNA->RNA cross-attention C3\n(community {picks['cross']}, {len(c3)} genes)":
-          an.top_terms(enrichments["cross"], picks["cross"])}
-save_table(pd.concat([t.assign(community=k.split("\n")[0]) for k, t in panels.items()]),
-           "cdt2_fig5b_module_enrichment", ctx.out_dir)
+panels = {
+    f"RNA self-attention C1\n(community {picks['self']}, {len(c1)} genes)": an.top_terms(
+        enrichments["self"], picks["self"]
+    ),
+    f"DNA->RNA cross-attention C3\n(community {picks['cross']}, {len(c3)} genes)": an.top_terms(
+        enrichments["cross"], picks["cross"]
+    ),
+}
+save_table(
+    pd.concat([t.assign(community=k.split("\n")[0]) for k, t in panels.items()]),
+    "cdt2_fig5b_module_enrichment",
+    ctx.out_dir,
+)
 if all(len(t) for t in panels.values()):
     fig = pn.enrichment_bars(panels)
     pn.show(fig, "cdt2_fig5b_module_enrichment", ctx)
 for (key, cid), label in zip(picks.items(), ("c1", "c3"), strict=True):
     hits = an.term_hits(enrichments[key][enrichments[key]["Community_ID"] == cid])
     p = float(hits["P_value"].iloc[0]) if len(hits) else None
-    nums.add("CDT-II", "Fig 5B", f"RNA binding P, {label.upper()} ({nets[key].name})", an.RNA_BINDING_P[label], p,
-             "cdt2_fig5b_module_enrichment.png",
-             note="offline GMT, screen genes as background" if not online else "Enrichr online")
+    nums.add(
+        "CDT-II",
+        "Fig 5B",
+        f"RNA binding P, {label.upper()} ({nets[key].name})",
+        an.RNA_BINDING_P[label],
+        p,
+        "cdt2_fig5b_module_enrichment.png",
+        note="offline GMT, screen genes as background" if not online else "Enrichr online",
+    )
 
 # %% [markdown]
 # ## Fig 5C — overlap of C1 and C3
 
 # %%
 venn = an.module_overlap(c1, c3, screen.var_names)
-fig = pn.venn2(len(c1), len(c3), venn.k, (f"self-attention C1 ({len(c1)})", f"cross-attention C3 ({len(c3)})"),
-               note=f"{venn.k} shared ({venn.k / len(c3):.0%} of C3): {venn.fold:.1f}-fold over "
-                    f"{venn.expected:.1f} expected, P = {venn.p_value:.1e}")
+fig = pn.venn2(
+    len(c1),
+    len(c3),
+    venn.k,
+    (f"self-attention C1 ({len(c1)})", f"cross-attention C3 ({len(c3)})"),
+    note=f"{venn.k} shared ({venn.k / len(c3):.0%} of C3): {venn.fold:.1f}-fold over "
+    f"{venn.expected:.1f} expected, P = {venn.p_value:.1e}",
+)
 pn.show(fig, "cdt2_fig5c_venn", ctx)
-venn_row = pd.DataFrame([{"c1": len(c1), "c3": len(c3), "shared": venn.k, "share_of_c3": venn.k / len(c3),
-                          "expected": venn.expected, "fold": venn.fold, "p_value": venn.p_value, "M": venn.M}])
+venn_row = pd.DataFrame(
+    [
+        {
+            "c1": len(c1),
+            "c3": len(c3),
+            "shared": venn.k,
+            "share_of_c3": venn.k / len(c3),
+            "expected": venn.expected,
+            "fold": venn.fold,
+            "p_value": venn.p_value,
+            "M": venn.M,
+        }
+    ]
+)
 save_table(venn_row, "cdt2_fig5c_venn", ctx.out_dir)
 fig_v = "cdt2_fig5c_venn.png"
 note = f"{screen.n_vars} genes (paper 2,361)"
 nums.add("CDT-II", "Fig 5C", "C1 size", an.MODULE_VENN["c1"], len(c1), fig_v, note=note)
 nums.add("CDT-II", "Fig 5C", "C3 size", an.MODULE_VENN["c3"], len(c3), fig_v, note=note)
 nums.add("CDT-II", "Fig 5C", "shared genes", an.MODULE_VENN["shared"], venn.k, fig_v)
-nums.add("CDT-II", "Fig 5C", "share of C3 in C1", an.MODULE_VENN["shared"] / an.MODULE_VENN["c3"], venn.k / len(c3),
-         fig_v)
+nums.add(
+    "CDT-II", "Fig 5C", "share of C3 in C1", an.MODULE_VENN["shared"] / an.MODULE_VENN["c3"], venn.k / len(c3), fig_v
+)
 nums.add("CDT-II", "Fig 5C", "fold enrichment", an.MODULE_VENN["fold"], venn.fold, fig_v)
-nums.add("CDT-II", "Fig 5C", "hypergeometric P", an.MODULE_VENN["p_value"], venn.p_value, fig_v,
-         note="P depends on the gene count")
+nums.add(
+    "CDT-II",
+    "Fig 5C",
+    "hypergeometric P",
+    an.MODULE_VENN["p_value"],
+    venn.p_value,
+    fig_v,
+    note="P depends on the gene count",
+)
 
 # %% [markdown]
 # ## Simulated data — do the communities recover the planted modules?
@@ -160,25 +214,48 @@ if ctx.paths.truth_dir:
     display(recovery)
     rna = recovery[recovery["module"] == "rna_processing"].set_index("network")
     for key in all_nets:
-        nums.add("CDT-II", "sim (module recovery)", f"rna_processing module: best community Jaccard, {key}", None,
-                 float(rna.loc[key, "jaccard"]), "cdt2_sim_module_recovery.png",
-                 note=f"recall {rna.loc[key, 'recall']:.2f}, P {rna.loc[key, 'p_value']:.1e}")
-    ranks = pd.concat([an.planted_term_ranks(enrichments[k], picks[k], planted).assign(network=k, community=picks[k])
-                       for k in ("self", "cross")], ignore_index=True)
+        nums.add(
+            "CDT-II",
+            "sim (module recovery)",
+            f"rna_processing module: best community Jaccard, {key}",
+            None,
+            float(rna.loc[key, "jaccard"]),
+            "cdt2_sim_module_recovery.png",
+            note=f"recall {rna.loc[key, 'recall']:.2f}, P {rna.loc[key, 'p_value']:.1e}",
+        )
+    ranks = pd.concat(
+        [
+            an.planted_term_ranks(enrichments[k], picks[k], planted).assign(network=k, community=picks[k])
+            for k in ("self", "cross")
+        ],
+        ignore_index=True,
+    )
     save_table(ranks, "cdt2_sim_planted_term_ranks", ctx.out_dir)
     display(ranks)
     members = set(modules.loc[modules["module"] == "rna_processing", "gene"])
     for k, label in (("self", "C1"), ("cross", "C3")):
         chosen = set(nets[k].communities[picks[k]])
         best = int(rna.loc[k, "community"])
-        nums.add("CDT-II", "sim (module recovery)", f"{label}: Jaccard with the planted RNA module", None,
-                 len(chosen & members) / len(chosen | members), "cdt2_sim_module_recovery.csv",
-                 note=f"{label} is community {picks[k]}; best match is community {best} "
-                      f"(Jaccard {rna.loc[k, 'jaccard']:.2f})")
+        nums.add(
+            "CDT-II",
+            "sim (module recovery)",
+            f"{label}: Jaccard with the planted RNA module",
+            None,
+            len(chosen & members) / len(chosen | members),
+            "cdt2_sim_module_recovery.csv",
+            note=f"{label} is community {picks[k]}; best match is community {best} "
+            f"(Jaccard {rna.loc[k, 'jaccard']:.2f})",
+        )
         mine = ranks[ranks["network"] == k]
-        nums.add("CDT-II", "sim (module recovery)", f"{label}: best rank of a planted RNA-module term", None,
-                 float(mine["rank_overall"].min()), "cdt2_sim_planted_term_ranks.csv",
-                 note="1 = the community's most significant term over all libraries")
+        nums.add(
+            "CDT-II",
+            "sim (module recovery)",
+            f"{label}: best rank of a planted RNA-module term",
+            None,
+            float(mine["rank_overall"].min()),
+            "cdt2_sim_planted_term_ranks.csv",
+            note="1 = the community's most significant term over all libraries",
+        )
 else:
     display(Markdown("**Real data:** no planted modules to score against."))
 
@@ -192,23 +269,29 @@ if ctx.paths.truth_dir:
     truth_lines = "\n".join(
         f"- Planted RNA-processing module ({int(rna.loc[k, 'module_genes'])} genes) in the {k} network: best "
         f"community Jaccard {rna.loc[k, 'jaccard']:.2f} (recall {rna.loc[k, 'recall']:.0%}, P = "
-        f"{rna.loc[k, 'p_value']:.1e})." for k in all_nets)
+        f"{rna.loc[k, 'p_value']:.1e})."
+        for k in all_nets
+    )
     best_rank = {k: ranks[ranks["network"] == k]["rank_overall"].min() for k in ("self", "cross")}
-    truth_lines += (f"\n- The chosen C1 / C3 rank a planted RNA-module term at position {best_rank['self']:.0f} / "
-                    f"{best_rank['cross']:.0f} of their terms (1 = top); C1 is "
-                    f"{'' if int(rna.loc['self', 'community']) == picks['self'] else 'not '}the self-attention "
-                    f"community that best matches the module, C3 is "
-                    f"{'' if int(rna.loc['cross', 'community']) == picks['cross'] else 'not '}the best cross-attention "
-                    "match.")
-display(Markdown(f"""
-- **Communities.** Louvain finds {nets['self'].n_communities} communities in the self-attention network and
-  {nets['cross'].n_communities} in the cross-attention network (paper 5 and 53 on 2,361 genes); plain expression
+    truth_lines += (
+        f"\n- The chosen C1 / C3 rank a planted RNA-module term at position {best_rank['self']:.0f} / "
+        f"{best_rank['cross']:.0f} of their terms (1 = top); C1 is "
+        f"{'' if int(rna.loc['self', 'community']) == picks['self'] else 'not '}the self-attention "
+        f"community that best matches the module, C3 is "
+        f"{'' if int(rna.loc['cross', 'community']) == picks['cross'] else 'not '}the best cross-attention "
+        "match."
+    )
+display(
+    Markdown(f"""
+- **Communities.** Louvain finds {nets["self"].n_communities} communities in the self-attention network and
+  {nets["cross"].n_communities} in the cross-attention network (paper 5 and 53 on 2,361 genes); plain expression
   correlation gives {corr_net.n_communities}.
 - **Module overlap.** C1 ({len(c1)} genes) and C3 ({len(c3)} genes), chosen as {how}, share {venn.k} genes
   ({venn.k / len(c3):.0%} of C3; {venn.fold:.1f}-fold, P = {venn.p_value:.1e}; paper 132 of 165, 2.8-fold,
   P = 9.3e-46).
 {truth_lines}
-"""))
+""")
+)
 
 # %%
 nums.save()

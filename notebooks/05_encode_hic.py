@@ -68,12 +68,17 @@ p = ctx.paths
 have_encode, have_hic = p.encode_dir is not None, p.hic is not None
 have_cdt3, have_v1 = "cdt3" in ctx.runs, "cdt1" in ctx.runs and p.v1_pairs is not None
 truth = pd.read_csv(f"{p.truth_dir}/elements.csv") if p.truth_dir else None
-display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
-                 + ", ".join(f"`{k}`" for k in ctx.runs)
-                 + ("" if have_encode else ". **No ENCODE peak files**: the enrichment sections are skipped")
-                 + ("" if have_hic else ". **No Hi-C file**: the contact sections are skipped")
-                 + ("" if have_cdt3 else ". **No CDT-III run**: CDT-III rows use CDT-II only")
-                 + ("" if have_v1 else ". **No CDT v1 run/pairs**: the CDT v1 sections are skipped") + "."))
+display(
+    Markdown(
+        f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
+        + ", ".join(f"`{k}`" for k in ctx.runs)
+        + ("" if have_encode else ". **No ENCODE peak files**: the enrichment sections are skipped")
+        + ("" if have_hic else ". **No Hi-C file**: the contact sections are skipped")
+        + ("" if have_cdt3 else ". **No CDT-III run**: CDT-III rows use CDT-II only")
+        + ("" if have_v1 else ". **No CDT v1 run/pairs**: the CDT v1 sections are skipped")
+        + "."
+    )
+)
 
 # %% [markdown]
 # ## Cross-attention profiles per locus
@@ -102,12 +107,22 @@ fig = pg.cross_attention_profiles(prof_held.values, bin_size, elements, prof_hel
 cdt.pl.save_figure(fig, "cdt2_fig4b_cross_attention_profiles", ctx.figures_dir, synthetic=ctx.synthetic)
 display(fig, peaks)
 for r in peaks.itertuples():
-    nums.add("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)", round(r.published_offset_kb, 2),
-             float(r.peak_offset_kb), "cdt2_fig4b_cross_attention_profiles.png",
-             note=f"max / uniform {r.max_over_uniform:.2f}; window +-{n_bins * bin_size / 2e3:.1f} kb (paper 57.3)")
-display(Markdown(f"Profiles of {len(held)} held-out and {len(tss)} TSS loci computed in {t_profiles:.1f} s. The "
-                 f"highest bin is on average {peaks['max_over_uniform'].mean():.2f}x the uniform weight 1/{n_bins}"
-                 " (the papers' profiles are plateau-like too)."))
+    nums.add(
+        "CDT-II",
+        "Fig 4B",
+        f"{r.locus}: profile peak offset from the TSS (kb)",
+        round(r.published_offset_kb, 2),
+        float(r.peak_offset_kb),
+        "cdt2_fig4b_cross_attention_profiles.png",
+        note=f"max / uniform {r.max_over_uniform:.2f}; window +-{n_bins * bin_size / 2e3:.1f} kb (paper 57.3)",
+    )
+display(
+    Markdown(
+        f"Profiles of {len(held)} held-out and {len(tss)} TSS loci computed in {t_profiles:.1f} s. The "
+        f"highest bin is on average {peaks['max_over_uniform'].mean():.2f}x the uniform weight 1/{n_bins}"
+        " (the papers' profiles are plateau-like too)."
+    )
+)
 
 # %% [markdown]
 # ## CDT-II Fig 6A — ENCODE marks in the top-10% attention bins
@@ -124,14 +139,33 @@ if have_encode:
     cdt.pl.save_figure(fig, "cdt2_fig6a_encode_fisher", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, fisher[["gene", "mark", "n_top", "n_peak_bins", "a", "odds_ratio", "p_value", "published_or"]])
     f = fisher.set_index(["gene", "mark"])
-    nums.add("CDT-II", "Fig 6A", "gene x mark pairs with P < 1e-3 (of testable)", "23/24",
-             f"{fsum['n_significant']}/{fsum['n_testable']}", "cdt2_fig6a_encode_fisher.png")
-    nums.add("CDT-II", "Fig 6A", "pairs with odds ratio > 1 (of testable)", None,
-             f"{fsum['n_or_above_1']}/{fsum['n_testable']}", "cdt2_fig6a_encode_fisher.png")
+    nums.add(
+        "CDT-II",
+        "Fig 6A",
+        "gene x mark pairs with P < 1e-3 (of testable)",
+        "23/24",
+        f"{fsum['n_significant']}/{fsum['n_testable']}",
+        "cdt2_fig6a_encode_fisher.png",
+    )
+    nums.add(
+        "CDT-II",
+        "Fig 6A",
+        "pairs with odds ratio > 1 (of testable)",
+        None,
+        f"{fsum['n_or_above_1']}/{fsum['n_testable']}",
+        "cdt2_fig6a_encode_fisher.png",
+    )
     for gene, mark, pub in (("GFI1B", "DNase", 201.2), ("CD52", "CTCF", 28.4)):
         if (gene, mark) in f.index:
-            nums.add("CDT-II", "Fig 6A", f"{mark} odds ratio at {gene}", pub, float(f.loc[(gene, mark), "odds_ratio"]),
-                     "cdt2_fig6a_encode_fisher.png", note=f"P = {f.loc[(gene, mark), 'p_value']:.2g}")
+            nums.add(
+                "CDT-II",
+                "Fig 6A",
+                f"{mark} odds ratio at {gene}",
+                pub,
+                float(f.loc[(gene, mark), "odds_ratio"]),
+                "cdt2_fig6a_encode_fisher.png",
+                note=f"P = {f.loc[(gene, mark), 'p_value']:.2g}",
+            )
 
 # %% [markdown]
 # ## CDT-II Fig 6B — attention by bin class
@@ -148,10 +182,23 @@ if have_encode:
     display(fig, classes["cohens_d"])
     cs = classes["summary"]
     nums.add("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins", 2.4, cs["d_CTCF"], "cdt2_fig6b_bin_classes.png")
-    nums.add("CDT-II", "Fig 6B", "Cohen's d, promoter vs unannotated bins", 1.4, cs["d_promoter"],
-             "cdt2_fig6b_bin_classes.png")
-    nums.add("CDT-II", "Fig 6B", "Kruskal-Wallis P across bin classes", 1e-45, cs["kruskal_p"],
-             "cdt2_fig6b_bin_classes.png", note=f"n bins per class {classes['kruskal'].n}")
+    nums.add(
+        "CDT-II",
+        "Fig 6B",
+        "Cohen's d, promoter vs unannotated bins",
+        1.4,
+        cs["d_promoter"],
+        "cdt2_fig6b_bin_classes.png",
+    )
+    nums.add(
+        "CDT-II",
+        "Fig 6B",
+        "Kruskal-Wallis P across bin classes",
+        1e-45,
+        cs["kruskal_p"],
+        "cdt2_fig6b_bin_classes.png",
+        note=f"n bins per class {classes['kruskal'].n}",
+    )
 
 # %% [markdown]
 # ## CDT-II Supp Fig 1 — circular permutation and threshold robustness
@@ -171,11 +218,23 @@ if have_encode:
     fig = pg.threshold_sweep(sweep)
     cdt.pl.save_figure(fig, "cdt2_supp1b_threshold_sweep", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
-    nums.add("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)", "14/15",
-             f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)}", "cdt2_supp1a_permutation.png",
-             note="marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins")
-    nums.add("CDT-II", "Supp 1b", "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%", "stays significant",
-             f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}", "cdt2_supp1b_threshold_sweep.png")
+    nums.add(
+        "CDT-II",
+        "Supp 1a",
+        "gene x mark pairs with permutation P < 0.005 (of tested)",
+        "14/15",
+        f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)}",
+        "cdt2_supp1a_permutation.png",
+        note="marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins",
+    )
+    nums.add(
+        "CDT-II",
+        "Supp 1b",
+        "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%",
+        "stays significant",
+        f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
+        "cdt2_supp1b_threshold_sweep.png",
+    )
 
 # %% [markdown]
 # ## CDT-III Table 2 / Table 6 — CTCF enrichment at every TSS locus
@@ -191,27 +250,55 @@ if have_encode:
         ctcf_sums[label] = ag.ctcf_summary(res, n_bins, seed=seed)
         save_table(ctcf_tables[label], f"cdt3_table2_ctcf_enrichment_{label.lower().replace('-', '')}", ctx.out_dir)
     first = next(iter(ctcf_models))
-    fig = pg.ctcf_enrichment(ctcf_tables, ctcf_sums[first]["null"], ctcf_sums[first]["mean"],
-                             ctcf_sums[first]["p_value"])
+    fig = pg.ctcf_enrichment(
+        ctcf_tables, ctcf_sums[first]["null"], ctcf_sums[first]["mean"], ctcf_sums[first]["p_value"]
+    )
     cdt.pl.save_figure(fig, "cdt3_table2_ctcf_enrichment", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, pd.DataFrame({k: {q: v for q, v in s.items() if q != "null"} for k, s in ctcf_sums.items()}))
     agreement = ag.top_bin_agreement(prof3, prof2) if prof3 is not None else pd.Series(dtype=float)
     if len(agreement):
-        display(Markdown(f"CDT-III starts from the trained CDT-II nuclear stage: their top-10% bins overlap with a "
-                         f"mean Jaccard index of {agreement.mean():.2f} across loci (1 = identical bins)."))
+        display(
+            Markdown(
+                f"CDT-III starts from the trained CDT-II nuclear stage: their top-10% bins overlap with a "
+                f"mean Jaccard index of {agreement.mean():.2f} across loci (1 = identical bins)."
+            )
+        )
     published = {"CDT-III": (8.59, "27/27"), "CDT-II": (6.6, None)}
     for label, s in ctcf_sums.items():
-        note = ("CDT-II's own paper: 7.67x (26/28 > 2x)" if label == "CDT-II" else
-                f"top-bin Jaccard with CDT-II {agreement.mean():.2f}" if len(agreement) else "")
-        nums.add("CDT-III", "Table 2", f"{label}: mean CTCF enrichment, top-10% bins", published[label][0], s["mean"],
-                 "cdt3_table2_ctcf_enrichment.png", note=f"{s['n_genes']} loci with CTCF; median {s['median']:.2f}. "
-                 + note)
-        nums.add("CDT-III", "Table 2", f"{label}: loci > 2x (of loci with CTCF)", published[label][1],
-                 f"{s['n_above_2']}/{s['n_genes']}", "cdt3_table2_ctcf_enrichment.png")
-        nums.add("CDT-III", "Table 2", f"{label}: permutation P (mean enrichment)", 0.001 if label == "CDT-III" else None,
-                 s["p_value"], "cdt3_table2_ctcf_enrichment.png",
-                 note=f"null {s['null_mean']:.2f} +- {s['null_sd']:.2f}; authors' pooled variant P {s['p_value_authors']:.3g}"
-                      "; published P < 0.001")
+        note = (
+            "CDT-II's own paper: 7.67x (26/28 > 2x)"
+            if label == "CDT-II"
+            else f"top-bin Jaccard with CDT-II {agreement.mean():.2f}"
+            if len(agreement)
+            else ""
+        )
+        nums.add(
+            "CDT-III",
+            "Table 2",
+            f"{label}: mean CTCF enrichment, top-10% bins",
+            published[label][0],
+            s["mean"],
+            "cdt3_table2_ctcf_enrichment.png",
+            note=f"{s['n_genes']} loci with CTCF; median {s['median']:.2f}. " + note,
+        )
+        nums.add(
+            "CDT-III",
+            "Table 2",
+            f"{label}: loci > 2x (of loci with CTCF)",
+            published[label][1],
+            f"{s['n_above_2']}/{s['n_genes']}",
+            "cdt3_table2_ctcf_enrichment.png",
+        )
+        nums.add(
+            "CDT-III",
+            "Table 2",
+            f"{label}: permutation P (mean enrichment)",
+            0.001 if label == "CDT-III" else None,
+            s["p_value"],
+            "cdt3_table2_ctcf_enrichment.png",
+            note=f"null {s['null_mean']:.2f} +- {s['null_sd']:.2f}; authors' pooled variant P {s['p_value_authors']:.3g}"
+            "; published P < 0.001",
+        )
 
 # %% [markdown]
 # ## CDT-III Fig 3 / Table 9 — Hi-C contact of the top attention bins with the promoter
@@ -234,13 +321,26 @@ if have_hic:
     cdt.pl.save_figure(fig, "cdt3_fig3_hic_contact_off_diagonal", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
     fname = "cdt3_fig3_hic_contact.png"
-    nums.add("CDT-III", "Fig 3A", f"{hprof.label}: mean contact ratio top-20 / random-20", 1.30, test_all["mean_ratio"],
-             fname, note=f"Hi-C at {contacts.resolution} bp (paper 5 kb)")
+    nums.add(
+        "CDT-III",
+        "Fig 3A",
+        f"{hprof.label}: mean contact ratio top-20 / random-20",
+        1.30,
+        test_all["mean_ratio"],
+        fname,
+        note=f"Hi-C at {contacts.resolution} bp (paper 5 kb)",
+    )
     nums.add("CDT-III", "Fig 3A", "loci with ratio > 1", "16/25", f"{test_all['n_above_1']}/{test_all['n']}", fname)
     nums.add("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)", 0.020, test_all["p_value"], fname)
-    nums.add("CDT-III", "Fig 3A", "mean ratio without the promoter's own Hi-C bin", None, test_off["mean_ratio"],
-             "cdt3_fig3_hic_contact_off_diagonal.png",
-             note=f"{test_off['n_above_1']}/{test_off['n']} > 1, P {test_off['p_value']:.3g}; not in the paper")
+    nums.add(
+        "CDT-III",
+        "Fig 3A",
+        "mean ratio without the promoter's own Hi-C bin",
+        None,
+        test_off["mean_ratio"],
+        "cdt3_fig3_hic_contact_off_diagonal.png",
+        note=f"{test_off['n_above_1']}/{test_off['n']} > 1, P {test_off['p_value']:.3g}; not in the paper",
+    )
 
 # %% [markdown]
 # ## CDT-III Figs 7/8 — genome tracks at CD55 and FCGR2A
@@ -256,12 +356,19 @@ if have_encode:
         track = ag.genome_track(tprof.values.loc[gene].to_numpy(), loci[gene], marks["CTCF"], elements=truth)
         name = f"cdt3_fig{7 if gene == 'CD55' else 8}_genome_track_{gene.lower()}"
         n = int(tprof.n_cells[gene])
-        fig = pg.genome_track(track, f"{gene}: {tprof.label} cross-attention ({f'{n} cells' if n else 'NTC-mean input'})"
-                                     " and CTCF")
+        fig = pg.genome_track(
+            track, f"{gene}: {tprof.label} cross-attention ({f'{n} cells' if n else 'NTC-mean input'}) and CTCF"
+        )
         cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
         display(fig)
-        nums.add("CDT-III", "Fig 7" if gene == "CD55" else "Fig 8", f"{gene}: CTCF peaks in the top-10% bins", pub,
-                 f"{track['k']}/{track['n']}", f"{name}.png")
+        nums.add(
+            "CDT-III",
+            "Fig 7" if gene == "CD55" else "Fig 8",
+            f"{gene}: CTCF peaks in the top-10% bins",
+            pub,
+            f"{track['k']}/{track['n']}",
+            f"{name}.png",
+        )
 
 # %% [markdown]
 # ## CDT v1 Fig 3 — how far the attention peak lies from the enhancer
@@ -280,12 +387,26 @@ if have_v1:
     cdt.pl.save_figure(fig, "cdt1_fig3_peak_distance", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, pd.Series(dsum))
     scale = attr.n_bins * attr.bin_size / ag.PAPER_WINDOW_BP
-    nums.add("CDT v1", "Fig 3", "mean |attention peak - enhancer| (kb)", 30.1, dsum["mean_abs_kb"],
-             "cdt1_fig3_peak_distance.png", note=f"window +-{dsum['half_window_kb']:.1f} kb: paper value scaled = "
-             f"{30.1 * scale:.1f} kb; uniform random peak {dsum['uniform_mean_abs_kb']:.1f} kb; n = {dsum['n']}")
-    nums.add("CDT v1", "Fig 3", "share of peaks within the (scaled) 50-kb threshold", 0.82, dsum["frac_within"],
-             "cdt1_fig3_peak_distance.png", note=f"threshold {dsum['within_bp'] / 1e3:.1f} kb here; uniform random "
-             f"peak {dsum['uniform_frac_within']:.2f} (paper window: 0.87)")
+    nums.add(
+        "CDT v1",
+        "Fig 3",
+        "mean |attention peak - enhancer| (kb)",
+        30.1,
+        dsum["mean_abs_kb"],
+        "cdt1_fig3_peak_distance.png",
+        note=f"window +-{dsum['half_window_kb']:.1f} kb: paper value scaled = "
+        f"{30.1 * scale:.1f} kb; uniform random peak {dsum['uniform_mean_abs_kb']:.1f} kb; n = {dsum['n']}",
+    )
+    nums.add(
+        "CDT v1",
+        "Fig 3",
+        "share of peaks within the (scaled) 50-kb threshold",
+        0.82,
+        dsum["frac_within"],
+        "cdt1_fig3_peak_distance.png",
+        note=f"threshold {dsum['within_bp'] / 1e3:.1f} kb here; uniform random "
+        f"peak {dsum['uniform_frac_within']:.2f} (paper window: 0.87)",
+    )
 
 # %% [markdown]
 # ## CDT v1 Fig 4 — top-20 attention vs top-20 gradient positions
@@ -295,15 +416,22 @@ if have_v1:
 # %%
 if have_v1:
     overlaps, osum = ag.v1_overlap(attr, k=20)
-    save_table(attr.pairs[attr.pairs["random"]].assign(overlap=overlaps), "cdt1_fig4_attention_gradient_overlap",
-               ctx.out_dir)
+    save_table(
+        attr.pairs[attr.pairs["random"]].assign(overlap=overlaps), "cdt1_fig4_attention_gradient_overlap", ctx.out_dir
+    )
     ex = osum["example"]
     fig = pg.attention_gradient_overlap(overlaps, osum, attr.attention[ex], attr.gradient[ex], attr.bin_size)
     cdt.pl.save_figure(fig, "cdt1_fig4_attention_gradient_overlap", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
-    nums.add("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins", 2.2, osum["mean"],
-             "cdt1_fig4_attention_gradient_overlap.png",
-             note=f"chance {osum['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)")
+    nums.add(
+        "CDT v1",
+        "Fig 4A",
+        "mean overlap of top-20 attention and top-20 gradient bins",
+        2.2,
+        osum["mean"],
+        "cdt1_fig4_attention_gradient_overlap.png",
+        note=f"chance {osum['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)",
+    )
 
 # %% [markdown]
 # ## CDT v1 Fig 5 — the strongest-effect pair: attention peak, gradient peak and CTCF
@@ -316,21 +444,49 @@ if have_v1:
         v1_el = pd.read_csv(f"{p.truth_dir}/v1_elements.csv")
         sites = v1_el[v1_el["element"] == "CTCF"]
     else:
-        sites = ag.read_marks(p.encode_dir, ["CTCF"])["CTCF"] if have_encode else pd.DataFrame(
-            {"chrom": [], "start": [], "end": []})
+        sites = (
+            ag.read_marks(p.encode_dir, ["CTCF"])["CTCF"]
+            if have_encode
+            else pd.DataFrame({"chrom": [], "start": [], "end": []})
+        )
     case = ag.v1_case(attr, sites)
     i = case["index"]
-    fig = pg.v1_case(attr.attention[i], attr.gradient[i], case, attr.bin_size,
-                     temperature=ag.temperature_scale(attr.attention[i], 0.3))
+    fig = pg.v1_case(
+        attr.attention[i],
+        attr.gradient[i],
+        case,
+        attr.bin_size,
+        temperature=ag.temperature_scale(attr.attention[i], 0.3),
+    )
     cdt.pl.save_figure(fig, "cdt1_fig5_strongest_sample", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, pd.Series({k: v for k, v in case.items() if k != "ctcf_kb"}))
-    nums.add("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)", 47.4, case["attention_peak_kb"],
-             "cdt1_fig5_strongest_sample.png", note=f"{case['pair']}, beta {case['beta']:.2f}")
-    nums.add("CDT v1", "Fig 5", "gradient peak offset from the enhancer (kb)", -56.7, case["gradient_peak_kb"],
-             "cdt1_fig5_strongest_sample.png")
-    nums.add("CDT v1", "Fig 5", "gradient peak to nearest CTCF site (kb)", 0.0, case["gradient_to_ctcf_kb"],
-             "cdt1_fig5_strongest_sample.png", note=f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
-             f"kb; {len(case['ctcf_kb'])} CTCF sites in the window")
+    nums.add(
+        "CDT v1",
+        "Fig 5",
+        "attention peak offset from the enhancer (kb)",
+        47.4,
+        case["attention_peak_kb"],
+        "cdt1_fig5_strongest_sample.png",
+        note=f"{case['pair']}, beta {case['beta']:.2f}",
+    )
+    nums.add(
+        "CDT v1",
+        "Fig 5",
+        "gradient peak offset from the enhancer (kb)",
+        -56.7,
+        case["gradient_peak_kb"],
+        "cdt1_fig5_strongest_sample.png",
+    )
+    nums.add(
+        "CDT v1",
+        "Fig 5",
+        "gradient peak to nearest CTCF site (kb)",
+        0.0,
+        case["gradient_to_ctcf_kb"],
+        "cdt1_fig5_strongest_sample.png",
+        note=f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
+        f"kb; {len(case['ctcf_kb'])} CTCF sites in the window",
+    )
 
 # %% [markdown]
 # ## CDT v1 Fig 6 — Hi-C contact between an enhancer and its target promoter
@@ -351,24 +507,45 @@ if have_hic:
         pairs = pairs[np.isfinite(pairs["oe"])]
         source = "simulated enhancer (SNP) loci and their cis genes"
     if not pairs.empty:
-        strongest = (pairs.sort_values("beta").iloc[0] if "beta" in pairs
-                     else pairs.sort_values("effect", ascending=False).iloc[0])
+        strongest = (
+            pairs.sort_values("beta").iloc[0]
+            if "beta" in pairs
+            else pairs.sort_values("effect", ascending=False).iloc[0]
+        )
         lo_pos, hi_pos = sorted((int(strongest["enhancer"]), int(strongest["promoter"])))
         pad = 10 * contacts.resolution
         mat, start = ag.contact_window(contacts, strongest["chrom"], lo_pos - pad, hi_pos + pad)
-        fig = pg.pair_contact(mat, start, contacts.resolution, {"enhancer": int(strongest["enhancer"]),
-                              "promoter": int(strongest["promoter"])}, pairs, highlight=strongest["pair"])
+        fig = pg.pair_contact(
+            mat,
+            start,
+            contacts.resolution,
+            {"enhancer": int(strongest["enhancer"]), "promoter": int(strongest["promoter"])},
+            pairs,
+            highlight=strongest["pair"],
+        )
         cdt.pl.save_figure(fig, "cdt1_fig6_hic_enhancer_promoter", ctx.figures_dir, synthetic=ctx.synthetic)
         save_table(pairs, "cdt1_fig6_hic_enhancer_promoter", ctx.out_dir)
         display(fig)
         oe = pairs["oe"]
         w = hic.ratio_test(oe) if len(oe) > 1 else {"p_value": np.nan}
-        nums.add("CDT v1", "Fig 6", "O/E contact, strongest pair's enhancer and promoter", "elevated",
-                 float(strongest["oe"]), "cdt1_fig6_hic_enhancer_promoter.png",
-                 note=f"{strongest['pair']} ({source}), {strongest['distance_kb']:.0f} kb apart")
-        nums.add("CDT v1", "Fig 6", "pairs with O/E > 1 (median O/E)", None,
-                 f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})", "cdt1_fig6_hic_enhancer_promoter.png",
-                 note=f"{source}; one-sided Wilcoxon vs 1: P {w['p_value']:.3g}; not in the paper")
+        nums.add(
+            "CDT v1",
+            "Fig 6",
+            "O/E contact, strongest pair's enhancer and promoter",
+            "elevated",
+            float(strongest["oe"]),
+            "cdt1_fig6_hic_enhancer_promoter.png",
+            note=f"{strongest['pair']} ({source}), {strongest['distance_kb']:.0f} kb apart",
+        )
+        nums.add(
+            "CDT v1",
+            "Fig 6",
+            "pairs with O/E > 1 (median O/E)",
+            None,
+            f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
+            "cdt1_fig6_hic_enhancer_promoter.png",
+            note=f"{source}; one-sided Wilcoxon vs 1: P {w['p_value']:.3g}; not in the paper",
+        )
     else:
         display(Markdown("**Skipped:** no enhancer-promoter pair lies on the Hi-C map."))
 
@@ -388,34 +565,57 @@ if truth is not None:
     save_table(recovery, "truth_element_recovery_attention", ctx.out_dir)
     fig = pg.element_recovery(recovery, "auroc", "CDT-II/III cross-attention vs planted elements (TSS windows)")
     cdt.pl.save_figure(fig, "truth_element_recovery_attention", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig, recovery.pivot(index="method", columns="target", values="auroc").round(3),
-            recovery.pivot(index="method", columns="target", values="top_fold").round(2))
+    display(
+        fig,
+        recovery.pivot(index="method", columns="target", values="auroc").round(3),
+        recovery.pivot(index="method", columns="target", values="top_fold").round(2),
+    )
     r = recovery.set_index(["method", "target"])
     main = next(iter(scores))
     for target in ("any element", "CTCF", "promoter"):
-        nums.add("truth", "planted elements", f"{main}: AUROC for {target} bins", None, float(r.loc[(main, target),
-                 "auroc"]), "truth_element_recovery_attention.png",
-                 note=f"embedding norm {r.loc[('embedding_norm', target), 'auroc']:.3f}, near TSS "
-                      f"{r.loc[('near_centre', target), 'auroc']:.3f}, random {r.loc[('random', target), 'auroc']:.3f}")
-        nums.add("truth", "planted elements", f"{main}: top-10% bins on {target}, fold over base rate", None,
-                 float(r.loc[(main, target), "top_fold"]), "truth_element_recovery_attention.png",
-                 note=f"embedding norm {r.loc[('embedding_norm', target), 'top_fold']:.2f}, random "
-                      f"{r.loc[('random', target), 'top_fold']:.2f}")
+        nums.add(
+            "truth",
+            "planted elements",
+            f"{main}: AUROC for {target} bins",
+            None,
+            float(r.loc[(main, target), "auroc"]),
+            "truth_element_recovery_attention.png",
+            note=f"embedding norm {r.loc[('embedding_norm', target), 'auroc']:.3f}, near TSS "
+            f"{r.loc[('near_centre', target), 'auroc']:.3f}, random {r.loc[('random', target), 'auroc']:.3f}",
+        )
+        nums.add(
+            "truth",
+            "planted elements",
+            f"{main}: top-10% bins on {target}, fold over base rate",
+            None,
+            float(r.loc[(main, target), "top_fold"]),
+            "truth_element_recovery_attention.png",
+            note=f"embedding norm {r.loc[('embedding_norm', target), 'top_fold']:.2f}, random "
+            f"{r.loc[('random', target), 'top_fold']:.2f}",
+        )
     if have_v1:
         with DNAStore(v1.files["dna"]) as store:
             v1_dna = store.stack(attr.pairs["enhancer_id"].astype(str).tolist())
-        v1_rec = ag.element_recovery(ag.bin_scores({"attention": attr.attention, "gradient": attr.gradient}, v1_dna,
-                                                   seed), ag.v1_element_truth(v1_el, attr))
+        v1_rec = ag.element_recovery(
+            ag.bin_scores({"attention": attr.attention, "gradient": attr.gradient}, v1_dna, seed),
+            ag.v1_element_truth(v1_el, attr),
+        )
         save_table(v1_rec, "truth_element_recovery_v1", ctx.out_dir)
         fig = pg.element_recovery(v1_rec, "auroc", "CDT v1 attention and gradients vs planted elements")
         cdt.pl.save_figure(fig, "truth_element_recovery_v1", ctx.figures_dir, synthetic=ctx.synthetic)
         display(fig, v1_rec.pivot(index="method", columns="target", values="auroc").round(3))
         v = v1_rec.set_index(["method", "target"])
         for method in ("attention", "gradient"):
-            nums.add("truth", "planted elements", f"CDT v1 {method}: AUROC for any element", None,
-                     float(v.loc[(method, "any element"), "auroc"]), "truth_element_recovery_v1.png",
-                     note=f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
-                          f"{v.loc[('random', 'any element'), 'auroc']:.3f}")
+            nums.add(
+                "truth",
+                "planted elements",
+                f"CDT v1 {method}: AUROC for any element",
+                None,
+                float(v.loc[(method, "any element"), "auroc"]),
+                "truth_element_recovery_v1.png",
+                note=f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
+                f"{v.loc[('random', 'any element'), 'auroc']:.3f}",
+            )
 
 # %% [markdown]
 # ## Headline numbers
@@ -430,45 +630,57 @@ display(nums.table()[["paper", "item", "quantity", "published", "value", "note"]
 lines = []
 fit = run_summary(cdt2)
 if "reported_r" in fit:
-    lines.append(f"- **The model behind the profiles.** CDT-II reaches r = {fit['reported_r']:.3f} on its reported "
-                 f"held-out cells against {fit['baseline_r']:.3f} for the mean-training-effect baseline; attention of a "
-                 f"model {'above' if fit['reported_r'] > fit['baseline_r'] + 0.02 else 'not above'} that baseline is "
-                 "what the statistics below describe.")
+    lines.append(
+        f"- **The model behind the profiles.** CDT-II reaches r = {fit['reported_r']:.3f} on its reported "
+        f"held-out cells against {fit['baseline_r']:.3f} for the mean-training-effect baseline; attention of a "
+        f"model {'above' if fit['reported_r'] > fit['baseline_r'] + 0.02 else 'not above'} that baseline is "
+        "what the statistics below describe."
+    )
 if have_encode:
-    lines.append(f"- **ENCODE (CDT-II Fig 6A).** {fsum['n_significant']} of {fsum['n_testable']} testable gene x mark "
-                 f"pairs reach P < 1e-3 (paper 23/24) and {fsum['n_or_above_1']} have an odds ratio above 1. Bin "
-                 f"classes: Cohen's d CTCF {cs['d_CTCF']:.2f} and promoter {cs['d_promoter']:.2f} vs unannotated "
-                 f"bins (paper 2.4 and 1.4), Kruskal-Wallis P {cs['kruskal_p']:.2g} (paper 1e-45). Permutation: "
-                 f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)} pairs at P < 0.005 (paper 14/15).")
+    lines.append(
+        f"- **ENCODE (CDT-II Fig 6A).** {fsum['n_significant']} of {fsum['n_testable']} testable gene x mark "
+        f"pairs reach P < 1e-3 (paper 23/24) and {fsum['n_or_above_1']} have an odds ratio above 1. Bin "
+        f"classes: Cohen's d CTCF {cs['d_CTCF']:.2f} and promoter {cs['d_promoter']:.2f} vs unannotated "
+        f"bins (paper 2.4 and 1.4), Kruskal-Wallis P {cs['kruskal_p']:.2g} (paper 1e-45). Permutation: "
+        f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)} pairs at P < 0.005 (paper 14/15)."
+    )
     for label, s in ctcf_sums.items():
-        lines.append(f"- **CTCF at every TSS locus ({label}).** Mean enrichment {s['mean']:.2f}x (chance 1x, maximum "
-                     f"10x; null {s['null_mean']:.2f} +- {s['null_sd']:.2f}), {s['n_above_2']}/{s['n_genes']} loci "
-                     f"above 2x, permutation P {s['p_value']:.3g}.")
+        lines.append(
+            f"- **CTCF at every TSS locus ({label}).** Mean enrichment {s['mean']:.2f}x (chance 1x, maximum "
+            f"10x; null {s['null_mean']:.2f} +- {s['null_sd']:.2f}), {s['n_above_2']}/{s['n_genes']} loci "
+            f"above 2x, permutation P {s['p_value']:.3g}."
+        )
 if have_hic:
-    lines.append(f"- **Hi-C (CDT-III Fig 3).** Top-20 attention bins contact the promoter {test_all['mean_ratio']:.2f}x "
-                 f"as much as random bins on average ({test_all['n_above_1']}/{test_all['n']} loci > 1, Wilcoxon P "
-                 f"{test_all['p_value']:.3g}; paper 1.30x, 16/25, 0.020). Leaving out the bins in the promoter's own "
-                 f"Hi-C bin gives {test_off['mean_ratio']:.2f}x (P {test_off['p_value']:.3g}), which separates "
-                 "long-range contact from the diagonal.")
+    lines.append(
+        f"- **Hi-C (CDT-III Fig 3).** Top-20 attention bins contact the promoter {test_all['mean_ratio']:.2f}x "
+        f"as much as random bins on average ({test_all['n_above_1']}/{test_all['n']} loci > 1, Wilcoxon P "
+        f"{test_all['p_value']:.3g}; paper 1.30x, 16/25, 0.020). Leaving out the bins in the promoter's own "
+        f"Hi-C bin gives {test_off['mean_ratio']:.2f}x (P {test_off['p_value']:.3g}), which separates "
+        "long-range contact from the diagonal."
+    )
 if have_v1:
-    lines.append(f"- **CDT v1.** Attention peaks lie {dsum['mean_abs_kb']:.1f} kb from the enhancer on average, "
-                 f"{dsum['frac_within']:.0%} within the scaled threshold; a uniformly random peak would give "
-                 f"{dsum['uniform_mean_abs_kb']:.1f} kb and {dsum['uniform_frac_within']:.0%}. Top-20 attention and "
-                 f"gradient bins share {osum['mean']:.1f} bins on average (chance {osum['chance']:.2f}; paper 2.2).")
+    lines.append(
+        f"- **CDT v1.** Attention peaks lie {dsum['mean_abs_kb']:.1f} kb from the enhancer on average, "
+        f"{dsum['frac_within']:.0%} within the scaled threshold; a uniformly random peak would give "
+        f"{dsum['uniform_mean_abs_kb']:.1f} kb and {dsum['uniform_frac_within']:.0%}. Top-20 attention and "
+        f"gradient bins share {osum['mean']:.1f} bins on average (chance {osum['chance']:.2f}; paper 2.2)."
+    )
 if truth is not None:
     a_any, a_rand = r.loc[(main, "any element"), "auroc"], r.loc[("random", "any element"), "auroc"]
     a_norm = r.loc[("embedding_norm", "any element"), "auroc"]
     chance = "above chance" if a_any > a_rand + 0.05 else "below chance" if a_any < a_rand - 0.05 else "at chance"
-    lines.append(f"- **Positive control.** Against the planted elements, {main} ranks element bins with AUROC "
-                 f"{a_any:.3f} (CTCF {r.loc[(main, 'CTCF'), 'auroc']:.3f}, promoter "
-                 f"{r.loc[(main, 'promoter'), 'auroc']:.3f}; random score {a_rand:.3f}): **{chance}**, and "
-                 f"{'above' if a_any > a_norm else 'below'} the model-free norm of the DNA embedding ({a_norm:.3f}), "
-                 f"which needs no model at all. Its top-10% bins lie on an element "
-                 f"{r.loc[(main, 'any element'), 'top_fold']:.2f}x as often as a random bin (embedding norm "
-                 f"{r.loc[('embedding_norm', 'any element'), 'top_fold']:.2f}x). In the simulator a TSS knockdown's "
-                 "effects depend on which gene is knocked down; the DNA window only has to identify the locus, so "
-                 "nothing forces attention onto elements, and ENCODE enrichment is evidence of element recognition "
-                 "only as far as this control shows attention finding them.")
+    lines.append(
+        f"- **Positive control.** Against the planted elements, {main} ranks element bins with AUROC "
+        f"{a_any:.3f} (CTCF {r.loc[(main, 'CTCF'), 'auroc']:.3f}, promoter "
+        f"{r.loc[(main, 'promoter'), 'auroc']:.3f}; random score {a_rand:.3f}): **{chance}**, and "
+        f"{'above' if a_any > a_norm else 'below'} the model-free norm of the DNA embedding ({a_norm:.3f}), "
+        f"which needs no model at all. Its top-10% bins lie on an element "
+        f"{r.loc[(main, 'any element'), 'top_fold']:.2f}x as often as a random bin (embedding norm "
+        f"{r.loc[('embedding_norm', 'any element'), 'top_fold']:.2f}x). In the simulator a TSS knockdown's "
+        "effects depend on which gene is knocked down; the DNA window only has to identify the locus, so "
+        "nothing forces attention onto elements, and ENCODE enrichment is evidence of element recognition "
+        "only as far as this control shows attention finding them."
+    )
 lines.append(f"- Notebook wall time {time.perf_counter() - started:.0f} s (profiles {t_profiles:.1f} s).")
 display(Markdown("\n".join(lines)))
 

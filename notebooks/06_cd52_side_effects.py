@@ -69,8 +69,12 @@ ready = run is not None and has_cd52
 mapping = Path(data_dir) / "adt_mapping.csv" if data_dir else None
 genes = a.protein_genes(screen, mapping if mapping is not None and mapping.exists() else None)
 if ready:
-    display(Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**, CDT-III run `{run.run_dir.name}`. "
-                     f"{genes.notna().sum()} of {len(genes)} proteins have a known gene symbol."))
+    display(
+        Markdown(
+            f"Data: **{ctx.source_label}**, protocol **{protocol}**, CDT-III run `{run.run_dir.name}`. "
+            f"{genes.notna().sum()} of {len(genes)} proteins have a known gene symbol."
+        )
+    )
 else:
     why = "no trained CDT-III (the data have no proteins)" if run is None else f"no {PERT} cells in the screen"
     display(Markdown(f"**Skipped:** {why}; every section below is skipped."))
@@ -94,29 +98,63 @@ if ready:
     kc = a.knockdown_prediction(run.model, screen, ctx.paths.dna, PERT, genes, protein_input="ntc_mean")
     s, sc = kp.scores, kc.scores
     show(pc.rna_scatter(kp.rna, s["rna_r"], s["n_cells"], PERT), "cdt3_fig4a_cd52_rna")
-    show(pc.protein_scatter(kp.protein, s["protein_r"], control=kc.protein, control_r=sc["protein_r"]),
-         "cdt3_fig4b_cd52_protein")
-    save_table(kp.protein.assign(predicted_ntc_protein_input=kc.protein["predicted"]), "cdt3_fig4b_cd52_protein",
-               ctx.out_dir)
-    nums.add("CDT-III", "Fig 4A", "CD52 pseudo-bulk RNA r", a.PUBLISHED["rna_r"], s["rna_r"], "cdt3_fig4a_cd52_rna.png",
-             f"{s['n_genes']} genes, {s['n_cells']} cells (published 2,361 genes, 131 cells)")
-    nums.add("CDT-III", "Fig 4B", "CD52 pseudo-bulk protein r, expressed proteins", a.PUBLISHED["protein_r"],
-             s["protein_r"], "cdt3_fig4b_cd52_protein.png", f"{s['n_expressed']} expressed (published 65)")
-    nums.add("CDT-III", "Fig 4B", "same, protein input = NTC mean (control)", None, sc["protein_r"],
-             "cdt3_fig4b_cd52_protein.png", "measured proteins hidden from the model")
+    show(
+        pc.protein_scatter(kp.protein, s["protein_r"], control=kc.protein, control_r=sc["protein_r"]),
+        "cdt3_fig4b_cd52_protein",
+    )
+    save_table(
+        kp.protein.assign(predicted_ntc_protein_input=kc.protein["predicted"]), "cdt3_fig4b_cd52_protein", ctx.out_dir
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 4A",
+        "CD52 pseudo-bulk RNA r",
+        a.PUBLISHED["rna_r"],
+        s["rna_r"],
+        "cdt3_fig4a_cd52_rna.png",
+        f"{s['n_genes']} genes, {s['n_cells']} cells (published 2,361 genes, 131 cells)",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 4B",
+        "CD52 pseudo-bulk protein r, expressed proteins",
+        a.PUBLISHED["protein_r"],
+        s["protein_r"],
+        "cdt3_fig4b_cd52_protein.png",
+        f"{s['n_expressed']} expressed (published 65)",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 4B",
+        "same, protein input = NTC mean (control)",
+        None,
+        sc["protein_r"],
+        "cdt3_fig4b_cd52_protein.png",
+        "measured proteins hidden from the model",
+    )
     self_kd = ""
     if "self_kd_r" in s:
-        nums.add("CDT-III", "text", "CD52 self-knockdown r across cells", a.PUBLISHED["self_kd_r"], s["self_kd_r"],
-                 "cdt3_fig4a_cd52_rna.png", f"mean predicted {s['self_predicted']:+.3f} vs actual "
-                 f"{s['self_actual']:+.3f} (published -0.136 vs -0.172)")
-        self_kd = (f" CD52's own log2FC: predicted {s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f} "
-                   f"(cell-level r = {s['self_kd_r']:.3f}; published 0.952, −0.136 vs −0.172).")
-    display(Markdown(f"""
-Over {s['n_cells']} CD52 cells: RNA pseudo-bulk r = **{s['rna_r']:.3f}** over {s['n_genes']} genes (published 0.748),
-protein r = **{s['protein_r']:.3f}** over {s['n_expressed']} expressed proteins (published 0.962).{self_kd}
-With the measured proteins hidden (NTC-mean protein input) the protein r is **{sc['protein_r']:.3f}**; the difference
+        nums.add(
+            "CDT-III",
+            "text",
+            "CD52 self-knockdown r across cells",
+            a.PUBLISHED["self_kd_r"],
+            s["self_kd_r"],
+            "cdt3_fig4a_cd52_rna.png",
+            f"mean predicted {s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f} (published -0.136 vs -0.172)",
+        )
+        self_kd = (
+            f" CD52's own log2FC: predicted {s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f} "
+            f"(cell-level r = {s['self_kd_r']:.3f}; published 0.952, −0.136 vs −0.172)."
+        )
+    display(
+        Markdown(f"""
+Over {s["n_cells"]} CD52 cells: RNA pseudo-bulk r = **{s["rna_r"]:.3f}** over {s["n_genes"]} genes (published 0.748),
+protein r = **{s["protein_r"]:.3f}** over {s["n_expressed"]} expressed proteins (published 0.962).{self_kd}
+With the measured proteins hidden (NTC-mean protein input) the protein r is **{sc["protein_r"]:.3f}**; the difference
 between the two is what the measured protein input, rather than DNA + RNA, contributes.
-"""))
+""")
+    )
 
 # %% [markdown]
 # ## Fig 4C — side-effect map: detectable protein changes
@@ -130,22 +168,51 @@ if ready:
     det_c, ds_c = a.detectable_changes(kc.protein)
     show(pc.side_effect_bars(det, ds), "cdt3_fig4c_side_effect_map")
     save_table(det, "cdt3_fig4c_side_effect_map", ctx.out_dir)
-    nums.add("CDT-III", "Fig 4C", "detectable proteins (|measured change| > 0.1)", a.PUBLISHED["n_detectable"],
-             ds["n_detectable"], "cdt3_fig4c_side_effect_map.png", f"of {ds['n_expressed']} expressed (published 65)")
-    nums.add("CDT-III", "Fig 4C", "direction agreement (count)", a.PUBLISHED["n_agree"], ds["n_agree"],
-             "cdt3_fig4c_side_effect_map.png", f"of {ds['n_detectable']} detectable (published 29/29)")
-    nums.add("CDT-III", "Fig 4C", "direction agreement, protein input = NTC mean", None, ds_c["n_agree"],
-             "cdt3_fig4c_side_effect_map.csv", f"of {ds_c['n_detectable']} detectable; control")
-    nums.add("CDT-III", "Fig 4C", "direction agreement of a constant majority-sign prediction", 29,
-             ds["n_agree_constant"], "cdt3_fig4c_side_effect_map.csv",
-             f"of {ds['n_detectable']}; published: all 29 rise, so 'every protein rises' also scores 29/29")
-    display(Markdown(f"""
-{ds['n_detectable']} of {ds['n_expressed']} expressed proteins change detectably ({ds['n_up']} up; published 29 of 65,
-all up). The prediction has the measured direction for **{ds['n_agree']}/{ds['n_detectable']}** (published 29/29).
-Two references: predicting the majority sign for every protein scores {ds['n_agree_constant']}/{ds['n_detectable']}
+    nums.add(
+        "CDT-III",
+        "Fig 4C",
+        "detectable proteins (|measured change| > 0.1)",
+        a.PUBLISHED["n_detectable"],
+        ds["n_detectable"],
+        "cdt3_fig4c_side_effect_map.png",
+        f"of {ds['n_expressed']} expressed (published 65)",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 4C",
+        "direction agreement (count)",
+        a.PUBLISHED["n_agree"],
+        ds["n_agree"],
+        "cdt3_fig4c_side_effect_map.png",
+        f"of {ds['n_detectable']} detectable (published 29/29)",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 4C",
+        "direction agreement, protein input = NTC mean",
+        None,
+        ds_c["n_agree"],
+        "cdt3_fig4c_side_effect_map.csv",
+        f"of {ds_c['n_detectable']} detectable; control",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 4C",
+        "direction agreement of a constant majority-sign prediction",
+        29,
+        ds["n_agree_constant"],
+        "cdt3_fig4c_side_effect_map.csv",
+        f"of {ds['n_detectable']}; published: all 29 rise, so 'every protein rises' also scores 29/29",
+    )
+    display(
+        Markdown(f"""
+{ds["n_detectable"]} of {ds["n_expressed"]} expressed proteins change detectably ({ds["n_up"]} up; published 29 of 65,
+all up). The prediction has the measured direction for **{ds["n_agree"]}/{ds["n_detectable"]}** (published 29/29).
+Two references: predicting the majority sign for every protein scores {ds["n_agree_constant"]}/{ds["n_detectable"]}
 (on the published data, where all 29 rise, 29/29), and with the measured proteins hidden from the model the
-agreement is {ds_c['n_agree']}/{ds_c['n_detectable']}.
-"""))
+agreement is {ds_c["n_agree"]}/{ds_c["n_detectable"]}.
+""")
+    )
     display(det.head(30))
 
 # %% [markdown]
@@ -162,27 +229,56 @@ if ready:
     expressed = kp.protein["expressed"].to_numpy()
     conc = a.gradient_concordance(grads, expressed)
     save_table(conc, "cdt3_table10_gradient_concordance", ctx.out_dir)
-    show(pc.gradient_concordance(grads.ntc_mean, grads.cells, expressed, conc, grads.n_cells),
-         "cdt3_table10_gradient_concordance")
+    show(
+        pc.gradient_concordance(grads.ntc_mean, grads.cells, expressed, conc, grads.n_cells),
+        "cdt3_table10_gradient_concordance",
+    )
     c = conc.set_index("proteins")
     cells_note = a.first_n_note(grads, FIRST_N)
     for key, label in (("all", "all proteins"), ("expressed", "expressed proteins")):
-        nums.add("CDT-III", "Table 10", f"gradient r NTC-mean vs cells, {label}", a.PUBLISHED[f"grad_r_{key}"],
-                 float(c.loc[key, "r"]), "cdt3_table10_gradient_concordance.png", cells_note)
-        nums.add("CDT-III", "Table 10", f"gradient Spearman, {label}", a.PUBLISHED[f"grad_rho_{key}"],
-                 float(c.loc[key, "rho"]), "cdt3_table10_gradient_concordance.png")
-        nums.add("CDT-III", "Table 10", f"gradient same direction, {label}", a.PUBLISHED[f"grad_direction_{key}"],
-                 float(c.loc[key, "fraction_same_direction"]), "cdt3_table10_gradient_concordance.png",
-                 f"{int(c.loc[key, 'n_same_direction'])}/{int(c.loc[key, 'n'])}")
-    nums.add("CDT-III", "Table 10", "same direction, top 20 by |NTC-mean gradient|", a.PUBLISHED["grad_top20_direction"],
-             float(c.loc["top20", "fraction_same_direction"]), "cdt3_table10_gradient_concordance.png")
-    display(Markdown(f"""
-Perturbed-cell gradients use {cells_note}. Over the {int(c.loc['expressed', 'n'])} expressed proteins the two
-versions correlate at r = **{c.loc['expressed', 'r']:.3f}** (published 0.939) with
-{int(c.loc['expressed', 'n_same_direction'])}/{int(c.loc['expressed', 'n'])} of the same sign (published 63/65); over
-all {int(c.loc['all', 'n'])} proteins r = {c.loc['all', 'r']:.3f} (published 0.913), same sign
-{int(c.loc['all', 'n_same_direction'])}/{int(c.loc['all', 'n'])} (published 145/189).
-"""))
+        nums.add(
+            "CDT-III",
+            "Table 10",
+            f"gradient r NTC-mean vs cells, {label}",
+            a.PUBLISHED[f"grad_r_{key}"],
+            float(c.loc[key, "r"]),
+            "cdt3_table10_gradient_concordance.png",
+            cells_note,
+        )
+        nums.add(
+            "CDT-III",
+            "Table 10",
+            f"gradient Spearman, {label}",
+            a.PUBLISHED[f"grad_rho_{key}"],
+            float(c.loc[key, "rho"]),
+            "cdt3_table10_gradient_concordance.png",
+        )
+        nums.add(
+            "CDT-III",
+            "Table 10",
+            f"gradient same direction, {label}",
+            a.PUBLISHED[f"grad_direction_{key}"],
+            float(c.loc[key, "fraction_same_direction"]),
+            "cdt3_table10_gradient_concordance.png",
+            f"{int(c.loc[key, 'n_same_direction'])}/{int(c.loc[key, 'n'])}",
+        )
+    nums.add(
+        "CDT-III",
+        "Table 10",
+        "same direction, top 20 by |NTC-mean gradient|",
+        a.PUBLISHED["grad_top20_direction"],
+        float(c.loc["top20", "fraction_same_direction"]),
+        "cdt3_table10_gradient_concordance.png",
+    )
+    display(
+        Markdown(f"""
+Perturbed-cell gradients use {cells_note}. Over the {int(c.loc["expressed", "n"])} expressed proteins the two
+versions correlate at r = **{c.loc["expressed", "r"]:.3f}** (published 0.939) with
+{int(c.loc["expressed", "n_same_direction"])}/{int(c.loc["expressed", "n"])} of the same sign (published 63/65); over
+all {int(c.loc["all", "n"])} proteins r = {c.loc["all", "r"]:.3f} (published 0.913), same sign
+{int(c.loc["all", "n_same_direction"])}/{int(c.loc["all", "n"])} (published 145/189).
+""")
+    )
     display(conc)
 
 # %% [markdown]
@@ -203,22 +299,46 @@ if ready:
     n_flip = int((t8["code_label"] != t8["first_order_direction"]).sum())
     shared_pub = int(t8["published_gradient"].notna().sum())
     fc = t8.set_index("gene")["gradient"].get("FCGR2A")
-    nums.add("CDT-III", "Table 8", "top protein by |gradient| (NTC-mean input)", "FCGR2A +0.059",
-             f"{top['protein']} {top['gradient']:+.3g}", "cdt3_table8_gradient_top20.csv")
+    nums.add(
+        "CDT-III",
+        "Table 8",
+        "top protein by |gradient| (NTC-mean input)",
+        "FCGR2A +0.059",
+        f"{top['protein']} {top['gradient']:+.3g}",
+        "cdt3_table8_gradient_top20.csv",
+    )
     if fc is not None:
-        nums.add("CDT-III", "Table 8", "FCGR2A gradient (in the top 20)", 0.059, float(fc), "cdt3_table8_gradient_top20.csv")
-    nums.add("CDT-III", "Table 8", "top-20 rows whose code label differs from the first-order direction", None, n_flip,
-             "cdt3_table8_gradient_top20.csv", f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); spec §6.4 caution")
-    nums.add("CDT-III", "Table 8", "published top-20 proteins also in this top 20", None, shared_pub,
-             "cdt3_table8_gradient_top20.csv", "by gene symbol")
-    display(Markdown(f"""
+        nums.add(
+            "CDT-III", "Table 8", "FCGR2A gradient (in the top 20)", 0.059, float(fc), "cdt3_table8_gradient_top20.csv"
+        )
+    nums.add(
+        "CDT-III",
+        "Table 8",
+        "top-20 rows whose code label differs from the first-order direction",
+        None,
+        n_flip,
+        "cdt3_table8_gradient_top20.csv",
+        f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); spec §6.4 caution",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 8",
+        "published top-20 proteins also in this top 20",
+        None,
+        shared_pub,
+        "cdt3_table8_gradient_top20.csv",
+        "by gene symbol",
+    )
+    display(
+        Markdown(f"""
 The CD52 cells' input RNA(CD52) is {grads.delta_x:+.3f} ln(CPM+1) away from the NTC mean, so a gradient g predicts
-a change of about g × ({grads.delta_x:+.3f}). The top protein here is **{top['protein']}** (gradient
-{top['gradient']:+.3g}; code label "{top['code_label']}", first-order direction "{top['first_order_direction']}").
+a change of about g × ({grads.delta_x:+.3f}). The top protein here is **{top["protein"]}** (gradient
+{top["gradient"]:+.3g}; code label "{top["code_label"]}", first-order direction "{top["first_order_direction"]}").
 In {n_flip} of {len(t8)} rows the code's label and the first-order direction disagree
-({'every row, because the knockdown lowers the input' if n_flip == len(t8) else 'see the table'}).
+({"every row, because the knockdown lowers the input" if n_flip == len(t8) else "see the table"}).
 {shared_pub} of the published top-20 proteins are in this top 20.
-"""))
+""")
+    )
     display(t8)
 
 # %% [markdown]
@@ -237,19 +357,41 @@ if ready:
     effects = a.read_side_effects(se_path)
     t3, ss = a.side_effect_table(effects, kp.protein, grads)
     save_table(t3, "cdt3_table3_side_effects", ctx.out_dir)
-    nums.add("CDT-III", "Table 3", "side effects recapitulated (direction of a linked protein)",
-             a.PUBLISHED["n_recapitulated"], ss["n_recapitulated"], "cdt3_table3_side_effects.csv",
-             f"of {ss['n_side_effects']} ({ss['n_linked']} with a linked protein; published 5/7); file {se_path.name}")
-    nums.add("CDT-III", "Table 3", "same, and |predicted change| > 0.1", None, ss["n_recapitulated_detectable"],
-             "cdt3_table3_side_effects.csv", f"of {ss['n_side_effects']}")
-    nums.add("CDT-III", "Table 3", "same, gradient first-order direction", None, ss["n_recapitulated_gradient"],
-             "cdt3_table3_side_effects.csv", f"of {ss['n_side_effects']}")
-    display(Markdown(f"""
-From `{se_path.name}`: **{ss['n_recapitulated']}/{ss['n_side_effects']}** side effects recapitulated by the direct
-prediction ({ss['n_linked']} have a linked protein; published 5/7 by qualitative curation);
-{ss['n_recapitulated_detectable']}/{ss['n_side_effects']} when the change must also exceed 0.1 DSB, and
-{ss['n_recapitulated_gradient']}/{ss['n_side_effects']} by the gradient's first-order direction.
-"""))
+    nums.add(
+        "CDT-III",
+        "Table 3",
+        "side effects recapitulated (direction of a linked protein)",
+        a.PUBLISHED["n_recapitulated"],
+        ss["n_recapitulated"],
+        "cdt3_table3_side_effects.csv",
+        f"of {ss['n_side_effects']} ({ss['n_linked']} with a linked protein; published 5/7); file {se_path.name}",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 3",
+        "same, and |predicted change| > 0.1",
+        None,
+        ss["n_recapitulated_detectable"],
+        "cdt3_table3_side_effects.csv",
+        f"of {ss['n_side_effects']}",
+    )
+    nums.add(
+        "CDT-III",
+        "Table 3",
+        "same, gradient first-order direction",
+        None,
+        ss["n_recapitulated_gradient"],
+        "cdt3_table3_side_effects.csv",
+        f"of {ss['n_side_effects']}",
+    )
+    display(
+        Markdown(f"""
+From `{se_path.name}`: **{ss["n_recapitulated"]}/{ss["n_side_effects"]}** side effects recapitulated by the direct
+prediction ({ss["n_linked"]} have a linked protein; published 5/7 by qualitative curation);
+{ss["n_recapitulated_detectable"]}/{ss["n_side_effects"]} when the change must also exceed 0.1 DSB, and
+{ss["n_recapitulated_gradient"]}/{ss["n_side_effects"]} by the gradient's first-order direction.
+""")
+    )
     display(t3)
 
 # %% [markdown]
@@ -264,22 +406,44 @@ if ready:
     save_table(t6, "cdt3_fig6_mrna_protein_divergence", ctx.out_dir)
     if len(t6):
         show(pc.divergence_bars(t6, s6), "cdt3_fig6_mrna_protein_divergence")
-    nums.add("CDT-III", "Fig 6", "genes measured at both levels", a.PUBLISHED["n_both_levels"], s6["n_both_levels"],
-             "cdt3_fig6_mrna_protein_divergence.png",
-             "" if genes.notna().all() else "only proteins with a known gene symbol can be matched")
-    nums.add("CDT-III", "Fig 6", "opposite mRNA/protein direction (measured)", a.PUBLISHED["n_opposite"],
-             s6["n_opposite"], "cdt3_fig6_mrna_protein_divergence.png", f"of {s6['n_both_levels']} (published 13/16)")
-    nums.add("CDT-III", "Fig 6", "opposite genes with both directions predicted", None, s6["n_opposite_both_correct"],
-             "cdt3_fig6_mrna_protein_divergence.csv", f"of {s6['n_opposite']}; the paper's claim, untested there")
-    display(Markdown(f"""
-{s6['n_both_levels']} genes are measured at both levels (published 16); mRNA and protein move in opposite directions
-for **{s6['n_opposite']}** (published 13). CDT-III predicts the measured direction of both levels for
-{s6['n_both_correct']}/{s6['n_both_levels']} genes, {s6['n_opposite_both_correct']}/{s6['n_opposite']} of the
-divergent ones (mRNA alone {s6['n_mrna_correct']}, protein alone {s6['n_protein_correct']}). The prediction itself
-has mRNA and protein moving in opposite directions for {s6['n_opposite_predicted']}/{s6['n_both_levels']} genes,
-measured {s6['n_opposite']}. For reference, predicting "mRNA down, protein up" for every gene gets both directions
+    nums.add(
+        "CDT-III",
+        "Fig 6",
+        "genes measured at both levels",
+        a.PUBLISHED["n_both_levels"],
+        s6["n_both_levels"],
+        "cdt3_fig6_mrna_protein_divergence.png",
+        "" if genes.notna().all() else "only proteins with a known gene symbol can be matched",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 6",
+        "opposite mRNA/protein direction (measured)",
+        a.PUBLISHED["n_opposite"],
+        s6["n_opposite"],
+        "cdt3_fig6_mrna_protein_divergence.png",
+        f"of {s6['n_both_levels']} (published 13/16)",
+    )
+    nums.add(
+        "CDT-III",
+        "Fig 6",
+        "opposite genes with both directions predicted",
+        None,
+        s6["n_opposite_both_correct"],
+        "cdt3_fig6_mrna_protein_divergence.csv",
+        f"of {s6['n_opposite']}; the paper's claim, untested there",
+    )
+    display(
+        Markdown(f"""
+{s6["n_both_levels"]} genes are measured at both levels (published 16); mRNA and protein move in opposite directions
+for **{s6["n_opposite"]}** (published 13). CDT-III predicts the measured direction of both levels for
+{s6["n_both_correct"]}/{s6["n_both_levels"]} genes, {s6["n_opposite_both_correct"]}/{s6["n_opposite"]} of the
+divergent ones (mRNA alone {s6["n_mrna_correct"]}, protein alone {s6["n_protein_correct"]}). The prediction itself
+has mRNA and protein moving in opposite directions for {s6["n_opposite_predicted"]}/{s6["n_both_levels"]} genes,
+measured {s6["n_opposite"]}. For reference, predicting "mRNA down, protein up" for every gene gets both directions
 right for every divergent gene that falls in mRNA and rises in protein, and for no concordant gene.
-"""))
+""")
+    )
     display(t6)
 
 # %% [markdown]
@@ -299,28 +463,48 @@ if ready and ctx.paths.truth_dir:
     save_table(tt, "cdt3_truth_cd52_protein_wiring", ctx.out_dir)
     save_table(a.side_effect_truth(effects, links), "cdt3_truth_side_effect_links", ctx.out_dir)
     show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
-    nums.add("CDT-III", "truth", "planted CD52 effects recovered by predicted side-effect proteins", None, ts["recall"],
-             "cdt3_truth_cd52_protein_wiring.png", f"{ts['n_shared']}/{ts['n_planted']} planted, "
-             f"{ts['n_predicted']} predicted; precision {ts['precision']:.2f}")
-    nums.add("CDT-III", "truth", "planted proteins with the planted direction predicted", None,
-             ts["n_planted_direction_predicted"], "cdt3_truth_cd52_protein_wiring.csv",
-             f"of {ts['n_planted']} (measured: {ts['n_planted_direction_measured']}; NTC-mean protein input: "
-             f"{ts_c['n_planted_direction_predicted']})")
-    nums.add("CDT-III", "truth", "gradient sign = planted sign (NTC-mean input)", None,
-             ts["gradient_ntc_mean_sign_matches_weight"], "cdt3_truth_cd52_protein_wiring.png",
-             f"of {ts['n_planted']} (chance {ts['gradient_ntc_mean_sign_matches_chance']:.1f}); AUROC of |gradient| "
-             f"{ts['gradient_ntc_mean_auroc']:.2f}")
-    display(Markdown(f"""
-{ts['n_planted']} of {ts['n_expressed']} expressed proteins carry a planted CD52 effect. The model predicts a change
-above 0.1 DSB for {ts['n_predicted']} proteins, {ts['n_shared']} of them planted (recall {ts['recall']:.2f},
-precision {ts['precision']:.2f}). The planted direction is predicted for {ts['n_planted_direction_predicted']}/
-{ts['n_planted']} planted proteins (measured data: {ts['n_planted_direction_measured']}/{ts['n_planted']}; with the
-measured proteins hidden: {ts_c['n_planted_direction_predicted']}/{ts['n_planted']}). The NTC-mean gradient has the
-planted sign for {ts['gradient_ntc_mean_sign_matches_weight']}/{ts['n_planted']} planted proteins (chance, from the
-sign frequencies of the other proteins: {ts['gradient_ntc_mean_sign_matches_chance']:.1f}), and |gradient|
-separates planted from unplanted proteins with AUROC {ts['gradient_ntc_mean_auroc']:.2f} (0.5 = chance).
+    nums.add(
+        "CDT-III",
+        "truth",
+        "planted CD52 effects recovered by predicted side-effect proteins",
+        None,
+        ts["recall"],
+        "cdt3_truth_cd52_protein_wiring.png",
+        f"{ts['n_shared']}/{ts['n_planted']} planted, {ts['n_predicted']} predicted; precision {ts['precision']:.2f}",
+    )
+    nums.add(
+        "CDT-III",
+        "truth",
+        "planted proteins with the planted direction predicted",
+        None,
+        ts["n_planted_direction_predicted"],
+        "cdt3_truth_cd52_protein_wiring.csv",
+        f"of {ts['n_planted']} (measured: {ts['n_planted_direction_measured']}; NTC-mean protein input: "
+        f"{ts_c['n_planted_direction_predicted']})",
+    )
+    nums.add(
+        "CDT-III",
+        "truth",
+        "gradient sign = planted sign (NTC-mean input)",
+        None,
+        ts["gradient_ntc_mean_sign_matches_weight"],
+        "cdt3_truth_cd52_protein_wiring.png",
+        f"of {ts['n_planted']} (chance {ts['gradient_ntc_mean_sign_matches_chance']:.1f}); AUROC of |gradient| "
+        f"{ts['gradient_ntc_mean_auroc']:.2f}",
+    )
+    display(
+        Markdown(f"""
+{ts["n_planted"]} of {ts["n_expressed"]} expressed proteins carry a planted CD52 effect. The model predicts a change
+above 0.1 DSB for {ts["n_predicted"]} proteins, {ts["n_shared"]} of them planted (recall {ts["recall"]:.2f},
+precision {ts["precision"]:.2f}). The planted direction is predicted for {ts["n_planted_direction_predicted"]}/
+{ts["n_planted"]} planted proteins (measured data: {ts["n_planted_direction_measured"]}/{ts["n_planted"]}; with the
+measured proteins hidden: {ts_c["n_planted_direction_predicted"]}/{ts["n_planted"]}). The NTC-mean gradient has the
+planted sign for {ts["gradient_ntc_mean_sign_matches_weight"]}/{ts["n_planted"]} planted proteins (chance, from the
+sign frequencies of the other proteins: {ts["gradient_ntc_mean_sign_matches_chance"]:.1f}), and |gradient|
+separates planted from unplanted proteins with AUROC {ts["gradient_ntc_mean_auroc"]:.2f} (0.5 = chance).
 Under the authors' label a negative gradient reads "↓", although a negative planted effect means a rise after knockdown.
-"""))
+""")
+    )
     display(tt.head(30))
 elif ready:
     display(Markdown("No simulated truth on this data source: the wiring comparison is skipped."))

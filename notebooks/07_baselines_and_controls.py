@@ -85,9 +85,11 @@ def md(text):
     display(Markdown(text))
 
 
-md(f"Data: **{ctx.source_label}**, protocol **{protocol}**; models: "
-   + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())
-   + ("" if truth_dir else ". **Real data: no simulator truth, so the ground-truth parts are skipped.**"))
+md(
+    f"Data: **{ctx.source_label}**, protocol **{protocol}**; models: "
+    + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())
+    + ("" if truth_dir else ". **Real data: no simulator truth, so the ground-truth parts are skipped.**")
+)
 
 # %% [markdown]
 # ## 1. Prediction baselines beside every CDT number
@@ -105,28 +107,45 @@ comp = ab.prediction_comparison(screen, dna, runs, {k: both if k == "CDT-II" els
 save_table(comp.summary, "controls_prediction_baselines", ctx.out_dir)
 save_table(comp.per_perturbation, "controls_prediction_per_perturbation", ctx.out_dir)
 reported = comp.reported(protocol)
-show(pb.prediction_bars(reported, f"{ctx.source_label}, protocol {protocol}: reported held-out cells"),
-     "controls_prediction_baselines")
+show(
+    pb.prediction_bars(reported, f"{ctx.source_label}, protocol {protocol}: reported held-out cells"),
+    "controls_prediction_baselines",
+)
 display(reported.drop(columns=["role", "family"]))
 
 per = comp.per_perturbation
 per = per[(per["protocol"] == protocol) & (per["role"] == "test")]
 display(per.pivot_table(index=["model", "target", "perturbation"], columns="method", values="pb_r").round(3))
-show(pb.per_perturbation(per, [*runs, "mean", "ridge", "ridge_dna", "nearest_locus"]),
-     "controls_prediction_per_perturbation")
+show(
+    pb.per_perturbation(per, [*runs, "mean", "ridge", "ridge_dna", "nearest_locus"]),
+    "controls_prediction_per_perturbation",
+)
 
 # %%
 fig_pred = "controls_prediction_baselines.png"
-nums.add(BP, "screen contract", "max abs. difference of log2FC and (X - ln(NTC mean CPM + 1)) / ln 2", None,
-         identity["max_abs_difference"], "", f"over {identity['n_values']:,} cell x gene values")
+nums.add(
+    BP,
+    "screen contract",
+    "max abs. difference of log2FC and (X - ln(NTC mean CPM + 1)) / ln 2",
+    None,
+    identity["max_abs_difference"],
+    "",
+    f"over {identity['n_values']:,} cell x gene values",
+)
 nums.add(BP, "screen contract", "r between log2FC and the affine map of the input", None, identity["r"])
 for model, target in reported[["model", "target"]].drop_duplicates().itertuples(index=False):
     for method in (model, "mean", "ridge", "ridge_dna", "nearest_locus"):
         name = "" if method == model else f" — {ab.BASELINE_LABELS[method]}"
         for metric, what in (("r", "overall r"), ("pb_r", "mean pseudo-bulk r")):
-            nums.add(BP, f"prediction, {model} {target}", f"{what}{name}", None,
-                     comp.value(model, protocol, target, method, metric), fig_pred,
-                     "CDT run (metrics.json)" if method == model else "same test cells and metric")
+            nums.add(
+                BP,
+                f"prediction, {model} {target}",
+                f"{what}{name}",
+                None,
+                comp.value(model, protocol, target, method, metric),
+                fig_pred,
+                "CDT run (metrics.json)" if method == model else "same test cells and metric",
+            )
 
 lines = []
 methods = ("mean", "ridge", "ridge_dna", "nearest_locus", "mean (trainer)")
@@ -139,14 +158,15 @@ for model, target in reported[["model", "target"]].drop_duplicates().itertuples(
         f"{ab.versus(v[model], v['ridge_dna'], model, 'ridge (DNA only)', 'r')}; "
         f"{ab.versus(v[model], v['nearest_locus'], model, 'nearest locus', 'r')}. Pseudo-bulk: "
         f"{ab.versus(w[model], w['mean'], model, 'mean training effect', 'r')}, ridge {w['ridge']:.3f}. "
-        f"Library mean r {v['mean']:.4f} vs the trainer's own {v['mean (trainer)']:.4f}.")
+        f"Library mean r {v['mean']:.4f} vs the trainer's own {v['mean (trainer)']:.4f}."
+    )
 md(f"""
 **The per-cell task is an affine map of the model's own input.** In the screen contract (CDT-II eq. 1) each
 cell's target is log2FC = (ln(CPM+1) − ln(NTC mean CPM+1)) / ln 2, gene by gene, and ln(CPM+1) is the RNA input.
-Recomputing the target from the input gives max |difference| = {identity['max_abs_difference']:.2g} and
-r = {identity['r']:.6f} over {identity['n_values']:,} values. A per-gene linear readout of the input is therefore
+Recomputing the target from the input gives max |difference| = {identity["max_abs_difference"]:.2g} and
+r = {identity["r"]:.6f} over {identity["n_values"]:,} values. A per-gene linear readout of the input is therefore
 enough to reach r = 1, and the ridge model (input expression + DNA summary, alpha chosen on the selection split)
-gets overall r = {comp.value('CDT-II', protocol, 'rna', 'ridge'):.4f} on the held-out cells. The same holds for the
+gets overall r = {comp.value("CDT-II", protocol, "rna", "ridge"):.4f} on the held-out cells. The same holds for the
 proteins (target = protein input − NTC mean). This is a property of the task, not of this simulation: it holds for the
 authors' real files by construction, so per-cell r and per-gene pseudo-bulk r measure how well a model passes its
 input through, not how well it predicts an unseen perturbation from its DNA. Predictors that cannot copy the input
@@ -169,15 +189,24 @@ if "cdt1" in ctx.runs:
     save_table(v1_table, "controls_v1_pair_baselines", ctx.out_dir)
     display(v1_table.round(3))
     for row in v1_table.itertuples(index=False):
-        nums.add(BP, "prediction, CDT v1", f"{row.split} r — {row.method}", None, row.r,
-                 "controls_v1_pair_baselines.csv", f"n = {row.n} pairs")
+        nums.add(
+            BP,
+            "prediction, CDT v1",
+            f"{row.split} r — {row.method}",
+            None,
+            row.r,
+            "controls_v1_pair_baselines.csv",
+            f"n = {row.n} pairs",
+        )
     v1_r = v1_table.set_index(["method", "split"])["r"]
     lines = []
     for split in v1_table["split"].unique():
         model, mean = v1_r[("CDT v1", split)], v1_r[("mean training beta of the target gene", split)]
         both = v1_r[("ridge: gene embeddings + DNA", split)]
-        lines.append(f"- **{split} pairs**: {ab.versus(model, mean, 'CDT v1', 'the per-gene mean training beta', 'r')}"
-                     f"; ridge on gene embeddings + DNA r = {both:.3f}.")
+        lines.append(
+            f"- **{split} pairs**: {ab.versus(model, mean, 'CDT v1', 'the per-gene mean training beta', 'r')}"
+            f"; ridge on gene embeddings + DNA r = {both:.3f}."
+        )
     md("\n".join(lines))
 else:
     md("**Skipped:** no CDT v1 run on this data source (the Gasperini pairs are not part of it).")
@@ -192,13 +221,23 @@ else:
 # %%
 targets = ab.perturbed_genes(screen)
 held, held_loci = ab.held_out(screen), ab.held_out(screen, "locus")
-maps = mean_attention_maps(cdt2, screen, dna, cells=ab.first_cells(screen, targets, N_CELLS_TARGET),
-                           maps=["rna_self_0", "dna_to_rna"], heads=True, by="perturbation", splits=None)
+maps = mean_attention_maps(
+    cdt2,
+    screen,
+    dna,
+    cells=ab.first_cells(screen, targets, N_CELLS_TARGET),
+    maps=["rna_self_0", "dna_to_rna"],
+    heads=True,
+    by="perturbation",
+    splits=None,
+)
 jac_loci = sorted(held_loci, key=lambda k: (k != "GFI1B", k))[:N_JACOBIAN_LOCI]
 jac = ab.mean_jacobian(cdt2, screen, dna, jac_loci)
-md(f"{len(targets)} perturbed genes of the screen ({len(set(held) & set(targets))} of them held out); attention from "
-   f"{sum(m['rna_self_0'].n_cells for m in maps.values())} cells, Jacobian at the NTC-mean input of "
-   f"{len(jac_loci)} held-out loci ({', '.join(jac_loci)}).")
+md(
+    f"{len(targets)} perturbed genes of the screen ({len(set(held) & set(targets))} of them held out); attention from "
+    f"{sum(m['rna_self_0'].n_cells for m in maps.values())} cells, Jacobian at the NTC-mean input of "
+    f"{len(jac_loci)} held-out loci ({', '.join(jac_loci)})."
+)
 
 # %% [markdown]
 # ## 3. Edge recovery per perturbation: observed DE genes and true targets
@@ -212,15 +251,21 @@ network = pd.read_csv(f"{truth_dir}/network_edges.csv") if truth_dir else None
 bench = cb.perturbation_benchmark(screen, targets, ab.edge_inputs(maps, jac.mean_abs), network=network)
 edges = ab.edge_summary(bench.table)
 edges_held = ab.edge_summary(bench.table[bench.table["perturbation"].isin(held)])
-save_table(pd.concat([edges.assign(perturbations="all"), edges_held.assign(perturbations="held-out")],
-                     ignore_index=True), "controls_edge_recovery", ctx.out_dir)
+save_table(
+    pd.concat([edges.assign(perturbations="all"), edges_held.assign(perturbations="held-out")], ignore_index=True),
+    "controls_edge_recovery",
+    ctx.out_dir,
+)
 save_table(bench.table, "controls_edge_recovery_per_perturbation", ctx.out_dir)
 show(pb.edge_recovery(bench.table, edges, "GFI1B" if "GFI1B" in targets else None), "controls_edge_recovery")
 display(edges.round(3))
 if "GFI1B" in targets:
     md("**GFI1B** (the network of CDT-II Figs 4-5) — AUROC by method and label set:")
-    display(bench.table[bench.table["perturbation"] == "GFI1B"].pivot(index="method", columns="target",
-                                                                      values="auroc").round(3))
+    display(
+        bench.table[bench.table["perturbation"] == "GFI1B"]
+        .pivot(index="method", columns="target", values="auroc")
+        .round(3)
+    )
 
 # %%
 fig_edges = "controls_edge_recovery.png"
@@ -231,21 +276,33 @@ for which, summary in (("all perturbed genes", edges), ("held-out genes only", e
         n = int(summary[summary["target"] == target]["n_perturbations"].max())
         if which == "all perturbed genes":
             for f, (m, v) in best.items():
-                nums.add(BP, f"edges vs {target}", f"mean AUROC over perturbations, best {f} score ({m})", None, v,
-                         fig_edges, f"{n} perturbations")
+                nums.add(
+                    BP,
+                    f"edges vs {target}",
+                    f"mean AUROC over perturbations, best {f} score ({m})",
+                    None,
+                    v,
+                    fig_edges,
+                    f"{n} perturbations",
+                )
         (ma, a), (mg, g), (mc, c), (mf, f_) = best.values()
-        lines.append(f"- **{target}**, {which} ({n}): {ab.versus(a, c, f'attention ({ma})', f'correlation ({mc})')}; "
-                     f"{ab.versus(g, f_, f'gradient ({mg})', f'gene-level ({mf})')}; best gene-level vs best "
-                     f"attention: {ab.versus(f_, a, mf, ma)}.")
+        lines.append(
+            f"- **{target}**, {which} ({n}): {ab.versus(a, c, f'attention ({ma})', f'correlation ({mc})')}; "
+            f"{ab.versus(g, f_, f'gradient ({mg})', f'gene-level ({mf})')}; best gene-level vs best "
+            f"attention: {ab.versus(f_, a, mf, ma)}."
+        )
 if "GFI1B" in targets:
     g = bench.table[bench.table["perturbation"] == "GFI1B"].set_index(["target", "method"])["auroc"]
     for target in g.index.get_level_values(0).unique():
         for m in ("attention_row", "attention_column", "jacobian_column", "spearman_ntc"):
             if (target, m) in g.index:
                 nums.add(BP, f"GFI1B edges vs {target}", f"AUROC, {m}", None, float(g[(target, m)]), fig_edges)
-md("Mean AUROC over perturbations (0.5 = chance), best score of each family:\n\n" + "\n".join(lines)
-   + "\n\nScores are used in one fixed direction (higher = edge); gene-level features have no natural direction, "
-   "so an AUROC well below 0.5 means the opposite direction predicts (the incremental-value models below learn it).")
+md(
+    "Mean AUROC over perturbations (0.5 = chance), best score of each family:\n\n"
+    + "\n".join(lines)
+    + "\n\nScores are used in one fixed direction (higher = edge); gene-level features have no natural direction, "
+    "so an AUROC well below 0.5 means the opposite direction predicts (the incremental-value models below learn it)."
+)
 
 # %% [markdown]
 # ## 4. Incremental value of edge scores over gene-level features
@@ -256,8 +313,18 @@ md("Mean AUROC over perturbations (0.5 = chance), best score of each family:\n\n
 # depend on cross-fold calibration. CIs: percentile bootstrap over perturbations.
 
 # %%
-added = [m for m in ("attention_row", "attention_column", "cross_attention_similarity", "jacobian_column",
-                     "spearman_ntc", "spearman_perturbed") if m in bench.pairs]
+added = [
+    m
+    for m in (
+        "attention_row",
+        "attention_column",
+        "cross_attention_similarity",
+        "jacobian_column",
+        "spearman_ntc",
+        "spearman_perturbed",
+    )
+    if m in bench.pairs
+]
 inc = {m: cb.incremental_value(bench.pairs, added, metric=m, n_boot=N_BOOT, seed=seed) for m in ("pooled", "within")}
 inc_table = pd.concat(inc.values(), ignore_index=True)
 save_table(inc_table, "controls_incremental_value", ctx.out_dir)
@@ -268,19 +335,31 @@ display(inc_table.round(4))
 lines = []
 for metric, t in inc.items():
     for _, row in t.iterrows():
-        nums.add(BP, f"incremental value ({metric} AUROC)", f"gain from adding {row['added']}", None,
-                 float(row["delta"]), "controls_incremental_value.png",
-                 f"95% CI [{row['ci_low']:.3f}, {row['ci_high']:.3f}]; base {row['auroc_base']:.3f}")
+        nums.add(
+            BP,
+            f"incremental value ({metric} AUROC)",
+            f"gain from adding {row['added']}",
+            None,
+            float(row["delta"]),
+            "controls_incremental_value.png",
+            f"95% CI [{row['ci_low']:.3f}, {row['ci_high']:.3f}]; base {row['auroc_base']:.3f}",
+        )
     up = t[t["ci_low"] > 0]["added"].tolist()
     down = t[t["ci_high"] < 0]["added"].tolist()
-    lines.append(f"- **{metric}** (base AUROC {t['auroc_base'].iloc[0]:.3f}, {t['n_groups'].iloc[0]} perturbations, "
-                 f"{t['n_pos'].iloc[0]} DE pairs): CI of the gain above 0 for "
-                 f"{', '.join(up) if up else 'no score'}; below 0 for {', '.join(down) if down else 'no score'}; "
-                 f"the rest include 0."
-                 + (" The base model scores below chance out of fold: fitted on the other perturbations, the "
-                    "gene-level features rank the held-out perturbations' genes in the wrong direction (their "
-                    "association with DE is not the same across perturbations, or pooled vs within), so gains here "
-                    "are measured from a below-chance reference." if t["auroc_base"].iloc[0] < 0.5 else ""))
+    lines.append(
+        f"- **{metric}** (base AUROC {t['auroc_base'].iloc[0]:.3f}, {t['n_groups'].iloc[0]} perturbations, "
+        f"{t['n_pos'].iloc[0]} DE pairs): CI of the gain above 0 for "
+        f"{', '.join(up) if up else 'no score'}; below 0 for {', '.join(down) if down else 'no score'}; "
+        f"the rest include 0."
+        + (
+            " The base model scores below chance out of fold: fitted on the other perturbations, the "
+            "gene-level features rank the held-out perturbations' genes in the wrong direction (their "
+            "association with DE is not the same across perturbations, or pooled vs within), so gains here "
+            "are measured from a below-chance reference."
+            if t["auroc_base"].iloc[0] < 0.5
+            else ""
+        )
+    )
 md("\n".join(lines))
 
 # %% [markdown]
@@ -296,8 +375,20 @@ if truth_dir:
     genes = screen.var_names.astype(str).tolist()
     gene_tab = cb.recovery_table(ab.gene_pair_scores(screen, maps, jac.mean_abs), ab.gene_truths(truth_dir, genes))
     snp = sorted(screen.obs.loc[screen.obs["kind"].astype(str) == "SNP", "locus"].astype(str).unique())
-    snp_maps = mean_attention_maps(cdt2, screen, dna, cells=ab.first_cells(screen, snp, N_CELLS_SNP, "locus"),
-                                   maps=["dna_to_rna"], heads=False, by="locus", splits=None) if snp else {}
+    snp_maps = (
+        mean_attention_maps(
+            cdt2,
+            screen,
+            dna,
+            cells=ab.first_cells(screen, snp, N_CELLS_SNP, "locus"),
+            maps=["dna_to_rna"],
+            heads=False,
+            by="locus",
+            splits=None,
+        )
+        if snp
+        else {}
+    )
     elements = pd.read_csv(f"{truth_dir}/elements.csv")
     el_tabs = {}
     with DNAStore(dna) as store:
@@ -305,9 +396,12 @@ if truth_dir:
             loci = [k for k in group if k in store and k in set(elements["locus_id"])]
             if loci:
                 el_tabs[f"DNA bins, {kind} loci ({len(loci)})"] = cb.recovery_table(
-                    ab.element_scores(group, store, loci), ab.element_truths(elements, loci, store.n_bins))
-    truth_tab = pd.concat([gene_tab.assign(truth_set="gene pairs")]
-                          + [t.assign(truth_set=k) for k, t in el_tabs.items()], ignore_index=True)
+                    ab.element_scores(group, store, loci), ab.element_truths(elements, loci, store.n_bins)
+                )
+    truth_tab = pd.concat(
+        [gene_tab.assign(truth_set="gene pairs")] + [t.assign(truth_set=k) for k, t in el_tabs.items()],
+        ignore_index=True,
+    )
     save_table(truth_tab, "controls_truth_recovery", ctx.out_dir)
     show(pb.recovery_heatmap({"gene pairs": gene_tab, **el_tabs}), "controls_truth_recovery")
     display(truth_tab.round(3))
@@ -321,18 +415,38 @@ if truth_dir:
     gene_level = [m for m in au.index.get_level_values(0).unique() if "both genes" in m]
     for target in ("network", "network_undirected", "module", "state_module"):
         best_fl = max(gene_level, key=lambda m: au.get((m, target), np.nan))
-        for m in ("attention (query->key)", "attention (key->query)", "cross_attention_similarity",
-                  "jacobian |d out / d in|", "spearman_ntc", "spearman_perturbed", best_fl):
+        for m in (
+            "attention (query->key)",
+            "attention (key->query)",
+            "cross_attention_similarity",
+            "jacobian |d out / d in|",
+            "spearman_ntc",
+            "spearman_perturbed",
+            best_fl,
+        ):
             if (m, target) in au.index:
-                nums.add(BP, f"truth recovery: {target}", f"AUROC, {m}", None, float(au[(m, target)]), fig_truth,
-                         "best gene-level pair baseline" if m == best_fl else "")
+                nums.add(
+                    BP,
+                    f"truth recovery: {target}",
+                    f"AUROC, {m}",
+                    None,
+                    float(au[(m, target)]),
+                    fig_truth,
+                    "best gene-level pair baseline" if m == best_fl else "",
+                )
     el = {k: t.set_index(["method", "target"])["auroc"] for k, t in el_tabs.items()}
     for k, ae in el.items():
         for target in ("promoter", "enhancer", "CTCF", "any element"):
             for m in ("cross_attention", "embedding_norm", "near_centre"):
                 if (m, target) in ae.index:
-                    nums.add(BP, f"truth recovery: {k}", f"AUROC for {target} bins, {m}", None,
-                             float(ae[(m, target)]), fig_truth)
+                    nums.add(
+                        BP,
+                        f"truth recovery: {k}",
+                        f"AUROC for {target} bins, {m}",
+                        None,
+                        float(ae[(m, target)]),
+                        fig_truth,
+                    )
     best_fl = max(gene_level, key=lambda m: au[(m, "network_undirected")])
     cmp = ab.compare_methods
     attn, jacm = "attention (query->key)", "jacobian |d out / d in|"
@@ -344,12 +458,16 @@ if truth_dir:
         f"not regulation): {cmp(gene_tab, attn, 'spearman_ntc', 'state_module')}.",
     ]
     for k, t in el_tabs.items():
-        lines.append(f"- {k}: promoters — {cmp(t, 'cross_attention', 'near_centre', 'promoter')}; enhancers — "
-                     f"{cmp(t, 'cross_attention', 'embedding_norm', 'enhancer')}; CTCF — "
-                     f"{cmp(t, 'cross_attention', 'embedding_norm', 'CTCF')}.")
-    md("\n".join(lines) + "\n\nAt TSS loci the window is centred on the perturbed TSS, so the trivial centre baseline "
-       "finds the promoter by construction; SNP windows are centred on the SNP instead. Gene-level pair baselines "
-       "score a pair by the two genes' own NTC statistics and carry no information about the pair itself.")
+        lines.append(
+            f"- {k}: promoters — {cmp(t, 'cross_attention', 'near_centre', 'promoter')}; enhancers — "
+            f"{cmp(t, 'cross_attention', 'embedding_norm', 'enhancer')}; CTCF — "
+            f"{cmp(t, 'cross_attention', 'embedding_norm', 'CTCF')}."
+        )
+    md(
+        "\n".join(lines) + "\n\nAt TSS loci the window is centred on the perturbed TSS, so the trivial centre baseline "
+        "finds the promoter by construction; SNP windows are centred on the SNP instead. Gene-level pair baselines "
+        "score a pair by the two genes' own NTC statistics and carry no information about the pair itself."
+    )
 
 # %% [markdown]
 # ## 6. Head ablation with intervention fidelity
@@ -368,16 +486,26 @@ for label, run in runs.items():
     if label == "CDT-II":
         head_map = ab.pooled_map(maps, "rna_self_0", heads=True)
     else:
-        head_map = mean_attention_maps(run, screen, dna, cells=ab.first_cells(screen, targets, 1), maps=["rna_self_0"],
-                                       heads=True, splits=None)["rna_self_0"].values
+        head_map = mean_attention_maps(
+            run, screen, dna, cells=ab.first_cells(screen, targets, 1), maps=["rna_self_0"], heads=True, splits=None
+        )["rna_self_0"].values
     ranked = cb.rank_heads({"rna_self_0": head_map}, truth, mask)
     ranks.append(ranked.assign(model=label))
     output = "protein" if label == "CDT-III" else "rna"
     inputs = ab.ablation_inputs(run.model, screen, dna, abl_cells, output)
     k = max(1, len(ranked) // 2)
     ablations[f"{label} ({output})"] = cb.head_ablation(
-        run.model, inputs.batches, inputs.target, inputs.groups, ranked, k, n_random=N_RANDOM, seed=seed,
-        output=output, columns=inputs.columns)
+        run.model,
+        inputs.batches,
+        inputs.target,
+        inputs.groups,
+        ranked,
+        k,
+        n_random=N_RANDOM,
+        seed=seed,
+        output=output,
+        columns=inputs.columns,
+    )
 abl_table = pd.concat([t.assign(model=m) for m, t in ablations.items()], ignore_index=True)
 save_table(abl_table, "controls_head_ablation", ctx.out_dir)
 save_table(pd.concat(ranks, ignore_index=True), "controls_head_ranking", ctx.out_dir)
@@ -390,17 +518,24 @@ for label, t in ablations.items():
     s = ab.ablation_summary(t).set_index("condition")
     display(Markdown(f"**{label}**"), s.round(4))
     for c in ("top", "bottom", "random"):
-        nums.add(BP, f"head ablation, {label}", f"delta r, {c} {int(s.loc[c, 'k'])} heads", None,
-                 float(s.loc[c, "delta_r"]), "controls_head_ablation.png",
-                 f"intact r {t['r'].iloc[0]:.3f}; embedding cosine distance {s.loc[c, 'embedding_cos_mean']:.2e}"
-                 + ("; mean over random draws" if c == "random" else ""))
+        nums.add(
+            BP,
+            f"head ablation, {label}",
+            f"delta r, {c} {int(s.loc[c, 'k'])} heads",
+            None,
+            float(s.loc[c, "delta_r"]),
+            "controls_head_ablation.png",
+            f"intact r {t['r'].iloc[0]:.3f}; embedding cosine distance {s.loc[c, 'embedding_cos_mean']:.2e}"
+            + ("; mean over random draws" if c == "random" else ""),
+        )
     lines.append(
         f"- **{label}** (intact r {t['r'].iloc[0]:.3f} on {len(inputs.groups)} held-out cells; heads ranked against "
         f"{truth_what}): top-{int(s.loc['top', 'k'])} heads delta r {s.loc['top', 'delta_r']:+.4f} (embedding moved "
         f"{s.loc['top', 'embedding_cos_mean']:.2e}), bottom {s.loc['bottom', 'delta_r']:+.4f}, random mean "
         f"{s.loc['random', 'delta_r']:+.4f} over {int(s.loc['random', 'repeats'])} draws (range "
         f"{s.loc['random', 'delta_r_min']:+.4f} to {s.loc['random', 'delta_r_max']:+.4f}): the top heads' change is "
-        f"{ab.ablation_verdict(s)}.")
+        f"{ab.ablation_verdict(s)}."
+    )
 md("\n".join(lines))
 
 # %% [markdown]
@@ -423,11 +558,17 @@ summary = [
     f"{', '.join(gains) or 'no edge score'}.",
 ]
 if truth_dir:
-    net = ab.compare_methods(gene_tab, "attention (query->key)", "spearman_ntc", "network_undirected", "attention",
-                             "NTC correlation")
+    net = ab.compare_methods(
+        gene_tab, "attention (query->key)", "spearman_ntc", "network_undirected", "attention", "NTC correlation"
+    )
     summary.append(f"- Planted network: {net}.")
 for label, t in ablations.items():
-    summary.append(f"- Head ablation, {label}: the top heads' change in r is "
-                   f"{ab.ablation_verdict(ab.ablation_summary(t).set_index('condition'))}.")
-md("**Key comparisons on this run** (generated from the numbers above):\n\n" + "\n".join(summary)
-   + f"\n\nRecorded {len(nums.rows)} numbers.")
+    summary.append(
+        f"- Head ablation, {label}: the top heads' change in r is "
+        f"{ab.ablation_verdict(ab.ablation_summary(t).set_index('condition'))}."
+    )
+md(
+    "**Key comparisons on this run** (generated from the numbers above):\n\n"
+    + "\n".join(summary)
+    + f"\n\nRecorded {len(nums.rows)} numbers."
+)

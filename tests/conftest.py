@@ -30,8 +30,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Real hg38 TSS coordinates of a few of the 28 targets (cdt2 spec §1.5), for layouts that carry them.
 TSS_COORDS = {
-    "B2M": ("chr15", 44711253, "+"), "CD52": ("chr1", 26317958, "+"), "CD55": ("chr1", 207321519, "+"),
-    "CD58": ("chr1", 116571026, "-"), "GFI1B": ("chr9", 132944000, "+"), "TFRC": ("chr3", 196082162, "-"),
+    "B2M": ("chr15", 44711253, "+"),
+    "CD52": ("chr1", 26317958, "+"),
+    "CD55": ("chr1", 207321519, "+"),
+    "CD58": ("chr1", 116571026, "-"),
+    "GFI1B": ("chr9", 132944000, "+"),
+    "TFRC": ("chr3", 196082162, "-"),
 }
 
 
@@ -47,29 +51,52 @@ def tiny_screen():
     """Factory: ``tiny_screen(n_genes=8, targets=(...), held_out=("GFI1B",), cells_per_target=3, n_ntc=4,
     n_snp_loci=2, n_proteins=0, seed=0)`` -> AnnData. NTC cells have split ``none``, SNP cells ``train``."""
 
-    def make(n_genes: int = 8, targets: tuple[str, ...] = ("B2M", "CD52", "CD58", "GFI1B"),
-             held_out: tuple[str, ...] = ("GFI1B",), cells_per_target: int = 3, n_ntc: int = 4,
-             n_snp_loci: int = 2, n_proteins: int = 0, seed: int = 0):
+    def make(
+        n_genes: int = 8,
+        targets: tuple[str, ...] = ("B2M", "CD52", "CD58", "GFI1B"),
+        held_out: tuple[str, ...] = ("GFI1B",),
+        cells_per_target: int = 3,
+        n_ntc: int = 4,
+        n_snp_loci: int = 2,
+        n_proteins: int = 0,
+        seed: int = 0,
+    ):
         rng = np.random.default_rng(seed)
         genes = [f"G{i}" for i in range(n_genes - 1)] + ["GFI1B"]
         snps = [f"SNP-{k + 1}" for k in range(n_snp_loci)]
         perts = [t for t in targets for _ in range(cells_per_target)] + [s for s in snps for _ in range(2)]
         kinds = ["TSS" if t in targets else "SNP" for t in perts] + ["NTC"] * n_ntc
         perts += ["NTC"] * n_ntc
-        splits = ["none" if k == "NTC" else "test" if p in held_out else "train" for p, k in zip(perts, kinds, strict=True)]
+        splits = [
+            "none" if k == "NTC" else "test" if p in held_out else "train" for p, k in zip(perts, kinds, strict=True)
+        ]
         cpm = _cpm(rng, len(perts), n_genes)
         ntc = np.array(kinds) == "NTC"
         ntc_cpm = cpm[ntc].mean(0)
-        obs = pd.DataFrame({"perturbation": perts, "kind": kinds, "locus": [p if p != "NTC" else "" for p in perts],
-                            "split": splits}, index=[f"cell{i}" for i in range(len(perts))])
+        obs = pd.DataFrame(
+            {"perturbation": perts, "kind": kinds, "locus": [p if p != "NTC" else "" for p in perts], "split": splits},
+            index=[f"cell{i}" for i in range(len(perts))],
+        )
         prot = {}
         if n_proteins:
             dsb = rng.normal(rng.uniform(-1, 2, n_proteins), rng.uniform(0.01, 1, n_proteins), (len(perts), n_proteins))
-            prot = {"protein": dsb, "protein_target": dsb - dsb[ntc].mean(0),
-                    "protein_names": [f"ADT-{i:04d}" for i in range(n_proteins)],
-                    "protein_expressed": (dsb[~ntc].mean(0) > 0.5) & (dsb[~ntc].std(0) > 0.1)}
-        return make_screen(np.log1p(cpm), np.log2((cpm + 1) / (ntc_cpm + 1)), obs, genes, ntc_cpm,
-                           np.log1p(cpm[ntc]).mean(0), source="tiny_screen fixture", held_out=held_out, **prot)
+            prot = {
+                "protein": dsb,
+                "protein_target": dsb - dsb[ntc].mean(0),
+                "protein_names": [f"ADT-{i:04d}" for i in range(n_proteins)],
+                "protein_expressed": (dsb[~ntc].mean(0) > 0.5) & (dsb[~ntc].std(0) > 0.1),
+            }
+        return make_screen(
+            np.log1p(cpm),
+            np.log2((cpm + 1) / (ntc_cpm + 1)),
+            obs,
+            genes,
+            ntc_cpm,
+            np.log1p(cpm[ntc]).mean(0),
+            source="tiny_screen fixture",
+            held_out=held_out,
+            **prot,
+        )
 
     return make
 
@@ -81,8 +108,14 @@ def tiny_dna_store(tmp_path):
     def make(loci, n_bins: int = 8, dim: int = 4, seed: int = 0, path: Path | None = None) -> Path:
         rng = np.random.default_rng(seed)
         loci = list(loci)
-        table = pd.DataFrame({"locus_id": loci, "chrom": "chr1", "center": [10_000 * (i + 1) for i in range(len(loci))],
-                              "strand": ["+" if i % 2 == 0 else "-" for i in range(len(loci))]})
+        table = pd.DataFrame(
+            {
+                "locus_id": loci,
+                "chrom": "chr1",
+                "center": [10_000 * (i + 1) for i in range(len(loci))],
+                "strand": ["+" if i % 2 == 0 else "-" for i in range(len(loci))],
+            }
+        )
         emb = {k: rng.normal(size=(n_bins, dim)).astype(np.float32) for k in loci}
         return write_dna_store(path or tmp_path / "dna.h5", emb, table, model="tiny_dna_store fixture")
 
@@ -168,13 +201,23 @@ def authors_files(tmp_path):
             h5["cell_barcodes"] = _s(barcodes)
             h5["train_genes"] = _s(["B2M", "CD58"])
             h5["val_genes"] = _s(["CD52", "GFI1B", "TFRC"])
-            h5.attrs.update({
-                "gene_list": "CDT 2360 + GFI1B = 2361", "method": "per-cell log2((cell_CPM + 1) / (NTC_mean_CPM + 1))",
-                "n_cdt_genes": g, "n_cells": n, "n_ntc_cells": 4, "n_target_genes": len(targets),
-                "n_train_genes": 2, "n_val_genes": 3, "rna_input": "per-cell log1p(CPM)",
-                "split_method": "gene-level", "stage": "stage1_5", "umi_threshold": 50,
-                "val_genes_str": "GFI1B,CD52,TFRC",
-            })
+            h5.attrs.update(
+                {
+                    "gene_list": "CDT 2360 + GFI1B = 2361",
+                    "method": "per-cell log2((cell_CPM + 1) / (NTC_mean_CPM + 1))",
+                    "n_cdt_genes": g,
+                    "n_cells": n,
+                    "n_ntc_cells": 4,
+                    "n_target_genes": len(targets),
+                    "n_train_genes": 2,
+                    "n_val_genes": 3,
+                    "rna_input": "per-cell log1p(CPM)",
+                    "split_method": "gene-level",
+                    "stage": "stage1_5",
+                    "umi_threshold": 50,
+                    "val_genes_str": "GFI1B,CD52,TFRC",
+                }
+            )
 
         enf_genes = ["CD52", "CD58", "CD55", "B2M", "TFRC", "GFI1B"]  # CSV-like order, CD55 without cells
         emb = rng.normal(size=(len(enf_genes), n_bins, dim)).astype(np.float32)
@@ -186,8 +229,15 @@ def authors_files(tmp_path):
             h5["tss_coords"] = np.array([TSS_COORDS[x][1] for x in enf_genes], dtype=np.int64)
             h5["strands"] = _s([TSS_COORDS[x][2] for x in enf_genes])
             h5["ensembl_ids"] = _s([f"ENSG{i:011d}" for i in range(len(enf_genes))])
-            h5.attrs.update({"n_genes": len(enf_genes), "n_bins": n_bins, "embedding_dim": dim,
-                             "seq_length": 196608, "description": "Enformer trunk embeddings, TSS-centred"})
+            h5.attrs.update(
+                {
+                    "n_genes": len(enf_genes),
+                    "n_bins": n_bins,
+                    "embedding_dim": dim,
+                    "seq_length": 196608,
+                    "description": "Enformer trunk embeddings, TSS-centred",
+                }
+            )
 
         snp_names = ["SNP-5", "SNP-12", "SNP-40"]
         snp_idx = np.array([0, 0, 1, 2, 2, 2])
@@ -230,16 +280,29 @@ def authors_files(tmp_path):
             h5["ntc_mean_protein"] = ntc_prot
             h5["protein_matched_mask"] = np.ones(n, bool)
             h5["overlap_adt_ids"], h5["overlap_gene_symbols"] = _s(["ADT-0033"]), _s(["CD52"])
-            h5.attrs.update({"n_cells": n, "n_genes": g, "n_proteins": len(prot_names), "n_cells_with_protein": n,
-                             "n_ntc_cells": 4, "n_overlapping_genes": 1, "protein_normalization": "DSB",
-                             "protein_target": "DSB_difference"})
+            h5.attrs.update(
+                {
+                    "n_cells": n,
+                    "n_genes": g,
+                    "n_proteins": len(prot_names),
+                    "n_cells_with_protein": n,
+                    "n_ntc_cells": 4,
+                    "n_overlapping_genes": 1,
+                    "protein_normalization": "DSB",
+                    "protein_target": "DSB_difference",
+                }
+            )
 
-        gas = {"enformer_idx": np.array([4, 9, 1], np.int32), "esm2_idx": np.array([100, 2, 57], np.int32),
-               "labels": np.array([1, 0, 0], np.int32), "gene_ids": _s(["ENSG00000187550"] * 2 + ["ENSG00000000003"]),
-               "enhancer_chr": _s(["chr1", "chr1", "chrX"]),
-               "enhancer_start": np.array([33592642, 1000, 501], np.int32),
-               "enhancer_end": np.array([33593311, 1601, 1000], np.int32),
-               "beta": np.array([-1.3102, -0.05, -0.0001], np.float32)}
+        gas = {
+            "enformer_idx": np.array([4, 9, 1], np.int32),
+            "esm2_idx": np.array([100, 2, 57], np.int32),
+            "labels": np.array([1, 0, 0], np.int32),
+            "gene_ids": _s(["ENSG00000187550"] * 2 + ["ENSG00000000003"]),
+            "enhancer_chr": _s(["chr1", "chr1", "chrX"]),
+            "enhancer_start": np.array([33592642, 1000, 501], np.int32),
+            "enhancer_end": np.array([33593311, 1601, 1000], np.int32),
+            "beta": np.array([-1.3102, -0.05, -0.0001], np.float32),
+        }
         gasperini = d / "gasperini_val.h5"
         with h5py.File(gasperini, "w") as h5:
             for k, v in gas.items():
@@ -247,12 +310,32 @@ def authors_files(tmp_path):
             h5.attrs.update({"n_samples": 3, "n_positive": 1, "n_negative": 2, "source": "GSE120861"})
 
         return AuthorsFiles(
-            effects=effects, enformer=enformer, snp_effects=snp_effects, snp_enformer=snp_enformer, adt=adt,
-            gasperini=gasperini, genes=genes, targets=targets, target_idx=idx, log2fc=log2fc, cell_expr=expr,
-            ntc_mean_cpm=ntc_cpm, ntc_mean_expr=ntc_expr, enformer_genes=enf_genes, embeddings=emb,
-            snp_names=snp_names, snp_idx=snp_idx, snp_log2fc=snp_log2fc, snp_cell_expr=snp_expr, snp_ids=snp_ids,
-            snp_embeddings=snp_emb, adt_rows=adt_rows, protein_dsb=dsb, protein_effect=dsb - ntc_prot,
-            protein_names=prot_names, gasperini_values=gas,
+            effects=effects,
+            enformer=enformer,
+            snp_effects=snp_effects,
+            snp_enformer=snp_enformer,
+            adt=adt,
+            gasperini=gasperini,
+            genes=genes,
+            targets=targets,
+            target_idx=idx,
+            log2fc=log2fc,
+            cell_expr=expr,
+            ntc_mean_cpm=ntc_cpm,
+            ntc_mean_expr=ntc_expr,
+            enformer_genes=enf_genes,
+            embeddings=emb,
+            snp_names=snp_names,
+            snp_idx=snp_idx,
+            snp_log2fc=snp_log2fc,
+            snp_cell_expr=snp_expr,
+            snp_ids=snp_ids,
+            snp_embeddings=snp_emb,
+            adt_rows=adt_rows,
+            protein_dsb=dsb,
+            protein_effect=dsb - ntc_prot,
+            protein_names=prot_names,
+            gasperini_values=gas,
         )
 
     return make
@@ -265,8 +348,19 @@ def simulated_genome(tmp_path_factory):
     from cdt.config import get_preset
     from cdt.simulate.genome import simulate_genome
 
-    loci = pd.DataFrame([dict(locus_id=f"G{i}", chrom="chrA" if i < 8 else "chrB", center=300_000 + 150_000 * (i % 8),
-                              strand="+-"[i % 2], kind="TSS", gene=f"G{i}") for i in range(16)])
+    loci = pd.DataFrame(
+        [
+            dict(
+                locus_id=f"G{i}",
+                chrom="chrA" if i < 8 else "chrB",
+                center=300_000 + 150_000 * (i % 8),
+                strand="+-"[i % 2],
+                kind="TSS",
+                gene=f"G{i}",
+            )
+            for i in range(16)
+        ]
+    )
     out = tmp_path_factory.mktemp("sim")
     simulate_genome(get_preset("tiny"), loci, out, np.random.default_rng(0))
     return out

@@ -24,8 +24,9 @@ def small_cdt2(seed: int = 0) -> CDT2:
 
 def small_cdt3(seed: int = 0) -> CDT3:
     torch.manual_seed(seed)
-    cfg = dataclasses.replace(CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM,
-                              n_proteins=N_PROT)
+    cfg = dataclasses.replace(
+        CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM, n_proteins=N_PROT
+    )
     return CDT3(cfg).eval()
 
 
@@ -34,7 +35,6 @@ def small_screen_and_store(tiny_screen, tiny_dna_store, seed: int):
 
     Takes the conftest factories; the caller closes the store.
     """
-    screen = tiny_screen(n_genes=N_GENES, held_out=("CD52", "GFI1B"), cells_per_target=4, n_proteins=N_PROT,
-                         seed=seed)
+    screen = tiny_screen(n_genes=N_GENES, held_out=("CD52", "GFI1B"), cells_per_target=4, n_proteins=N_PROT, seed=seed)
     loci = sorted(set(screen.obs["locus"]) - {""})
     return screen, DNAStore(tiny_dna_store(loci, n_bins=N_BINS, dim=DIM))

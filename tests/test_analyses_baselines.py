@@ -23,28 +23,48 @@ torch.set_num_threads(1)
 def _amap(name: str, values, n_cells: int = 1, heads: bool = False) -> AttentionMap:
     v = np.asarray(values, dtype=float)
     q, k = v.shape[-2:]
-    return AttentionMap(name=name, values=v, heads=heads, cells=np.array([f"c{i}" for i in range(n_cells)]),
-                        query_names=np.arange(q).astype(str), key_names=np.arange(k).astype(str))
+    return AttentionMap(
+        name=name,
+        values=v,
+        heads=heads,
+        cells=np.array([f"c{i}" for i in range(n_cells)]),
+        query_names=np.arange(q).astype(str),
+        key_names=np.arange(k).astype(str),
+    )
 
 
 def _tiny_cdt2(n_genes: int = 8, n_bins: int = 6, dna_dim: int = 4) -> CDT2:
     torch.manual_seed(0)
-    cfg = CDT2Config(n_genes=n_genes, n_bins=n_bins, dna_dim=dna_dim, d_model=16, n_heads=4, pool_heads=2,
-                     ffn_dim=32, dropout=0.0)
+    cfg = CDT2Config(
+        n_genes=n_genes, n_bins=n_bins, dna_dim=dna_dim, d_model=16, n_heads=4, pool_heads=2, ffn_dim=32, dropout=0.0
+    )
     return CDT2(cfg).eval()
 
 
 def _metrics() -> dict:
     """metrics.json of a `paper` run: select = test (the trainer writes both)."""
-    per = {"GFI1B": {"n_cells": 3, "pb_r": 0.5, "baseline_pb_r": 0.2, "protein_pb_r": 0.9,
-                     "baseline_protein_pb_r": 0.1}}
+    per = {
+        "GFI1B": {"n_cells": 3, "pb_r": 0.5, "baseline_pb_r": 0.2, "protein_pb_r": 0.9, "baseline_protein_pb_r": 0.1}
+    }
     m = {"protocol": "paper", "n_samples": {"train": 12, "select": 3, "test": 3}}
     for role in ("select", "test"):
-        m.update({f"{role}_r": 0.4, f"{role}_pb_r": 0.5, f"{role}_rna_loss": 0.11, f"{role}_protein_r": 0.8,
-                  f"{role}_protein_pb_r": 0.9, f"{role}_protein_loss": 0.05, f"baseline_{role}_r": 0.3,
-                  f"baseline_{role}_pb_r": 0.2, f"baseline_{role}_rna_loss": 0.12, f"baseline_{role}_protein_r": 0.6,
-                  f"baseline_{role}_protein_pb_r": 0.1, f"baseline_{role}_protein_loss": 0.07,
-                  f"{role}_per_perturbation": per})
+        m.update(
+            {
+                f"{role}_r": 0.4,
+                f"{role}_pb_r": 0.5,
+                f"{role}_rna_loss": 0.11,
+                f"{role}_protein_r": 0.8,
+                f"{role}_protein_pb_r": 0.9,
+                f"{role}_protein_loss": 0.05,
+                f"baseline_{role}_r": 0.3,
+                f"baseline_{role}_pb_r": 0.2,
+                f"baseline_{role}_rna_loss": 0.12,
+                f"baseline_{role}_protein_r": 0.6,
+                f"baseline_{role}_protein_pb_r": 0.1,
+                f"baseline_{role}_protein_loss": 0.07,
+                f"{role}_per_perturbation": per,
+            }
+        )
     return m
 
 
@@ -62,7 +82,10 @@ def test_affine_identity_is_exact_on_a_contract_screen_and_sees_a_change(tiny_sc
 
 def test_run_scores_reads_the_trainer_metrics():
     s, per = ab.run_scores(_metrics(), "CDT-III", "protein")
-    assert s["method"].tolist() == ["CDT-III", "mean (trainer)"] * 2 and s["role"].tolist() == ["select"] * 2 + ["test"] * 2
+    assert (
+        s["method"].tolist() == ["CDT-III", "mean (trainer)"] * 2
+        and s["role"].tolist() == ["select"] * 2 + ["test"] * 2
+    )
     test = s[s["role"] == "test"].set_index("method")
     assert test.loc["CDT-III", ["r", "pb_r", "mse"]].tolist() == [0.8, 0.9, 0.05]
     assert test.loc["mean (trainer)", ["r", "pb_r", "mse"]].tolist() == [0.6, 0.1, 0.07]
@@ -79,8 +102,9 @@ def test_prediction_comparison_sets_every_baseline_beside_the_run(tiny_screen, t
     split[a.obs["perturbation"].to_numpy() == "CD58"] = "val"
     a.obs["split"] = split
     store = tiny_dna_store(sorted(set(a.obs["locus"].astype(str)) - {""}), n_bins=6, dim=5)
-    run = SimpleNamespace(model=torch.nn.Linear(1, 1), metrics=_metrics(),
-                          config=SimpleNamespace(kinds=("TSS", "SNP"), protocol="paper"))
+    run = SimpleNamespace(
+        model=torch.nn.Linear(1, 1), metrics=_metrics(), config=SimpleNamespace(kinds=("TSS", "SNP"), protocol="paper")
+    )
     comp = ab.prediction_comparison(a, store, {"CDT-II": run}, protocols=("paper", "clean"))
     s = comp.summary
     paper, clean = s[s["protocol"] == "paper"], s[s["protocol"] == "clean"]
@@ -123,8 +147,10 @@ def test_pooled_map_weights_groups_by_cells():
     np.testing.assert_allclose(ab.pooled_map(maps, "m", groups=["a"]), np.eye(2))
     with pytest.raises(ValueError, match="head-resolved"):
         ab.pooled_map(maps, "m", heads=True)
-    h = {"a": {"m": _amap("m", [np.eye(2), np.ones((2, 2))], 2, heads=True)},
-         "b": {"m": _amap("m", np.zeros((2, 2, 2)), 2, heads=True)}}
+    h = {
+        "a": {"m": _amap("m", [np.eye(2), np.ones((2, 2))], 2, heads=True)},
+        "b": {"m": _amap("m", np.zeros((2, 2, 2)), 2, heads=True)},
+    }
     np.testing.assert_allclose(ab.pooled_map(h, "m", heads=True), [0.5 * np.eye(2), 0.5 * np.ones((2, 2))])
     np.testing.assert_allclose(ab.pooled_map(h, "m"), 0.25 * (np.eye(2) + 1))
 
@@ -144,8 +170,10 @@ def test_gene_pair_scores_orientation_and_baselines(tiny_screen):
     rng = np.random.default_rng(1)
     att = [rng.random((5, 5)) for _ in range(2)]
     cross = [rng.random((5, 6)) for _ in range(2)]
-    maps = {g: {"rna_self_0": _amap("rna_self_0", att[i], 1), "dna_to_rna": _amap("dna_to_rna", cross[i], 1)}
-            for i, g in enumerate(["B2M", "GFI1B"])}
+    maps = {
+        g: {"rna_self_0": _amap("rna_self_0", att[i], 1), "dna_to_rna": _amap("dna_to_rna", cross[i], 1)}
+        for i, g in enumerate(["B2M", "GFI1B"])
+    }
     jac = rng.random((5, 5))
     s = ab.gene_pair_scores(a, maps, jac)
     mean_att = (att[0] + att[1]) / 2
@@ -162,9 +190,16 @@ def test_gene_pair_scores_orientation_and_baselines(tiny_screen):
 
 def test_gene_truths_from_the_simulator_tables(tmp_path):
     pd.DataFrame({"source": ["A", "B", "X"], "target": ["B", "C", "A"], "sign": 1, "weight": 1.0}).to_csv(
-        tmp_path / "network_edges.csv", index=False)
-    pd.DataFrame({"gene": ["A", "C", "B", "D"], "module": ["m1", "m1", "s1", "s1"], "role": "member",
-                  "kind": ["regulatory", "regulatory", "state", "state"]}).to_csv(tmp_path / "modules.csv", index=False)
+        tmp_path / "network_edges.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "gene": ["A", "C", "B", "D"],
+            "module": ["m1", "m1", "s1", "s1"],
+            "role": "member",
+            "kind": ["regulatory", "regulatory", "state", "state"],
+        }
+    ).to_csv(tmp_path / "modules.csv", index=False)
     t = ab.gene_truths(tmp_path, ["A", "B", "C", "D"])
     assert np.argwhere(t["network"]).tolist() == [[0, 1], [1, 2]]
     assert (t["network_undirected"] == (t["network"] | t["network"].T)).all()
@@ -184,8 +219,14 @@ def test_element_scores_and_truths_are_flattened_bins(tiny_dna_store):
     np.testing.assert_allclose(s["cross_attention"][:8], cross["L2"].mean(0))
     np.testing.assert_allclose(s["embedding_norm"][8:], np.linalg.norm(emb[1], axis=1), rtol=1e-6)
     assert s["near_centre"][:8].argmax() == 4
-    elements = pd.DataFrame({"locus_id": ["L1", "L2", "L2"], "element": ["promoter", "enhancer", "CTCF"],
-                             "bin_start": [3, 0, 7], "bin_end": [5, 2, 9]})
+    elements = pd.DataFrame(
+        {
+            "locus_id": ["L1", "L2", "L2"],
+            "element": ["promoter", "enhancer", "CTCF"],
+            "bin_start": [3, 0, 7],
+            "bin_end": [5, 2, 9],
+        }
+    )
     t = ab.element_truths(elements, ["L2", "L1"], 8)
     assert np.flatnonzero(t["promoter"]).tolist() == [11, 12]
     assert np.flatnonzero(t["enhancer"]).tolist() == [0, 1] and np.flatnonzero(t["CTCF"]).tolist() == [7]
@@ -203,8 +244,12 @@ def test_mean_jacobian_averages_the_per_locus_jacobians(tiny_screen, tiny_dna_st
 
 
 def test_edge_inputs_gives_each_perturbation_its_own_maps():
-    maps = {"G": {"rna_self_0": _amap("rna_self_0", np.ones((2, 3, 3)), 2, heads=True),
-                  "dna_to_rna": _amap("dna_to_rna", np.ones((3, 4)))}}
+    maps = {
+        "G": {
+            "rna_self_0": _amap("rna_self_0", np.ones((2, 3, 3)), 2, heads=True),
+            "dna_to_rna": _amap("dna_to_rna", np.ones((3, 4))),
+        }
+    }
     jac = np.eye(3)
     x = ab.edge_inputs(maps, jac)("G")
     assert x["rna_attention"].shape == (3, 3) and x["cross_attention"].shape == (3, 4) and x["jacobian"] is jac
@@ -243,9 +288,16 @@ def test_ablation_inputs_rna_and_protein(tiny_screen, tiny_dna_store):
 
 
 def test_ablation_summary_and_verdict():
-    t = pd.DataFrame({"condition": ["intact", "top", "bottom", "random", "random"], "k": [0, 2, 2, 2, 2],
-                      "delta_r": [0.0, -0.3, -0.01, -0.05, -0.1], "delta_pb_r": [0.0, -0.2, 0.0, -0.1, -0.3],
-                      "embedding_cos_mean": [0.0, 0.02, 0.01, 0.03, 0.01], "output_cos_mean": [0.0, 0.1, 0, 0, 0]})
+    t = pd.DataFrame(
+        {
+            "condition": ["intact", "top", "bottom", "random", "random"],
+            "k": [0, 2, 2, 2, 2],
+            "delta_r": [0.0, -0.3, -0.01, -0.05, -0.1],
+            "delta_pb_r": [0.0, -0.2, 0.0, -0.1, -0.3],
+            "embedding_cos_mean": [0.0, 0.02, 0.01, 0.03, 0.01],
+            "output_cos_mean": [0.0, 0.1, 0, 0, 0],
+        }
+    )
     s = ab.ablation_summary(t).set_index("condition")
     assert s.loc["random", "repeats"] == 2 and s.loc["random", "delta_r"] == pytest.approx(-0.075)
     assert s.loc["random", ["delta_r_min", "delta_r_max"]].tolist() == [-0.1, -0.05]
@@ -261,10 +313,17 @@ def test_ablation_summary_and_verdict():
 
 
 def test_edge_summary_and_best_of():
-    t = pd.DataFrame({"perturbation": ["p", "q", "r"] * 2, "target": "DE",
-                      "method": ["attention_row"] * 3 + ["variance"] * 3,
-                      "auroc": [0.6, 0.4, np.nan, 0.7, 0.8, 0.9], "auprc": [0.2, 0.1, np.nan, 0.3, 0.3, 0.3],
-                      "n_pos": [1, 3, 0, 1, 1, 1], "n_neg": [9, 7, 10, 9, 9, 9]})
+    t = pd.DataFrame(
+        {
+            "perturbation": ["p", "q", "r"] * 2,
+            "target": "DE",
+            "method": ["attention_row"] * 3 + ["variance"] * 3,
+            "auroc": [0.6, 0.4, np.nan, 0.7, 0.8, 0.9],
+            "auprc": [0.2, 0.1, np.nan, 0.3, 0.3, 0.3],
+            "n_pos": [1, 3, 0, 1, 1, 1],
+            "n_neg": [9, 7, 10, 9, 9, 9],
+        }
+    )
     s = ab.edge_summary(t).set_index("method")
     assert s.loc["attention_row", "n_perturbations"] == 2 and s.loc["attention_row", "auroc_mean"] == pytest.approx(0.5)
     assert s.loc["attention_row", "frac_auroc_above_0.5"] == 0.5 and s.loc["attention_row", "positive_rate"] == 0.2
@@ -274,8 +333,10 @@ def test_edge_summary_and_best_of():
 
 
 def test_versus_and_compare_methods_wording():
-    assert ab.versus(0.61, 0.7, "attention", "correlation") == \
-        "attention AUROC 0.610 vs correlation 0.700 (correlation higher)"
+    assert (
+        ab.versus(0.61, 0.7, "attention", "correlation")
+        == "attention AUROC 0.610 vs correlation 0.700 (correlation higher)"
+    )
     assert ab.versus(0.7, 0.695, "a", "b", "r").endswith("(about equal)")
     assert ab.versus(float("nan"), 0.5, "a", "b").endswith("(not comparable)")
     tab = pd.DataFrame({"method": ["x", "y"], "target": "network", "auroc": [0.9, 0.6]})

@@ -26,8 +26,20 @@ def data(tiny_screen, tiny_dna_store):
     screen = tiny_screen(n_genes=N_GENES, held_out=("GFI1B", "CD52"), cells_per_target=4, n_proteins=N_PROT)
     loci = sorted(set(screen.obs["locus"]) - {""})
     torch.manual_seed(0)
-    model = CDT3(CDT3Config(n_genes=N_GENES, n_proteins=N_PROT, n_bins=N_BINS, dna_dim=DIM, d_model=8, n_heads=2,
-                            pool_heads=1, ffn_dim=16, dropout=0.0, protein_dropout=0.0)).eval()
+    model = CDT3(
+        CDT3Config(
+            n_genes=N_GENES,
+            n_proteins=N_PROT,
+            n_bins=N_BINS,
+            dna_dim=DIM,
+            d_model=8,
+            n_heads=2,
+            pool_heads=1,
+            ffn_dim=16,
+            dropout=0.0,
+            protein_dropout=0.0,
+        )
+    ).eval()
     return screen, tiny_dna_store(loci, n_bins=N_BINS, dim=DIM), model
 
 
@@ -75,9 +87,15 @@ def test_knockdown_prediction_matches_numpy(data):
 
 
 def test_detectable_changes():
-    protein = pd.DataFrame({"protein": list("ABCDEF"), "gene": ["TFRC", "X", "Y", "Z", "W", "V"],
-                            "expressed": [True, True, True, True, False, True],
-                            "actual": [0.3, -0.5, 0.05, 0.2, 0.9, 0.15], "predicted": [0.1, -0.2, 0.4, 0.0, 0.5, -0.1]})
+    protein = pd.DataFrame(
+        {
+            "protein": list("ABCDEF"),
+            "gene": ["TFRC", "X", "Y", "Z", "W", "V"],
+            "expressed": [True, True, True, True, False, True],
+            "actual": [0.3, -0.5, 0.05, 0.2, 0.9, 0.15],
+            "predicted": [0.1, -0.2, 0.4, 0.0, 0.5, -0.1],
+        }
+    )
     d, s = a.detectable_changes(protein)
     assert d["protein"].tolist() == ["B", "A", "D", "F"]  # expressed, |actual| > 0.1, largest first
     assert d["agree"].tolist() == [True, True, False, False]  # a zero prediction is a mismatch
@@ -114,8 +132,15 @@ def test_protein_gradients_equal_autograd(data):
 
 def _grads(ntc, cells, delta_x=-0.5) -> a.ProteinGradients:
     names = [f"p{i}" for i in range(len(ntc))]
-    return a.ProteinGradients(gene="CD52", perturbation="CD52", ntc_mean=pd.Series(ntc, index=names),
-                              cells=pd.Series(cells, index=names), n_cells=3, n_cells_total=5, delta_x=delta_x)
+    return a.ProteinGradients(
+        gene="CD52",
+        perturbation="CD52",
+        ntc_mean=pd.Series(ntc, index=names),
+        cells=pd.Series(cells, index=names),
+        n_cells=3,
+        n_cells_total=5,
+        delta_x=delta_x,
+    )
 
 
 def test_gradient_concordance_matches_scipy():
@@ -138,9 +163,15 @@ def _prediction(protein: pd.DataFrame, rna: pd.DataFrame | None = None) -> a.Kno
 
 
 def test_gradient_table_labels_and_first_order_direction():
-    protein = pd.DataFrame({"protein": ["p0", "p1", "p2"], "gene": ["FCGR2A", "B2M", "Q"],
-                            "expressed": [True, False, True], "actual": [0.4, -0.1, 0.0],
-                            "predicted": [0.3, -0.2, 0.1]})
+    protein = pd.DataFrame(
+        {
+            "protein": ["p0", "p1", "p2"],
+            "gene": ["FCGR2A", "B2M", "Q"],
+            "expressed": [True, False, True],
+            "actual": [0.4, -0.1, 0.0],
+            "predicted": [0.3, -0.2, 0.1],
+        }
+    )
     g = _grads([0.02, -0.05, 0.001], [0.01, -0.04, 0.003], delta_x=-0.8)
     t = a.gradient_table(g, _prediction(protein), "ntc_mean", n=2)
     assert t["protein"].tolist() == ["p1", "p0"]  # by |gradient|
@@ -154,14 +185,33 @@ def test_gradient_table_labels_and_first_order_direction():
 
 def test_side_effect_rule(tmp_path):
     path = tmp_path / "se.csv"
-    pd.DataFrame({"side_effect": ["A", "B", "C", "D", "E"], "incidence": ["1%"] * 5,
-                  "linked_genes": ["X;Y", "Y", "Z", "", "NOPE"], "linked_direction": ["up;down", "up", "down", "", "up"]
-                  }).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "side_effect": ["A", "B", "C", "D", "E"],
+            "incidence": ["1%"] * 5,
+            "linked_genes": ["X;Y", "Y", "Z", "", "NOPE"],
+            "linked_direction": ["up;down", "up", "down", "", "up"],
+        }
+    ).to_csv(path, index=False)
     effects = a.read_side_effects(path)
-    protein = pd.DataFrame({"protein": ["px", "py", "pz"], "gene": ["X", "Y", "Z"], "expressed": [True] * 3,
-                            "actual": [0.5, 0.2, -0.3], "predicted": [0.05, -0.3, 0.0]})
-    g = a.ProteinGradients("CD52", "CD52", pd.Series([-0.1, 0.2, 0.3], index=["px", "py", "pz"]),
-                           pd.Series([0.0, 0.0, 0.0], index=["px", "py", "pz"]), 1, 1, delta_x=-1.0)
+    protein = pd.DataFrame(
+        {
+            "protein": ["px", "py", "pz"],
+            "gene": ["X", "Y", "Z"],
+            "expressed": [True] * 3,
+            "actual": [0.5, 0.2, -0.3],
+            "predicted": [0.05, -0.3, 0.0],
+        }
+    )
+    g = a.ProteinGradients(
+        "CD52",
+        "CD52",
+        pd.Series([-0.1, 0.2, 0.3], index=["px", "py", "pz"]),
+        pd.Series([0.0, 0.0, 0.0], index=["px", "py", "pz"]),
+        1,
+        1,
+        delta_x=-1.0,
+    )
     t, s = a.side_effect_table(effects, protein, g)
     t = t.set_index("side_effect")
     # A: X up (+0.05) and Y down (-0.3) both match; only Y exceeds 0.1; first-order X +0.1 up matches
@@ -172,12 +222,14 @@ def test_side_effect_rule(tmp_path):
     assert t.loc["D", "linked"] == "none" and "not on the panel" in t.loc["E", "predicted"]
     assert (s["n_side_effects"], s["n_linked"], s["n_recapitulated"], s["n_recapitulated_gradient"]) == (5, 4, 1, 2)
 
-    pd.DataFrame({"side_effect": ["A"], "incidence": ["1%"], "linked_genes": ["X;Y"], "linked_direction": ["up"]}
-                 ).to_csv(path, index=False)
+    pd.DataFrame(
+        {"side_effect": ["A"], "incidence": ["1%"], "linked_genes": ["X;Y"], "linked_direction": ["up"]}
+    ).to_csv(path, index=False)
     with pytest.raises(ContractError, match=r"se.csv: row 2 \(A\): 2 linked genes but 1 directions"):
         a.read_side_effects(path)
-    pd.DataFrame({"side_effect": ["A"], "incidence": ["1%"], "linked_genes": ["X"], "linked_direction": ["rise"]}
-                 ).to_csv(path, index=False)
+    pd.DataFrame(
+        {"side_effect": ["A"], "incidence": ["1%"], "linked_genes": ["X"], "linked_direction": ["rise"]}
+    ).to_csv(path, index=False)
     with pytest.raises(ContractError, match="not 'up'/'down'"):
         a.read_side_effects(path)
 
@@ -190,11 +242,22 @@ def test_curated_side_effect_table_is_covered_by_the_adt_map():
 
 
 def test_mrna_protein_divergence():
-    protein = pd.DataFrame({"protein": ["pa", "pb", "pc", "pd", "pe"], "gene": ["A", "B", "C", "CD52", "E"],
-                            "expressed": [True, True, True, True, False], "actual": [0.5, -0.2, 0.3, 0.1, 0.4],
-                            "predicted": [0.2, -0.1, -0.1, 0.1, 0.3]})
-    rna = pd.DataFrame({"gene": ["A", "B", "C", "CD52", "E"], "actual": [-0.1, -0.3, -0.2, -1.0, -0.5],
-                        "predicted": [-0.05, 0.1, -0.1, -0.8, -0.2]})
+    protein = pd.DataFrame(
+        {
+            "protein": ["pa", "pb", "pc", "pd", "pe"],
+            "gene": ["A", "B", "C", "CD52", "E"],
+            "expressed": [True, True, True, True, False],
+            "actual": [0.5, -0.2, 0.3, 0.1, 0.4],
+            "predicted": [0.2, -0.1, -0.1, 0.1, 0.3],
+        }
+    )
+    rna = pd.DataFrame(
+        {
+            "gene": ["A", "B", "C", "CD52", "E"],
+            "actual": [-0.1, -0.3, -0.2, -1.0, -0.5],
+            "predicted": [-0.05, 0.1, -0.1, -0.8, -0.2],
+        }
+    )
     t, s = a.mrna_protein_divergence(_prediction(protein, rna))
     assert t["gene"].tolist() == ["A", "C", "B"]  # expressed, not CD52 itself, sorted by protein change
     assert t["opposite_measured"].tolist() == [True, True, False]
@@ -203,17 +266,33 @@ def test_mrna_protein_divergence():
 
 
 def test_truth_comparison(tmp_path):
-    pd.DataFrame({"protein": ["A", "B", "C", "CD52", "D", "B", "G", "G"],
-                  "gene": ["CD52", "CD52", "CD52", "CD52", "GFI1B", "B", "G", "CD52"],
-                  "weight": [-0.5, -0.5, 0.2, 0.8, -0.4, 1.0, 0.5, 0.1]}).to_csv(tmp_path / "protein_wiring.csv",
-                                                                               index=False)
-    pd.DataFrame({"source": ["CD52", "CD52", "GFI1B", "CD52"], "target": ["B", "G", "C", "H"], "sign": [1, -1, 1, 1],
-                  "weight": [0.2, -0.2, 0.9, 0.3]}).to_csv(tmp_path / "network_edges.csv", index=False)
+    pd.DataFrame(
+        {
+            "protein": ["A", "B", "C", "CD52", "D", "B", "G", "G"],
+            "gene": ["CD52", "CD52", "CD52", "CD52", "GFI1B", "B", "G", "CD52"],
+            "weight": [-0.5, -0.5, 0.2, 0.8, -0.4, 1.0, 0.5, 0.1],
+        }
+    ).to_csv(tmp_path / "protein_wiring.csv", index=False)
+    pd.DataFrame(
+        {
+            "source": ["CD52", "CD52", "GFI1B", "CD52"],
+            "target": ["B", "G", "C", "H"],
+            "sign": [1, -1, 1, 1],
+            "weight": [0.2, -0.2, 0.9, 0.3],
+        }
+    ).to_csv(tmp_path / "network_edges.csv", index=False)
     links = a.planted_links(tmp_path, "CD52")
     # direct + own x RNA edge: B -0.5 + 1.0 x 0.2; G 0.1 + 0.5 x -0.2 = 0 (cancels: dropped); H has no protein
     assert links.round(6).to_dict() == {"A": -0.5, "B": -0.3, "C": 0.2, "CD52": 0.8}
-    protein = pd.DataFrame({"protein": list("ABCDEF"), "gene": list("ABCDEF"), "expressed": [True] * 5 + [False],
-                            "actual": [0.5, 0.3, -0.2, 0.0, 0.1, 0.0], "predicted": [0.4, -0.05, -0.3, 0.2, 0.0, 0.9]})
+    protein = pd.DataFrame(
+        {
+            "protein": list("ABCDEF"),
+            "gene": list("ABCDEF"),
+            "expressed": [True] * 5 + [False],
+            "actual": [0.5, 0.3, -0.2, 0.0, 0.1, 0.0],
+            "predicted": [0.4, -0.05, -0.3, 0.2, 0.0, 0.9],
+        }
+    )
     g = _grads([-0.3, 0.1, 0.2, 0.05, -0.01, 0.0], [0.0] * 6)
     g.ntc_mean.index = g.cells.index = list("ABCDEF")
     t, s = a.truth_comparison(_prediction(protein), links, g)
@@ -225,11 +304,13 @@ def test_truth_comparison(tmp_path):
     # unplanted D (+), E (-): half of each sign, so 0.5 expected per planted protein
     assert s["gradient_ntc_mean_sign_matches_chance"] == pytest.approx(1.5)
     planted = np.isin(list("ABCDE"), ["A", "B", "C"])
-    assert s["gradient_ntc_mean_auroc"] == pytest.approx(sklearn.metrics.roc_auc_score(
-        planted, np.abs([-0.3, 0.1, 0.2, 0.05, -0.01])))
+    assert s["gradient_ntc_mean_auroc"] == pytest.approx(
+        sklearn.metrics.roc_auc_score(planted, np.abs([-0.3, 0.1, 0.2, 0.05, -0.01]))
+    )
     assert t.set_index("protein").loc["A", "planted_direction"] == "up"
-    effects = pd.DataFrame({"side_effect": ["s"], "incidence": ["1%"], "linked_genes": ["A;CD52;Z"],
-                            "linked_direction": ["up;down;up"]})
+    effects = pd.DataFrame(
+        {"side_effect": ["s"], "incidence": ["1%"], "linked_genes": ["A;CD52;Z"], "linked_direction": ["up;down;up"]}
+    )
     st = a.side_effect_truth(effects, links)
     assert st["planted_matches_listed"].tolist() == [True, True, False]
 

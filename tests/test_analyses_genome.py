@@ -49,12 +49,14 @@ def test_locus_profiles_mean_first_cells_and_fall_back_to_ntc_mean(data):
         assert list(screen.obs["perturbation"].iloc[rows]) == ["GFI1B"] * 3 and (np.diff(rows) > 0).all()
         x = torch.from_numpy(np.asarray(screen.X[rows], np.float32))
         w = model(torch.from_numpy(store["GFI1B"])[None].expand(3, -1, -1), x, return_attention=True)
-        np.testing.assert_allclose(prof.values.loc["GFI1B"], w.attention["dna_to_rna"].double().mean((0, 1, 2)),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            prof.values.loc["GFI1B"], w.attention["dna_to_rna"].double().mean((0, 1, 2)), rtol=1e-5
+        )
         ntc = torch.from_numpy(screen.var["ntc_mean_expr"].to_numpy(np.float32))[None]
         w = model(torch.from_numpy(store["CD55"])[None], ntc, return_attention=True)
-        np.testing.assert_allclose(prof.values.loc["CD55"], w.attention["dna_to_rna"][0].double().mean((0, 1)),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            prof.values.loc["CD55"], w.attention["dna_to_rna"][0].double().mean((0, 1)), rtol=1e-5
+        )
     assert (ag.top_bin_agreement(prof, prof, 0.25) == 1.0).all()
     other = ag.LocusProfiles(prof.values.iloc[:, ::-1].set_axis(prof.values.columns, axis=1), prof.n_cells)
     reversed_top = [set(np.argsort(-v)[:2]) & set(N_BINS - 1 - np.argsort(-v)[:2]) for v in prof.values.to_numpy()]
@@ -86,8 +88,15 @@ def test_sample_odds_ratio_matches_fisher_and_permutation_matches_library():
 
 
 def test_fisher_threshold_and_class_summaries():
-    table = pd.DataFrame({"gene": ["A", "A", "B"], "mark": ["CTCF", "DNase", "CTCF"], "n_peak_bins": [3, 0, 5],
-                          "odds_ratio": [12.0, np.nan, 0.5], "p_value": [1e-4, 1.0, 0.7]})
+    table = pd.DataFrame(
+        {
+            "gene": ["A", "A", "B"],
+            "mark": ["CTCF", "DNase", "CTCF"],
+            "n_peak_bins": [3, 0, 5],
+            "odds_ratio": [12.0, np.nan, 0.5],
+            "p_value": [1e-4, 1.0, 0.7],
+        }
+    )
     assert ag.fisher_summary(table) == {"n_testable": 2, "n_significant": 1, "n_or_above_1": 1, "alpha": 1e-3}
     rng = np.random.default_rng(0)
     profile = rng.random(100)
@@ -95,7 +104,10 @@ def test_fisher_threshold_and_class_summaries():
     ctcf[np.argsort(-profile)[:6]] = 1
     hits = pd.DataFrame({"CTCF": ctcf, "H3K4me3": 0, "H3K27ac": 0, "H3K4me1": 0, "DNase": rng.random(100) < 0.1})
     sweep = ag.threshold_table({"A": profile}, {"A": hits})
-    assert set(sweep["q"]) == {0.05, 0.10, 0.15, 0.20} and (sweep.loc[sweep["mark"] == "H3K4me3", "n_peak_bins"] == 0).all()
+    assert (
+        set(sweep["q"]) == {0.05, 0.10, 0.15, 0.20}
+        and (sweep.loc[sweep["mark"] == "H3K4me3", "n_peak_bins"] == 0).all()
+    )
     summary = ag.threshold_summary(sweep)
     assert summary["n_pairs"] == 2 and summary["n_all_thresholds"] >= 1  # CTCF under the top 6 bins: always enriched
     classes = ag.bin_class_analysis({"A": profile}, {"A": hits})
@@ -105,13 +117,25 @@ def test_fisher_threshold_and_class_summaries():
 def test_ctcf_table_and_genome_track_by_hand():
     locus = Locus("GENE", "chr1", 10_000, "+", 100, 20)  # window [9,000, 11,000), TSS at bin 10
     profile = np.linspace(0, 1, 20)  # the top 10% = bins 18, 19
-    peaks = pd.DataFrame({"chrom": "chr1", "start": [9_050, 10_850, 10_950, 12_000], "end": [9_100, 10_870, 10_990,
-                          12_100], "fc": [2.0, 8.0, 4.0, 9.0]})  # bins 0, 18, 19; the last lies outside
+    peaks = pd.DataFrame(
+        {
+            "chrom": "chr1",
+            "start": [9_050, 10_850, 10_950, 12_000],
+            "end": [9_100, 10_870, 10_990, 12_100],
+            "fc": [2.0, 8.0, 4.0, 9.0],
+        }
+    )  # bins 0, 18, 19; the last lies outside
     table, res = ag.ctcf_table({"GENE": profile}, {"GENE": locus}, peaks)
     row = table.iloc[0]
     assert (row["n_ctcf"], row["ctcf_in_top"]) == (3, 2) and row["enrichment"] == pytest.approx(2 / 0.3)
-    track = ag.genome_track(profile, locus, peaks, elements=pd.DataFrame(
-        {"locus_id": ["GENE", "OTHER"], "element": ["CTCF", "open"], "start": [10_850, 0], "end": [10_900, 1]}))
+    track = ag.genome_track(
+        profile,
+        locus,
+        peaks,
+        elements=pd.DataFrame(
+            {"locus_id": ["GENE", "OTHER"], "element": ["CTCF", "open"], "start": [10_850, 0], "end": [10_900, 1]}
+        ),
+    )
     assert (track["k"], track["n"]) == (2, 3)
     assert track["peaks"]["in_top"].tolist() == [False, True, True]
     np.testing.assert_allclose(track["peaks"]["signal_norm"], [0.25, 1.0, 0.5])
@@ -135,16 +159,27 @@ def contacts(tmp_path_factory):
 
 
 def test_pair_contacts_local_observed_over_expected(contacts):
-    pairs = pd.DataFrame({"pair": ["loop", "plain", "off"], "chrom": ["chr1", "chr1", "chr2"],
-                          "enhancer": [50_500, 80_500, 10], "promoter": [60_200, 90_700, 20]})
+    pairs = pd.DataFrame(
+        {
+            "pair": ["loop", "plain", "off"],
+            "chrom": ["chr1", "chr1", "chr2"],
+            "enhancer": [50_500, 80_500, 10],
+            "promoter": [60_200, 90_700, 20],
+        }
+    )
     out = ag.pair_contacts(contacts, pairs, flank=30_000)
     mat = contacts.clr.matrix(balance=True)[:]
     assert out["balanced"].iloc[0] == pytest.approx(mat[50, 60])
     assert out["expected"].iloc[1] == pytest.approx(np.nanmean(np.diagonal(mat[50:121, 50:121], 10)))
     assert out["oe"].iloc[0] > 1.3 and out["oe"].iloc[1] == pytest.approx(1.0, abs=0.1)
     assert np.isnan(out["oe"].iloc[2]) and out["distance_kb"].iloc[0] == pytest.approx(9.7)
-    ratios = ag.hic_ratios(contacts, {"G": np.r_[np.zeros(60), np.ones(20), np.zeros(20)]},
-                           {"G": Locus("G", "chr1", 55_000, "+", 100, 100)}, k=10, n_draws=20)
+    ratios = ag.hic_ratios(
+        contacts,
+        {"G": np.r_[np.zeros(60), np.ones(20), np.zeros(20)]},
+        {"G": Locus("G", "chr1", 55_000, "+", 100, 100)},
+        k=10,
+        n_draws=20,
+    )
     assert ratios.loc[0, "top_in_promoter_bin"] == 0 and ratios.loc[0, "ratio"] > 1  # top bins 5-6 kb downstream
 
 
@@ -152,10 +187,20 @@ def test_v1_attribution_distances_and_overlap(tmp_path):
     simulate_v1(TINY, [f"G{i}" for i in range(TINY.v1_n_genes)], tmp_path, np.random.default_rng(0))
     torch.manual_seed(0)
     model = CDT1(CDT1Config.from_preset(TINY)).eval()
-    files = {"dna": str(tmp_path / "v1/dna_enhancers.h5"), "pairs": str(tmp_path / "v1/pairs.csv"),
-             "embeddings": str(tmp_path / "v1/embeddings.h5")}
-    run = LoadedRun(run_dir=tmp_path, model=model, config=TrainConfig.for_model("cdt1", "tiny"),
-                    history=pd.DataFrame(), metrics={}, extra={}, files=files)
+    files = {
+        "dna": str(tmp_path / "v1/dna_enhancers.h5"),
+        "pairs": str(tmp_path / "v1/pairs.csv"),
+        "embeddings": str(tmp_path / "v1/embeddings.h5"),
+    }
+    run = LoadedRun(
+        run_dir=tmp_path,
+        model=model,
+        config=TrainConfig.for_model("cdt1", "tiny"),
+        history=pd.DataFrame(),
+        metrics={},
+        extra={},
+        files=files,
+    )
     attr = ag.v1_attribution(run, n=5, seed=42)
     pairs = pd.read_csv(files["pairs"])
     val = pairs[pairs["split"] == "val"]
@@ -170,8 +215,13 @@ def test_v1_attribution_distances_and_overlap(tmp_path):
     assert ag.scaled_within_bp(896, 128) == 50_000 and ag.scaled_within_bp(448, 128) == 25_000
     overlaps, osum = ag.v1_overlap(attr, k=5)
     assert osum["chance"] == pytest.approx(25 / TINY.n_bins) and 0 <= overlaps.min() <= overlaps.max() <= 5
-    sites = pd.DataFrame({"chrom": [strongest["chrom"]], "start": [int(strongest["enhancer_center"]) + 300],
-                          "end": [int(strongest["enhancer_center"]) + 500]})
+    sites = pd.DataFrame(
+        {
+            "chrom": [strongest["chrom"]],
+            "start": [int(strongest["enhancer_center"]) + 300],
+            "end": [int(strongest["enhancer_center"]) + 500],
+        }
+    )
     case = ag.v1_case(attr, sites)
     assert case["pair"] == strongest["pair"] and case["ctcf_kb"].tolist() == [0.4]
     assert case["gradient_to_ctcf_kb"] == pytest.approx(abs(case["gradient_peak_kb"] - 0.4))
@@ -190,8 +240,14 @@ def test_top_overlaps_and_temperature_by_hand():
 
 def test_element_recovery_scores_truth_against_baselines():
     rng = np.random.default_rng(0)
-    elements = pd.DataFrame({"locus_id": ["A", "A", "B"], "element": ["CTCF", "promoter", "CTCF"],
-                             "bin_start": [2, 9, 15], "bin_end": [4, 11, 18]})
+    elements = pd.DataFrame(
+        {
+            "locus_id": ["A", "A", "B"],
+            "element": ["CTCF", "promoter", "CTCF"],
+            "bin_start": [2, 9, 15],
+            "bin_end": [4, 11, 18],
+        }
+    )
     truth = ag.element_truth(elements, ["A", "B"], 20)
     assert truth["any element"].sum() == 7 and truth["CTCF"].sum() == 5 and truth["open"].sum() == 0
     perfect = truth["any element"].astype(float)

@@ -26,8 +26,14 @@ TINY = get_preset("tiny")
 
 def gene_map(values: np.ndarray, genes: list[str], name: str = "rna_self_0") -> AttentionMap:
     heads = values.ndim == 3
-    return AttentionMap(name=name, values=values, heads=heads, cells=np.array(["c0", "c1"]),
-                        query_names=np.array(genes), key_names=np.array(genes))
+    return AttentionMap(
+        name=name,
+        values=values,
+        heads=heads,
+        cells=np.array(["c0", "c1"]),
+        query_names=np.array(genes),
+        key_names=np.array(genes),
+    )
 
 
 @pytest.fixture
@@ -79,8 +85,10 @@ def test_per_head_top_and_neighbourhood_on_a_hand_map():
 
 def test_dna_layers_in_layer_order():
     a0, a1 = np.eye(3)[None].repeat(2, 0), np.full((2, 3, 3), 1 / 3)
-    maps = {n: AttentionMap(n, v, True, np.array(["c"]), np.arange(3), np.arange(3))
-            for n, v in (("dna_self_1", a1), ("rna_self_0", a0), ("dna_self_0", a0))}
+    maps = {
+        n: AttentionMap(n, v, True, np.array(["c"]), np.arange(3), np.arange(3))
+        for n, v in (("dna_self_1", a1), ("rna_self_0", a0), ("dna_self_0", a0))
+    }
     layers = an.dna_layers(maps)
     assert list(layers) == ["dna_self_0", "dna_self_1"]
     np.testing.assert_allclose(layers["dna_self_0"], np.eye(3))
@@ -132,10 +140,15 @@ def test_hub_roles_on_a_planted_hub():
     a[4, 0], a[0, 4] = 0.5, 0.5  # g4 both ways
     roles, table = an.hub_table(gene_map(a, genes), "g0")
     assert dict(zip(table["gene"], table["role"], strict=True)) == {
-        "g1": "downstream", "g2": "downstream", "g3": "upstream", "g4": "bidirectional"}
+        "g1": "downstream",
+        "g2": "downstream",
+        "g3": "upstream",
+        "g4": "bidirectional",
+    }
     assert roles.counts() == {"downstream": 2, "upstream": 1, "bidirectional": 1}
-    scores = pd.DataFrame({"true_target": [g in ("g1", "g4") for g in genes],
-                           "true_regulator": [g == "g3" for g in genes]}, index=genes)
+    scores = pd.DataFrame(
+        {"true_target": [g in ("g1", "g4") for g in genes], "true_regulator": [g == "g3" for g in genes]}, index=genes
+    )
     _, joined = an.hub_table(gene_map(a, genes), "g0", scores)
     summary = an.role_summary(joined, scores).set_index("role")
     assert list(summary.index) == ["downstream", "upstream", "bidirectional"]
@@ -150,7 +163,8 @@ def test_score_correlations_match_scipy():
     t = an.score_correlations(s).set_index(["a", "b"])
     assert len(t) == 3
     assert t.loc[("effect", "correlation"), "pearson_r"] == pytest.approx(
-        scipy.stats.pearsonr(s["effect"], s["correlation"]).statistic)
+        scipy.stats.pearsonr(s["effect"], s["correlation"]).statistic
+    )
 
 
 # ----------------------------------------------------------------------------------- 03: model-based glue
@@ -196,8 +210,9 @@ def test_attention_inventory_uses_real_shapes():
     assert table.loc["dna_self_1", "published_shape"] == "8 x 896 x 896"
     assert (table["source"] == "not in Table 5").sum() == 3  # the VCE pooling maps
     torch.manual_seed(0)
-    model = CDT3(dataclasses.replace(CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM,
-                                     n_proteins=6))
+    model = CDT3(
+        dataclasses.replace(CDT3Config.from_preset(TINY), n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM, n_proteins=6)
+    )
     mine = an.attention_inventory(model).set_index("map")
     assert mine.loc["dna_to_rna", "this_model_shape"] == f"{p.n_heads} x {N_GENES} x {N_BINS}"
     assert mine.loc["protein_self_0", "this_model_shape"] == f"{p.n_heads} x 6 x 6"
@@ -226,7 +241,7 @@ def block_matrix(sizes: list[int], seed: int = 0) -> np.ndarray:
     m = rng.uniform(0, 0.1, (n, n))
     start = 0
     for s in sizes:
-        m[start:start + s, start:start + s] += 1.0
+        m[start : start + s, start : start + s] += 1.0
         start += s
     return (m + m.T) / 2
 
@@ -246,8 +261,9 @@ def test_attention_networks_use_self_attention_and_cross_similarity():
     self_map = gene_map(block_matrix([10, 10], seed=1), genes)
     rng = np.random.default_rng(2)
     profiles = np.where(np.arange(20)[:, None] < 8, [1.0, 0, 0, 0, 1.0, 0], [0, 0, 1.0, 1.0, 0, 0])
-    cross = AttentionMap("dna_to_rna", profiles + rng.uniform(0, 0.05, (20, 6)), False, np.array(["c"]),
-                         np.array(genes), np.arange(6))
+    cross = AttentionMap(
+        "dna_to_rna", profiles + rng.uniform(0, 0.05, (20, 6)), False, np.array(["c"]), np.array(genes), np.arange(6)
+    )
     nets = an.attention_networks({"rna_self_0": self_map, "dna_to_rna": cross}, top_fraction=0.3)
     assert sorted(map(len, nets["self"].communities)) == [10, 10]
     assert sorted(map(sorted, nets["cross"].communities)) == sorted([sorted(genes[:8]), sorted(genes[8:])])
@@ -265,16 +281,23 @@ def test_correlation_network_is_built_on_ntc_cells(data):
     off = rho[~np.eye(N_GENES, dtype=bool)]
     thr = np.quantile(off, 0.8)
     assert net.graph.graph["threshold"] == pytest.approx(thr)
-    expected = {frozenset((screen.var_names[i], screen.var_names[j]))
-                for i, j in zip(*np.nonzero(rho > thr), strict=True) if i != j}
+    expected = {
+        frozenset((screen.var_names[i], screen.var_names[j]))
+        for i, j in zip(*np.nonzero(rho > thr), strict=True)
+        if i != j
+    }
     assert {frozenset(e) for e in net.graph.edges} == expected
 
 
 def test_enrichment_offline_uses_the_network_genes_as_background():
     genes = [f"g{i}" for i in range(30)]
     net = an.GeneNetwork("n", genes, None, [genes[:10], genes[10:25], genes[25:]])
-    libs = {"GO_Molecular_Function_2023": {"RNA Binding (GO:0003723)": genes[:8] + ["outside1"],
-                                           "Heme Binding (GO:0020037)": genes[10:14]}}
+    libs = {
+        "GO_Molecular_Function_2023": {
+            "RNA Binding (GO:0003723)": genes[:8] + ["outside1"],
+            "Heme Binding (GO:0020037)": genes[10:14],
+        }
+    }
     table = an.enrich_network(net, libs)
     assert set(table["Community_ID"]) == {0, 1}  # community 2 has < 5 genes
     row = table[(table["Community_ID"] == 0) & table["Term"].str.startswith("RNA")].iloc[0]
@@ -297,16 +320,24 @@ def test_enrich_networks_online_failure_is_reported_offline_is_raised(monkeypatc
 
 def test_pick_module_communities_by_term_or_by_overlap():
     genes = [f"g{i}" for i in range(20)]
-    nets = {"self": an.GeneNetwork("s", genes, None, [genes[:10], genes[10:]]),
-            "cross": an.GeneNetwork("c", genes, None, [genes[:5], genes[5:12], genes[12:]])}
-    enr = {"self": pd.DataFrame({"Community_ID": [0, 1], "Term": ["RNA Binding (GO:0003723)", "RNA binding x"],
-                                 "P_value": [1e-3, 1e-6]}),
-           "cross": pd.DataFrame({"Community_ID": [2], "Term": ["RNA Binding (GO:0003723)"], "P_value": [0.2]})}
+    nets = {
+        "self": an.GeneNetwork("s", genes, None, [genes[:10], genes[10:]]),
+        "cross": an.GeneNetwork("c", genes, None, [genes[:5], genes[5:12], genes[12:]]),
+    }
+    enr = {
+        "self": pd.DataFrame(
+            {"Community_ID": [0, 1], "Term": ["RNA Binding (GO:0003723)", "RNA binding x"], "P_value": [1e-3, 1e-6]}
+        ),
+        "cross": pd.DataFrame({"Community_ID": [2], "Term": ["RNA Binding (GO:0003723)"], "P_value": [0.2]}),
+    }
     picks, how = an.pick_module_communities(nets, enr)
     assert picks == {"self": 1, "cross": 2} and "enriched" in how
     picks, how = an.pick_module_communities(nets, {**enr, "cross": enr["cross"].iloc[:0]})
-    overlap_p = {(i, j): scipy.stats.hypergeom.sf(len(set(a) & set(b)) - 1, 20, len(a), len(b))
-                 for i, a in enumerate(nets["self"].communities) for j, b in enumerate(nets["cross"].communities)}
+    overlap_p = {
+        (i, j): scipy.stats.hypergeom.sf(len(set(a) & set(b)) - 1, 20, len(a), len(b))
+        for i, a in enumerate(nets["self"].communities)
+        for j, b in enumerate(nets["cross"].communities)
+    }
     assert (picks["self"], picks["cross"]) == min(overlap_p, key=overlap_p.get)
     assert "overlap" in how
 
@@ -315,16 +346,26 @@ def test_terms_cleaned_ranked_and_planted_term_found():
     assert an.clean_term("RNA Binding (GO:0003723)") == "RNA Binding"
     assert an.clean_term("Metabolism Of RNA R-HSA-8953854") == "Metabolism Of RNA"
     assert an.clean_term("Spliceosome") == "Spliceosome"
-    enr = pd.DataFrame({"Community_ID": [0, 0, 0, 1], "Library": ["GO_MF", "KEGG", "GO_MF", "GO_MF"],
-                        "Term": ["Heme Binding (GO:0020037)", "Spliceosome", "RNA Binding (GO:0003723)", "X"],
-                        "Overlap": ["1/5", "4/9", "6/8", "1/1"], "P_value": [0.01, 1e-5, 1e-4, 1e-9],
-                        "Adjusted_P_value": [0.02, 1e-4, 1e-3, 1e-8]})
+    enr = pd.DataFrame(
+        {
+            "Community_ID": [0, 0, 0, 1],
+            "Library": ["GO_MF", "KEGG", "GO_MF", "GO_MF"],
+            "Term": ["Heme Binding (GO:0020037)", "Spliceosome", "RNA Binding (GO:0003723)", "X"],
+            "Overlap": ["1/5", "4/9", "6/8", "1/1"],
+            "P_value": [0.01, 1e-5, 1e-4, 1e-9],
+            "Adjusted_P_value": [0.02, 1e-4, 1e-3, 1e-8],
+        }
+    )
     top = an.top_terms(enr, 0, n=2)
     assert top["name"].tolist() == ["Spliceosome", "RNA Binding"]
     np.testing.assert_allclose(top["minus_log10_adj_p"], [4.0, 3.0])
-    planted = pd.DataFrame({"library": ["GO_MF", "KEGG", "GO_MF"], "term": ["RNA Binding (GO:0003723)", "Spliceosome",
-                                                                             "Heme Binding (GO:0020037)"],
-                            "module": ["rna_processing", "rna_processing", "gfi1b_targets"]})
+    planted = pd.DataFrame(
+        {
+            "library": ["GO_MF", "KEGG", "GO_MF"],
+            "term": ["RNA Binding (GO:0003723)", "Spliceosome", "Heme Binding (GO:0020037)"],
+            "module": ["rna_processing", "rna_processing", "gfi1b_targets"],
+        }
+    )
     ranks = an.planted_term_ranks(enr, 0, planted).set_index("term")
     assert ranks.loc["RNA Binding (GO:0003723)", "rank_in_library"] == 1
     assert ranks.loc["Spliceosome", "rank_overall"] == 1 and ranks.loc["RNA Binding (GO:0003723)", "rank_overall"] == 2
@@ -335,8 +376,9 @@ def test_terms_cleaned_ranked_and_planted_term_found():
 def test_module_recovery_and_overlap_by_hand():
     genes = [f"g{i}" for i in range(20)]
     net = an.GeneNetwork("n", genes, None, [genes[:8], genes[8:]])
-    modules = pd.DataFrame({"gene": genes[:6] + ["elsewhere"] + genes[10:12], "module": ["m1"] * 7 + ["m2"] * 2,
-                            "kind": "regulatory"})
+    modules = pd.DataFrame(
+        {"gene": genes[:6] + ["elsewhere"] + genes[10:12], "module": ["m1"] * 7 + ["m2"] * 2, "kind": "regulatory"}
+    )
     rec = an.module_recovery({"self": net}, modules).set_index("module")
     assert rec.loc["m1", "module_genes"] == 6  # genes outside the network are dropped
     assert rec.loc["m1", "community"] == 0

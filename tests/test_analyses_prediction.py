@@ -28,14 +28,29 @@ def screen_and_store(tiny_screen, tiny_dna_store):
 
 def _cdt3() -> CDT3:
     torch.manual_seed(0)
-    return CDT3(CDT3Config(n_genes=N_GENES, n_proteins=N_PROT, n_bins=N_BINS, dna_dim=DIM, d_model=8, n_heads=2,
-                           pool_heads=1, ffn_dim=16, dropout=0.0, protein_dropout=0.0)).eval()
+    return CDT3(
+        CDT3Config(
+            n_genes=N_GENES,
+            n_proteins=N_PROT,
+            n_bins=N_BINS,
+            dna_dim=DIM,
+            d_model=8,
+            n_heads=2,
+            pool_heads=1,
+            ffn_dim=16,
+            dropout=0.0,
+            protein_dropout=0.0,
+        )
+    ).eval()
 
 
 def _cdt2(seed: int = 0) -> CDT2:
     torch.manual_seed(seed)
-    return CDT2(CDT2Config(n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM, d_model=8, n_heads=2, pool_heads=1,
-                           ffn_dim=16, dropout=0.0)).eval()
+    return CDT2(
+        CDT2Config(
+            n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM, d_model=8, n_heads=2, pool_heads=1, ffn_dim=16, dropout=0.0
+        )
+    ).eval()
 
 
 def _means(values: np.ndarray, groups: np.ndarray, g: str) -> np.ndarray:
@@ -122,8 +137,9 @@ def test_subset_scores_and_like_for_like(screen_and_store):
     with pytest.raises(ValueError, match="fewer than two"):
         ap.subset_scores(ho, ["not-a-gene"])
 
-    small = ap.HeldOut(label="small", pred=ho.pred, target=ho.target, groups=ho.groups, genes=ho.genes,
-                       evaluation=ho.evaluation)
+    small = ap.HeldOut(
+        label="small", pred=ho.pred, target=ho.target, groups=ho.groups, genes=ho.genes, evaluation=ho.evaluation
+    )
     small.genes = ho.genes.copy()
     small.genes[5:] = ["x1", "x2", "x3"]  # a "curated" model that shares only the first five genes
     fair = ap.like_for_like(small, ho).set_index("model")
@@ -133,8 +149,17 @@ def test_subset_scores_and_like_for_like(screen_and_store):
 
 def _history(improved, val_r, train_r, pb: bool = True) -> pd.DataFrame:
     n = len(val_r)
-    h = pd.DataFrame({"epoch": np.arange(1, n + 1), "phase": "main", "train_loss": np.linspace(1, 0.5, n),
-                      "val_loss": np.linspace(1.2, 0.7, n), "train_r": train_r, "val_r": val_r, "improved": improved})
+    h = pd.DataFrame(
+        {
+            "epoch": np.arange(1, n + 1),
+            "phase": "main",
+            "train_loss": np.linspace(1, 0.5, n),
+            "val_loss": np.linspace(1.2, 0.7, n),
+            "train_r": train_r,
+            "val_r": val_r,
+            "improved": improved,
+        }
+    )
     if pb:
         h["train_pb_r"], h["val_pb_r"] = np.array(train_r) + 0.1, np.array(val_r) + 0.1
     return h
@@ -163,11 +188,24 @@ def test_history_summary_and_learning_curves():
 @pytest.mark.parametrize(("protocol", "reported_key"), [("paper", "select_r"), ("clean", "test_r")])
 def test_run_summary_takes_the_reported_role(protocol, reported_key):
     roles = {"paper": {"select": ["test"], "test": ["test"]}, "clean": {"select": ["val"], "test": ["test"]}}
-    metrics = {"reported": ["test"], "roles": roles[protocol], "select_r": 0.5, "baseline_select_r": 0.1,
-               "test_r": 0.3, "baseline_test_r": 0.2}
+    metrics = {
+        "reported": ["test"],
+        "roles": roles[protocol],
+        "select_r": 0.5,
+        "baseline_select_r": 0.1,
+        "test_r": 0.3,
+        "baseline_test_r": 0.2,
+    }
     model = _cdt2()
-    run = LoadedRun(run_dir="r", model=model, config=TrainConfig.for_model("cdt2", "tiny", protocol=protocol),
-                    history=_history([True, True], [0.1, 0.2], [0.3, 0.4]), metrics=metrics, extra={}, files={})
+    run = LoadedRun(
+        run_dir="r",
+        model=model,
+        config=TrainConfig.for_model("cdt2", "tiny", protocol=protocol),
+        history=_history([True, True], [0.1, 0.2], [0.3, 0.4]),
+        metrics=metrics,
+        extra={},
+        files={},
+    )
     row = ap.runs_table({"x": run}).iloc[0]
     assert row["reported_r"] == metrics[reported_key]
     assert row["baseline_r"] == metrics[f"baseline_{reported_key}"]
@@ -179,8 +217,14 @@ def _v1_run(tmp_path, tiny_dna_store) -> tuple[LoadedRun, pd.DataFrame, np.ndarr
     rng = np.random.default_rng(1)
     genes = [f"G{i}" for i in range(N_GENES)]
     enh = [f"E{i}" for i in range(6)]
-    pairs = pd.DataFrame({"enhancer_id": np.repeat(enh, 2), "target_index": rng.integers(0, N_GENES, 12),
-                          "beta": rng.normal(0, 0.5, 12), "split": np.repeat(["train", "val", "train"], 4)})
+    pairs = pd.DataFrame(
+        {
+            "enhancer_id": np.repeat(enh, 2),
+            "target_index": rng.integers(0, N_GENES, 12),
+            "beta": rng.normal(0, 0.5, 12),
+            "split": np.repeat(["train", "val", "train"], 4),
+        }
+    )
     pairs["target_gene"] = np.array(genes)[pairs["target_index"]]
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
     rna, prot = rng.normal(size=(N_GENES, 3)).astype(np.float32), rng.normal(size=(N_GENES, 5)).astype(np.float32)
@@ -190,11 +234,29 @@ def _v1_run(tmp_path, tiny_dna_store) -> tuple[LoadedRun, pd.DataFrame, np.ndarr
         h5.attrs["source"] = "test embeddings"
     dna = tiny_dna_store(enh, n_bins=N_BINS, dim=DIM, path=tmp_path / "enh.h5")
     torch.manual_seed(0)
-    model = CDT1(CDT1Config(n_genes=N_GENES, n_bins=N_BINS, dna_dim=DIM, rna_emb_dim=3, prot_emb_dim=5, d_model=8,
-                            n_heads=2, pool_heads=1, ffn_dim=16, dropout=0.0)).eval()
-    run = LoadedRun(run_dir=tmp_path, model=model, config=TrainConfig.for_model("cdt1", "tiny"),
-                    history=pd.DataFrame(), metrics={}, extra={},
-                    files={"dna": str(dna), "pairs": str(tmp_path / "pairs.csv"), "embeddings": str(tmp_path / "emb.h5")})
+    model = CDT1(
+        CDT1Config(
+            n_genes=N_GENES,
+            n_bins=N_BINS,
+            dna_dim=DIM,
+            rna_emb_dim=3,
+            prot_emb_dim=5,
+            d_model=8,
+            n_heads=2,
+            pool_heads=1,
+            ffn_dim=16,
+            dropout=0.0,
+        )
+    ).eval()
+    run = LoadedRun(
+        run_dir=tmp_path,
+        model=model,
+        config=TrainConfig.for_model("cdt1", "tiny"),
+        history=pd.DataFrame(),
+        metrics={},
+        extra={},
+        files={"dna": str(dna), "pairs": str(tmp_path / "pairs.csv"), "embeddings": str(tmp_path / "emb.h5")},
+    )
     return run, pairs, rna, prot
 
 
@@ -208,8 +270,9 @@ def test_v1_predictions_are_the_model_output_at_the_target(tmp_path, tiny_dna_st
 
     with DNAStore(run.files["dna"]) as store, torch.no_grad():
         dna = torch.from_numpy(np.stack([store[e] for e in val["enhancer_id"]]))
-        want = run.model(dna, torch.from_numpy(rna), torch.from_numpy(prot),
-                         torch.as_tensor(val["target_index"].to_numpy())).value.numpy()
+        want = run.model(
+            dna, torch.from_numpy(rna), torch.from_numpy(prot), torch.as_tensor(val["target_index"].to_numpy())
+        ).value.numpy()
     assert out["predicted"].to_numpy() == pytest.approx(want, abs=1e-5)
     s = ap.v1_scores(out)
     ref = scipy.stats.pearsonr(out["predicted"], out["observed"])
@@ -232,8 +295,13 @@ def test_attention_and_config_tables(tmp_path, tiny_dna_store):
     run, *_ = _v1_run(tmp_path, tiny_dna_store)
     model = run.model
     with torch.no_grad():  # real shapes from a real forward, to compare with the meta twin's
-        out = model(torch.zeros(1, N_BINS, DIM), torch.zeros(N_GENES, 3), torch.zeros(N_GENES, 5),
-                    torch.zeros(1, dtype=torch.long), return_attention=True)
+        out = model(
+            torch.zeros(1, N_BINS, DIM),
+            torch.zeros(N_GENES, 3),
+            torch.zeros(N_GENES, 5),
+            torch.zeros(1, dtype=torch.long),
+            return_attention=True,
+        )
     table = ap.attention_table(model).set_index("map")
     assert set(table.index) == set(out.attention)
     for name, w in out.attention.items():

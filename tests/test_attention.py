@@ -43,9 +43,12 @@ def dense_maps(model, screen, store, rows, locus=None) -> dict[str, np.ndarray]:
     with torch.no_grad():
         for r in rows:
             dna = torch.from_numpy(store[locus or screen.obs["locus"].iloc[r]])[None]
-            rna = torch.from_numpy(np.asarray(screen.X[r:r + 1], np.float32))
-            args = (dna, rna) if isinstance(model, CDT2) else (
-                dna, rna, torch.from_numpy(np.asarray(screen.obsm["protein"][r:r + 1], np.float32)))
+            rna = torch.from_numpy(np.asarray(screen.X[r : r + 1], np.float32))
+            args = (
+                (dna, rna)
+                if isinstance(model, CDT2)
+                else (dna, rna, torch.from_numpy(np.asarray(screen.obsm["protein"][r : r + 1], np.float32)))
+            )
             for name, w in model(*args, return_attention=True).attention.items():
                 stacked.setdefault(name, []).append(w[0].double().numpy())
     return {k: np.stack(v) for k, v in stacked.items()}
@@ -86,8 +89,9 @@ def test_grouped_means_and_cross_attention_profiles(data):
     assert set(by_pert) == set(screen.obs["perturbation"]) - {"NTC"}
     assert all(list(m) == ["vce_dna"] for m in by_pert.values())
     snp = np.flatnonzero(screen.obs["perturbation"] == "SNP-2")
-    np.testing.assert_allclose(by_pert["SNP-2"]["vce_dna"].values,
-                               dense_maps(model, screen, store, snp)["vce_dna"].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(
+        by_pert["SNP-2"]["vce_dna"].values, dense_maps(model, screen, store, snp)["vce_dna"].mean(0), rtol=1e-5
+    )
 
 
 def test_first_n_cells_and_locus_override(data):
@@ -122,10 +126,13 @@ def test_attention_rows_follow_the_given_cell_order(data):
     expected = np.corrcoef(dense.mean(1))
     np.testing.assert_allclose(corr.to_numpy(), expected)
     upper = expected[np.triu_indices(5, 1)]
-    assert summary == pytest.approx({"mean": upper.mean(), "sd": upper.std(), "min": upper.min(), "n_pairs": 10}, abs=1e-8)
+    assert summary == pytest.approx(
+        {"mean": upper.mean(), "sd": upper.std(), "min": upper.min(), "n_pairs": 10}, abs=1e-8
+    )
     bins = attention_rows(model, screen, store, 3, rows, map="dna_self_1")  # a DNA bin as the query
-    np.testing.assert_allclose(bins.values, dense_maps(model, screen, store, rows)["dna_self_1"][:, :, 3].mean(1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        bins.values, dense_maps(model, screen, store, rows)["dna_self_1"][:, :, 3].mean(1), rtol=1e-5
+    )
     with pytest.raises(ValueError, match="not on the query axis"):
         attention_rows(model, screen, store, "NOPE", rows)
 
@@ -152,8 +159,7 @@ def test_cdt3_maps_are_labelled_with_proteins(data):
 
 def test_entropy_and_peak_offset_by_hand():
     k = 16
-    uniform = AttentionMap("dna_self_0", np.full((2, 4, k), 1 / k), True, np.array(["c"]), np.arange(4),
-                           np.arange(k))
+    uniform = AttentionMap("dna_self_0", np.full((2, 4, k), 1 / k), True, np.array(["c"]), np.arange(4), np.arange(k))
     ent = attention_entropy(uniform)
     np.testing.assert_allclose(ent["entropy"], np.log(k))
     np.testing.assert_allclose(ent["effective_positions"], k)
@@ -178,8 +184,13 @@ def test_v1_target_rows_equal_per_sample_attention():
     got = v1_target_attention(model, dna, target, r_emb, p_emb, batch_size=2)
     for i in range(5):
         with torch.no_grad():
-            w = model(torch.from_numpy(dna[i:i + 1]), torch.from_numpy(r_emb), torch.from_numpy(p_emb),
-                      torch.tensor([target[i]]), return_attention=True).attention["dna_to_rna"]
+            w = model(
+                torch.from_numpy(dna[i : i + 1]),
+                torch.from_numpy(r_emb),
+                torch.from_numpy(p_emb),
+                torch.tensor([target[i]]),
+                return_attention=True,
+            ).attention["dna_to_rna"]
         np.testing.assert_allclose(got.values[i], w[0].mean(0)[target[i]].numpy(), rtol=1e-5)
     assert got.values.shape == (5, N_BINS)
     with pytest.raises(TypeError, match="CDT1"):

@@ -15,9 +15,15 @@ REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 
 def _read(f, tmp_path, snp=True, adt=True, **kw):
-    return read_authors_screen(f.effects, f.enformer, f.snp_effects if snp else None,
-                               f.snp_enformer if snp else None, f.adt if adt else None,
-                               dna_store_out=tmp_path / "store.h5", **kw)
+    return read_authors_screen(
+        f.effects,
+        f.enformer,
+        f.snp_effects if snp else None,
+        f.snp_enformer if snp else None,
+        f.adt if adt else None,
+        dna_store_out=tmp_path / "store.h5",
+        **kw,
+    )
 
 
 def _edit(path, fn):
@@ -29,6 +35,7 @@ def _replace(key, value):
     def fn(h5):
         del h5[key]
         h5[key] = value
+
     return fn
 
 
@@ -150,8 +157,13 @@ def test_default_store_path_beside_enformer(authors_files):
 def test_utf8_string_names_read_like_bytes(authors_files, tmp_path):
     f = authors_files()
     vlen = h5py.string_dtype("utf-8")
-    for path, key in ((f.effects, "gene_names_cdt"), (f.effects, "target_gene_names"), (f.enformer, "gene_names"),
-                      (f.enformer, "chroms"), (f.snp_effects, "snp_loci_names")):
+    for path, key in (
+        (f.effects, "gene_names_cdt"),
+        (f.effects, "target_gene_names"),
+        (f.enformer, "gene_names"),
+        (f.enformer, "chroms"),
+        (f.snp_effects, "snp_loci_names"),
+    ):
         with h5py.File(path, "a") as h5:
             names = [x.decode() for x in h5[key][()]]
             del h5[key]
@@ -194,47 +206,106 @@ E, ENF, SNP, SNPENF, ADT = "effects", "enformer", "snp_effects", "snp_enformer",
 ERRORS = {
     "missing log2fc": (E, lambda h5: h5.__delitem__("log2fc"), "log2fc", "missing dataset"),
     "missing target_gene_idx": (E, lambda h5: h5.__delitem__("target_gene_idx"), "target_gene_idx", "missing"),
-    "cell_expr shape": (E, _replace("cell_expr", np.zeros((15, 7), np.float32)), "cell_expr",
-                        "shape (15, 7), expected (15, 8)"),
-    "NaN in log2fc": (E, lambda h5: h5["log2fc"].__setitem__((3, 2), np.nan), "log2fc",
-                      "1 non-finite values (first at index [3, 2])"),
+    "cell_expr shape": (
+        E,
+        _replace("cell_expr", np.zeros((15, 7), np.float32)),
+        "cell_expr",
+        "shape (15, 7), expected (15, 8)",
+    ),
+    "NaN in log2fc": (
+        E,
+        lambda h5: h5["log2fc"].__setitem__((3, 2), np.nan),
+        "log2fc",
+        "1 non-finite values (first at index [3, 2])",
+    ),
     "NaN in ntc_mean_cpm": (E, lambda h5: h5["ntc_mean_cpm"].__setitem__(0, np.nan), "ntc_mean_cpm", "non-finite"),
-    "target index range": (E, _replace("target_gene_idx", np.arange(15) % 6), "target_gene_idx",
-                           "values outside [0, 5)"),
+    "target index range": (
+        E,
+        _replace("target_gene_idx", np.arange(15) % 6),
+        "target_gene_idx",
+        "values outside [0, 5)",
+    ),
     "cells per gene": (E, _replace("n_cells_per_gene", np.array([3, 3, 3, 3, 2])), "n_cells_per_gene", "disagree"),
-    "duplicate genes": (E, _replace("gene_names_cdt", np.array([b"ACTB"] * 8)), "gene_names_cdt",
-                        "duplicate names ['ACTB']"),
+    "duplicate genes": (
+        E,
+        _replace("gene_names_cdt", np.array([b"ACTB"] * 8)),
+        "gene_names_cdt",
+        "duplicate names ['ACTB']",
+    ),
     "numeric names": (E, _replace("gene_names_cdt", np.arange(8)), "gene_names_cdt", "expected strings, got dtype"),
-    "non-UTF-8 names": (E, _replace("target_gene_names", np.array([b"B2M", b"CD\xff52", b"CD58", b"GFI1B", b"TFRC"])),
-                        "target_gene_names", "is not UTF-8"),
+    "non-UTF-8 names": (
+        E,
+        _replace("target_gene_names", np.array([b"B2M", b"CD\xff52", b"CD58", b"GFI1B", b"TFRC"])),
+        "target_gene_names",
+        "is not UTF-8",
+    ),
     "float target index": (E, _replace("target_gene_idx", np.zeros(15)), "target_gene_idx", "expected integers"),
-    "target without embedding": (ENF, _replace("gene_names", np.array([b"CD52", b"CD58", b"CD55", b"B2M", b"TFRC",
-                                                                        b"GFI1"])), "gene_names",
-                                 "1 perturbed targets have no embedding: ['GFI1B']"),
-    "NaN in embeddings": (ENF, lambda h5: h5["embeddings"].__setitem__((5, 2, 1), np.nan), "embeddings[5] (GFI1B)",
-                          "non-finite"),
+    "target without embedding": (
+        ENF,
+        _replace("gene_names", np.array([b"CD52", b"CD58", b"CD55", b"B2M", b"TFRC", b"GFI1"])),
+        "gene_names",
+        "1 perturbed targets have no embedding: ['GFI1B']",
+    ),
+    "NaN in embeddings": (
+        ENF,
+        lambda h5: h5["embeddings"].__setitem__((5, 2, 1), np.nan),
+        "embeddings[5] (GFI1B)",
+        "non-finite",
+    ),
     "2-D embeddings": (ENF, _replace("embeddings", np.zeros((6, 8), np.float32)), "embeddings", "shape (6, 8)"),
     "n_bins attr": (ENF, lambda h5: h5.attrs.__setitem__("n_bins", 896), "embeddings", "attribute n_bins = 896"),
     "chroms length": (ENF, _replace("chroms", np.array([b"chr1"] * 5)), "chroms", "shape (5,), expected (6,)"),
     "missing tss_coords": (ENF, lambda h5: h5.__delitem__("tss_coords"), "tss_coords", "missing dataset"),
-    "bad SNP name": (SNP, _replace("snp_loci_names", np.array([b"SNP-5", b"rs12", b"SNP-40"])), "snp_loci_names",
-                     "'rs12' is not of the form 'SNP-<id>'"),
+    "bad SNP name": (
+        SNP,
+        _replace("snp_loci_names", np.array([b"SNP-5", b"rs12", b"SNP-40"])),
+        "snp_loci_names",
+        "'rs12' is not of the form 'SNP-<id>'",
+    ),
     "SNP gene count": (SNP, _replace("log2fc", np.zeros((6, 7), np.float32)), "log2fc", "expected (*, 8)"),
-    "SNP without embedding": (SNPENF, _replace("snp_ids", np.array([40, 7, 6, 12])), "snp_ids",
-                              "1 SNP loci have no embedding: ['SNP-5']"),
-    "SNP id not integer": (SNPENF, _replace("snp_ids", np.array([b"40", b"x7", b"5", b"12"])), "snp_ids",
-                           "not integers"),
-    "SNP embedding dim": (SNPENF, _replace("embeddings", np.zeros((4, 8, 5), np.float32)), "embeddings",
-                          "differs from the TSS file's (8, 4)"),
+    "SNP without embedding": (
+        SNPENF,
+        _replace("snp_ids", np.array([40, 7, 6, 12])),
+        "snp_ids",
+        "1 SNP loci have no embedding: ['SNP-5']",
+    ),
+    "SNP id not integer": (
+        SNPENF,
+        _replace("snp_ids", np.array([b"40", b"x7", b"5", b"12"])),
+        "snp_ids",
+        "not integers",
+    ),
+    "SNP embedding dim": (
+        SNPENF,
+        _replace("embeddings", np.zeros((4, 8, 5), np.float32)),
+        "embeddings",
+        "differs from the TSS file's (8, 4)",
+    ),
     "missing protein_dsb": (ADT, lambda h5: h5.__delitem__("protein_dsb"), "protein_dsb", "missing dataset"),
-    "NaN protein_effect": (ADT, lambda h5: h5["protein_effect"].__setitem__((0, 0), np.nan), "protein_effect",
-                           "non-finite"),
-    "protein_names length": (ADT, _replace("protein_names", np.array([b"ADT-0033"] * 4)), "protein_names",
-                             "shape (4,), expected (5,)"),
-    "ADT target mismatch": (ADT, lambda h5: h5["target_gene_idx"].__setitem__(0, (h5["target_gene_idx"][0] + 1) % 5),
-                            "target_gene_idx", "1 cells matched by cell_barcodes have another target"),
-    "ADT barcodes unknown": (ADT, _replace("cell_barcodes", np.array([f"X{i}".encode() for i in range(15)])),
-                             "cell_barcodes", "no cell matches"),
+    "NaN protein_effect": (
+        ADT,
+        lambda h5: h5["protein_effect"].__setitem__((0, 0), np.nan),
+        "protein_effect",
+        "non-finite",
+    ),
+    "protein_names length": (
+        ADT,
+        _replace("protein_names", np.array([b"ADT-0033"] * 4)),
+        "protein_names",
+        "shape (4,), expected (5,)",
+    ),
+    "ADT target mismatch": (
+        ADT,
+        lambda h5: h5["target_gene_idx"].__setitem__(0, (h5["target_gene_idx"][0] + 1) % 5),
+        "target_gene_idx",
+        "1 cells matched by cell_barcodes have another target",
+    ),
+    "ADT barcodes unknown": (
+        ADT,
+        _replace("cell_barcodes", np.array([f"X{i}".encode() for i in range(15)])),
+        "cell_barcodes",
+        "no cell matches",
+    ),
 }
 
 
@@ -254,8 +325,13 @@ def test_adt_without_shared_keys_and_other_cell_count(authors_files, tmp_path):
     f = authors_files()
     for path in (f.effects, f.adt):
         _edit(path, lambda h5: (h5.__delitem__("cell_barcodes"), h5.__delitem__("original_cell_idx")))
-    _edit(f.adt, lambda h5: [_replace(k, h5[k][:-1])(h5) for k in ("protein_dsb", "protein_effect", "target_gene_idx",
-                                                                    "protein_matched_mask")])
+    _edit(
+        f.adt,
+        lambda h5: [
+            _replace(k, h5[k][:-1])(h5)
+            for k in ("protein_dsb", "protein_effect", "target_gene_idx", "protein_matched_mask")
+        ],
+    )
     with pytest.raises(ContractError, match=r"with_adt\.h5: protein_dsb: 14 cells but the effects file has 15"):
         _read(f, tmp_path, snp=False)
 
@@ -316,14 +392,17 @@ def test_read_gasperini(authors_files):
     assert table.attrs == {"n_samples": 3, "n_positive": 1, "n_negative": 2, "source": "GSE120861"}
 
 
-@pytest.mark.parametrize("edit, field, problem", [
-    (lambda h5: h5.__delitem__("enhancer_chr"), "enhancer_chr", "missing dataset"),
-    (lambda h5: h5["beta"].__setitem__(1, np.nan), "beta", "non-finite"),
-    (_replace("labels", np.array([1, 0, 2], np.int32)), "labels", "values other than 0/1: [2]"),
-    (_replace("esm2_idx", np.array([1, 2], np.int32)), "esm2_idx", "shape (2,), expected (3,)"),
-    (lambda h5: h5.attrs.__setitem__("n_samples", 4), "n_samples", "attribute says 4 samples"),
-    (lambda h5: h5.attrs.__setitem__("n_positive", 2), "n_positive", "labels sum to 1"),
-])
+@pytest.mark.parametrize(
+    "edit, field, problem",
+    [
+        (lambda h5: h5.__delitem__("enhancer_chr"), "enhancer_chr", "missing dataset"),
+        (lambda h5: h5["beta"].__setitem__(1, np.nan), "beta", "non-finite"),
+        (_replace("labels", np.array([1, 0, 2], np.int32)), "labels", "values other than 0/1: [2]"),
+        (_replace("esm2_idx", np.array([1, 2], np.int32)), "esm2_idx", "shape (2,), expected (3,)"),
+        (lambda h5: h5.attrs.__setitem__("n_samples", 4), "n_samples", "attribute says 4 samples"),
+        (lambda h5: h5.attrs.__setitem__("n_positive", 2), "n_positive", "labels sum to 1"),
+    ],
+)
 def test_gasperini_errors(authors_files, edit, field, problem):
     f = authors_files()
     _edit(f.gasperini, edit)
@@ -349,12 +428,17 @@ def test_real_tss_table_maps_to_bins(tmp_path):
     enformer = tmp_path / "morris_28genes_enformer.h5"
     with h5py.File(enformer, "w") as h5:
         h5.create_dataset("embeddings", data=emb, compression="gzip", compression_opts=4)
-        for key, col in (("gene_names", "gene_name"), ("chroms", "chrom"), ("strands", "strand"),
-                         ("ensembl_ids", "ensembl_id")):
+        for key, col in (
+            ("gene_names", "gene_name"),
+            ("chroms", "chrom"),
+            ("strands", "strand"),
+            ("ensembl_ids", "ensembl_id"),
+        ):
             h5[key] = np.array([s.encode() for s in tss[col]], dtype="S")
         h5["tss_coords"] = tss["tss"].to_numpy(np.int64)
-        h5.attrs.update({"n_genes": 28, "n_bins": n_bins, "embedding_dim": dim, "seq_length": 196608,
-                         "description": "test"})
+        h5.attrs.update(
+            {"n_genes": 28, "n_bins": n_bins, "embedding_dim": dim, "seq_length": 196608, "description": "test"}
+        )
     targets = sorted(set(tss["gene_name"]) - {"CD55"})  # 27 targets with cells, alphabetical as in the file
     genes = ["ACTB", "CD52", "GFI1B"]
     effects = tmp_path / "morris_celllevel_effects_2361.h5"

@@ -80,9 +80,15 @@ def test_ridge_recovers_a_linear_ground_truth():
     expr = rng.normal(2, 1, size=(n, g)).astype(np.float32)
     w, b = rng.normal(size=(g, f)), rng.normal(size=f)
     loci = np.array([f"L{i % 10}" for i in range(n)])
-    data = predict.ScreenArrays(expr=expr, target=(expr @ w + b).astype(np.float32), protein=None, perturbation=loci,
-                                locus=loci, split=np.where(np.isin(loci, ["L8", "L9"]), "test", "train"),
-                                features=np.array([f"F{i}" for i in range(f)]))
+    data = predict.ScreenArrays(
+        expr=expr,
+        target=(expr @ w + b).astype(np.float32),
+        protein=None,
+        perturbation=loci,
+        locus=loci,
+        split=np.where(np.isin(loci, ["L8", "L9"]), "test", "train"),
+        features=np.array([f"F{i}" for i in range(f)]),
+    )
     summaries = {f"L{i}": rng.normal(size=3) for i in range(10)}
     train, test = data.rows(["train"]), data.rows(["test"])
     model = predict.RidgeBaseline(summaries, alpha=1e-6, n_components=2).fit(data, train)
@@ -105,9 +111,15 @@ def test_ridge_reaches_the_input_copy_ceiling_on_a_contract_screen(screen_with_v
 def test_nearest_locus_predicts_the_closest_training_locus_profile():
     target = np.array([[1.0, 0.0], [3.0, 2.0], [10.0, 10.0], [5.0, 5.0]], dtype=np.float32)
     loci = np.array(["A", "A", "B", "T"])
-    data = predict.ScreenArrays(expr=np.zeros((4, 2), np.float32), target=target, protein=None, perturbation=loci,
-                                locus=loci, split=np.array(["train", "train", "train", "test"]),
-                                features=np.array(["g0", "g1"]))
+    data = predict.ScreenArrays(
+        expr=np.zeros((4, 2), np.float32),
+        target=target,
+        protein=None,
+        perturbation=loci,
+        locus=loci,
+        split=np.array(["train", "train", "train", "test"]),
+        features=np.array(["g0", "g1"]),
+    )
     summaries = {"A": np.array([1.0, 0.0]), "B": np.array([0.0, 1.0]), "T": np.array([5.0, 0.5])}  # T ~ A by cosine
     model = predict.NearestLocusBaseline(summaries).fit(data, data.rows(["train"]))
     assert model.nearest(["T", "B"]).tolist() == ["A", "B"]
@@ -120,8 +132,9 @@ def test_protein_baselines_use_expressed_proteins(tiny_screen, tiny_dna_store):
     expressed = np.asarray(a.uns["protein_expressed"])
     assert expressed.sum() == 5
     assert data.target.shape[1] == expressed.sum() and data.protein.shape[1] == 8
-    res = predict.prediction_baselines(a, _store(tiny_dna_store, a), protocol="paper", kinds=("TSS",),
-                                       target="protein", alphas=(1e-3,))
+    res = predict.prediction_baselines(
+        a, _store(tiny_dna_store, a), protocol="paper", kinds=("TSS",), target="protein", alphas=(1e-3,)
+    )
     test = res.summary.query("role == 'test'").set_index("method")
     y = np.asarray(a.obsm["protein_target"])[:, expressed]
     tss = a.obs["kind"].astype(str).to_numpy() == "TSS"
@@ -147,8 +160,9 @@ def test_edge_scores_against_libraries():
     jac = rng.normal(size=(5, 5))
     expr = rng.poisson(2.0, size=(30, 5)).astype(float)
     expr[:, 4] = 1.0  # a constant gene
-    s = edges.edge_scores(g, rna_attention=attn, cross_attention=cross, jacobian=jac, expr_ntc=expr,
-                          expr_perturbed=expr[:20])
+    s = edges.edge_scores(
+        g, rna_attention=attn, cross_attention=cross, jacobian=jac, expr_ntc=expr, expr_perturbed=expr[:20]
+    )
     np.testing.assert_array_equal(s["attention_row"], attn[g])
     np.testing.assert_array_equal(s["attention_column"], attn[:, g])
     np.testing.assert_allclose(s["cross_attention_similarity"], cosine_similarity(cross)[g])
@@ -157,8 +171,11 @@ def test_edge_scores_against_libraries():
     rho = scipy.stats.spearmanr(expr[:, :4]).statistic
     np.testing.assert_allclose(s["spearman_ntc"][:4], np.abs(rho[g]), atol=1e-12)
     assert s["spearman_ntc"][4] == 0.0
-    np.testing.assert_allclose(edges.spearman_with(expr[:20], g, absolute=False)[:4],
-                               scipy.stats.spearmanr(expr[:20, :4]).statistic[g], atol=1e-12)
+    np.testing.assert_allclose(
+        edges.spearman_with(expr[:20], g, absolute=False)[:4],
+        scipy.stats.spearmanr(expr[:20, :4]).statistic[g],
+        atol=1e-12,
+    )
     np.testing.assert_allclose(s["mean"], expr.mean(0))
     np.testing.assert_allclose(s["variance"], expr.var(0, ddof=1))
     np.testing.assert_allclose(s["dropout"], (expr == 0).mean(0))
@@ -194,8 +211,17 @@ def test_truth_labels_direct_indirect_modules_elements():
     assert edges.module_pairs(mods, genes, module="m2").sum() == 0  # Q is not among the genes
     assert edges.module_pairs(mods, genes, module=["m1"]).sum() == 2
 
-    el = pd.DataFrame({"locus_id": ["L1", "L1", "L2"], "element": ["promoter", "enhancer", "CTCF"],
-                       "chrom": "chr1", "start": 0, "end": 1, "bin_start": [3, 8, -2], "bin_end": [5, 12, 1]})
+    el = pd.DataFrame(
+        {
+            "locus_id": ["L1", "L1", "L2"],
+            "element": ["promoter", "enhancer", "CTCF"],
+            "chrom": "chr1",
+            "start": 0,
+            "end": 1,
+            "bin_start": [3, 8, -2],
+            "bin_end": [5, 12, 1],
+        }
+    )
     bins = edges.element_bins(el, ["L1", "L2"], n_bins=10)
     assert np.flatnonzero(bins[0]).tolist() == [3, 4, 8, 9] and np.flatnonzero(bins[1]).tolist() == [0]
     assert np.flatnonzero(edges.element_bins(el, ["L1"], 10, element="promoter")[0]).tolist() == [3, 4]
@@ -233,8 +259,7 @@ def test_auroc_and_recovery_table_match_sklearn():
     truth = m > 0.7
     np.fill_diagonal(truth, True)  # the diagonal must not be scored
     vec_truth = np.array([True, False, True, False, False, False])
-    table = edges.recovery_table({"perfect": m, "vec": np.arange(6.0)[::-1]},
-                                 {"network": truth, "targets": vec_truth})
+    table = edges.recovery_table({"perfect": m, "vec": np.arange(6.0)[::-1]}, {"network": truth, "targets": vec_truth})
     row = table.set_index("method").loc["perfect"]
     assert row["target"] == "network" and row["auroc"] == 1.0 and row["n_pos"] + row["n_neg"] == 30
     off = ~np.eye(6, dtype=bool)
@@ -308,7 +333,9 @@ def test_incremental_value_gain_for_informative_score_and_none_for_noise():
     assert res.loc["edge", "n_groups"] == 12 and res.loc["edge", "n_pos"] == table["label"].sum()
     again = incremental.incremental_value(table, added=["noise"], n_boot=300, seed=0)
     assert again.iloc[0]["ci_low"] == res.loc["noise", "ci_low"]  # seeded
-    within = incremental.incremental_value(table, added=["edge", "noise"], n_boot=300, metric="within").set_index("added")
+    within = incremental.incremental_value(table, added=["edge", "noise"], n_boot=300, metric="within").set_index(
+        "added"
+    )
     assert within.loc["edge", "ci_low"] > 0 and within.loc["noise", "ci_low"] < 0 < within.loc["noise", "ci_high"]
 
 
@@ -412,7 +439,8 @@ def test_rank_heads_puts_the_planted_head_first():
     assert len(ranked) == 5 and ranked["auroc"].is_monotonic_decreasing
     off = ~np.eye(7, dtype=bool)
     assert ranked.iloc[1]["auroc"] == pytest.approx(
-        roc_auc_score(truth[off], maps[ranked.iloc[1]["attention"]][ranked.iloc[1]["head"]][off]))
+        roc_auc_score(truth[off], maps[ranked.iloc[1]["attention"]][ranked.iloc[1]["head"]][off])
+    )
 
 
 def test_head_ablation_reports_deltas_and_fidelity():
@@ -420,8 +448,15 @@ def test_head_ablation_reports_deltas_and_fidelity():
 
     model = _tiny_cdt2()
     gen = torch.Generator().manual_seed(0)
-    batches = [SimpleNamespace(dna=torch.randn(2, 6, 4, generator=gen), locus_index=torch.tensor([0, 1, 1, 0]),
-                               rna=torch.rand(4, 8, generator=gen), protein=None) for _ in range(2)]
+    batches = [
+        SimpleNamespace(
+            dna=torch.randn(2, 6, 4, generator=gen),
+            locus_index=torch.tensor([0, 1, 1, 0]),
+            rna=torch.rand(4, 8, generator=gen),
+            protein=None,
+        )
+        for _ in range(2)
+    ]
     intact = ablation.forward_outputs(model, batches)
     target = intact.rna + 0.1 * np.random.default_rng(0).normal(size=intact.rna.shape)
     groups = np.array(list("aabbaabb"))
@@ -450,10 +485,22 @@ def test_forward_outputs_puts_cells_back_in_order():
     dna, rna = torch.randn(2, 6, 4), torch.rand(5, 8)
     loci = torch.tensor([1, 0, 1, 0, 0])
     whole = ablation.forward_outputs(model, [SimpleNamespace(dna=dna, locus_index=loci, rna=rna, protein=None)])
-    parts = [SimpleNamespace(dna=dna[[0]], locus_index=torch.zeros(3, dtype=torch.long), rna=rna[[1, 3, 4]],
-                             protein=None, order=np.array([1, 3, 4])),
-             SimpleNamespace(dna=dna[[1]], locus_index=torch.zeros(2, dtype=torch.long), rna=rna[[0, 2]],
-                             protein=None, order=np.array([0, 2]))]  # grouped by locus, as cdt.evaluate batches
+    parts = [
+        SimpleNamespace(
+            dna=dna[[0]],
+            locus_index=torch.zeros(3, dtype=torch.long),
+            rna=rna[[1, 3, 4]],
+            protein=None,
+            order=np.array([1, 3, 4]),
+        ),
+        SimpleNamespace(
+            dna=dna[[1]],
+            locus_index=torch.zeros(2, dtype=torch.long),
+            rna=rna[[0, 2]],
+            protein=None,
+            order=np.array([0, 2]),
+        ),
+    ]  # grouped by locus, as cdt.evaluate batches
     grouped = ablation.forward_outputs(model, parts)
     np.testing.assert_allclose(grouped.rna, whole.rna, atol=1e-5)
     np.testing.assert_allclose(grouped.embedding, whole.embedding, atol=1e-5)
@@ -475,8 +522,17 @@ def test_v1_pair_baselines(tmp_path):
     rna, prot = rng.normal(size=(n_genes, 4)), rng.normal(size=(n_genes, 5))
     genes = np.array([f"G{i}" for i in range(n_genes)])
     split = np.array(["train"] * 40 + ["val"] * 10 + ["test"] * 10)
-    rows = [{"enhancer_id": f"E{e}", "target_gene": genes[g], "target_index": int(g), "beta": -0.2 * rna[g, 0] - 0.1,
-             "split": split[e]} for e in range(n_enh) for g in rng.choice(n_genes, 3, replace=False)]
+    rows = [
+        {
+            "enhancer_id": f"E{e}",
+            "target_gene": genes[g],
+            "target_index": int(g),
+            "beta": -0.2 * rna[g, 0] - 0.1,
+            "split": split[e],
+        }
+        for e in range(n_enh)
+        for g in rng.choice(n_genes, 3, replace=False)
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "pairs.csv", index=False)
     ids = [f"E{e}" for e in range(n_enh)]
     table = pd.DataFrame({"locus_id": ids, "chrom": "chr1", "center": np.arange(1, n_enh + 1) * 10_000, "strand": "+"})

@@ -63,8 +63,13 @@ def test_reproduce_time_names_a_report_without_timings(tmp_path):
 
 
 def test_reproduce_time_stage_markers_of_the_log():
-    lines = ["reusing simulated data in /x", "train cdt2 (cdt2, curated, protocol paper)",
-             "cdt2 mini: 100%|####| 20/20 [00:10<00:00]", "notebook 1/2 01_ablation.py", "report: /x/REPORT.md"]
+    lines = [
+        "reusing simulated data in /x",
+        "train cdt2 (cdt2, curated, protocol paper)",
+        "cdt2 mini: 100%|####| 20/20 [00:10<00:00]",
+        "notebook 1/2 01_ablation.py",
+        "report: /x/REPORT.md",
+    ]
     found = [(m["train"], m["notebook"]) for m in map(STAGE.match, lines) if m]
     assert found == [("cdt2", None), (None, "01_ablation")]
     stages = log_stage_times([("data", 0.0), ("train cdt2", 4.0), ("01_ablation", 10.0)], end=12.5)
@@ -72,7 +77,12 @@ def test_reproduce_time_stage_markers_of_the_log():
 
 
 def test_train_step_quick_runs():
-    out = subprocess.run([sys.executable, str(BENCH / "train_step.py"), "--quick", "--threads", "1"],
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "train_step.py"), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     last = out.stdout.strip().splitlines()[-1]
     assert last.startswith("train step tiny (batch 8): ours ") and "x; ours at " in last

@@ -46,8 +46,11 @@ def random_state(shapes: dict[str, list[int]], seed: int = 0) -> dict[str, torch
 
 def tiny_inputs(batch: int = 3, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(batch, TINY.n_bins, TINY.dna_dim, generator=g), torch.rand(batch, TINY.n_genes, generator=g),
-            torch.randn(batch, TINY.n_proteins, generator=g))
+    return (
+        torch.randn(batch, TINY.n_bins, TINY.dna_dim, generator=g),
+        torch.rand(batch, TINY.n_genes, generator=g),
+        torch.randn(batch, TINY.n_proteins, generator=g),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -71,8 +74,16 @@ def test_published_cdt3_checkpoint_loads_strictly_with_its_metadata(tmp_path):
     mask = np.zeros(189, bool)
     mask[:65] = True
     path = tmp_path / "cdt_2stage_vce_best.pt"
-    torch.save({"model_state_dict": state, "expressed_mask": mask, "epoch": 12, "phase": 2,
-                "model_config": {"n_genes": 2361, "n_proteins": 189, "hidden_dim": 512, "nhead": 8}}, path)
+    torch.save(
+        {
+            "model_state_dict": state,
+            "expressed_mask": mask,
+            "epoch": 12,
+            "phase": 2,
+            "model_config": {"n_genes": 2361, "n_proteins": 189, "hidden_dim": 512, "nhead": 8},
+        },
+        path,
+    )
     model, meta = load_published_cdt3(path)
     assert model.cfg.n_proteins == 189 and not model.cfg.single_stage
     assert meta["epoch"] == 12 and meta["expressed_mask"].sum() == 65
@@ -170,11 +181,19 @@ def test_transfer_into_single_stage_skips_only_the_fusion(tmp_path):
 @pytest.mark.parametrize("name", ["cdt1", "cdt2", "cdt3", "cdt3_single"])
 def test_save_load_round_trip(tmp_path, name):
     torch.manual_seed(0)
-    model = {"cdt1": lambda: CDT1(CDT1Config.from_preset(TINY)), "cdt2": lambda: CDT2(CDT2Config.from_preset(TINY)),
-             "cdt3": lambda: CDT3(CDT3Config.from_preset(TINY)),
-             "cdt3_single": lambda: CDT3(CDT3Config.from_preset(TINY, single_stage=True))}[name]()
-    extra = {"epoch": 7, "history": {"val_r": [0.1, 0.2]}, "expressed": np.arange(4) % 2 == 0,
-             "ntc": torch.ones(3), "genes": ["A", "B"]}
+    model = {
+        "cdt1": lambda: CDT1(CDT1Config.from_preset(TINY)),
+        "cdt2": lambda: CDT2(CDT2Config.from_preset(TINY)),
+        "cdt3": lambda: CDT3(CDT3Config.from_preset(TINY)),
+        "cdt3_single": lambda: CDT3(CDT3Config.from_preset(TINY, single_stage=True)),
+    }[name]()
+    extra = {
+        "epoch": 7,
+        "history": {"val_r": [0.1, 0.2]},
+        "expressed": np.arange(4) % 2 == 0,
+        "ntc": torch.ones(3),
+        "genes": ["A", "B"],
+    }
     path = save_checkpoint(tmp_path / "run" / "best.pt", model, extra)
     assert [p.name for p in path.parent.iterdir()] == ["best.pt"]  # no temporary files left behind
     loaded, got = load_checkpoint(path)
@@ -249,8 +268,9 @@ def test_plain_pickle_payload_is_refused_without_running(tmp_path, protocol):
     marker = tmp_path / "executed"
     path = tmp_path / "legacy.pt"
     path.write_bytes(pickle.dumps({"w": Payload(marker)}, protocol=protocol))
-    with pytest.raises(CheckpointError, match="legacy.pt: pickle: refused by the weights-only loader.*nothing in it "
-                                              "was executed"):
+    with pytest.raises(
+        CheckpointError, match="legacy.pt: pickle: refused by the weights-only loader.*nothing in it was executed"
+    ):
         load_published_cdt3(path)
     assert not marker.exists()
 

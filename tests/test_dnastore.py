@@ -9,15 +9,15 @@ from cdt.data.errors import ContractError
 
 
 def _loci(ids, centers, strands=None, chrom="chr9"):
-    return pd.DataFrame({"locus_id": ids, "chrom": chrom, "center": centers,
-                         "strand": strands or ["+"] * len(ids)})
+    return pd.DataFrame({"locus_id": ids, "chrom": chrom, "center": centers, "strand": strands or ["+"] * len(ids)})
 
 
 def test_round_trip_float16_on_disk_float32_in_memory(tmp_path):
     rng = np.random.default_rng(1)
     emb = {"GFI1B": rng.normal(size=(6, 3)).astype(np.float32) * 10, "SNP-7": rng.normal(size=(6, 3))}
-    path = write_dna_store(tmp_path / "d.h5", emb, _loci(["GFI1B", "SNP-7"], [132944000, 0], ["+", "-"]),
-                           model="test", bin_size=128)
+    path = write_dna_store(
+        tmp_path / "d.h5", emb, _loci(["GFI1B", "SNP-7"], [132944000, 0], ["+", "-"]), model="test", bin_size=128
+    )
     with h5py.File(path, "r") as h5:
         assert h5["loci/GFI1B"].dtype == np.float16
         assert h5.attrs["n_bins"] == 6 and h5.attrs["dim"] == 3
@@ -99,8 +99,13 @@ def test_hdf5_but_not_a_store(tmp_path):
 
 
 def test_truncated_store(tmp_path):
-    path = write_dna_store(tmp_path / "d.h5", {f"L{i}": np.ones((64, 8)) * i for i in range(20)},
-                           _loci([f"L{i}" for i in range(20)], list(range(20))), model="m", compression=None)
+    path = write_dna_store(
+        tmp_path / "d.h5",
+        {f"L{i}": np.ones((64, 8)) * i for i in range(20)},
+        _loci([f"L{i}" for i in range(20)], list(range(20))),
+        model="m",
+        compression=None,
+    )
     with open(path, "r+b") as fh:
         fh.truncate(path.stat().st_size // 2)
     with pytest.raises(ContractError, match=r"d\.h5: .*(file|/loci)"):
@@ -117,12 +122,15 @@ def test_missing_locus_names_file_and_locus(tmp_path, tiny_dna_store):
             store.locus("GFI1B")
 
 
-@pytest.mark.parametrize("emb, loci, match", [
-    ({"a": np.zeros((4, 2)), "b": np.zeros((4, 3))}, ["a", "b"], "share one"),
-    ({"a": np.zeros(4)}, ["a"], "share one"),
-    ({"a": np.zeros((4, 2)), "b": np.zeros((4, 2))}, ["a"], r"lacks coordinates for \['b'\]"),
-    ({"a": np.zeros((4, 2)), "b": np.full((4, 2), np.nan)}, ["a", "b"], "'b' embedding has non-finite"),
-])
+@pytest.mark.parametrize(
+    "emb, loci, match",
+    [
+        ({"a": np.zeros((4, 2)), "b": np.zeros((4, 3))}, ["a", "b"], "share one"),
+        ({"a": np.zeros(4)}, ["a"], "share one"),
+        ({"a": np.zeros((4, 2)), "b": np.zeros((4, 2))}, ["a"], r"lacks coordinates for \['b'\]"),
+        ({"a": np.zeros((4, 2)), "b": np.full((4, 2), np.nan)}, ["a", "b"], "'b' embedding has non-finite"),
+    ],
+)
 def test_write_errors_leave_no_file(tmp_path, emb, loci, match):
     path = tmp_path / "d.h5"
     with pytest.raises(ValueError, match=match):

@@ -24,8 +24,15 @@ def tiny_enformer():
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    model = Enformer.from_hparams(dim=48, depth=1, heads=1, num_downsamples=7, dim_divisible_by=8,
-                                  target_length=N_BINS, output_heads=dict(human=4))
+    model = Enformer.from_hparams(
+        dim=48,
+        depth=1,
+        heads=1,
+        num_downsamples=7,
+        dim_divisible_by=8,
+        target_length=N_BINS,
+        output_heads=dict(human=4),
+    )
     with torch.no_grad():  # default init barely depends on the sequence; larger weights make it visible
         for p in model.parameters():
             if p.ndim > 1:
@@ -52,34 +59,55 @@ def genome(tmp_path):
     path = tmp_path / "genome.fa"
     with open(path, "w") as fh:
         for name, s in seqs.items():
-            fh.write(f">{name}\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60)) + "\n")
-    loci = pd.DataFrame({"gene_name": ["MID", "LEFT", "RIGHT", "MINUS"], "chrom": ["chr1", "chr1", "chr2", "1"],
-                         "tss": [5_000, 100, 5_900, 7_000], "strand": ["+", "+", "+", "-"]})
+            fh.write(f">{name}\n" + "\n".join(s[i : i + 60] for i in range(0, len(s), 60)) + "\n")
+    loci = pd.DataFrame(
+        {
+            "gene_name": ["MID", "LEFT", "RIGHT", "MINUS"],
+            "chrom": ["chr1", "chr1", "chr2", "1"],
+            "tss": [5_000, 100, 5_900, 7_000],
+            "strand": ["+", "+", "+", "-"],
+        }
+    )
     loci.to_csv(tmp_path / "loci.csv", index=False)
     return path, tmp_path / "loci.csv", {k: v.upper() for k, v in seqs.items()}
 
 
 def test_one_hot_and_windows(genome):
     fa_path, _, seqs = genome
-    assert one_hot("ACGTNa").tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0],
-                                          [1, 0, 0, 0]]
+    assert one_hot("ACGTNa").tolist() == [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+        [0, 0, 0, 0],
+        [1, 0, 0, 0],
+    ]
     from pyfaidx import Fasta
 
     fa = Fasta(str(fa_path), sequence_always_upper=True)
     mid = fetch_window(fa, "chr1", 5_000, WINDOW)
-    assert mid == seqs["chr1"][5_000 - WINDOW // 2:5_000 + WINDOW // 2]
+    assert mid == seqs["chr1"][5_000 - WINDOW // 2 : 5_000 + WINDOW // 2]
     left = fetch_window(fa, "chr1", 100, WINDOW)  # start clamped at 0: N-padded so the locus stays centred
-    assert len(left) == WINDOW and left[:WINDOW // 2 - 100] == "N" * (WINDOW // 2 - 100)
-    assert left[WINDOW // 2 - 100:] == seqs["chr1"][:100 + WINDOW // 2]
+    assert len(left) == WINDOW and left[: WINDOW // 2 - 100] == "N" * (WINDOW // 2 - 100)
+    assert left[WINDOW // 2 - 100 :] == seqs["chr1"][: 100 + WINDOW // 2]
     right = fetch_window(fa, "chr2", 5_900, WINDOW)  # past the chromosome end: N on the right
-    assert right == seqs["chr2"][5_900 - WINDOW // 2:] + "N" * (5_900 + WINDOW // 2 - 6_000)
+    assert right == seqs["chr2"][5_900 - WINDOW // 2 :] + "N" * (5_900 + WINDOW // 2 - 6_000)
     assert reverse_complement("AACGTN") == "NACGTT"
 
 
 def test_embed_dna_store_values_and_coordinates(genome, tmp_path, tiny_enformer):
     fa_path, loci_path, seqs = genome
-    out = embed_dna(fa_path, loci_path, tmp_path / "dna.h5", model=tiny_enformer, window=WINDOW, batch_size=3,
-                    genome="hg38", model_name="tiny-enformer", progress=False)
+    out = embed_dna(
+        fa_path,
+        loci_path,
+        tmp_path / "dna.h5",
+        model=tiny_enformer,
+        window=WINDOW,
+        batch_size=3,
+        genome="hg38",
+        model_name="tiny-enformer",
+        progress=False,
+    )
     with DNAStore(out) as store:
         assert sorted(store.loci_ids()) == ["LEFT", "MID", "MINUS", "RIGHT"]
         assert (store.n_bins, store.dim, store.genome, store.model) == (N_BINS, 96, "hg38", "tiny-enformer")
@@ -87,20 +115,27 @@ def test_embed_dna_store_values_and_coordinates(genome, tmp_path, tiny_enformer)
         assert (loc.chrom, loc.center, loc.strand, loc.bin_size) == ("chr1", 5_000, "+", 128)
         assert loc.bin_start(N_BINS // 2) == 5_000  # the TSS starts the middle bin
         assert store.locus("MINUS").chrom == "1"  # the loci table's name is kept; the FASTA's 'chr1' was used
-        x = torch.from_numpy(one_hot(seqs["chr1"][5_000 - WINDOW // 2:5_000 + WINDOW // 2]))[None]
+        x = torch.from_numpy(one_hot(seqs["chr1"][5_000 - WINDOW // 2 : 5_000 + WINDOW // 2]))[None]
         with torch.no_grad():
             want = tiny_enformer(x, return_only_embeddings=True)[0].numpy()
         assert np.allclose(store["MID"], want, rtol=1e-2, atol=1e-2)  # float16 on disk
         # forward strand by default (as the authors did) for the minus-strand locus
-        x = torch.from_numpy(one_hot(seqs["chr1"][7_000 - WINDOW // 2:7_000 + WINDOW // 2]))[None]
+        x = torch.from_numpy(one_hot(seqs["chr1"][7_000 - WINDOW // 2 : 7_000 + WINDOW // 2]))[None]
         with torch.no_grad():
             fwd = tiny_enformer(x, return_only_embeddings=True)[0].numpy()
         assert np.allclose(store["MINUS"], fwd, rtol=1e-2, atol=1e-2)
 
-    rc = embed_dna(fa_path, loci_path, tmp_path / "rc.h5", model=tiny_enformer, window=WINDOW,
-                   reverse_complement_minus=True, progress=False)
+    rc = embed_dna(
+        fa_path,
+        loci_path,
+        tmp_path / "rc.h5",
+        model=tiny_enformer,
+        window=WINDOW,
+        reverse_complement_minus=True,
+        progress=False,
+    )
     with DNAStore(rc) as store, torch.no_grad():
-        x = torch.from_numpy(one_hot(reverse_complement(seqs["chr1"][7_000 - WINDOW // 2:7_000 + WINDOW // 2])))[None]
+        x = torch.from_numpy(one_hot(reverse_complement(seqs["chr1"][7_000 - WINDOW // 2 : 7_000 + WINDOW // 2])))[None]
         want = tiny_enformer(x, return_only_embeddings=True)[0].numpy()[::-1]  # bins back in genome order
         assert np.allclose(store["MINUS"], want, rtol=1e-2, atol=1e-2)
         assert not np.allclose(store["MINUS"], fwd, rtol=1e-2, atol=1e-2)
@@ -149,9 +184,26 @@ def test_embed_dna_bad_loci(genome, tmp_path, tiny_enformer):
 def test_cli_embed_dna_with_local_model_directory(genome, tmp_path, tiny_enformer):
     fa_path, loci_path, _ = genome
     tiny_enformer.save_pretrained(tmp_path / "model", safe_serialization=False)  # Enformer ties modules
-    res = CliRunner().invoke(app, ["embed-dna", "--fasta", str(fa_path), "--loci", str(loci_path),
-                                   "--out", str(tmp_path / "cli.h5"), "--model", str(tmp_path / "model"),
-                                   "--window", str(WINDOW), "--genome", "hg38", "--batch-size", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "embed-dna",
+            "--fasta",
+            str(fa_path),
+            "--loci",
+            str(loci_path),
+            "--out",
+            str(tmp_path / "cli.h5"),
+            "--model",
+            str(tmp_path / "model"),
+            "--window",
+            str(WINDOW),
+            "--genome",
+            "hg38",
+            "--batch-size",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     with DNAStore(tmp_path / "cli.h5") as store:
         assert len(store) == 4 and store.genome == "hg38" and store["MID"].shape == (N_BINS, 96)

@@ -83,7 +83,7 @@ def planted_modules(seed=0):
     centres = rng.random((4, 64))
     rows = [centres[m] + 0.3 * rng.random(64) for m in range(4) for _ in range(25)] + list(rng.random((60, 64)))
     genes = [f"GENE{i:03d}" for i in range(len(rows))]
-    return np.array(rows), genes, [genes[m * 25:(m + 1) * 25] for m in range(4)]
+    return np.array(rows), genes, [genes[m * 25 : (m + 1) * 25] for m in range(4)]
 
 
 def test_planted_modules_top_term_is_their_planted_term(tmp_path):
@@ -115,19 +115,29 @@ def test_planted_modules_top_term_is_their_planted_term(tmp_path):
 
 def test_online_path_renames_enrichr_columns(monkeypatch):
     calls = []
-    enrichr_rows = pd.DataFrame({
-        "Gene_set": ["KEGG_2021_Human", "GO_Molecular_Function_2023"], "Term": ["Spliceosome", "RNA Binding"],
-        "Overlap": ["3/150", "4/1411"], "P-value": [1e-5, 1e-3], "Adjusted P-value": [1e-4, 1e-2],
-        "Old P-value": [0, 0], "Old Adjusted P-value": [0, 0], "Odds Ratio": [30.0, 5.0],
-        "Combined Score": [345.4, 34.5], "Genes": ["SF3B4;MAGOH;SNRPG", "SFPQ;ILF2;PUM1;ADAR"]})
+    enrichr_rows = pd.DataFrame(
+        {
+            "Gene_set": ["KEGG_2021_Human", "GO_Molecular_Function_2023"],
+            "Term": ["Spliceosome", "RNA Binding"],
+            "Overlap": ["3/150", "4/1411"],
+            "P-value": [1e-5, 1e-3],
+            "Adjusted P-value": [1e-4, 1e-2],
+            "Old P-value": [0, 0],
+            "Old Adjusted P-value": [0, 0],
+            "Odds Ratio": [30.0, 5.0],
+            "Combined Score": [345.4, 34.5],
+            "Genes": ["SF3B4;MAGOH;SNRPG", "SFPQ;ILF2;PUM1;ADAR"],
+        }
+    )
 
     def fake_enrichr(gene_list, gene_sets, **kw):
         calls.append((gene_list, gene_sets, kw))
         return SimpleNamespace(results=enrichr_rows)
 
     monkeypatch.setattr(enrichment.gseapy, "enrichr", fake_enrichr)
-    t = enrichment.enrich_communities({3: ["SF3B4", "MAGOH", "SNRPG", "SFPQ", "ILF2", "PUM1"], 18: ["A", "B"]},
-                                      online=True)
+    t = enrichment.enrich_communities(
+        {3: ["SF3B4", "MAGOH", "SNRPG", "SFPQ", "ILF2", "PUM1"], 18: ["A", "B"]}, online=True
+    )
     assert len(calls) == 1 and calls[0][1] == list(enrichment.ENRICHR_LIBRARIES)
     assert "background" not in calls[0][2]  # Enrichr's default background, as the authors ran it
     assert list(t.columns) == ["Community_ID", "Community_size", *enrichment.COLUMNS]

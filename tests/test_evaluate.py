@@ -45,10 +45,12 @@ def one_by_one(model, screen, store, rows) -> tuple[np.ndarray, np.ndarray | Non
     rna, prot = [], []
     with torch.no_grad():
         for r in rows:
-            args = [torch.from_numpy(store[screen.obs["locus"].iloc[r]])[None],
-                    torch.from_numpy(np.asarray(screen.X[r:r + 1], np.float32))]
+            args = [
+                torch.from_numpy(store[screen.obs["locus"].iloc[r]])[None],
+                torch.from_numpy(np.asarray(screen.X[r : r + 1], np.float32)),
+            ]
             if isinstance(model, CDT3):
-                args.append(torch.from_numpy(np.asarray(screen.obsm["protein"][r:r + 1], np.float32)))
+                args.append(torch.from_numpy(np.asarray(screen.obsm["protein"][r : r + 1], np.float32)))
             out = model(*args)
             rna.append(out.rna[0].numpy())
             prot.append(None if out.protein is None else out.protein[0].numpy())
@@ -69,8 +71,9 @@ def arrays():
 
 def test_overall_metrics_equal_scipy_and_sklearn(arrays):
     pred, target = arrays
-    assert pearson(pred, target) == pytest.approx(scipy.stats.pearsonr(pred.ravel(), target.ravel()).statistic,
-                                                  rel=1e-10)
+    assert pearson(pred, target) == pytest.approx(
+        scipy.stats.pearsonr(pred.ravel(), target.ravel()).statistic, rel=1e-10
+    )
     assert spearman(pred, target) == pytest.approx(scipy.stats.spearmanr(pred.ravel(), target.ravel()).statistic)
     assert r2(pred, target) == pytest.approx(sklearn.metrics.r2_score(target.ravel(), pred.ravel()))
     s = scores(pred, target)
@@ -151,23 +154,29 @@ def test_evaluation_tables(data):
     for g in ("CD52", "GFI1B"):
         sel = groups == g
         assert table.loc[g, "r_mean"] == pytest.approx(
-            scipy.stats.pearsonr(pred.rna[sel].mean(0), target[sel].mean(0)).statistic, rel=1e-6)
+            scipy.stats.pearsonr(pred.rna[sel].mean(0), target[sel].mean(0)).statistic, rel=1e-6
+        )
         assert table.loc[g, "r_all"] == pytest.approx(
-            scipy.stats.pearsonr(pred.rna[sel].ravel(), target[sel].ravel()).statistic, rel=1e-6)
+            scipy.stats.pearsonr(pred.rna[sel].ravel(), target[sel].ravel()).statistic, rel=1e-6
+        )
         ov, _ = top_target_overlap(pred.rna[sel].mean(0), target[sel].mean(0), 4)
         assert table.loc[g, "top4_k"] == ov.k and table.loc[g, "top4_p"] == pytest.approx(ov.p_value)
     gfi = groups == "GFI1B"
     assert table.loc["GFI1B", "self_kd_r"] == pytest.approx(
-        scipy.stats.pearsonr(pred.rna[gfi, -1], target[gfi, -1]).statistic, rel=1e-6)
+        scipy.stats.pearsonr(pred.rna[gfi, -1], target[gfi, -1]).statistic, rel=1e-6
+    )
     assert math.isnan(table.loc["CD52", "self_kd_r"])  # CD52 is not a gene of this screen
     assert ev.overall["r_mean_avg"] == pytest.approx(table["r_mean"].mean())
     # proteins: the expressed ones for the overall and pseudo-bulk scores, every protein across cells
     expressed = np.asarray(screen.uns["protein_expressed"])
     ptarget = np.asarray(screen.obsm["protein_target"])[pred.rows]
     assert ev.overall["prot_r"] == pytest.approx(
-        scipy.stats.pearsonr(pred.protein[:, expressed].ravel(), ptarget[:, expressed].ravel()).statistic)
-    assert table.loc["GFI1B", "prot_r_mean_expressed"] == pytest.approx(scipy.stats.pearsonr(
-        pred.protein[gfi][:, expressed].mean(0), ptarget[gfi][:, expressed].mean(0)).statistic, rel=1e-6)
+        scipy.stats.pearsonr(pred.protein[:, expressed].ravel(), ptarget[:, expressed].ravel()).statistic
+    )
+    assert table.loc["GFI1B", "prot_r_mean_expressed"] == pytest.approx(
+        scipy.stats.pearsonr(pred.protein[gfi][:, expressed].mean(0), ptarget[gfi][:, expressed].mean(0)).statistic,
+        rel=1e-6,
+    )
     p0 = ev.per_protein.iloc[0]
     assert p0["r_all"] == pytest.approx(scipy.stats.pearsonr(pred.protein[:, 0], ptarget[:, 0]).statistic)
     assert list(ev.per_protein.index) == list(screen.uns["protein_names"])
@@ -194,8 +203,15 @@ def test_cell_selection_and_provenance(data, tmp_path):
         resolve_cells(screen, [0, screen.n_obs])
     profile = observed_profile(screen, "GFI1B")
     np.testing.assert_allclose(profile.to_numpy(), np.asarray(screen.layers["log2fc"])[gfi].mean(0))
-    run = LoadedRun(run_dir=Path(tmp_path / "run"), model=small_cdt2(), config=dataclasses.make_dataclass(
-        "Cfg", [("protocol", str)])("clean"), history=pd.DataFrame(), metrics={}, extra={}, files={})
+    run = LoadedRun(
+        run_dir=Path(tmp_path / "run"),
+        model=small_cdt2(),
+        config=dataclasses.make_dataclass("Cfg", [("protocol", str)])("clean"),
+        history=pd.DataFrame(),
+        metrics={},
+        extra={},
+        files={},
+    )
     pred = predict(run, screen, store, "GFI1B")
     assert pred.meta["run_dir"] == str(tmp_path / "run") and pred.meta["protocol"] == "clean"
     assert pred.meta["model"] == "CDT2" and pred.meta["selection"]["perturbation"] == "GFI1B"

@@ -33,11 +33,29 @@ def write(path, lines: list[str]):
 
 
 def test_read_narrowpeak_types_and_header_lines(tmp_path):
-    path = write(tmp_path / "ctcf.narrowPeak", ["track name=ctcf\n", "# comment\n", narrowpeak_line("chr1", 10, 20, 7.5),
-                                                "\n", narrowpeak_line("chr2", 30, 45)])
+    path = write(
+        tmp_path / "ctcf.narrowPeak",
+        [
+            "track name=ctcf\n",
+            "# comment\n",
+            narrowpeak_line("chr1", 10, 20, 7.5),
+            "\n",
+            narrowpeak_line("chr2", 30, 45),
+        ],
+    )
     peaks = genome.read_peaks(path)
-    assert list(peaks.columns) == ["chrom", "start", "end", "name", "score", "strand", "fc", "-log10p", "-log10q",
-                                   "relSummit"]
+    assert list(peaks.columns) == [
+        "chrom",
+        "start",
+        "end",
+        "name",
+        "score",
+        "strand",
+        "fc",
+        "-log10p",
+        "-log10q",
+        "relSummit",
+    ]
     assert peaks[["chrom", "start", "end"]].values.tolist() == [["chr1", 10, 20], ["chr2", 30, 45]]
     assert peaks["start"].dtype == np.int64 and peaks["fc"].tolist() == [7.5, 5.0]
     assert peaks.attrs["source"] == str(path) and peaks.attrs["chroms"] == ["chr1", "chr2"]
@@ -51,7 +69,9 @@ def test_read_gzipped_bed3_and_declared_genome(tmp_path):
     assert peaks[["start", "end"]].values.tolist() == [[5, 9], [100, 250]]
     assert peaks.attrs["chroms"] == ["chr1", "chr7"] and peaks.attrs["complete"]
     assert not genome.read_peaks(path).attrs["complete"]
-    crlf = genome.read_peaks(write(tmp_path / "windows.narrowPeak", [narrowpeak_line("chr1", 5, 9).replace("\n", "\r\n")]))
+    crlf = genome.read_peaks(
+        write(tmp_path / "windows.narrowPeak", [narrowpeak_line("chr1", 5, 9).replace("\n", "\r\n")])
+    )
     assert crlf[["start", "end", "relSummit"]].values.tolist() == [[5, 9, 2]]
     # chr7 is in the declared genome, so a locus there simply has no peaks
     assert genome.overlap_matrix(Locus("X", "chr7", 1_000_000, "+", 128, 8), {"DNase": peaks})["DNase"].sum() == 0
@@ -62,7 +82,11 @@ def test_read_gzipped_bed3_and_declared_genome(tmp_path):
     [
         (["chr1\t1\t5\t.\t0\t.\t1.0\n"], "columns", "7 tab-separated fields"),
         ([narrowpeak_line("chr1", 1, 5), "chr1\t1\t5\n"], "line 2", "has 3 tab-separated fields"),
-        ([narrowpeak_line("chr1", 1, 5), "chr1\t1.5\t5\tp\t0\t.\t1\t1\t1\t1\n"], "line 2", "start '1.5' is not an integer"),
+        (
+            [narrowpeak_line("chr1", 1, 5), "chr1\t1.5\t5\tp\t0\t.\t1\t1\t1\t1\n"],
+            "line 2",
+            "start '1.5' is not an integer",
+        ),
         (["chr1\tabc\t5\n"], "line 1", "start 'abc' is not an integer"),
         (["chr1\t1\t5.0\n"], "line 1", "end '5.0' is not an integer"),
         (["chr1\t10\t5\n"], "line 1", "needs 0 <= start <= end"),
@@ -88,7 +112,9 @@ def test_unknown_chromosome_vs_locus(tmp_path):
     # ... unless the genome is declared, then the chromosome is unknown
     with pytest.raises(ContractError, match="chr2.bed: chrom: locus 'GENE' is on 'chr1', which the file does not know"):
         genome.locus_peaks(genome.read_peaks(sparse, genome=["chr2", "chr3"]), LOCUS)
-    with pytest.raises(ContractError, match=r"chr2.bed: chrom: peaks on chromosomes outside the given genome: \['chr2'\]"):
+    with pytest.raises(
+        ContractError, match=r"chr2.bed: chrom: peaks on chromosomes outside the given genome: \['chr2'\]"
+    ):
         genome.read_peaks(sparse, genome=["chr1"])
 
 
@@ -103,8 +129,10 @@ def test_read_peaks_rejects_bigwig_and_missing(tmp_path):
 def test_bigbed_entries_parse_like_text():
     rows = [("chr1", 100, 200, "p1\t0\t.\t4.0\t3.0\t2.0\t50"), ("chr2", 5, 9, "p2\t0\t.\t1.0\t1.0\t1.0\t2")]
     peaks = genome.bigbed_entries_frame(rows, "x.bb")
-    assert peaks[["chrom", "start", "end", "fc", "relSummit"]].values.tolist() == [["chr1", 100, 200, 4.0, 50],
-                                                                                   ["chr2", 5, 9, 1.0, 2]]
+    assert peaks[["chrom", "start", "end", "fc", "relSummit"]].values.tolist() == [
+        ["chr1", 100, 200, 4.0, 50],
+        ["chr2", 5, 9, 1.0, 2],
+    ]
     with pytest.raises(ContractError, match=r"x.bb: columns: bigBed records have \[7\] fields"):
         genome.bigbed_entries_frame([("chr1", 1, 2, "a\tb\tc\td")], "x.bb")
 
@@ -168,11 +196,24 @@ def test_bin_classes_notebook_and_paper_rules():
         ],
         columns=list(genome.MARKS),
     )
-    assert genome.bin_classes(hits).tolist() == ["promoter", "CTCF", "enhancer", "active_enhancer", "enhancer",
-                                                 "other", "other"]
-    assert genome.bin_classes(hits, rule="paper").tolist() == ["promoter", "active_enhancer", "CTCF",
-                                                               "active_enhancer", "unclassified", "unclassified",
-                                                               "other"]
+    assert genome.bin_classes(hits).tolist() == [
+        "promoter",
+        "CTCF",
+        "enhancer",
+        "active_enhancer",
+        "enhancer",
+        "other",
+        "other",
+    ]
+    assert genome.bin_classes(hits, rule="paper").tolist() == [
+        "promoter",
+        "active_enhancer",
+        "CTCF",
+        "active_enhancer",
+        "unclassified",
+        "unclassified",
+        "other",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -198,10 +239,12 @@ def test_fisher_matches_scipy_and_haldane():
     assert (a + b, c + d, a + c) == (20, 180, hit.sum())
     ref = scipy.stats.fisher_exact([[a, b], [c, d]], alternative="greater")
     assert res["odds_ratio"] == pytest.approx(ref.statistic) and res["p_value"] == pytest.approx(ref.pvalue)
-    log_or = np.log((a + .5) * (d + .5) / ((b + .5) * (c + .5)))
-    se = np.sqrt(sum(1 / (x + .5) for x in (a, b, c, d)))
+    log_or = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
+    se = np.sqrt(sum(1 / (x + 0.5) for x in (a, b, c, d)))
     assert res["or_haldane"] == pytest.approx(np.exp(log_or))
-    assert (res["ci_low"], res["ci_high"]) == pytest.approx((np.exp(log_or - 1.959964 * se), np.exp(log_or + 1.959964 * se)))
+    assert (res["ci_low"], res["ci_high"]) == pytest.approx(
+        (np.exp(log_or - 1.959964 * se), np.exp(log_or + 1.959964 * se))
+    )
     none = genome.fisher_enrichment(top, np.zeros(200, bool))  # no peak bin in the window (CD44 x H3K27ac)
     assert np.isnan(none["odds_ratio"]) and none["p_value"] == 1.0
     assert genome.fisher_enrichment(top, top)["odds_ratio"] == np.inf
@@ -213,8 +256,9 @@ def aligned_case(n: int = 300, seed: int = 1):
     profile = rng.random(n) * 0.1
     ctcf_bins = rng.choice(n, 20, replace=False)
     profile[ctcf_bins] += 1.0
-    hits = pd.DataFrame({"CTCF": np.isin(np.arange(n), ctcf_bins).astype(int),
-                         "DNase": (rng.random(n) < 0.1).astype(int)})
+    hits = pd.DataFrame(
+        {"CTCF": np.isin(np.arange(n), ctcf_bins).astype(int), "DNase": (rng.random(n) < 0.1).astype(int)}
+    )
     return profile, hits, ctcf_bins
 
 
@@ -248,15 +292,20 @@ def test_circular_permutation_separates_aligned_from_random():
 
 def test_class_statistics_against_scipy():
     rng = np.random.default_rng(3)
-    classes = np.array(["CTCF"] * 30 + ["promoter"] * 30 + ["active_enhancer"] * 30 + ["other"] * 200 + ["enhancer"] * 10,
-                       dtype=object)
+    classes = np.array(
+        ["CTCF"] * 30 + ["promoter"] * 30 + ["active_enhancer"] * 30 + ["other"] * 200 + ["enhancer"] * 10, dtype=object
+    )
     means = {"CTCF": 3.0, "promoter": 2.0, "active_enhancer": 1.0, "other": 0.0, "enhancer": 5.0}
     profile = np.array([rng.normal(means[c], 1.0) for c in classes])
-    res = genome.class_statistics({"G1": profile[:150], "G2": profile[150:]}, {"G1": classes[:150], "G2": classes[150:]})
+    res = genome.class_statistics(
+        {"G1": profile[:150], "G2": profile[150:]}, {"G1": classes[:150], "G2": classes[150:]}
+    )
     assert len(res["pooled"]) == 300
     groups = [profile[classes == c] for c in genome.CLASSES]
     ref = scipy.stats.kruskal(*groups)
-    assert res["kruskal"].statistic == pytest.approx(ref.statistic) and res["kruskal"].p_value == pytest.approx(ref.pvalue)
+    assert res["kruskal"].statistic == pytest.approx(ref.statistic) and res["kruskal"].p_value == pytest.approx(
+        ref.pvalue
+    )
     d = res["cohens_d"].set_index("class")["d_vs_other"]
     x, y = profile[classes == "CTCF"], profile[classes == "other"]
     s = np.sqrt((29 * x.var(ddof=1) + 199 * y.var(ddof=1)) / 228)
@@ -269,9 +318,11 @@ def test_mark_information_ranks_the_aligned_mark_first():
     profile, hits, _ = aligned_case()
     info = genome.mark_information({"G1": profile}, {"G1": hits}).set_index("mark")
     assert info.loc["CTCF", "rank"] == 1 and info.loc["DNase", "rank"] == 2
+
     # hand-computed: top = 30 of 300 bins, CTCF = 20 of them, so I = H(top) - H(top | CTCF)
     def h(p):
         return -sum(x * np.log2(x) for x in p if x > 0)
+
     expected = h([0.1, 0.9]) - (280 / 300) * h([10 / 280, 270 / 280])
     assert info.loc["CTCF", "mi_bits"] == pytest.approx(expected)
 
@@ -304,7 +355,9 @@ def test_ctcf_peak_assigned_by_midpoint(tmp_path):
     profile = np.zeros(64)
     profile[[5, 7, 9, 11, 13, 15]] = 1.0
     # the peak overlaps bins 4..6 but its midpoint (W0 + 5*128 + 64) lies in bin 5
-    peaks = genome.read_peaks(write(tmp_path / "p.narrowPeak", [narrowpeak_line("chr1", W0 + 4 * 128 + 64, W0 + 6 * 128 + 64)]))
+    peaks = genome.read_peaks(
+        write(tmp_path / "p.narrowPeak", [narrowpeak_line("chr1", W0 + 4 * 128 + 64, W0 + 6 * 128 + 64)])
+    )
     res = genome.ctcf_enrichment(profile, LOCUS, peaks)
     assert res.ctcf_bins.tolist() == [5] and res.enrichment == 10.0
     assert genome.ctcf_enrichment(profile, LOCUS, peaks, count="bins").ctcf_bins.tolist() == [4, 5, 6]
@@ -354,7 +407,7 @@ def test_simulated_ctcf_sites_enrich_in_oracle_attention(simulated_genome):
         locus = store.locus(locus_id)
         profile = rng.random(locus.n_bins) * 0.1  # an oracle attention: high on the planted CTCF bins
         for site in sites.itertuples():
-            profile[site.bin_start:site.bin_end] += 1.0
+            profile[site.bin_start : site.bin_end] += 1.0
         profiles[locus_id], hits[locus_id] = profile, genome.overlap_matrix(locus, {"CTCF": peaks})
         ctcf.append(genome.ctcf_enrichment(profile, locus, peaks))
     table = genome.enrichment_table(profiles, hits)

@@ -30,8 +30,9 @@ def data(tiny_screen, tiny_dna_store):
     store.close()
 
 
-def loop_jacobian(model, dna: np.ndarray, rna: np.ndarray, protein: np.ndarray | None, outputs: list[int],
-                  output: str = "rna") -> np.ndarray:
+def loop_jacobian(
+    model, dna: np.ndarray, rna: np.ndarray, protein: np.ndarray | None, outputs: list[int], output: str = "rna"
+) -> np.ndarray:
     """Reference: one cell, its own DNA, one backward per output -> [O, G]."""
     x = torch.from_numpy(rna.astype(np.float32))[None].requires_grad_(True)
     args = [torch.from_numpy(dna)[None], x]
@@ -55,11 +56,22 @@ def test_gene_jacobian_equals_autograd_loop(data, make_model):
     out_idx = [list(screen.var_names).index(g) for g in outputs]
     rows = np.flatnonzero(screen.obs["split"] == "test")  # CD52 and GFI1B cells: batches mix the two loci
     prot = isinstance(model, CDT3)
-    ref = np.stack([loop_jacobian(model, store[screen.obs["locus"].iloc[r]], np.asarray(screen.X[r]),
-                                  np.asarray(screen.obsm["protein"][r]) if prot else None, out_idx) for r in rows])
+    ref = np.stack(
+        [
+            loop_jacobian(
+                model,
+                store[screen.obs["locus"].iloc[r]],
+                np.asarray(screen.X[r]),
+                np.asarray(screen.obsm["protein"][r]) if prot else None,
+                out_idx,
+            )
+            for r in rows
+        ]
+    )
     got = gene_jacobian(model, screen, store, None, outputs=outputs, batch_size=3, chunk_size=2)
-    assert got.mean.shape == (5, N_GENES) and list(got.outputs) == outputs and list(got.inputs) == list(
-        screen.var_names)
+    assert (
+        got.mean.shape == (5, N_GENES) and list(got.outputs) == outputs and list(got.inputs) == list(screen.var_names)
+    )
     assert_close(got.mean, ref.mean(0))
     assert_close(got.mean_abs, np.abs(ref).mean(0))
     assert not np.allclose(got.mean_abs, np.abs(got.mean))  # signs differ across cells: the two means differ
@@ -76,8 +88,7 @@ def test_ntc_mean_input_with_locus_dna(data):
     assert_close(got.mean, ref)
     np.testing.assert_allclose(got.mean_abs, np.abs(got.mean))  # one input: mean |J| = |J|
     other = gene_jacobian(model, screen, store, at="ntc_mean", locus="CD58", outputs=[0, 9])
-    assert_close(other.mean, loop_jacobian(model, store["CD58"], screen.var["ntc_mean_expr"].to_numpy(), None,
-                                           [0, 9]))
+    assert_close(other.mean, loop_jacobian(model, store["CD58"], screen.var["ntc_mean_expr"].to_numpy(), None, [0, 9]))
 
 
 def test_protein_jacobian_cells_and_ntc_mean(data):
@@ -85,8 +96,14 @@ def test_protein_jacobian_cells_and_ntc_mean(data):
     model = small_cdt3()
     rows = np.flatnonzero(screen.obs["perturbation"] == "CD52")[:3]
     outputs = list(range(N_PROT))
-    ref = np.stack([loop_jacobian(model, store["CD52"], np.asarray(screen.X[r]), np.asarray(screen.obsm["protein"][r]),
-                                  outputs, "protein") for r in rows])
+    ref = np.stack(
+        [
+            loop_jacobian(
+                model, store["CD52"], np.asarray(screen.X[r]), np.asarray(screen.obsm["protein"][r]), outputs, "protein"
+            )
+            for r in rows
+        ]
+    )
     got = protein_jacobian(model, screen, store, "CD52", first_n=3, batch_size=2, chunk_size=4)
     assert list(got.outputs) == list(screen.uns["protein_names"])
     assert_close(got.mean, ref.mean(0))
@@ -95,8 +112,9 @@ def test_protein_jacobian_cells_and_ntc_mean(data):
     # NTC-mean input: the NTC mean of the proteins (mean DSB of the NTC cells)
     ntc = (screen.obs["kind"] == "NTC").to_numpy()
     ntc_protein = np.asarray(screen.obsm["protein"])[ntc].mean(0)
-    ref_ntc = loop_jacobian(model, store["CD52"], screen.var["ntc_mean_expr"].to_numpy(), ntc_protein, outputs,
-                            "protein")
+    ref_ntc = loop_jacobian(
+        model, store["CD52"], screen.var["ntc_mean_expr"].to_numpy(), ntc_protein, outputs, "protein"
+    )
     assert_close(protein_jacobian(model, screen, store, "CD52", at="ntc_mean").mean, ref_ntc)
 
 
@@ -124,7 +142,7 @@ def test_v1_dna_gradient_norms_equal_per_sample_backward():
     got = v1_dna_gradient_norms(model, dna, target, r_emb, p_emb, batch_size=2)
     assert got.shape == (5, N_BINS)
     for i in range(5):
-        x = torch.from_numpy(dna[i:i + 1]).requires_grad_(True)
+        x = torch.from_numpy(dna[i : i + 1]).requires_grad_(True)
         model(x, r_emb, p_emb, torch.tensor([target[i]])).value[0].backward()
         np.testing.assert_allclose(got[i], np.linalg.norm(x.grad[0].numpy(), axis=-1), rtol=1e-4)
 

@@ -34,8 +34,9 @@ def build_pixels() -> pd.DataFrame:
         n = size // RES
         i, j = np.triu_indices(n)
         keep = j - i <= 150
-        rows.append(pd.DataFrame({"bin1_id": offset + i[keep], "bin2_id": offset + j[keep],
-                                  "count": decay(j[keep] - i[keep])}))
+        rows.append(
+            pd.DataFrame({"bin1_id": offset + i[keep], "bin2_id": offset + j[keep], "count": decay(j[keep] - i[keep])})
+        )
         offset += n
     px = pd.concat(rows, ignore_index=True)
     planted = {(LOOP[0], LOOP[1]): LOOP[2], **{(BLOB[0], b): BLOB[2] for b in BLOB[1]}}
@@ -118,7 +119,9 @@ def test_mcool_resolution_choice(coolers):
     base = cooler.Cooler(coolers["balanced"]).matrix(balance=False)[100:102, 140:142].sum()
     assert hic.pair_contact(h, "chr1", 100_500, 140_500, kind="raw") == base
     assert hic.HiC(f"{coolers['mcool']}::/resolutions/1000").resolution == RES
-    with pytest.raises(ContractError, match=r"contacts.mcool: resolution: multi-resolution file; choose one of \[1000, 2000\]"):
+    with pytest.raises(
+        ContractError, match=r"contacts.mcool: resolution: multi-resolution file; choose one of \[1000, 2000\]"
+    ):
         hic.HiC(coolers["mcool"])
     with pytest.raises(ContractError, match=r"5000 bp not stored; available \[1000, 2000\]"):
         hic.HiC(coolers["mcool"], resolution=5_000)
@@ -180,8 +183,13 @@ def test_top_vs_random_reads_the_planted_blob(coolers):
 def test_contact_ratios_and_wilcoxon(coolers):
     h = hic.HiC(coolers["balanced"])
     far = np.r_[np.linspace(2, 1, 20), np.zeros(876)]  # attention on the far upstream edge, ~57 kb from the TSS
-    table = hic.contact_ratios(h, {"BLOB": blob_profile(), "FAR": far}, {"BLOB": LOCUS, "FAR": LOCUS},
-                               kinds=("raw", "balanced", "oe_balanced"), n_draws=50)
+    table = hic.contact_ratios(
+        h,
+        {"BLOB": blob_profile(), "FAR": far},
+        {"BLOB": LOCUS, "FAR": LOCUS},
+        kinds=("raw", "balanced", "oe_balanced"),
+        n_draws=50,
+    )
     assert table.shape == (6, 5) and set(table["kind"]) == {"raw", "balanced", "oe_balanced"}
     ratios = table.set_index(["gene", "kind"])["ratio"]
     assert (ratios.loc["BLOB"] > 5).all() and (ratios.loc["FAR"] < 1).all()

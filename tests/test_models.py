@@ -62,8 +62,10 @@ def test_ablation_sizes():
 
 
 def test_cdt2_and_cdt3_native_keys_are_the_published_keys():
-    for cls, cfg, name in ((CDT2, CDT2Config.from_preset(PAPER), "cdt2"),
-                           (CDT3, CDT3Config.from_preset(PAPER), "cdt3")):
+    for cls, cfg, name in (
+        (CDT2, CDT2Config.from_preset(PAPER), "cdt2"),
+        (CDT3, CDT3Config.from_preset(PAPER), "cdt3"),
+    ):
         own = {k: list(v.shape) for k, v in on_meta(cls, cfg).state_dict().items()}
         ref = reference_keys(name)
         assert list(own) == list(ref)  # same names, same order
@@ -93,10 +95,12 @@ def tiny_batch(seed: int = 0, batch: int = 3, preset=TINY):
 def cdt1_batch(seed: int = 0, batch: int = 3, preset=TINY):
     g = torch.Generator().manual_seed(seed)
     cfg = CDT1Config.from_preset(preset)
-    return (torch.randn(batch, cfg.n_bins, cfg.dna_dim, generator=g),
-            torch.randn(cfg.n_genes, cfg.rna_emb_dim, generator=g),
-            torch.randn(cfg.n_genes, cfg.prot_emb_dim, generator=g),
-            torch.randint(0, cfg.n_genes, (batch,), generator=g))
+    return (
+        torch.randn(batch, cfg.n_bins, cfg.dna_dim, generator=g),
+        torch.randn(cfg.n_genes, cfg.rna_emb_dim, generator=g),
+        torch.randn(cfg.n_genes, cfg.prot_emb_dim, generator=g),
+        torch.randint(0, cfg.n_genes, (batch,), generator=g),
+    )
 
 
 def tiny_models() -> dict[str, tuple[nn.Module, tuple]]:
@@ -185,9 +189,12 @@ def brute_force(q_in: torch.Tensor, kv_in: torch.Tensor, module: nn.Module, pref
 
 
 ATTENTION_MODULES = {  # map name -> attention block attribute path
-    "dna_self_0": "dna_self_attn_layers.0", "dna_self_1": "dna_self_attn_layers.1",
-    "rna_self_0": "rna_self_attn_layers.0", "protein_self_0": "protein_self_attn_layers.0",
-    "dna_to_rna": "dna_to_rna", "rna_to_protein": "rna_to_protein",
+    "dna_self_0": "dna_self_attn_layers.0",
+    "dna_self_1": "dna_self_attn_layers.1",
+    "rna_self_0": "rna_self_attn_layers.0",
+    "protein_self_0": "protein_self_attn_layers.0",
+    "dna_to_rna": "dna_to_rna",
+    "rna_to_protein": "rna_to_protein",
 }
 
 
@@ -196,13 +203,19 @@ def test_attention_capture_matches_brute_force_and_leaves_output_unchanged(name)
     model, args = tiny_models()[name]
     block_inputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # block path -> (queries, keys/values)
     pooled: dict[str, tuple[VirtualCellEmbedder, torch.Tensor]] = {}  # "vce_<modality>" -> (VCE, pooled sequence)
-    hooks = [model.get_submodule(path).register_forward_hook(
-        lambda m, a, o, p=path: block_inputs.__setitem__(p, (a[0], a[1] if len(a) > 1 else a[0])))
-        for path in ATTENTION_MODULES.values() if hasattr(model, path.split(".")[0])]
+    hooks = [
+        model.get_submodule(path).register_forward_hook(
+            lambda m, a, o, p=path: block_inputs.__setitem__(p, (a[0], a[1] if len(a) > 1 else a[0]))
+        )
+        for path in ATTENTION_MODULES.values()
+        if hasattr(model, path.split(".")[0])
+    ]
     for vce in (m for m in model.modules() if isinstance(m, VirtualCellEmbedder)):
+
         def spy(modality, seq, need_weights=False, vce=vce, pool=vce.pool):
             pooled[f"vce_{modality}"] = (vce, seq)
             return pool(modality, seq, need_weights)
+
         vce.pool = spy
     with torch.no_grad():
         plain = model(*args)
@@ -271,13 +284,18 @@ def test_attention_shapes_cdt3():
 # DNA once per locus
 
 
-@pytest.mark.parametrize(("name", "preset"), [("cdt2", TINY), ("cdt3", TINY), ("cdt3_single", TINY), ("cdt3", MINI)],
-                         ids=["cdt2-tiny", "cdt3-tiny", "cdt3_single-tiny", "cdt3-mini"])
+@pytest.mark.parametrize(
+    ("name", "preset"),
+    [("cdt2", TINY), ("cdt3", TINY), ("cdt3_single", TINY), ("cdt3", MINI)],
+    ids=["cdt2-tiny", "cdt3-tiny", "cdt3_single-tiny", "cdt3-mini"],
+)
 def test_per_locus_dna_equals_per_cell_dna_exactly(name, preset):
     torch.manual_seed(1)
-    model = {"cdt2": lambda: CDT2(CDT2Config.from_preset(preset)),
-             "cdt3": lambda: CDT3(CDT3Config.from_preset(preset)),
-             "cdt3_single": lambda: CDT3(CDT3Config.from_preset(preset, single_stage=True))}[name]().eval()
+    model = {
+        "cdt2": lambda: CDT2(CDT2Config.from_preset(preset)),
+        "cdt3": lambda: CDT3(CDT3Config.from_preset(preset)),
+        "cdt3_single": lambda: CDT3(CDT3Config.from_preset(preset, single_stage=True)),
+    }[name]().eval()
     index = torch.tensor([2, 0, 2, 1, 1, 2])
     dna_loci, rna, protein = tiny_batch(seed=5, batch=3, preset=preset)
     _, rna, protein = tiny_batch(seed=6, batch=len(index), preset=preset)

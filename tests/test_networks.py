@@ -18,7 +18,7 @@ def planted_profiles(n_modules=4, module_size=25, n_background=60, n_positions=6
     rows = [centres[m] + noise * rng.random(n_positions) for m in range(n_modules) for _ in range(module_size)]
     rows += list(rng.random((n_background, n_positions)))
     genes = [f"G{i:03d}" for i in range(len(rows))]
-    modules = [set(genes[m * module_size:(m + 1) * module_size]) for m in range(n_modules)]
+    modules = [set(genes[m * module_size : (m + 1) * module_size]) for m in range(n_modules)]
     return np.array(rows), genes, modules
 
 
@@ -30,10 +30,7 @@ def test_cosine_similarity_by_hand():
 
 def test_top_edge_graph_threshold_and_authors_symmetrisation():
     genes = ["A", "B", "C", "D"]
-    a = np.array([[9.0, 0.1, 0.7, 0.2],
-                  [0.8, 9.0, 0.3, 0.05],
-                  [0.6, 0.4, 9.0, 0.0],
-                  [0.9, 0.15, 0.35, 9.0]])
+    a = np.array([[9.0, 0.1, 0.7, 0.2], [0.8, 9.0, 0.3, 0.05], [0.6, 0.4, 9.0, 0.0], [0.9, 0.15, 0.35, 9.0]])
     off = a[~np.eye(4, dtype=bool)]
     thr = np.quantile(off, 0.75)
     d = networks.top_edge_graph(a, genes, top_fraction=0.25, directed=True)
@@ -42,8 +39,7 @@ def test_top_edge_graph_threshold_and_authors_symmetrisation():
     assert set(d.edges) == expected == {("A", "C"), ("B", "A"), ("D", "A")}  # the diagonal (9.0) is never an edge
     assert d.number_of_nodes() == 4 and d.edges["B", "A"]["weight"] == 0.8
     u = networks.top_edge_graph(a, genes, top_fraction=0.25)
-    assert not u.is_directed() and set(map(frozenset, u.edges)) == {frozenset("AC"), frozenset("AB"),
-                                                                      frozenset("AD")}
+    assert not u.is_directed() and set(map(frozenset, u.edges)) == {frozenset("AC"), frozenset("AB"), frozenset("AD")}
     # a reciprocal pair keeps the later source's weight (A[j, i], j > i), as DiGraph.to_undirected() does
     b = np.array([[0.0, 0.9, 0.0], [0.8, 0.0, 0.0], [0.0, 0.0, 0.0]])
     ub = networks.top_edge_graph(b, ["x", "y", "z"], top_fraction=0.4)

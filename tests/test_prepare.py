@@ -75,13 +75,18 @@ def make_raw(tmp_path, seed: int = 0):
         if status in TARGETS and status != "GFI1B":
             counts[i, GENES.index(status)] = rng.poisson(0.2 * mean[GENES.index(status)])  # knockdown
     rna = ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame(index=barcodes), var=pd.DataFrame(index=GENES))
-    guides = pd.DataFrame([(bc, f"{t}_g1", t, u) for bc, _, rows in cells for t, u in rows],
-                          columns=["barcode", "guide", "target", "umi"])
+    guides = pd.DataFrame(
+        [(bc, f"{t}_g1", t, u) for bc, _, rows in cells for t, u in rows], columns=["barcode", "guide", "target", "umi"]
+    )
     snp = pd.DataFrame([(bc, st) for bc, st, _ in cells if st.startswith("SNP-")], columns=["barcode", "locus"])
     screen2 = pd.DataFrame({"gene": GENES, "detection_rate": 0.5})
     screen2.loc[screen2["gene"] == "G0", "detection_rate"] = 0.0  # detected here, not in the second screen
-    paths = {"counts": tmp_path / "rna.h5ad", "guides": tmp_path / "guides.csv", "snp": tmp_path / "snp.csv",
-             "screen2": tmp_path / "screen2.csv"}
+    paths = {
+        "counts": tmp_path / "rna.h5ad",
+        "guides": tmp_path / "guides.csv",
+        "snp": tmp_path / "snp.csv",
+        "screen2": tmp_path / "screen2.csv",
+    }
     rna.write_h5ad(paths["counts"])
     guides.to_csv(paths["guides"], index=False)
     snp.to_csv(paths["snp"], index=False)
@@ -91,11 +96,20 @@ def make_raw(tmp_path, seed: int = 0):
 
 
 def run_prepare(paths, out, **kw):
-    return prepare(paths["counts"], paths["guides"], out, snp_assignments=paths["snp"],
-                   second_screen=paths["screen2"], held_out=HELD_OUT, val_genes=VAL, **kw)
+    return prepare(
+        paths["counts"],
+        paths["guides"],
+        out,
+        snp_assignments=paths["snp"],
+        second_screen=paths["screen2"],
+        held_out=HELD_OUT,
+        val_genes=VAL,
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------- guide assignment
+
 
 def test_assign_guides_rule_and_qc(tmp_path):
     _, rna, guides, snp, _, expected = make_raw(tmp_path)
@@ -108,8 +122,16 @@ def test_assign_guides_rule_and_qc(tmp_path):
     assert (got.loc[got["kind"] == "TSS", "locus"] == got.loc[got["kind"] == "TSS", "perturbation"]).all()
     assert (got.loc[got["kind"] == "NTC", "locus"] == "").all()
     qc = qc_table(got).set_index("status")["n_cells"]
-    assert qc.to_dict() == {"kept": 40 + 12 + 10, "TSS": 40, "SNP": 10, "NTC": 12, "multiplet": 7,
-                            "unassigned": 5, "snp_not_listed": 1, "total": 75}
+    assert qc.to_dict() == {
+        "kept": 40 + 12 + 10,
+        "TSS": 40,
+        "SNP": 10,
+        "NTC": 12,
+        "multiplet": 7,
+        "unassigned": 5,
+        "snp_not_listed": 1,
+        "total": 75,
+    }
 
 
 def test_assign_guides_thresholds_are_configurable(tmp_path):
@@ -142,6 +164,7 @@ def test_guide_table_errors(tmp_path):
 
 # --------------------------------------------------------------------------- normalisation and gene sets
 
+
 def test_normalize_matches_hand_computation():
     counts = np.array([[1, 0, 3, 6], [0, 2, 2, 0], [4, 4, 0, 2]], dtype=float)  # rows sum 10, 4, 10
     ntc = np.array([False, True, True])
@@ -163,8 +186,23 @@ def test_normalize_matches_hand_computation():
 
 
 def test_gene_sets():
-    names = ["MT-CO1", "MT-ND4", "RPL10A", "RPS4X", "RPLP0", "RPSA", "MRPL12", "MRPS18B", "RPL36AL", "RPS4Y1",
-             "HBB", "HBA1", "HBG2", "HBZ", "HBE1"]
+    names = [
+        "MT-CO1",
+        "MT-ND4",
+        "RPL10A",
+        "RPS4X",
+        "RPLP0",
+        "RPSA",
+        "MRPL12",
+        "MRPS18B",
+        "RPL36AL",
+        "RPS4Y1",
+        "HBB",
+        "HBA1",
+        "HBG2",
+        "HBZ",
+        "HBE1",
+    ]
     kept = ["RPS6KA1", "RPS6KB1", "HBEGF", "HBP1", "HBS1L", "MTOR", "GFI1B", "RPLX"]
     assert is_excluded_gene(names).all()
     assert not is_excluded_gene(kept).any()
@@ -183,6 +221,7 @@ def test_gene_sets():
 
 
 # --------------------------------------------------------------------------- end to end
+
 
 def _expected(rna: ad.AnnData, kept: pd.Index, ntc: np.ndarray, genes: list[str]):
     counts = rna[kept].X.toarray().astype(float)
@@ -309,10 +348,28 @@ def test_prepare_bad_inputs(tmp_path):
 def test_cli_prepare(tmp_path):
     paths, *_ = make_raw(tmp_path)
     out = tmp_path / "cli"
-    res = CliRunner().invoke(app, [
-        "prepare", "--counts", str(paths["counts"]), "--guides", str(paths["guides"]), "--out", str(out),
-        "--snp-assignments", str(paths["snp"]), "--second-screen", str(paths["screen2"]),
-        "--held-out", ",".join(HELD_OUT), "--val-genes", "CD69", "--umi-threshold", "50"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "prepare",
+            "--counts",
+            str(paths["counts"]),
+            "--guides",
+            str(paths["guides"]),
+            "--out",
+            str(out),
+            "--snp-assignments",
+            str(paths["snp"]),
+            "--second-screen",
+            str(paths["screen2"]),
+            "--held-out",
+            ",".join(HELD_OUT),
+            "--val-genes",
+            "CD69",
+            "--umi-threshold",
+            "50",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "multiplet" in res.output
     screen = read_screen(out / "screen_curated.h5ad")
@@ -320,6 +377,7 @@ def test_cli_prepare(tmp_path):
 
 
 # --------------------------------------------------------------------------- simulator round trip
+
 
 def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
     try:
@@ -329,12 +387,32 @@ def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
     out = tmp_path / "sim"
     manifest = simulate("tiny", 0, out, progress=False)
     raw, proc = out / "raw", out / "processed"
-    res = CliRunner().invoke(app, [
-        "prepare", "--counts", str(raw / "rna_counts.h5ad"), "--guides", str(raw / "guide_umis.csv"),
-        "--out", str(tmp_path / "prep"), "--snp-assignments", str(raw / "snp_assignments.csv"),
-        "--second-screen", str(raw / "screen2_detection.csv"), "--adt", str(raw / "adt_counts.h5ad"),
-        "--held-out", ",".join(manifest["held_out"]), "--val-genes", ",".join(manifest["val_genes"]),
-        "--protein-method", manifest["protein_method"], "--cpm-scale", str(manifest["cpm_scale"])])
+    res = CliRunner().invoke(
+        app,
+        [
+            "prepare",
+            "--counts",
+            str(raw / "rna_counts.h5ad"),
+            "--guides",
+            str(raw / "guide_umis.csv"),
+            "--out",
+            str(tmp_path / "prep"),
+            "--snp-assignments",
+            str(raw / "snp_assignments.csv"),
+            "--second-screen",
+            str(raw / "screen2_detection.csv"),
+            "--adt",
+            str(raw / "adt_counts.h5ad"),
+            "--held-out",
+            ",".join(manifest["held_out"]),
+            "--val-genes",
+            ",".join(manifest["val_genes"]),
+            "--protein-method",
+            manifest["protein_method"],
+            "--cpm-scale",
+            str(manifest["cpm_scale"]),
+        ],
+    )
     assert res.exit_code == 0, res.output
     for name in ("curated", "full"):
         got, want = read_screen(tmp_path / "prep" / f"screen_{name}.h5ad"), read_screen(proc / f"screen_{name}.h5ad")
@@ -377,6 +455,7 @@ def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
 
 # --------------------------------------------------------------------------- CDT v1
 
+
 def _gasperini(n_enh: int = 40, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
@@ -384,9 +463,18 @@ def _gasperini(n_enh: int = 40, seed: int = 0) -> pd.DataFrame:
         start = 1_000_000 + e * 10_000
         for gene in rng.choice(["GA", "GB", "GC", "GD", "NOEMB"], size=int(rng.integers(1, 4)), replace=False):
             p = float(rng.uniform(0, 1)) if e % 4 else 0.001
-            rows.append({"site_type": "DHS", "pvalue.empirical.adjusted": p, "beta": -abs(rng.normal(0, 0.2)),
-                         "target_site.chr": "chr1", "target_site.start": start, "target_site.stop": start + 501,
-                         "gene_short_name": gene, "ENSG": "ENSG0"})
+            rows.append(
+                {
+                    "site_type": "DHS",
+                    "pvalue.empirical.adjusted": p,
+                    "beta": -abs(rng.normal(0, 0.2)),
+                    "target_site.chr": "chr1",
+                    "target_site.start": start,
+                    "target_site.stop": start + 501,
+                    "gene_short_name": gene,
+                    "ENSG": "ENSG0",
+                }
+            )
     rows.append({**rows[0], "site_type": "TSS"})
     rows.append({**rows[0], "pvalue.empirical.adjusted": "not_applicable"})
     return pd.DataFrame(rows)
@@ -411,8 +499,9 @@ def test_v1_pairs_enhancer_split_and_genome_check(tmp_path):
         h5["rna_embeddings"] = np.ones((4, 3), np.float32)
         h5["protein_embeddings"] = np.ones((4, 5), np.float32)
     loci = pairs.drop_duplicates("enhancer_id")
-    table_loci = pd.DataFrame({"locus_id": loci["enhancer_id"], "chrom": loci["chrom"],
-                               "center": loci["enhancer_center"], "strand": "+"})
+    table_loci = pd.DataFrame(
+        {"locus_id": loci["enhancer_id"], "chrom": loci["chrom"], "center": loci["enhancer_center"], "strand": "+"}
+    )
     arrays = {k: np.zeros((4, 2), np.float32) for k in table_loci["locus_id"]}
     hg38 = write_dna_store(tmp_path / "hg38.h5", arrays, table_loci, model="test", genome="hg38")
     hg19 = write_dna_store(tmp_path / "hg19.h5", arrays, table_loci, model="test", genome="hg19")

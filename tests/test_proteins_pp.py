@@ -24,8 +24,10 @@ def make_adt(n_cells: int = 40, n_empty: int = 60, seed: int = 0) -> ad.AnnData:
     cells = rng.poisson(ambient * 3 + level * rng.uniform(0.5, 1.5, (n_cells, 1)))
     empty = rng.poisson(ambient, (n_empty, N_PROT + N_ISO))
     names = [f"ADT-{i:04d}" for i in range(N_PROT)] + [f"ADT-CTL{i}" for i in range(N_ISO)]
-    obs = pd.DataFrame({"is_cell": [True] * n_cells + [False] * n_empty},
-                       index=[f"C{i:03d}-1" for i in range(n_cells)] + [f"E{i:03d}-1" for i in range(n_empty)])
+    obs = pd.DataFrame(
+        {"is_cell": [True] * n_cells + [False] * n_empty},
+        index=[f"C{i:03d}-1" for i in range(n_cells)] + [f"E{i:03d}-1" for i in range(n_empty)],
+    )
     var = pd.DataFrame({"isotype": [False] * N_PROT + [True] * N_ISO}, index=names)
     return ad.AnnData(sp.csr_matrix(np.vstack([cells, empty]).astype(np.float32)), obs=obs, var=var)
 

@@ -15,8 +15,9 @@ def test_fixture_obeys_the_contract_formulas(tiny_screen):
     cpm = np.expm1(s.X.astype(np.float64))
     ntc = (s.obs["kind"] == "NTC").to_numpy()
     np.testing.assert_allclose(s.var["ntc_mean_cpm"], cpm[ntc].mean(0), rtol=1e-4)
-    np.testing.assert_allclose(s.layers["log2fc"], np.log2((cpm + 1) / (s.var["ntc_mean_cpm"].to_numpy() + 1)),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        s.layers["log2fc"], np.log2((cpm + 1) / (s.var["ntc_mean_cpm"].to_numpy() + 1)), atol=1e-4
+    )
     np.testing.assert_allclose(s.obsm["protein_target"][ntc].mean(0), 0, atol=1e-5)
 
 
@@ -50,6 +51,7 @@ def test_split_mask(tiny_screen):
 def _drop_obs(col):
     def f(s):
         del s.obs[col]
+
     return f
 
 
@@ -59,6 +61,7 @@ def _set_obs(col, values_at):
         for i, x in values_at.items():
             v[i] = x
         s.obs[col] = v
+
     return f
 
 
@@ -72,12 +75,14 @@ def _nan_in(where):
             s.var.loc[s.var_names[0], "ntc_mean_expr"] = np.nan
         else:
             s.obsm[where][1, 1] = np.nan
+
     return f
 
 
 def _splits_to(old, new):
     def f(s):
         s.obs["split"] = s.obs["split"].replace(old, new)
+
     return f
 
 
@@ -96,12 +101,14 @@ def _del_var(s):
 def _del(container, key):
     def f(s):
         del getattr(s, container)[key]
+
     return f
 
 
 def _short_uns(key):
     def f(s):
         s.uns[key] = s.uns[key][:-1]
+
     return f
 
 

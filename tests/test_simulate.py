@@ -26,11 +26,26 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 LAYOUT = [
-    "manifest.json", "raw/rna_counts.h5ad", "raw/guide_umis.csv", "raw/snp_assignments.csv", "raw/adt_counts.h5ad",
-    "raw/screen2_detection.csv", "processed/screen_curated.h5ad", "processed/screen_full.h5ad", "processed/dna.h5",
-    "external/side_effects.csv", "external/genesets/GO_Molecular_Function_2023.gmt", "truth/network_edges.csv",
-    "truth/modules.csv", "truth/protein_wiring.csv", "truth/planted_terms.csv", "truth/genes.csv", "truth/loci.csv",
-    "truth/elements.csv", "truth/loops.csv", "v1/pairs.csv",
+    "manifest.json",
+    "raw/rna_counts.h5ad",
+    "raw/guide_umis.csv",
+    "raw/snp_assignments.csv",
+    "raw/adt_counts.h5ad",
+    "raw/screen2_detection.csv",
+    "processed/screen_curated.h5ad",
+    "processed/screen_full.h5ad",
+    "processed/dna.h5",
+    "external/side_effects.csv",
+    "external/genesets/GO_Molecular_Function_2023.gmt",
+    "truth/network_edges.csv",
+    "truth/modules.csv",
+    "truth/protein_wiring.csv",
+    "truth/planted_terms.csv",
+    "truth/genes.csv",
+    "truth/loci.csv",
+    "truth/elements.csv",
+    "truth/loops.csv",
+    "v1/pairs.csv",
 ]
 
 
@@ -205,7 +220,12 @@ def test_curated_beats_full_for_the_mean_effect_baseline(mini):
 
     def score(path) -> float:
         s = ad.read_h5ad(path)
-        lfc, split, kind, pert = np.asarray(s.layers["log2fc"]), _obs(s, "split"), _obs(s, "kind"), _obs(s, "perturbation")
+        lfc, split, kind, pert = (
+            np.asarray(s.layers["log2fc"]),
+            _obs(s, "split"),
+            _obs(s, "kind"),
+            _obs(s, "perturbation"),
+        )
         ntc = np.flatnonzero(kind == "NTC")
         pred = lfc[(split == "train") & (kind == "TSS")].mean(axis=0) - lfc[ntc[::2]].mean(axis=0)
         base = lfc[ntc[1::2]].mean(axis=0)
@@ -227,14 +247,20 @@ def test_effects_depend_on_the_locus(mini):
         halves[t] = (lfc[idx[::2]].mean(axis=0) - ntc, lfc[idx[1::2]].mean(axis=0) - ntc)
     same = np.mean([np.corrcoef(a, b)[0, 1] for a, b in halves.values()])
     names = list(halves)
-    other = np.mean([np.corrcoef(halves[t][0], halves[u][1])[0, 1] for i, t in enumerate(names) for u in names[i + 1:]])
+    other = np.mean(
+        [np.corrcoef(halves[t][0], halves[u][1])[0, 1] for i, t in enumerate(names) for u in names[i + 1 :]]
+    )
     assert len(names) >= 10 and same > other + 0.15
 
     # SNP loci: the cis gene drops where the locus has an effect, not where it is null
     loci = pd.read_csv(out / "truth" / "loci.csv")
     snp = loci[(loci["kind"] == "SNP") & loci["locus_id"].isin(pert)]
-    cis = np.array([lfc[pert == r.locus_id, s.var_names.get_loc(r.gene)].mean() - ntc[s.var_names.get_loc(r.gene)]
-                    for r in snp.itertuples()])
+    cis = np.array(
+        [
+            lfc[pert == r.locus_id, s.var_names.get_loc(r.gene)].mean() - ntc[s.var_names.get_loc(r.gene)]
+            for r in snp.itertuples()
+        ]
+    )
     active = snp["cis_effect"].to_numpy() > 0
     assert active.sum() >= 10 and (~active).sum() >= 5
     assert cis[active].mean() < cis[~active].mean() - 0.03

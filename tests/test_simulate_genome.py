@@ -38,18 +38,40 @@ TFRC chr3 196082162 -;CD83 chr6 14117256 +;MSR1 chr8 16567490 -;GFI1B chr9 13294
 
 def make_loci(n_snp: int = PRESET.n_snp_loci) -> pd.DataFrame:
     """The 28 TSS loci (hg38, CDT-II spec) + SNP loci near them, in the orchestrator's layout."""
-    rows = [dict(locus_id=g, chrom=c, center=int(p), strand=s, kind="TSS", gene=g)
-            for g, c, p, s in (r.split() for r in TSS.replace("\n", "").split(";"))]
+    rows = [
+        dict(locus_id=g, chrom=c, center=int(p), strand=s, kind="TSS", gene=g)
+        for g, c, p, s in (r.split() for r in TSS.replace("\n", "").split(";"))
+    ]
     half = N_BINS // 2 * BIN
     for k in range(n_snp):
         base = rows[k]
         if k == 0:  # inside CD52's window (overlapping windows), cis gene = the TSS target
-            rows.append(dict(locus_id="SNP-1", chrom=base["chrom"], center=base["center"] + half // 2, strand="+",
-                             kind="SNP", gene=base["gene"], distance=half // 2, cis_effect=0.5))
+            rows.append(
+                dict(
+                    locus_id="SNP-1",
+                    chrom=base["chrom"],
+                    center=base["center"] + half // 2,
+                    strand="+",
+                    kind="SNP",
+                    gene=base["gene"],
+                    distance=half // 2,
+                    cis_effect=0.5,
+                )
+            )
             continue
         d = int((0.4 + 0.05 * k) * half) * (1 if k % 2 else -1)  # a non-target cis gene inside the window
-        rows.append(dict(locus_id=f"SNP-{k + 1}", chrom=base["chrom"], center=base["center"] + 500_000 + d,
-                         strand="+", kind="SNP", gene=f"CIS{k}", distance=d, cis_effect=0.0 if k % 3 == 0 else 0.4))
+        rows.append(
+            dict(
+                locus_id=f"SNP-{k + 1}",
+                chrom=base["chrom"],
+                center=base["center"] + 500_000 + d,
+                strand="+",
+                kind="SNP",
+                gene=f"CIS{k}",
+                distance=d,
+                cis_effect=0.0 if k % 3 == 0 else 0.4,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -67,9 +89,16 @@ def sim(tmp_path_factory):
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """Seeds 0 and 1 on two non-hg38 chromosomes (small, so whole-file cooler operations are cheap)."""
-    loci = pd.DataFrame({"locus_id": ["A", "B", "C"], "chrom": ["chrS1", "chrS1", "chrS2"],
-                         "center": [100_000, 400_000, 150_000], "strand": ["+", "-", "+"], "kind": "TSS",
-                         "gene": ["A", "B", "C"]})
+    loci = pd.DataFrame(
+        {
+            "locus_id": ["A", "B", "C"],
+            "chrom": ["chrS1", "chrS1", "chrS2"],
+            "center": [100_000, 400_000, 150_000],
+            "strand": ["+", "-", "+"],
+            "kind": "TSS",
+            "gene": ["A", "B", "C"],
+        }
+    )
     out = {}
     for seed in (0, 1):
         out[seed] = tmp_path_factory.mktemp(f"synthetic{seed}")
@@ -91,7 +120,7 @@ def v1(tmp_path_factory):
 def truth_bins(truth: pd.DataFrame, locus_id: str, element: str) -> np.ndarray:
     mask = np.zeros(N_BINS, bool)
     for r in truth[(truth["locus_id"] == locus_id) & (truth["element"] == element)].itertuples():
-        mask[r.bin_start:r.bin_end] = True
+        mask[r.bin_start : r.bin_end] = True
     return mask
 
 
@@ -159,12 +188,13 @@ def test_dna_bins_carry_planted_elements_and_locus_identity(sim):
         assert inside.mean() - outside.mean() > 1.5, kind  # amplitude ~3 x strength; noise SD along u ~1
     # identity: the central bins of a locus resemble each other more than those of any other locus
     c = N_BINS // 2
-    centre = np.stack([x[k][c - 3:c + 3] for k in x])  # [L, 6, dim]
+    centre = np.stack([x[k][c - 3 : c + 3] for k in x])  # [L, 6, dim]
     centre -= centre.mean(axis=0, keepdims=True)  # remove what all loci share (promoter, background)
     left = centre[:, :3].mean(axis=1)
     right = centre[:, 3:].mean(axis=1)
-    sim_lr = (left / np.linalg.norm(left, axis=1, keepdims=True)) @ (right / np.linalg.norm(right, axis=1,
-                                                                                            keepdims=True)).T
+    sim_lr = (left / np.linalg.norm(left, axis=1, keepdims=True)) @ (
+        right / np.linalg.norm(right, axis=1, keepdims=True)
+    ).T
     assert (sim_lr.argmax(axis=1) == np.arange(len(x))).mean() > 0.5  # chance 1/36, from 3 bins in 16 dims
 
 
@@ -180,8 +210,9 @@ def test_truth_elements_table(sim):
     assert (ws + truth["bin_start"] * BIN < truth["end"]).all() and (ws + truth["bin_end"] * BIN > truth["start"]).all()
     assert ((truth["bin_start"] == 0) | (ws + truth["bin_start"] * BIN <= truth["start"])).all()
     for r in loci.itertuples():
-        at_centre = truth[(truth["locus_id"] == r.locus_id) & (truth["bin_start"] <= N_BINS // 2)
-                          & (truth["bin_end"] > N_BINS // 2)]["element"].tolist()
+        at_centre = truth[
+            (truth["locus_id"] == r.locus_id) & (truth["bin_start"] <= N_BINS // 2) & (truth["bin_end"] > N_BINS // 2)
+        ]["element"].tolist()
         expected = {"TSS": "promoter", "SNP": "open" if getattr(r, "cis_effect", 1) == 0 else "enhancer"}[r.kind]
         assert expected in at_centre, r.locus_id
     # SNP-1 lies in CD52's window: the CD52 promoter is one element shared by both windows
@@ -209,8 +240,10 @@ def test_ctcf_peaks_overlap_planted_ctcf_bins(sim):
             planted.append(truth_bins(truth, k, "CTCF"))
             hit.append(bioframe.count_overlaps(bins, peaks[["chrom", "start", "end"]])["count"].to_numpy() > 0)
     planted, hit = np.concatenate(planted), np.concatenate(hit)
-    table = [[int((planted & hit).sum()), int((planted & ~hit).sum())],
-             [int((~planted & hit).sum()), int((~planted & ~hit).sum())]]
+    table = [
+        [int((planted & hit).sum()), int((planted & ~hit).sum())],
+        [int((~planted & hit).sum()), int((~planted & ~hit).sum())],
+    ]
     odds, p = fisher_exact(table, alternative="greater")
     print(f"CTCF planted bins x CTCF peak bins: table {table}, odds ratio {odds:.1f}, P {p:.2g}")
     assert odds > 50 and p < 1e-20
@@ -234,13 +267,18 @@ def test_peak_files_are_sorted_narrowpeak_with_marks_on_the_right_elements(sim):
         hit = ov.groupby("element_id")["start_p"].apply(lambda s: s.notna().any())  # element has a peak
         detected[mark] = hit.groupby(truth.set_index("element_id")["element"]).mean()  # per element kind
     # each mark finds most elements that carry it, and far fewer of those that do not (nearby broad peaks only)
-    for mark, have, lack in (("H3K4me3", "promoter", "CTCF"), ("CTCF", "CTCF", "enhancer"),
-                             ("H3K4me1", "enhancer", "promoter"), ("H3K27ac", "enhancer", "open"),
-                             ("DNase", "open", None)):
+    for mark, have, lack in (
+        ("H3K4me3", "promoter", "CTCF"),
+        ("CTCF", "CTCF", "enhancer"),
+        ("H3K4me1", "enhancer", "promoter"),
+        ("H3K27ac", "enhancer", "open"),
+        ("DNase", "open", None),
+    ):
         assert detected[mark][have] > 0.75, (mark, have)
         if lack:
             assert detected[mark][lack] < 0.5 * detected[mark][have], (mark, lack)
     from cdt.genome import read_peaks  # the project's reader accepts the files too
+
     assert len(read_peaks(a / "external/encode/DNase.narrowPeak")) > 0
 
 
@@ -318,13 +356,16 @@ def test_compact_balancing_equals_balancing_the_whole_file(synthetic):
 # bad input
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    (lambda d: d.drop(columns="kind"), "columns"),
-    (lambda d: d.assign(kind="enhancer"), "kind"),
-    (lambda d: pd.concat([d, d.iloc[:1]]), "locus_id"),
-    (lambda d: d.assign(center=-5), "center"),
-    (lambda d: d.assign(center=300_000_000), "center"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d.drop(columns="kind"), "columns"),
+        (lambda d: d.assign(kind="enhancer"), "kind"),
+        (lambda d: pd.concat([d, d.iloc[:1]]), "locus_id"),
+        (lambda d: d.assign(center=-5), "center"),
+        (lambda d: d.assign(center=300_000_000), "center"),
+    ],
+)
 def test_bad_loci_name_the_field(tmp_path, change, field):
     loci = change(make_loci(0).iloc[:3])
     with pytest.raises(ContractError, match=field):
@@ -349,8 +390,17 @@ def test_v1_pairs_betas_and_splits(v1):
     a, _, _ = v1
     pairs = pd.read_csv(a / "v1/pairs.csv")
     assert len(pairs) == PRESET.n_v1_pairs
-    assert list(pairs.columns[:9]) == ["enhancer_id", "target_gene", "target_index", "beta", "chrom",
-                                       "enhancer_center", "tss", "split", "pair_split"]
+    assert list(pairs.columns[:9]) == [
+        "enhancer_id",
+        "target_gene",
+        "target_index",
+        "beta",
+        "chrom",
+        "enhancer_center",
+        "tss",
+        "split",
+        "pair_split",
+    ]
     assert (pairs["beta"] <= 0).mean() > 0.85 and pairs["beta"].mean() < -0.05 and pairs["beta"].min() < -0.5
     assert set(pairs["split"]) == {"train", "val", "test"} and set(pairs["pair_split"]) == {"train", "val"}
     per_enh = pairs.groupby("enhancer_id")["split"].nunique()
@@ -369,12 +419,13 @@ def test_v1_embeddings_and_enhancer_windows(v1):
     with h5py.File(a / "v1/embeddings.h5") as h5:
         names = [n.decode() for n in h5["gene_names"][()]]
         rna, prot = h5["rna_embeddings"][()], h5["protein_embeddings"][()]
-    assert len(names) == PRESET.v1_n_genes and names[:len(genes)] == genes and len(set(names)) == len(names)
+    assert len(names) == PRESET.v1_n_genes and names[: len(genes)] == genes and len(set(names)) == len(names)
     assert rna.shape == (PRESET.v1_n_genes, PRESET.v1_rna_emb_dim)
     assert prot.shape == (PRESET.v1_n_genes, PRESET.v1_prot_emb_dim)
     np.testing.assert_allclose(np.linalg.norm(rna, axis=1), 1.0, rtol=1e-5)
     assert (np.array(names)[pairs["target_index"]] == pairs["target_gene"]).all()
     from cdt.pp.v1 import read_v1_embeddings  # the project's reader accepts the file
+
     assert read_v1_embeddings(a / "v1/embeddings.h5")[0] == names
     truth = pd.read_csv(a / "truth/v1_elements.csv")
     enh = pairs.drop_duplicates("enhancer_id").set_index("enhancer_id")
@@ -384,8 +435,9 @@ def test_v1_embeddings_and_enhancer_windows(v1):
             assert store.locus(k).center == enh.at[k, "enhancer_center"]
             assert store[k].shape == (N_BINS, PRESET.dna_dim)
     # every window has its enhancer over the centre bin; promoters inside windows are those of nearby targets
-    centre = truth[(truth["element"] == "enhancer") & (truth["bin_start"] <= N_BINS // 2)
-                   & (truth["bin_end"] > N_BINS // 2)]
+    centre = truth[
+        (truth["element"] == "enhancer") & (truth["bin_start"] <= N_BINS // 2) & (truth["bin_end"] > N_BINS // 2)
+    ]
     assert set(centre["locus_id"]) == set(enh.index)
     near = pairs[(pairs["tss"] - pairs["enhancer_center"]).abs() < N_BINS // 2 * BIN]
     prom = truth[truth["element"] == "promoter"]
@@ -399,6 +451,7 @@ def test_v1_embeddings_and_enhancer_windows(v1):
 
 def test_v1_gene_names_topped_up():
     from cdt.simulate.v1 import v1_gene_names
+
     assert v1_gene_names(["A", "B", "A"], 4) == ["A", "B", "V1G0001", "V1G0002"]
     assert v1_gene_names([f"g{i}" for i in range(10)], 3) == ["g0", "g1", "g2"]
 
@@ -412,8 +465,16 @@ def test_through_orchestrator(tmp_path):
     if simulate is None:
         pytest.skip("cdt.simulate.simulate not available yet")
     simulate("tiny", 0, tmp_path, progress=False)
-    for rel in ("processed/dna.h5", "truth/elements.csv", "truth/loops.csv", "external/hic/contacts.cool",
-                "v1/pairs.csv", "v1/embeddings.h5", "v1/dna_enhancers.h5", *[f"external/encode/{m}.bw" for m in G.MARKS]):
+    for rel in (
+        "processed/dna.h5",
+        "truth/elements.csv",
+        "truth/loops.csv",
+        "external/hic/contacts.cool",
+        "v1/pairs.csv",
+        "v1/embeddings.h5",
+        "v1/dna_enhancers.h5",
+        *[f"external/encode/{m}.bw" for m in G.MARKS],
+    ):
         assert (tmp_path / rel).exists(), rel
     loci = pd.read_csv(tmp_path / "truth/loci.csv")
     with DNAStore(tmp_path / "processed/dna.h5") as store:

@@ -15,6 +15,7 @@ M_CDT2 = 2361  # the CDT-II gene universe: 2,360 genes + GFI1B
 
 # --- hypergeometric overlap: published numbers --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("k", "n", "fold", "p"),
     [
@@ -95,6 +96,7 @@ def test_venn_of_published_communities():
 
 # --- Fisher exact + Haldane ----------------------------------------------------------------------------------------
 
+
 def test_fisher_haldane_by_hand():
     f = stats.fisher_exact([[3, 1], [2, 10]], alternative="greater")
     assert f.odds_ratio == pytest.approx(15.0)  # 3*10 / (1*2)
@@ -124,6 +126,7 @@ def test_fisher_two_sided_matches_scipy_and_zero_cells():
 
 # --- circular permutation ------------------------------------------------------------------------------------------
 
+
 def _top_decile_odds_ratio(profile, hit):
     top = profile >= np.percentile(profile, 90)
     a, b = np.sum(top & hit), np.sum(top & ~hit)
@@ -140,8 +143,9 @@ def test_circular_permutation_reproducible_and_consistent():
     profile[hit] += 1.0  # attention on the annotated bins
     r1 = stats.circular_permutation_test(profile, hit, _top_decile_odds_ratio, n_permutations=200, seed=42)
     r2 = stats.circular_permutation_test(profile, hit, _top_decile_odds_ratio, n_permutations=200, seed=42)
-    r3 = stats.circular_permutation_test(profile, hit, _top_decile_odds_ratio, n_permutations=200,
-                                         seed=np.random.default_rng(42))
+    r3 = stats.circular_permutation_test(
+        profile, hit, _top_decile_odds_ratio, n_permutations=200, seed=np.random.default_rng(42)
+    )
     for r in (r2, r3):
         assert np.array_equal(r1.null, r.null) and np.array_equal(r1.shifts, r.shifts) and r1.p_value == r.p_value
     assert r1.shifts.min() >= 1 and r1.shifts.max() <= L - 1
@@ -171,10 +175,15 @@ def test_circular_permutation_extremes():
 
 # --- group comparisons, BH -----------------------------------------------------------------------------------------
 
+
 def test_kruskal_wallis_matches_scipy_and_drops_small_groups():
     rng = np.random.default_rng(2)
-    groups = {"promoter": rng.normal(1, 1, 30), "CTCF": rng.normal(2, 1, 20), "other": rng.normal(0, 1, 80),
-              "tiny": [5.0, 6.0]}
+    groups = {
+        "promoter": rng.normal(1, 1, 30),
+        "CTCF": rng.normal(2, 1, 20),
+        "other": rng.normal(0, 1, 80),
+        "tiny": [5.0, 6.0],
+    }
     res = stats.kruskal_wallis(groups)
     ref = scipy.stats.kruskal(groups["promoter"], groups["CTCF"], groups["other"])
     assert res.statistic == pytest.approx(ref.statistic) and res.p_value == pytest.approx(ref.pvalue)
@@ -193,8 +202,35 @@ def test_cohens_d_by_hand():
 
 def test_wilcoxon_reproduces_cdt3_hic_p():
     # CDT-III Hi-C: top-20 / random-20 contact ratios of 25 genes (paper table + values read off hic_panel_a).
-    ratios = np.array([2.75, 2.28, 2.20, 2.08, 1.99, 1.72, 1.53, 1.49, 1.39, 1.37, 1.32, 1.30, 1.30, 1.24, 1.11,
-                       1.08, 0.97, 0.94, 0.79, 0.72, 0.69, 0.67, 0.62, 0.55, 0.33])
+    ratios = np.array(
+        [
+            2.75,
+            2.28,
+            2.20,
+            2.08,
+            1.99,
+            1.72,
+            1.53,
+            1.49,
+            1.39,
+            1.37,
+            1.32,
+            1.30,
+            1.30,
+            1.24,
+            1.11,
+            1.08,
+            0.97,
+            0.94,
+            0.79,
+            0.72,
+            0.69,
+            0.67,
+            0.62,
+            0.55,
+            0.33,
+        ]
+    )
     assert round(ratios.mean(), 2) == 1.30 and int((ratios > 1).sum()) == 16
     one = stats.wilcoxon_signed_rank(ratios, mu=1.0, alternative="greater")
     assert round(one.p_value, 3) == 0.020  # paper: "Wilcoxon signed-rank P = 0.020"

@@ -55,19 +55,34 @@ def make_screen_dir(root: Path, poison_test: float = 0.0, seed: int = 0) -> Path
     ntc_cpm = cpm[ntc].mean(0)
     log2fc = np.log2((cpm + 1) / (ntc_cpm + 1))
     log2fc[np.array(splits) == "test"] += poison_test
-    obs = pd.DataFrame({"perturbation": perts, "kind": kinds, "locus": [p if p != "NTC" else "" for p in perts],
-                        "split": splits}, index=[f"cell{i}" for i in range(len(perts))])
+    obs = pd.DataFrame(
+        {"perturbation": perts, "kind": kinds, "locus": [p if p != "NTC" else "" for p in perts], "split": splits},
+        index=[f"cell{i}" for i in range(len(perts))],
+    )
     dsb = rng.normal(rng.uniform(-1, 2, n_prot), 0.5, (len(perts), n_prot))
-    screen = make_screen(np.log1p(cpm), log2fc, obs, genes, ntc_cpm, np.log1p(cpm[ntc]).mean(0), source="test",
-                         held_out=["GFI1B", "TFRC"], val_genes=["CD55"], protein=dsb,
-                         protein_target=dsb - dsb[ntc].mean(0), protein_names=[f"P{i}" for i in range(n_prot)],
-                         protein_expressed=np.arange(n_prot) % 2 == 0)
+    screen = make_screen(
+        np.log1p(cpm),
+        log2fc,
+        obs,
+        genes,
+        ntc_cpm,
+        np.log1p(cpm[ntc]).mean(0),
+        source="test",
+        held_out=["GFI1B", "TFRC"],
+        val_genes=["CD55"],
+        protein=dsb,
+        protein_target=dsb - dsb[ntc].mean(0),
+        protein_names=[f"P{i}" for i in range(n_prot)],
+        protein_expressed=np.arange(n_prot) % 2 == 0,
+    )
     write_screen(screen, root / "processed/screen_curated.h5ad")
     loci = [*TARGETS, *snps]
-    table = pd.DataFrame({"locus_id": loci, "chrom": "chr1", "center": [10_000 * (i + 1) for i in range(len(loci))],
-                          "strand": "+"})
-    write_dna_store(root / "processed/dna.h5", {k: rng.normal(size=(N_BINS, DNA_DIM)) for k in loci}, table,
-                    model="test")
+    table = pd.DataFrame(
+        {"locus_id": loci, "chrom": "chr1", "center": [10_000 * (i + 1) for i in range(len(loci))], "strand": "+"}
+    )
+    write_dna_store(
+        root / "processed/dna.h5", {k: rng.normal(size=(N_BINS, DNA_DIM)) for k in loci}, table, model="test"
+    )
     return root
 
 
@@ -80,18 +95,29 @@ def make_v1_dir(root: Path, seed: int = 0) -> Path:
     rows = []
     for e in range(n_enh):
         for g in rng.choice(n_genes, 3, replace=False):
-            rows.append({"enhancer_id": f"E{e}", "target_gene": genes[g], "target_index": int(g),
-                         "beta": -abs(rng.normal(0, 0.3)), "chrom": "chr1", "enhancer_center": 10_000 * (e + 1),
-                         "tss": 10_000 * (e + 1) + 500, "split": enh_split[e]})
+            rows.append(
+                {
+                    "enhancer_id": f"E{e}",
+                    "target_gene": genes[g],
+                    "target_index": int(g),
+                    "beta": -abs(rng.normal(0, 0.3)),
+                    "chrom": "chr1",
+                    "enhancer_center": 10_000 * (e + 1),
+                    "tss": 10_000 * (e + 1) + 500,
+                    "split": enh_split[e],
+                }
+            )
     pairs = pd.DataFrame(rows)
     pairs["pair_split"] = rng.permutation(np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6))
     (root / "v1").mkdir(parents=True, exist_ok=True)
     pairs.to_csv(root / "v1/pairs.csv", index=False)
     ids = [f"E{e}" for e in range(n_enh)]
-    table = pd.DataFrame({"locus_id": ids, "chrom": "chr1", "center": [10_000 * (e + 1) for e in range(n_enh)],
-                          "strand": "+"})
-    write_dna_store(root / "v1/dna_enhancers.h5", {k: rng.normal(size=(N_BINS, DNA_DIM)) for k in ids}, table,
-                    model="test")
+    table = pd.DataFrame(
+        {"locus_id": ids, "chrom": "chr1", "center": [10_000 * (e + 1) for e in range(n_enh)], "strand": "+"}
+    )
+    write_dna_store(
+        root / "v1/dna_enhancers.h5", {k: rng.normal(size=(N_BINS, DNA_DIM)) for k in ids}, table, model="test"
+    )
     with h5py.File(root / "v1/embeddings.h5", "w") as h5:
         h5["gene_names"] = genes.astype("S")
         h5["rna_embeddings"] = rng.normal(size=(n_genes, 16)).astype(np.float32)
@@ -139,11 +165,16 @@ def state_equal(a: Path, b: Path) -> None:
 
 # --- resume and determinism ----------------------------------------------------------------------------------------
 
+
 def test_resume_equals_uninterrupted_across_phases(data_dir, cdt2_run, tmp_path):
     """CDT-III (two phases): interrupted after epoch 1, 2 (= the phase boundary) and 3, then finished."""
     cfg = cfg_for("cdt3", init_from=str(cdt2_run))
     full = train(cfg, data_dir, tmp_path / "a", progress=False)
-    assert full.finished and len(full.history) == 4 and list(full.history["phase"]) == ["protein_warmup"] * 2 + ["joint"] * 2
+    assert (
+        full.finished
+        and len(full.history) == 4
+        and list(full.history["phase"]) == ["protein_warmup"] * 2 + ["joint"] * 2
+    )
     for stop in (1, 2, 3):
         part = train(cfg, data_dir, tmp_path / "b", progress=False, stop_after=stop)
         assert not part.finished and len(part.history) == stop and not part.metrics
@@ -185,6 +216,7 @@ def test_finished_run_is_reused_and_changed_data_is_not(data_dir, tmp_path):
 
 # --- distributed -----------------------------------------------------------------------------------------------------
 
+
 def test_torchrun_two_processes_gloo(data_dir, tmp_path):
     """`torchrun --nproc_per_node 2 cdt train ...`: DDP on CPU; the sharded, all-reduced evaluation in
     metrics.json equals a single-process pseudo-bulk r of the saved best model computed here by hand."""
@@ -193,9 +225,29 @@ def test_torchrun_two_processes_gloo(data_dir, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
-           "-m", "cdt.cli", "train", "--model", "cdt2", "--preset", "tiny", "--data", str(data_dir),
-           "--runs-dir", str(runs), "--epochs", "2", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        port,
+        "-m",
+        "cdt.cli",
+        "train",
+        "--model",
+        "cdt2",
+        "--preset",
+        "tiny",
+        "--data",
+        str(data_dir),
+        "--runs-dir",
+        str(runs),
+        "--epochs",
+        "2",
+        "--no-progress",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = runs.iterdir()
@@ -210,16 +262,23 @@ def test_torchrun_two_processes_gloo(data_dir, tmp_path):
         b = data.collate(test.tolist())
         pred = run.model(b.dna, b.rna, locus_index=b.locus_index).rna.numpy()
     groups = data.group[test].numpy()
-    rs = [pearsonr(pred[groups == g].mean(0), data.target[test].numpy()[groups == g].mean(0))[0]
-          for g in np.unique(groups)]
+    rs = [
+        pearsonr(pred[groups == g].mean(0), data.target[test].numpy()[groups == g].mean(0))[0]
+        for g in np.unique(groups)
+    ]
     assert metrics["test_pb_r"] == pytest.approx(np.mean(rs), abs=1e-5)
 
 
 # --- protocols -------------------------------------------------------------------------------------------------------
 
+
 def test_split_roles():
-    assert split_roles("cdt2", "paper") == {"train": ("train", "val"), "select": ("test",), "test": ("test",),
-                                            "report": ("test",)}
+    assert split_roles("cdt2", "paper") == {
+        "train": ("train", "val"),
+        "select": ("test",),
+        "test": ("test",),
+        "report": ("test",),
+    }
     assert split_roles("cdt3", "clean")["select"] == ("val",) and split_roles("cdt3", "clean")["train"] == ("train",)
     assert split_roles("cdt1", "paper")["report"] == ("val",) and split_roles("cdt1", "clean")["report"] == ("test",)
 
@@ -247,6 +306,7 @@ def test_clean_protocol_never_trains_or_selects_on_test_cells(tmp_path):
 
 # --- losses and metrics ----------------------------------------------------------------------------------------------
 
+
 def test_target_huber_loss_uses_only_the_target_gene():
     pred = torch.tensor([[0.1, 2.0, -3.0], [5.0, 0.5, 0.0]], requires_grad=True)
     target_index = torch.tensor([1, 2])
@@ -266,8 +326,10 @@ def test_protein_loss_only_on_expressed_proteins():
     rna_p, rna_t = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
     prot_p, prot_t = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
     mask = np.array([True, False, True, False, False])
-    t = {k: torch.tensor(v, dtype=torch.float32) for k, v in
-         {"rp": rna_p, "rt": rna_t, "pp": prot_p, "pt": prot_t}.items()}
+    t = {
+        k: torch.tensor(v, dtype=torch.float32)
+        for k, v in {"rp": rna_p, "rt": rna_t, "pp": prot_p, "pt": prot_t}.items()
+    }
     loss, parts = rna_protein_loss(t["rp"], t["rt"], t["pp"], t["pt"], torch.tensor(mask), lam=0.1)
     rna_mse = ((rna_p - rna_t) ** 2).mean()
     prot_mse = ((prot_p[:, mask] - prot_t[:, mask]) ** 2).mean()  # 4 x 2 entries
@@ -275,8 +337,9 @@ def test_protein_loss_only_on_expressed_proteins():
     assert parts["protein_loss"].item() == pytest.approx(prot_mse, rel=1e-5)
     assert loss.item() == pytest.approx(rna_mse + 0.1 * prot_mse, rel=1e-5)
     t["pp"][:, ~torch.tensor(mask)] += 100.0  # unexpressed proteins do not matter
-    assert rna_protein_loss(t["rp"], t["rt"], t["pp"], t["pt"], torch.tensor(mask), lam=0.1)[0].item() == \
-        pytest.approx(loss.item())
+    assert rna_protein_loss(t["rp"], t["rt"], t["pp"], t["pt"], torch.tensor(mask), lam=0.1)[0].item() == pytest.approx(
+        loss.item()
+    )
 
 
 def test_streaming_metrics_match_scipy():
@@ -307,6 +370,7 @@ def test_epoch_batches_shard_a_permutation():
 
 
 # --- model-specific behaviour ------------------------------------------------------------------------------------------
+
 
 def test_cdt3_phase1_freezes_the_transferred_nuclear_stage(data_dir, tmp_path):
     """Without init_from, CDT-III first trains its CDT-II; phase 1 leaves the transferred weights untouched."""
@@ -350,12 +414,14 @@ def test_cdt1_trains_on_enhancer_or_pair_split(data_dir, tmp_path):
 
 # --- errors ----------------------------------------------------------------------------------------------------------
 
+
 def test_bad_inputs_name_the_file(data_dir, tmp_path):
     pairs = pd.read_csv(data_dir / "v1/pairs.csv").drop(columns="beta")
     bad = tmp_path / "pairs.csv"
     pairs.to_csv(bad, index=False)
-    files = DataFiles(dna=str(data_dir / "v1/dna_enhancers.h5"), pairs=str(bad),
-                      embeddings=str(data_dir / "v1/embeddings.h5"))
+    files = DataFiles(
+        dna=str(data_dir / "v1/dna_enhancers.h5"), pairs=str(bad), embeddings=str(data_dir / "v1/embeddings.h5")
+    )
     with pytest.raises(ContractError, match=r"pairs.csv: beta: missing column"):
         train(cfg_for("cdt1"), files, tmp_path / "runs", progress=False)
     mini = get_preset("mini")

@@ -93,16 +93,30 @@ class AttentionMap:
 # axis labels
 
 
-def map_axes(name: str, genes: Sequence[str], n_bins: int, proteins: Sequence[str] | None = None,
-             ) -> tuple[np.ndarray, np.ndarray]:
+def map_axes(
+    name: str,
+    genes: Sequence[str],
+    n_bins: int,
+    proteins: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(query labels, key labels) of a map: gene symbols, protein names, bin indices, or "pool" for VCE queries."""
     bins = np.arange(n_bins)
-    axes = {"dna": bins, "rna": np.asarray(genes, dtype=str),
-            "protein": None if proteins is None else np.asarray(proteins, dtype=str)}
+    axes = {
+        "dna": bins,
+        "rna": np.asarray(genes, dtype=str),
+        "protein": None if proteins is None else np.asarray(proteins, dtype=str),
+    }
     pool = np.array(["pool"])
-    layout = {r"dna_self_\d+": ("dna", "dna"), r"rna_self_\d+": ("rna", "rna"), "dna_to_rna": ("rna", "dna"),
-              r"protein_self_\d+": ("protein", "protein"), "rna_to_protein": ("protein", "rna"),
-              "vce_dna": (None, "dna"), "vce_rna": (None, "rna"), "vce_protein": (None, "protein")}
+    layout = {
+        r"dna_self_\d+": ("dna", "dna"),
+        r"rna_self_\d+": ("rna", "rna"),
+        "dna_to_rna": ("rna", "dna"),
+        r"protein_self_\d+": ("protein", "protein"),
+        "rna_to_protein": ("protein", "rna"),
+        "vce_dna": (None, "dna"),
+        "vce_rna": (None, "rna"),
+        "vce_protein": (None, "protein"),
+    }
     for pattern, (q, k) in layout.items():
         if re.fullmatch(pattern, name):
             if "protein" in (q, k) and proteins is None:
@@ -120,8 +134,14 @@ def _labels(model: nn.Module, screen: ad.AnnData, name: str) -> tuple[np.ndarray
 # streaming means
 
 
-def _accumulate(sums: dict[tuple[str, str], Tensor], counts: dict[str, int], attn: Mapping[str, Tensor],
-                names: Sequence[str], groups: np.ndarray, heads: bool) -> None:
+def _accumulate(
+    sums: dict[tuple[str, str], Tensor],
+    counts: dict[str, int],
+    attn: Mapping[str, Tensor],
+    names: Sequence[str],
+    groups: np.ndarray,
+    heads: bool,
+) -> None:
     """Add one batch's maps [b, H, Q, K] into float64 per-(group, map) sums over cells (and heads unless `heads`)."""
     for g in np.unique(groups):
         mine = groups == g
@@ -135,12 +155,21 @@ def _accumulate(sums: dict[tuple[str, str], Tensor], counts: dict[str, int], att
             sums[(g, name)] = sums[(g, name)].add_(s) if (g, name) in sums else s
 
 
-def mean_attention_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                        dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None,
-                        maps: Sequence[str] | None = None, *, heads: bool = True, by: str | None = None,
-                        splits: Sequence[str] | None = HELD_OUT_SPLITS, first_n: int | None = None,
-                        locus: str | None = None, batch_size: int = 16, progress: bool = False,
-                        ) -> dict[str, AttentionMap] | dict[str, dict[str, AttentionMap]]:
+def mean_attention_maps(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    maps: Sequence[str] | None = None,
+    *,
+    heads: bool = True,
+    by: str | None = None,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+    locus: str | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> dict[str, AttentionMap] | dict[str, dict[str, AttentionMap]]:
     """Cell-mean attention maps, accumulated in float64 batch by batch (memory flat in the number of cells).
 
     cells: None (all cells in `splits`), a perturbation name (its cells in `splits`), a mask, positions or obs names;
@@ -169,36 +198,88 @@ def mean_attention_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.Pa
     for (g, name), s in sums.items():
         q_names, k_names = _labels(model, screen, name)
         used = rows[group_of[rows] == g]
-        meta = {**prov, "map": name, "heads": heads, "n_cells": counts[g], "selection": selection,
-                "locus": locus, "group_by": by, "group": g if by is not None else None}
+        meta = {
+            **prov,
+            "map": name,
+            "heads": heads,
+            "n_cells": counts[g],
+            "selection": selection,
+            "locus": locus,
+            "group_by": by,
+            "group": g if by is not None else None,
+        }
         out.setdefault(g, {})[name] = AttentionMap(
-            name=name, values=(s / counts[g]).cpu().numpy(), heads=heads, cells=obs_names[used],
-            query_names=q_names, key_names=k_names, meta=meta)
+            name=name,
+            values=(s / counts[g]).cpu().numpy(),
+            heads=heads,
+            cells=obs_names[used],
+            query_names=q_names,
+            key_names=k_names,
+            meta=meta,
+        )
     return out if by is not None else out[""]
 
 
-def mean_attention(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                   dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None,
-                   map: str = "rna_self_0", *, heads: bool = True, splits: Sequence[str] | None = HELD_OUT_SPLITS,
-                   first_n: int | None = None, locus: str | None = None, batch_size: int = 16,
-                   progress: bool = False) -> AttentionMap:
+def mean_attention(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    map: str = "rna_self_0",
+    *,
+    heads: bool = True,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+    locus: str | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> AttentionMap:
     """One cell-mean map, e.g. `mean_attention(model, screen, dna, "GFI1B", "rna_self_0", first_n=20)`."""
-    return mean_attention_maps(model, screen, dna_store, cells, [map], heads=heads, splits=splits, first_n=first_n,
-                               locus=locus, batch_size=batch_size, progress=progress)[map]
+    return mean_attention_maps(
+        model,
+        screen,
+        dna_store,
+        cells,
+        [map],
+        heads=heads,
+        splits=splits,
+        first_n=first_n,
+        locus=locus,
+        batch_size=batch_size,
+        progress=progress,
+    )[map]
 
 
-def cross_attention_profiles(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                             dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None, *,
-                             heads: bool = True, splits: Sequence[str] | None = HELD_OUT_SPLITS,
-                             first_n: int | None = None, batch_size: int = 16,
-                             progress: bool = False) -> dict[str, AttentionMap]:
+def cross_attention_profiles(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    *,
+    heads: bool = True,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> dict[str, AttentionMap]:
     """DNA->RNA cross-attention averaged over each locus's cells: {locus: [H, G, L] map}.
 
     `.profile()` of each is the per-bin profile averaged over genes and heads (CDT-II Fig 4B); `first_n` applies to
     the whole selection, so pass a perturbation name for the authors' "first 10 cells of each gene".
     """
-    by_locus = mean_attention_maps(model, screen, dna_store, cells, ["dna_to_rna"], heads=heads, by="locus",
-                                   splits=splits, first_n=first_n, batch_size=batch_size, progress=progress)
+    by_locus = mean_attention_maps(
+        model,
+        screen,
+        dna_store,
+        cells,
+        ["dna_to_rna"],
+        heads=heads,
+        by="locus",
+        splits=splits,
+        first_n=first_n,
+        batch_size=batch_size,
+        progress=progress,
+    )
     return {locus: m["dna_to_rna"] for locus, m in by_locus.items()}
 
 
@@ -214,11 +295,21 @@ def cross_attention_similarity(amap: AttentionMap) -> pd.DataFrame:
 # per-cell rows of one query
 
 
-def attention_rows(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                   dna_store: DNAStore | str | os.PathLike, query: str | int, cells: str | ArrayLike | None = None,
-                   map: str = "rna_self_0", *, heads: bool = False, splits: Sequence[str] | None = HELD_OUT_SPLITS,
-                   first_n: int | None = None, locus: str | None = None, batch_size: int = 16,
-                   progress: bool = False) -> AttentionMap:
+def attention_rows(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    query: str | int,
+    cells: str | ArrayLike | None = None,
+    map: str = "rna_self_0",
+    *,
+    heads: bool = False,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+    locus: str | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> AttentionMap:
     """Per cell, the row of `query` (a gene, protein or bin of the map's query axis): [N, K], head-averaged by default.
 
     Only the rows are kept, so memory grows as N x K, not N x Q x K.
@@ -242,10 +333,25 @@ def attention_rows(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLik
                 values = np.zeros((len(rows), *w.shape[1:]), np.float64)
             values[batch.order] = w.cpu().numpy()
             del attn  # free this batch's maps before the next forward pass
-    meta = {**prov, "map": map, "heads": heads, "n_cells": len(rows), "selection": selection, "locus": locus,
-            "query": str(query)}
-    return AttentionMap(name=map, values=values, heads=heads, cells=screen.obs_names.to_numpy(dtype=str)[rows],
-                        query_names=np.array([q_names[qi]]), key_names=k_names, per_cell=True, meta=meta)
+    meta = {
+        **prov,
+        "map": map,
+        "heads": heads,
+        "n_cells": len(rows),
+        "selection": selection,
+        "locus": locus,
+        "query": str(query),
+    }
+    return AttentionMap(
+        name=map,
+        values=values,
+        heads=heads,
+        cells=screen.obs_names.to_numpy(dtype=str)[rows],
+        query_names=np.array([q_names[qi]]),
+        key_names=k_names,
+        per_cell=True,
+        meta=meta,
+    )
 
 
 def row_correlation(rows: AttentionMap) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -254,8 +360,12 @@ def row_correlation(rows: AttentionMap) -> tuple[pd.DataFrame, dict[str, float]]
         raise ValueError("need per-cell rows (attention_rows)")
     corr = np.corrcoef(rows.head_mean())
     upper = corr[np.triu_indices_from(corr, k=1)]
-    summary = {"mean": float(upper.mean()), "sd": float(upper.std()), "min": float(upper.min()),
-               "n_pairs": int(upper.size)}
+    summary = {
+        "mean": float(upper.mean()),
+        "sd": float(upper.std()),
+        "min": float(upper.min()),
+        "n_pairs": int(upper.size),
+    }
     return pd.DataFrame(corr, index=rows.cells, columns=rows.cells), summary
 
 
@@ -289,9 +399,16 @@ def peak_offset(profile: ArrayLike, bin_size: int, center_bin: int | None = None
 # CDT v1
 
 
-def v1_target_attention(model: CDT1, dna: ArrayLike, target_index: ArrayLike, rna_emb: ArrayLike,
-                        prot_emb: ArrayLike, batch_size: int = 8, sample_ids: Sequence[str] | None = None,
-                        progress: bool = False) -> AttentionMap:
+def v1_target_attention(
+    model: CDT1,
+    dna: ArrayLike,
+    target_index: ArrayLike,
+    rna_emb: ArrayLike,
+    prot_emb: ArrayLike,
+    batch_size: int = 8,
+    sample_ids: Sequence[str] | None = None,
+    progress: bool = False,
+) -> AttentionMap:
     """CDT v1: per sample, the head-averaged DNA->RNA row of its target gene [N, L] (CDT v1 Figs 3-5).
 
     dna: [N, L, dna_dim], any array indexable by slices (numpy, torch, h5py); target_index: [N].
@@ -311,15 +428,22 @@ def v1_target_attention(model: CDT1, dna: ArrayLike, target_index: ArrayLike, rn
         starts = tqdm(starts, desc="v1 attention", unit="batch")
     with eval_mode(model), torch.no_grad():
         for s in starts:
-            x = torch.as_tensor(np.asarray(dna[s:s + batch_size], np.float32), device=device)
-            t = target[s:s + batch_size].to(device)
+            x = torch.as_tensor(np.asarray(dna[s : s + batch_size], np.float32), device=device)
+            t = target[s : s + batch_size].to(device)
             w = model(x, r_emb, p_emb, t, return_attention=["dna_to_rna"]).attention["dna_to_rna"]  # [b, H, G, L]
             rows = w.mean(1).gather(1, t[:, None, None].expand(-1, 1, w.shape[-1])).squeeze(1)  # [b, L]
-            values[s:s + len(t)] = rows.double().cpu().numpy()
+            values[s : s + len(t)] = rows.double().cpu().numpy()
     ids = np.asarray(sample_ids, dtype=str) if sample_ids is not None else np.arange(n).astype(str)
-    return AttentionMap(name="dna_to_rna", values=values, heads=False, cells=ids, query_names=np.array(["target"]),
-                        key_names=np.arange(model.cfg.n_bins), per_cell=True,
-                        meta={"model": "CDT1", "map": "dna_to_rna", "heads": False, "n_cells": n, "query": "target"})
+    return AttentionMap(
+        name="dna_to_rna",
+        values=values,
+        heads=False,
+        cells=ids,
+        query_names=np.array(["target"]),
+        key_names=np.arange(model.cfg.n_bins),
+        per_cell=True,
+        meta={"model": "CDT1", "map": "dna_to_rna", "heads": False, "n_cells": n, "query": "target"},
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -351,8 +475,14 @@ def save_attention(path: str | os.PathLike, maps: AttentionMap | Mapping) -> Pat
     arrays: dict[str, np.ndarray] = {}
     entries = []
     for i, (key, m) in enumerate(flat.items()):
-        arrays.update({f"m{i}_values": m.values, f"m{i}_cells": np.asarray(m.cells, dtype=str),
-                       f"m{i}_query_names": np.asarray(m.query_names), f"m{i}_key_names": np.asarray(m.key_names)})
+        arrays.update(
+            {
+                f"m{i}_values": m.values,
+                f"m{i}_cells": np.asarray(m.cells, dtype=str),
+                f"m{i}_query_names": np.asarray(m.query_names),
+                f"m{i}_key_names": np.asarray(m.key_names),
+            }
+        )
         entries.append({"key": key, "name": m.name, "heads": m.heads, "per_cell": m.per_cell, "meta": m.meta})
     arrays["meta_json"] = np.array(json.dumps({"format": FORMAT, "maps": entries}, default=str))
     path = Path(path)
@@ -387,9 +517,15 @@ def load_attention(path: str | os.PathLike) -> dict[str, AttentionMap]:
     for i, e in enumerate(info["maps"]):
         try:
             out[e["key"]] = AttentionMap(
-                name=e["name"], values=data[f"m{i}_values"], heads=e["heads"], cells=data[f"m{i}_cells"],
-                query_names=data[f"m{i}_query_names"], key_names=data[f"m{i}_key_names"], per_cell=e["per_cell"],
-                meta=e["meta"])
+                name=e["name"],
+                values=data[f"m{i}_values"],
+                heads=e["heads"],
+                cells=data[f"m{i}_cells"],
+                query_names=data[f"m{i}_query_names"],
+                key_names=data[f"m{i}_key_names"],
+                per_cell=e["per_cell"],
+                meta=e["meta"],
+            )
         except KeyError as k:
             raise ValueError(f"{path}: array {k} of map {e['key']!r} is missing") from None
     return out

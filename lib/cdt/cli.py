@@ -43,26 +43,51 @@ def simulate(
     lfc, snp, nz, cells = s["log2fc_tss"], s["log2fc_snp"], s["nonzero_per_cell"], s["cells"]
     rows = [
         ("cells TSS / SNP / NTC", f"{cells['TSS']} / {cells['SNP']} / {cells['NTC']}", "8,250 / 7,407 / 2,078"),
-        ("raw barcodes (multiplets, unassigned)",
-         f"{cells['raw_barcodes']} ({cells['multiplet']}, {cells['unassigned']})", "60,505"),
-        ("cells per TSS target (mean, min-max)", f"{s['cells_per_target']['mean']} "
-         f"({s['cells_per_target']['min']}-{s['cells_per_target']['max']})", "305.6 (12-946)"),
+        (
+            "raw barcodes (multiplets, unassigned)",
+            f"{cells['raw_barcodes']} ({cells['multiplet']}, {cells['unassigned']})",
+            "60,505",
+        ),
+        (
+            "cells per TSS target (mean, min-max)",
+            f"{s['cells_per_target']['mean']} ({s['cells_per_target']['min']}-{s['cells_per_target']['max']})",
+            "305.6 (12-946)",
+        ),
         ("genes curated / full", f"{s['genes']['curated']} / {s['genes']['full']}", "2,361 / 9,335"),
-        ("log2FC TSS mean / SD", f"{lfc['mean']:.4f} / {lfc['sd']:.4f}", f"{lfc['published_mean']} / {lfc['published_sd']}"),
-        ("log2FC SNP mean / SD", f"{snp['mean']:.4f} / {snp['sd']:.4f}", f"{snp['published_mean']} / {snp['published_sd']}"),
+        (
+            "log2FC TSS mean / SD",
+            f"{lfc['mean']:.4f} / {lfc['sd']:.4f}",
+            f"{lfc['published_mean']} / {lfc['published_sd']}",
+        ),
+        (
+            "log2FC SNP mean / SD",
+            f"{snp['mean']:.4f} / {snp['sd']:.4f}",
+            f"{snp['published_mean']} / {snp['published_sd']}",
+        ),
         ("non-zero genes per cell (fraction)", f"{nz['mean']} ({nz['fraction']})", f"587 ({nz['published_fraction']})"),
         ("GFI1B targets vs rest, AUROC of |mean log2FC|", str(s["gfi1b_target_auroc"]), "-"),
-        ("CD52: detectable proteins / expressed", f"{s['proteins']['cd52']['n_detectable']} / "
-         f"{s['proteins']['cd52']['n_expressed']}", "29 / 65"),
-        ("CD52: mRNA-protein opposite / both measured", f"{s['proteins']['cd52']['n_opposite']} / "
-         f"{s['proteins']['cd52']['n_both_levels']}", "13 / 16"),
-        ("mean-effect baseline r, curated / full", f"{s['ablation_mean_effect_r']['curated']} / "
-         f"{s['ablation_mean_effect_r']['full']}", "-"),
+        (
+            "CD52: detectable proteins / expressed",
+            f"{s['proteins']['cd52']['n_detectable']} / {s['proteins']['cd52']['n_expressed']}",
+            "29 / 65",
+        ),
+        (
+            "CD52: mRNA-protein opposite / both measured",
+            f"{s['proteins']['cd52']['n_opposite']} / {s['proteins']['cd52']['n_both_levels']}",
+            "13 / 16",
+        ),
+        (
+            "mean-effect baseline r, curated / full",
+            f"{s['ablation_mean_effect_r']['curated']} / {s['ablation_mean_effect_r']['full']}",
+            "-",
+        ),
     ]
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    console.print(f"{len(manifest['files'])} files in {manifest['seconds']['total']:.1f} s; manifest: {out / 'manifest.json'}")
+    console.print(
+        f"{len(manifest['files'])} files in {manifest['seconds']['total']:.1f} s; manifest: {out / 'manifest.json'}"
+    )
 
 
 @app.command()
@@ -77,11 +102,18 @@ def models(
 
     for name, model in build_models(get_preset(preset)).items():
         rows = module_summary(model)
-        table = Table("module", "kind", "input", "output", "parameters",
-                      title=f"{name} ({preset}): {sum(r.n_params for r in rows):,} parameters")
+        table = Table(
+            "module",
+            "kind",
+            "input",
+            "output",
+            "parameters",
+            title=f"{name} ({preset}): {sum(r.n_params for r in rows):,} parameters",
+        )
         for r in rows:
-            table.add_row(r.name, r.kind, " ; ".join(shape_str(s) for s in r.inputs), shape_str(r.output),
-                          f"{r.n_params:,}")
+            table.add_row(
+                r.name, r.kind, " ; ".join(shape_str(s) for s in r.inputs), shape_str(r.output), f"{r.n_params:,}"
+            )
         console.print(table)
         if figures is not None:
             figures.mkdir(parents=True, exist_ok=True)
@@ -115,11 +147,24 @@ def prepare(
     def names(s: str) -> list[str]:
         return [g.strip() for g in s.split(",") if g.strip()]
 
-    res = run(counts, guides, out, snp_assignments=snp_assignments, second_screen=second_screen, adt=adt,
-              held_out=names(held_out), val_genes=names(val_genes), umi_threshold=umi_threshold,
-              competing_fraction=competing_fraction, min_detection=min_detection,
-              full_min_detection=full_min_detection, forced_genes=names(forced_genes),
-              protein_method=protein_method, seed=seed, cpm_scale=cpm_scale)
+    res = run(
+        counts,
+        guides,
+        out,
+        snp_assignments=snp_assignments,
+        second_screen=second_screen,
+        adt=adt,
+        held_out=names(held_out),
+        val_genes=names(val_genes),
+        umi_threshold=umi_threshold,
+        competing_fraction=competing_fraction,
+        min_detection=min_detection,
+        full_min_detection=full_min_detection,
+        forced_genes=names(forced_genes),
+        protein_method=protein_method,
+        seed=seed,
+        cpm_scale=cpm_scale,
+    )
     table = Table("status", "cells", "fraction", title="guide assignment")
     for row in res.qc.itertuples():
         table.add_row(row.status, str(row.n_cells), f"{row.fraction:.3f}")
@@ -130,22 +175,35 @@ def prepare(
 @app.command("embed-dna")
 def embed_dna(
     fasta: Path = typer.Option(..., help="Genome FASTA (indexed with pyfaidx; .fai written next to it)."),
-    loci: Path = typer.Option(..., help="Loci CSV: locus_id, chrom, center[, strand] (or gene_name, chrom, tss, strand)."),
+    loci: Path = typer.Option(
+        ..., help="Loci CSV: locus_id, chrom, center[, strand] (or gene_name, chrom, tss, strand)."
+    ),
     out: Path = typer.Option(..., help="DNA store (.h5); resumes from <out>.partial and adds missing loci."),
-    model: str = typer.Option("enformer", help="'enformer' (EleutherAI/enformer-official-rough) or a local "
-                                               "from_pretrained directory."),
+    model: str = typer.Option(
+        "enformer", help="'enformer' (EleutherAI/enformer-official-rough) or a local from_pretrained directory."
+    ),
     genome: str = typer.Option("", help="Genome build of the FASTA and loci, e.g. hg38 (stored in the DNA store)."),
     window: int = typer.Option(196_608, help="Input sequence length (bp) centred on each locus."),
     batch_size: int = typer.Option(1, help="Loci per forward pass."),
-    reverse_complement: bool = typer.Option(False, help="Embed minus-strand loci from their own strand "
-                                                        "(the authors used the forward strand)."),
+    reverse_complement: bool = typer.Option(
+        False, help="Embed minus-strand loci from their own strand (the authors used the forward strand)."
+    ),
     device: str = typer.Option("cpu", help="torch device."),
 ) -> None:
     """Enformer trunk embeddings [896, 3072] per locus into the DNA store."""
     from cdt.pp import embed_dna as run
 
-    path = run(fasta, loci, out, model=model, window=window, batch_size=batch_size,
-               reverse_complement_minus=reverse_complement, genome=genome, device=device)
+    path = run(
+        fasta,
+        loci,
+        out,
+        model=model,
+        window=window,
+        batch_size=batch_size,
+        reverse_complement_minus=reverse_complement,
+        genome=genome,
+        device=device,
+    )
     console.print(f"wrote {path}")
 
 
@@ -155,15 +213,21 @@ def train(
     preset: str = typer.Option("mini", help="Model dimensions and default schedule (tiny, mini, paper)."),
     data: Path = typer.Option(..., help="Data directory written by `cdt simulate` (processed/, v1/)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories (named by a data+config hash) go."),
-    protocol: str = typer.Option("paper", help="paper: held-out genes select and are reported; clean: 'val' genes "
-                                               "select, held-out genes only tested at the end."),
+    protocol: str = typer.Option(
+        "paper",
+        help="paper: held-out genes select and are reported; clean: 'val' genes "
+        "select, held-out genes only tested at the end.",
+    ),
     epochs: int = typer.Option(None, help="Epoch limit of every phase (default: the preset's schedule)."),
     seed: int = typer.Option(0, help="Seed for initialisation, data order and dropout."),
     gene_set: str = typer.Option("curated", help="curated or full (the CDT-II gene-set ablation)."),
-    init_from: Path = typer.Option(None, help="CDT-III: trained CDT-II run directory or checkpoint (default: "
-                                              "train the matching CDT-II first)."),
-    v1_split: str = typer.Option("enhancer", help="CDT v1: enhancer-level split (pairs.csv `split`) or pair-level "
-                                                  "(`pair_split`, as the authors' files)."),
+    init_from: Path = typer.Option(
+        None, help="CDT-III: trained CDT-II run directory or checkpoint (default: train the matching CDT-II first)."
+    ),
+    v1_split: str = typer.Option(
+        "enhancer",
+        help="CDT v1: enhancer-level split (pairs.csv `split`) or pair-level (`pair_split`, as the authors' files).",
+    ),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
     """Train a model (resumes an unfinished run, reuses a finished one); under torchrun: DistributedDataParallel."""
@@ -174,8 +238,13 @@ def train(
     from cdt.train import TrainConfig
     from cdt.train import train as run
 
-    changes = {"protocol": protocol, "seed": seed, "gene_set": gene_set, "v1_split": v1_split,
-               "init_from": str(init_from) if init_from else None}
+    changes = {
+        "protocol": protocol,
+        "seed": seed,
+        "gene_set": gene_set,
+        "v1_split": v1_split,
+        "init_from": str(init_from) if init_from else None,
+    }
     if epochs is not None:
         changes["epochs"] = epochs
     try:
@@ -186,15 +255,22 @@ def train(
     if int(os.environ.get("RANK", "0")) != 0:
         return
     m = res.metrics
-    table = Table("set", "metric", "model", "mean-training-effect baseline",
-                  title=f"{res.run_dir} ({'reused' if res.reused else 'trained'}, protocol {cfg.protocol})")
+    table = Table(
+        "set",
+        "metric",
+        "model",
+        "mean-training-effect baseline",
+        title=f"{res.run_dir} ({'reused' if res.reused else 'trained'}, protocol {cfg.protocol})",
+    )
     for role in ("select", "test"):
         for key in ("loss", "r", "pb_r", "protein_r", "protein_pb_r", "r2"):
             if f"{role}_{key}" in m:
                 table.add_row(role, key, _fmt(m[f"{role}_{key}"]), _fmt(m.get(f"baseline_{role}_{key}")))
     console.print(table)
-    console.print(f"best epoch {m.get('best_epoch')} of {m.get('epochs_trained')}; reported split(s) "
-                  f"{', '.join(m.get('reported', []))}; checkpoint {res.best_checkpoint}")
+    console.print(
+        f"best epoch {m.get('best_epoch')} of {m.get('epochs_trained')}; reported split(s) "
+        f"{', '.join(m.get('reported', []))}; checkpoint {res.best_checkpoint}"
+    )
 
 
 def _fmt(x) -> str:
@@ -217,8 +293,16 @@ def reproduce(
     from cdt.reproduce import reproduce as run
 
     try:
-        run(preset=preset, data_source=data, data_dir=data_dir, seed=seed, out_dir=out, runs_dir=runs_dir,
-            only=only, protocol=protocol)
+        run(
+            preset=preset,
+            data_source=data,
+            data_dir=data_dir,
+            seed=seed,
+            out_dir=out,
+            runs_dir=runs_dir,
+            only=only,
+            protocol=protocol,
+        )
     except NotebookFailed as exc:
         console.print(f"[red]notebook failed[/red]: {exc}")
         raise typer.Exit(1) from None

@@ -24,10 +24,23 @@ from cdt.data.errors import ContractError
 ENRICHR_LIBRARIES: tuple[str, ...] = ("GO_Molecular_Function_2023", "KEGG_2021_Human", "Reactome_2022")
 ENRICHR_BACKGROUND = 20_000
 MIN_COMMUNITY_SIZE = 5
-COLUMNS: tuple[str, ...] = ("Library", "Term", "Overlap", "P_value", "Adjusted_P_value", "Odds_Ratio",
-                            "Combined_Score", "Genes")
-_GSEAPY_NAMES = {"Gene_set": "Library", "P-value": "P_value", "Adjusted P-value": "Adjusted_P_value",
-                 "Odds Ratio": "Odds_Ratio", "Combined Score": "Combined_Score"}
+COLUMNS: tuple[str, ...] = (
+    "Library",
+    "Term",
+    "Overlap",
+    "P_value",
+    "Adjusted_P_value",
+    "Odds_Ratio",
+    "Combined_Score",
+    "Genes",
+)
+_GSEAPY_NAMES = {
+    "Gene_set": "Library",
+    "P-value": "P_value",
+    "Adjusted P-value": "Adjusted_P_value",
+    "Odds Ratio": "Odds_Ratio",
+    "Combined Score": "Combined_Score",
+}
 
 GeneSets = Mapping[str, Sequence[str]]
 Library = str | PathLike | GeneSets
@@ -74,8 +87,11 @@ def _tidy(results: pd.DataFrame | None) -> pd.DataFrame:
     return out.sort_values(["Library", "P_value", "Term"], kind="stable").reset_index(drop=True)
 
 
-def enrich(genes: Collection[str], libraries: Mapping[str, Library] | Sequence[str | PathLike],
-           background: int | Collection[str] = ENRICHR_BACKGROUND) -> pd.DataFrame:
+def enrich(
+    genes: Collection[str],
+    libraries: Mapping[str, Library] | Sequence[str | PathLike],
+    background: int | Collection[str] = ENRICHR_BACKGROUND,
+) -> pd.DataFrame:
     """Offline Enrichr-like test of one gene list against local libraries (GMT paths or term -> genes dicts).
 
     background: M as a number (Enrichr's 20,000 by default) or the list of background genes, to which the query
@@ -91,13 +107,21 @@ def enrich(genes: Collection[str], libraries: Mapping[str, Library] | Sequence[s
         M, k = len(background), len(set(query) & set(background))
     tables = []
     for name, sets in _load(libraries).items():
-        res = gseapy.enrich(gene_list=query, gene_sets=dict(sets), background=background, outdir=None,
-                            no_plot=True, verbose=False).results
+        res = gseapy.enrich(
+            gene_list=query, gene_sets=dict(sets), background=background, outdir=None, no_plot=True, verbose=False
+        ).results
         if isinstance(res, pd.DataFrame) and not res.empty:
             x, m = (res["Overlap"].str.split("/", expand=True).astype(int)[i].to_numpy() for i in (0, 1))
             odds = x * (M - m - k + x) / np.maximum((m - x) * (k - x), 1)  # Enrichr's odds ratio (no correction)
-            tables.append(res.assign(**{"Gene_set": name, "Odds Ratio": odds,
-                                        "Combined Score": -np.log(res["P-value"].to_numpy()) * odds}))
+            tables.append(
+                res.assign(
+                    **{
+                        "Gene_set": name,
+                        "Odds Ratio": odds,
+                        "Combined Score": -np.log(res["P-value"].to_numpy()) * odds,
+                    }
+                )
+            )
     return _tidy(pd.concat(tables, ignore_index=True) if tables else None)
 
 
@@ -106,15 +130,20 @@ def enrich_online(genes: Collection[str], libraries: Sequence[str] = ENRICHR_LIB
     query = sorted(set(genes))
     if not query:
         raise ValueError("empty gene list")
-    res = gseapy.enrichr(gene_list=query, gene_sets=list(libraries), organism="human", outdir=None,
-                         no_plot=True, verbose=False)
+    res = gseapy.enrichr(
+        gene_list=query, gene_sets=list(libraries), organism="human", outdir=None, no_plot=True, verbose=False
+    )
     return _tidy(res.results)
 
 
-def enrich_communities(communities: Mapping[Hashable, Collection[str]] | Sequence[Collection[str]],
-                       libraries: Mapping[str, Library] | Sequence[str | PathLike] = ENRICHR_LIBRARIES,
-                       online: bool = False, background: int | Collection[str] = ENRICHR_BACKGROUND,
-                       min_size: int = MIN_COMMUNITY_SIZE, max_adjusted_p: float | None = None) -> pd.DataFrame:
+def enrich_communities(
+    communities: Mapping[Hashable, Collection[str]] | Sequence[Collection[str]],
+    libraries: Mapping[str, Library] | Sequence[str | PathLike] = ENRICHR_LIBRARIES,
+    online: bool = False,
+    background: int | Collection[str] = ENRICHR_BACKGROUND,
+    min_size: int = MIN_COMMUNITY_SIZE,
+    max_adjusted_p: float | None = None,
+) -> pd.DataFrame:
     """One tidy table over all communities (Supplementary Data S2 layout): Community_ID, Community_size + COLUMNS.
 
     Communities smaller than `min_size` are not tested; `max_adjusted_p` keeps rows with Adjusted_P_value below it

@@ -93,8 +93,9 @@ def check_model_fits(model: nn.Module, screen: ad.AnnData, store: DNAStore | Non
     """CDT-II/III only (CDT v1 takes enhancer pairs); genes, proteins and DNA shape must match the screen/store."""
     src = screen_source(screen)
     if isinstance(model, CDT1):
-        raise TypeError("CDT v1 takes enhancer-gene pairs, not a screen; use the cdt.attention / cdt.gradients "
-                        "v1_* functions")
+        raise TypeError(
+            "CDT v1 takes enhancer-gene pairs, not a screen; use the cdt.attention / cdt.gradients v1_* functions"
+        )
     if not isinstance(model, (CDT2, CDT3)):
         raise TypeError(f"expected a CDT2 or CDT3 model, got {type(model).__name__}")
     cfg = model.cfg
@@ -107,12 +108,18 @@ def check_model_fits(model: nn.Module, screen: ad.AnnData, store: DNAStore | Non
         if n_prot != cfg.n_proteins:
             raise ValueError(f"{src}: the screen has {n_prot} proteins but the model expects {cfg.n_proteins}")
     if store is not None and (store.n_bins, store.dim) != (cfg.n_bins, cfg.dna_dim):
-        raise ValueError(f"{store.path}: DNA embeddings are [{store.n_bins}, {store.dim}] but the model expects "
-                         f"[{cfg.n_bins}, {cfg.dna_dim}]")
+        raise ValueError(
+            f"{store.path}: DNA embeddings are [{store.n_bins}, {store.dim}] but the model expects "
+            f"[{cfg.n_bins}, {cfg.dna_dim}]"
+        )
 
 
-def select_cells(screen: ad.AnnData, perturbation: str | None = None,
-                 splits: Sequence[str] | None = HELD_OUT_SPLITS, first_n: int | None = None) -> np.ndarray:
+def select_cells(
+    screen: ad.AnnData,
+    perturbation: str | None = None,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+) -> np.ndarray:
     """Row positions (file order) of the cells of `perturbation` (all perturbations if None) in `splits` (any if None).
 
     `first_n` keeps the first N in file order: the authors' "first N cells of gene X".
@@ -129,15 +136,21 @@ def select_cells(screen: ad.AnnData, perturbation: str | None = None,
         if not (keep & in_split).any():
             found = sorted(obs["split"].astype(str)[keep].unique())
             what = f"perturbation {perturbation!r}" if perturbation is not None else "the screen"
-            raise ValueError(f"{screen_source(screen)}: {what} has no cells in splits {list(splits)} (its cells are "
-                             f"in {found}); pass splits=None to use them")
+            raise ValueError(
+                f"{screen_source(screen)}: {what} has no cells in splits {list(splits)} (its cells are "
+                f"in {found}); pass splits=None to use them"
+            )
         keep &= in_split
     cells = np.flatnonzero(keep)
     return cells if first_n is None else cells[:first_n]
 
 
-def resolve_cells(screen: ad.AnnData, cells: str | ArrayLike | None, splits: Sequence[str] | None = HELD_OUT_SPLITS,
-                  first_n: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def resolve_cells(
+    screen: ad.AnnData,
+    cells: str | ArrayLike | None,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Cells given as None (all cells in `splits`), a perturbation name, a boolean mask, row positions or obs names
     -> (row positions, a description of the selection for metadata)."""
     if cells is None or isinstance(cells, str):
@@ -156,7 +169,9 @@ def resolve_cells(screen: ad.AnnData, cells: str | ArrayLike | None, splits: Seq
         rows = screen.obs_names.get_indexer(arr.astype(str).ravel())
         if (rows < 0).any():
             missing = arr.astype(str).ravel()[rows < 0][:5].tolist()
-            raise ValueError(f"{screen_source(screen)}: {int((rows < 0).sum())} cells not in the screen, e.g. {missing}")
+            raise ValueError(
+                f"{screen_source(screen)}: {int((rows < 0).sum())} cells not in the screen, e.g. {missing}"
+            )
     rows = rows if first_n is None else rows[:first_n]
     if rows.size == 0:
         raise ValueError("the cell selection is empty")
@@ -194,8 +209,16 @@ def _dense(x) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def screen_batches(model: nn.Module, screen: ad.AnnData, store: DNAStore, rows: np.ndarray, batch_size: int = 16,
-                   locus: str | None = None, progress: bool = False, desc: str = "cells") -> Iterator[Batch]:
+def screen_batches(
+    model: nn.Module,
+    screen: ad.AnnData,
+    store: DNAStore,
+    rows: np.ndarray,
+    batch_size: int = 16,
+    locus: str | None = None,
+    progress: bool = False,
+    desc: str = "cells",
+) -> Iterator[Batch]:
     """Batches over `rows`, grouped by locus (stable) so a batch usually carries one locus, read from the store once.
 
     `locus` gives every cell that locus's DNA (e.g. NTC cells, which have none of their own).
@@ -211,8 +234,10 @@ def screen_batches(model: nn.Module, screen: ad.AnnData, store: DNAStore, rows: 
         loci_of = screen.obs["locus"].astype(str).to_numpy()[rows]
         bad = np.isin(loci_of, ["", "nan", "None"])
         if bad.any():
-            raise ValueError(f"{screen_source(screen)}: {int(bad.sum())} selected cells have no locus (e.g. "
-                             f"{screen.obs_names[rows[bad][0]]!r}, an NTC cell); pass locus=... to give them DNA")
+            raise ValueError(
+                f"{screen_source(screen)}: {int(bad.sum())} selected cells have no locus (e.g. "
+                f"{screen.obs_names[rows[bad][0]]!r}, an NTC cell); pass locus=... to give them DNA"
+            )
         missing = sorted(set(loci_of) - set(store.loci_ids()))
         if missing:
             raise KeyError(f"{store.path}: loci {missing[:5]} of the selected cells are not in the DNA store")
@@ -225,20 +250,24 @@ def screen_batches(model: nn.Module, screen: ad.AnnData, store: DNAStore, rows: 
 
         starts = tqdm(starts, desc=desc, unit="batch")
     for start in starts:
-        pos = order[start:start + batch_size]
+        pos = order[start : start + batch_size]
         r = rows[pos]
         uniq, inv = np.unique(loci_of[pos], return_inverse=True)
         cache = {u: cache[u] if u in cache else torch.from_numpy(store[u]).to(device) for u in uniq}
         yield Batch(
-            order=pos, rows=r, loci=list(uniq), dna=torch.stack([cache[u] for u in uniq]),
+            order=pos,
+            rows=r,
+            loci=list(uniq),
+            dna=torch.stack([cache[u] for u in uniq]),
             locus_index=torch.as_tensor(inv.ravel(), dtype=torch.long, device=device),
             rna=torch.from_numpy(_dense(screen.X[r])).to(device),
             protein=torch.from_numpy(_dense(screen.obsm["protein"][r])).to(device) if with_protein else None,
         )
 
 
-def forward(model: nn.Module, batch: Batch, rna: Tensor | None = None,
-            return_attention: bool | Sequence[str] = False) -> ModelOutput:
+def forward(
+    model: nn.Module, batch: Batch, rna: Tensor | None = None, return_attention: bool | Sequence[str] = False
+) -> ModelOutput:
     """The model on a batch (optionally with another RNA input, e.g. a tensor being differentiated)."""
     rna = batch.rna if rna is None else rna
     if batch.protein is not None:
@@ -246,8 +275,9 @@ def forward(model: nn.Module, batch: Batch, rna: Tensor | None = None,
     return model(batch.dna, rna, locus_index=batch.locus_index, return_attention=return_attention)
 
 
-def explicit_batch(model: nn.Module, store: DNAStore, locus: str, rna: ArrayLike,
-                   protein: ArrayLike | None = None) -> Batch:
+def explicit_batch(
+    model: nn.Module, store: DNAStore, locus: str, rna: ArrayLike, protein: ArrayLike | None = None
+) -> Batch:
     """A batch from explicit inputs at one locus: rna [n, G] or [G]; protein [n, P] or [P] (CDT-III only).
 
     E.g. the NTC-mean expression at a target's locus, or a baseline and its in-silico knockdown.
@@ -264,8 +294,15 @@ def explicit_batch(model: nn.Module, store: DNAStore, locus: str, rna: ArrayLike
         prot = np.broadcast_to(np.asarray(protein, np.float32), (n, model.cfg.n_proteins))
         prot = torch.from_numpy(prot.copy()).to(device)
     dna = torch.from_numpy(store[locus])[None].to(device)  # [1, L, D]
-    return Batch(order=np.arange(n), rows=np.full(n, -1), loci=[locus], dna=dna, protein=prot,
-                 locus_index=torch.zeros(n, dtype=torch.long, device=device), rna=torch.from_numpy(x).to(device))
+    return Batch(
+        order=np.arange(n),
+        rows=np.full(n, -1),
+        loci=[locus],
+        dna=dna,
+        protein=prot,
+        locus_index=torch.zeros(n, dtype=torch.long, device=device),
+        rna=torch.from_numpy(x).to(device),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -281,9 +318,18 @@ class Predictions:
     meta: dict = field(default_factory=dict)
 
 
-def predict(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna_store: DNAStore | str | os.PathLike,
-            cells: str | ArrayLike | None = None, batch_size: int = 64, *, splits: Sequence[str] | None = None,
-            first_n: int | None = None, locus: str | None = None, progress: bool = False) -> Predictions:
+def predict(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    batch_size: int = 64,
+    *,
+    splits: Sequence[str] | None = None,
+    first_n: int | None = None,
+    locus: str | None = None,
+    progress: bool = False,
+) -> Predictions:
     """Predictions for `cells` (default: the reported held-out cells, split 'test') in the order given."""
     model, prov = resolve_model(model)
     screen = resolve_screen(screen)
@@ -300,8 +346,13 @@ def predict(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna_
             rna[batch.order] = out.rna.float().cpu().numpy()
             if protein is not None:
                 protein[batch.order] = out.protein.float().cpu().numpy()
-    return Predictions(rows=rows, obs_names=screen.obs_names.to_numpy(dtype=str)[rows], rna=rna, protein=protein,
-                       meta={**prov, "selection": selection, "locus": locus})
+    return Predictions(
+        rows=rows,
+        obs_names=screen.obs_names.to_numpy(dtype=str)[rows],
+        rna=rna,
+        protein=protein,
+        meta={**prov, "selection": selection, "locus": locus},
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -375,8 +426,9 @@ def self_knockdown_r(pred: ArrayLike, target: ArrayLike, groups: ArrayLike, feat
     return pd.Series(out, name="self_kd_r", dtype=float).rename_axis("perturbation")
 
 
-def top_target_overlap(pred_profile: ArrayLike, obs_profile: ArrayLike, n: int = 50,
-                       names: Sequence[str] | None = None) -> tuple[Overlap, np.ndarray]:
+def top_target_overlap(
+    pred_profile: ArrayLike, obs_profile: ArrayLike, n: int = 50, names: Sequence[str] | None = None
+) -> tuple[Overlap, np.ndarray]:
     """Overlap of the top-n trans targets by |mean log2FC|, predicted vs observed (hypergeometric fold and P).
 
     Returns the test and the shared items (names if given, else indices).
@@ -386,8 +438,9 @@ def top_target_overlap(pred_profile: ArrayLike, obs_profile: ArrayLike, n: int =
     return overlap, (np.asarray(names)[shared] if names is not None else shared)
 
 
-def observed_profile(screen: ad.AnnData, perturbation: str, layer: str = TARGET_LAYER,
-            splits: Sequence[str] | None = None) -> pd.Series:
+def observed_profile(
+    screen: ad.AnnData, perturbation: str, layer: str = TARGET_LAYER, splits: Sequence[str] | None = None
+) -> pd.Series:
     """Observed cell-mean profile (default log2FC) of a perturbation over all its cells (in `splits` if given)."""
     rows = select_cells(screen, perturbation, splits)
     values = _dense(screen.layers[layer][rows] if layer != "X" else screen.X[rows]).astype(np.float64)
@@ -413,8 +466,15 @@ def scores(pred: ArrayLike, target: ArrayLike, prefix: str = "") -> dict[str, fl
     p, t = _pair(pred, target)
     r = pearson(p, t)
     d = p - t
-    out = {"r": r, "rho": spearman(p, t), "R2": r2(p, t), "r_squared": r * r, "mse": float(np.mean(d * d)),
-           "mae": float(np.mean(np.abs(d))), "n": int(p.size)}
+    out = {
+        "r": r,
+        "rho": spearman(p, t),
+        "R2": r2(p, t),
+        "r_squared": r * r,
+        "mse": float(np.mean(d * d)),
+        "mae": float(np.mean(np.abs(d))),
+        "n": int(p.size),
+    }
     return {f"{prefix}{k}": v for k, v in out.items()}
 
 
@@ -448,18 +508,28 @@ def evaluate_predictions(pred: Predictions, screen: ad.AnnData, top_n: int = 50)
         table["prot_r_mean_expressed"] = pseudobulk_r(pred.protein[:, expressed], ptarget[:, expressed], groups)
         table["prot_r_mean"] = pseudobulk_r(pred.protein, ptarget, groups)
         overall["prot_r_mean_expressed_avg"] = float(table["prot_r_mean_expressed"].mean())
-        per_protein = pd.DataFrame({"expressed": expressed, "r_all": per_cell_r(pred.protein.T, ptarget.T)},
-                                   index=pd.Index(names, name="protein"))
+        per_protein = pd.DataFrame(
+            {"expressed": expressed, "r_all": per_cell_r(pred.protein.T, ptarget.T)},
+            index=pd.Index(names, name="protein"),
+        )
         overall["per_protein_r_expressed_mean"] = float(np.nanmean(per_protein["r_all"][expressed]))
-    return Evaluation(overall=overall, per_perturbation=table,
-                      per_cell=pd.Series(per_cell_r(pred.rna, target), index=pred.obs_names, name="r"),
-                      per_protein=per_protein)
+    return Evaluation(
+        overall=overall,
+        per_perturbation=table,
+        per_cell=pd.Series(per_cell_r(pred.rna, target), index=pred.obs_names, name="r"),
+        per_protein=per_protein,
+    )
 
 
-def evaluate_model(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                   dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None,
-                   batch_size: int = 64, top_n: int = 50, progress: bool = False) -> Evaluation:
+def evaluate_model(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    batch_size: int = 64,
+    top_n: int = 50,
+    progress: bool = False,
+) -> Evaluation:
     """`predict` then `evaluate_predictions` (default cells: the reported held-out split 'test')."""
     screen = resolve_screen(screen)
     return evaluate_predictions(predict(model, screen, dna_store, cells, batch_size, progress=progress), screen, top_n)
-

@@ -84,14 +84,24 @@ def _read_bed_text(path: Path) -> pd.DataFrame:
             if n_fields is None:
                 n_fields = k
             elif k != n_fields:
-                raise ContractError(str(path), f"line {i + 1}", f"has {k} tab-separated fields, earlier lines {n_fields}")
+                raise ContractError(
+                    str(path), f"line {i + 1}", f"has {k} tab-separated fields, earlier lines {n_fields}"
+                )
             data_lines.append(i + 1)
     if n_fields is None:
         return _empty_peaks()
     if n_fields not in _BED_COLUMNS:
-        raise ContractError(str(path), "columns", f"{n_fields} tab-separated fields; expected narrowPeak (10) or BED3-6")
-    df = bioframe.read_table(path, schema=_BED_COLUMNS[n_fields], dtype=str, skiprows=skip,
-                             compression="gzip" if _is_gzip(path) else None, skip_blank_lines=False)
+        raise ContractError(
+            str(path), "columns", f"{n_fields} tab-separated fields; expected narrowPeak (10) or BED3-6"
+        )
+    df = bioframe.read_table(
+        path,
+        schema=_BED_COLUMNS[n_fields],
+        dtype=str,
+        skiprows=skip,
+        compression="gzip" if _is_gzip(path) else None,
+        skip_blank_lines=False,
+    )
     return _typed(df, str(path), line_numbers=np.asarray(data_lines))
 
 
@@ -114,8 +124,11 @@ def bigbed_entries_frame(rows: list[tuple[str, int, int, str]], source: str) -> 
     fields = [[c, str(s), str(e), *(rest.split("\t") if rest else [])] for c, s, e, rest in rows]
     counts = {len(f) for f in fields}
     if len(counts) != 1 or (n := counts.pop()) not in _BED_COLUMNS:
-        raise ContractError(source, "columns", f"bigBed records have {sorted({len(f) for f in fields})} fields; "
-                                               "expected narrowPeak (10) or BED3-6")
+        raise ContractError(
+            source,
+            "columns",
+            f"bigBed records have {sorted({len(f) for f in fields})} fields; expected narrowPeak (10) or BED3-6",
+        )
     df = pd.DataFrame(fields, columns=bioframe.SCHEMAS[_BED_COLUMNS[n]])
     return _typed(df, source, line_numbers=np.arange(1, len(df) + 1), unit="record")
 
@@ -136,8 +149,11 @@ def _typed(df: pd.DataFrame, source: str, line_numbers: np.ndarray, unit: str = 
     bad = (out["start"] < 0) | (out["end"] < out["start"])
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ContractError(source, f"{unit} {line_numbers[i]}",
-                            f"interval [{out['start'].iloc[i]}, {out['end'].iloc[i]}) needs 0 <= start <= end")
+        raise ContractError(
+            source,
+            f"{unit} {line_numbers[i]}",
+            f"interval [{out['start'].iloc[i]}, {out['end'].iloc[i]}) needs 0 <= start <= end",
+        )
     return out
 
 
@@ -151,8 +167,9 @@ def _integers(col: pd.Series, source: str, name: str, line_numbers: np.ndarray, 
 
 
 def _empty_peaks() -> pd.DataFrame:
-    return pd.DataFrame({"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64),
-                         "end": pd.Series(dtype=np.int64)})
+    return pd.DataFrame(
+        {"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64), "end": pd.Series(dtype=np.int64)}
+    )
 
 
 def _is_gzip(path: Path) -> bool:
@@ -180,7 +197,7 @@ def bigwig_bin_signal(path: str | os.PathLike, locus: Locus, stat: str = "mean")
         values = np.zeros(end - start)  # [n_bins * bin_size]
         lo, hi = max(start, 0), min(end, sizes[locus.chrom])
         if hi > lo:
-            values[lo - start:hi - start] = np.nan_to_num(bw.values(locus.chrom, lo, hi, numpy=True), nan=0.0)
+            values[lo - start : hi - start] = np.nan_to_num(bw.values(locus.chrom, lo, hi, numpy=True), nan=0.0)
     finally:
         bw.close()
     per_bin = values.reshape(locus.n_bins, locus.bin_size)  # [n_bins, bin_size]
@@ -207,14 +224,22 @@ def _check_chrom(locus: Locus, known: Iterable[str], source: str, complete: bool
     mismatch = other in known or (bool(known) and locus.chrom.startswith("chr") not in styles)
     if complete or mismatch:
         hint = "; chromosome names differ in style (chr-prefix)" if mismatch else ""
-        raise ContractError(source, "chrom", f"locus {locus.locus_id!r} is on {locus.chrom!r}, which the file does "
-                                             f"not know (has {', '.join(sorted(known)[:5]) or 'no chromosomes'}){hint}")
+        raise ContractError(
+            source,
+            "chrom",
+            f"locus {locus.locus_id!r} is on {locus.chrom!r}, which the file does "
+            f"not know (has {', '.join(sorted(known)[:5]) or 'no chromosomes'}){hint}",
+        )
 
 
 def locus_peaks(peaks: pd.DataFrame, locus: Locus) -> pd.DataFrame:
     """Peaks overlapping the locus window (start < window end and end > window start, same chromosome)."""
-    _check_chrom(locus, peaks.attrs.get("chroms", peaks["chrom"].unique()), peaks.attrs.get("source", "<peaks>"),
-                 complete=peaks.attrs.get("complete", False))
+    _check_chrom(
+        locus,
+        peaks.attrs.get("chroms", peaks["chrom"].unique()),
+        peaks.attrs.get("source", "<peaks>"),
+        complete=peaks.attrs.get("complete", False),
+    )
     ws, we = int(locus.bin_start(0)), int(locus.bin_start(locus.n_bins))
     keep = (peaks["chrom"] == locus.chrom) & (peaks["start"] < we) & (peaks["end"] > ws)
     return peaks.loc[keep].reset_index(drop=True)
@@ -281,71 +306,126 @@ def fisher_enrichment(top: np.ndarray, hit: np.ndarray) -> dict:
     a, b = int((top & hit).sum()), int((top & ~hit).sum())
     c, d = int((~top & hit).sum()), int((~top & ~hit).sum())
     res = stats.fisher_exact([[a, b], [c, d]], alternative="greater")
-    return {"a": a, "b": b, "c": c, "d": d, "odds_ratio": res.odds_ratio, "p_value": res.p_value,
-            "or_haldane": res.haldane_odds_ratio, "ci_low": res.ci_low, "ci_high": res.ci_high}
+    return {
+        "a": a,
+        "b": b,
+        "c": c,
+        "d": d,
+        "odds_ratio": res.odds_ratio,
+        "p_value": res.p_value,
+        "or_haldane": res.haldane_odds_ratio,
+        "ci_low": res.ci_low,
+        "ci_high": res.ci_high,
+    }
 
 
-def enrichment_table(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame], q: float = 0.10,
-                     marks: Iterable[str] | None = None) -> pd.DataFrame:
+def enrichment_table(
+    profiles: Mapping[str, np.ndarray],
+    hits: Mapping[str, pd.DataFrame],
+    q: float = 0.10,
+    marks: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Fisher enrichment for every gene x mark (long table: gene, mark, n_top, n_peak_bins, a..d, OR, P, Haldane OR, CI)."""
     rows = []
     for gene, profile in profiles.items():
         top = top_bins(profile, q)
         for mark in marks or hits[gene].columns:
             hit = hits[gene][mark].to_numpy() > 0
-            rows.append({"gene": gene, "mark": mark, "n_top": int(top.sum()), "n_peak_bins": int(hit.sum()),
-                         **fisher_enrichment(top, hit)})
+            rows.append(
+                {
+                    "gene": gene,
+                    "mark": mark,
+                    "n_top": int(top.sum()),
+                    "n_peak_bins": int(hit.sum()),
+                    **fisher_enrichment(top, hit),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def threshold_sweep(profile: np.ndarray, hits: pd.DataFrame, qs: Iterable[float] = (0.05, 0.10, 0.15, 0.20)) -> pd.DataFrame:
+def threshold_sweep(
+    profile: np.ndarray, hits: pd.DataFrame, qs: Iterable[float] = (0.05, 0.10, 0.15, 0.20)
+) -> pd.DataFrame:
     """Supp Fig 1b: Fisher OR and P of each mark at top 5/10/15/20% bins (long table: mark, q, n_top, OR, P)."""
     rows = []
     for q in qs:
         top = top_bins(profile, q)
         for mark in hits.columns:
             res = fisher_enrichment(top, hits[mark].to_numpy())
-            rows.append({"mark": mark, "q": q, "n_top": int(top.sum()), "odds_ratio": res["odds_ratio"], "p_value": res["p_value"]})
+            rows.append(
+                {
+                    "mark": mark,
+                    "q": q,
+                    "n_top": int(top.sum()),
+                    "odds_ratio": res["odds_ratio"],
+                    "p_value": res["p_value"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def circular_permutation_test(profile: np.ndarray, hit: np.ndarray, q: float = 0.10, n_perm: int = 1000,
-                              seed: int = 42) -> stats.Permutation:
+def circular_permutation_test(
+    profile: np.ndarray, hit: np.ndarray, q: float = 0.10, n_perm: int = 1000, seed: int = 42
+) -> stats.Permutation:
     """Supp Fig 1a: roll the attention profile by a random shift in [1, n_bins - 1] (peaks fixed), recompute the OR.
 
     Keeps the autocorrelation of attention and peaks while breaking their alignment; see `cdt.stats.Permutation`
     for the observed OR, the null ORs `[n_perm]` and both P conventions.
     """
+
     def sample_or(x: np.ndarray, h: np.ndarray) -> float:
         return fisher_enrichment(top_bins(x, q), h)["odds_ratio"]
 
-    return stats.circular_permutation_test(np.asarray(profile, dtype=float), np.asarray(hit) > 0, sample_or,
-                                           n_permutations=n_perm, seed=seed)
+    return stats.circular_permutation_test(
+        np.asarray(profile, dtype=float), np.asarray(hit) > 0, sample_or, n_permutations=n_perm, seed=seed
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # bin classes, effect sizes, mark informativeness (CDT-II Fig 7B and text)
 
 
-def class_statistics(profiles: Mapping[str, np.ndarray], classes: Mapping[str, np.ndarray],
-                     tested: Iterable[str] = CLASSES, reference: str = "other", min_size: int = 3) -> dict:
+def class_statistics(
+    profiles: Mapping[str, np.ndarray],
+    classes: Mapping[str, np.ndarray],
+    tested: Iterable[str] = CLASSES,
+    reference: str = "other",
+    min_size: int = 3,
+) -> dict:
     """Pool (class, attention) over genes; Kruskal-Wallis across the tested classes; Cohen's d of each vs `reference`.
 
     Returns ``pooled`` (DataFrame gene, bin, class, attention), ``kruskal`` (`cdt.stats.Test`) and ``cohens_d``
     (DataFrame class, n, mean, d vs reference). Classes with fewer than `min_size` bins are left out of the test.
     """
-    pooled = pd.concat([pd.DataFrame({"gene": g, "bin": np.arange(len(p)), "class": classes[g], "attention": p})
-                        for g, p in profiles.items()], ignore_index=True)
+    pooled = pd.concat(
+        [
+            pd.DataFrame({"gene": g, "bin": np.arange(len(p)), "class": classes[g], "attention": p})
+            for g, p in profiles.items()
+        ],
+        ignore_index=True,
+    )
     groups = {c: pooled.loc[pooled["class"] == c, "attention"].to_numpy() for c in (*tested, reference)}
     ref = groups[reference]
-    rows = [{"class": c, "n": len(v), "mean": float(np.mean(v)) if len(v) else np.nan,
-             f"d_vs_{reference}": stats.cohens_d(v, ref) if len(v) >= 2 and len(ref) >= 2 else np.nan}
-            for c, v in groups.items() if c != reference]
-    return {"pooled": pooled, "kruskal": stats.kruskal_wallis({c: groups[c] for c in tested}, min_size=min_size),
-            "cohens_d": pd.DataFrame(rows)}
+    rows = [
+        {
+            "class": c,
+            "n": len(v),
+            "mean": float(np.mean(v)) if len(v) else np.nan,
+            f"d_vs_{reference}": stats.cohens_d(v, ref) if len(v) >= 2 and len(ref) >= 2 else np.nan,
+        }
+        for c, v in groups.items()
+        if c != reference
+    ]
+    return {
+        "pooled": pooled,
+        "kruskal": stats.kruskal_wallis({c: groups[c] for c in tested}, min_size=min_size),
+        "cohens_d": pd.DataFrame(rows),
+    }
 
 
-def mark_information(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame], q: float = 0.10) -> pd.DataFrame:
+def mark_information(
+    profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame], q: float = 0.10
+) -> pd.DataFrame:
     """Entropy ranking of marks: mutual information (bits) between top-q attention membership and the mark, per gene.
 
     I(top; mark) = H(top) - H(top | mark) is how much knowing a bin's mark tells about whether attention picks it;
@@ -356,7 +436,9 @@ def mark_information(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.D
     for gene, profile in profiles.items():
         top = top_bins(profile, q)
         for mark in hits[gene].columns:
-            rows.append({"gene": gene, "mark": mark, "mi_bits": _mutual_information(top, hits[gene][mark].to_numpy() > 0)})
+            rows.append(
+                {"gene": gene, "mark": mark, "mi_bits": _mutual_information(top, hits[gene][mark].to_numpy() > 0)}
+            )
     out = pd.DataFrame(rows)
     out["rank"] = out.groupby("gene")["mi_bits"].rank(ascending=False, method="min").astype(int)
     return out
@@ -382,8 +464,9 @@ class CTCFEnrichment:
     ctcf_bins: np.ndarray  # bin of each counted peak / positive bin (for the permutation null)
 
 
-def ctcf_enrichment(profile: np.ndarray, locus: Locus, peaks: pd.DataFrame, top_fraction: float = 0.10,
-                    count: str = "peaks") -> CTCFEnrichment:
+def ctcf_enrichment(
+    profile: np.ndarray, locus: Locus, peaks: pd.DataFrame, top_fraction: float = 0.10, count: str = "peaks"
+) -> CTCFEnrichment:
     """CDT-III §8: enrichment of CTCF in the int(top_fraction * n_bins) highest-attention bins.
 
     count="peaks" (the authors'): every CTCF peak overlapping the window is assigned to the bin of its midpoint
@@ -409,8 +492,15 @@ def ctcf_enrichment(profile: np.ndarray, locus: Locus, peaks: pd.DataFrame, top_
     return CTCFEnrichment(n_ctcf, in_top, enrichment, n_top, ctcf_bins.astype(np.int64))
 
 
-def ctcf_permutation_test(results: Mapping[str, CTCFEnrichment], n_bins: int, top_fraction: float = 0.10,
-                          n_perm: int = 1000, n_random: int | None = None, null: str = "mean", seed: int = 0) -> dict:
+def ctcf_permutation_test(
+    results: Mapping[str, CTCFEnrichment],
+    n_bins: int,
+    top_fraction: float = 0.10,
+    n_perm: int = 1000,
+    n_random: int | None = None,
+    null: str = "mean",
+    seed: int = 0,
+) -> dict:
     """Null for the mean CTCF enrichment: per gene, `n_random` distinct random bins replace the top bins.
 
     Observed = mean of per-gene enrichments over genes with >= 1 CTCF. null="mean" compares like with like (mean of
@@ -434,8 +524,13 @@ def ctcf_permutation_test(results: Mapping[str, CTCFEnrichment], n_bins: int, to
     expected = top_fraction * np.array([results[g].n_ctcf for g in genes])  # [genes]
     null_values = (counts / expected).mean(axis=1) if null == "mean" else counts.sum(axis=1) / expected.sum()
     n_ge = int(np.sum(null_values >= observed))
-    return {"observed": observed, "null": null_values, "p_value": (n_ge + 1) / (n_perm + 1),
-            "p_value_authors": n_ge / n_perm, "genes": genes}
+    return {
+        "observed": observed,
+        "null": null_values,
+        "p_value": (n_ge + 1) / (n_perm + 1),
+        "p_value_authors": n_ge / n_perm,
+        "genes": genes,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -455,5 +550,9 @@ def attention_peak_distance(rows: np.ndarray, bin_size: int = 128) -> np.ndarray
 def peak_distance_summary(distances_bp: np.ndarray, within_bp: int = 50_000) -> dict:
     """Mean and median |d| in kb and the fraction with |d| <= within_bp (CDT v1: 30.1 kb, 32.3 kb, 82%)."""
     d = np.abs(np.asarray(distances_bp, dtype=float))
-    return {"n": len(d), "mean_abs_kb": float(d.mean() / 1e3), "median_abs_kb": float(np.median(d) / 1e3),
-            "frac_within": float(np.mean(d <= within_bp))}
+    return {
+        "n": len(d),
+        "mean_abs_kb": float(d.mean() / 1e3),
+        "median_abs_kb": float(np.median(d) / 1e3),
+        "frac_within": float(np.mean(d <= within_bp)),
+    }

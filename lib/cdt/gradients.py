@@ -68,8 +68,11 @@ class Jacobian:
         return pd.Series(values, index=pd.Index(self.outputs, name="output"), name=gene)
 
     def to_frame(self, signed: bool = False) -> pd.DataFrame:
-        return pd.DataFrame(self.mean if signed else self.mean_abs, index=pd.Index(self.outputs, name="output"),
-                            columns=pd.Index(self.inputs, name="input"))
+        return pd.DataFrame(
+            self.mean if signed else self.mean_abs,
+            index=pd.Index(self.outputs, name="output"),
+            columns=pd.Index(self.inputs, name="input"),
+        )
 
 
 def _output_index(names: np.ndarray, outputs: Sequence[str] | Sequence[int] | None, what: str) -> np.ndarray:
@@ -86,8 +89,9 @@ def _output_index(names: np.ndarray, outputs: Sequence[str] | Sequence[int] | No
     return pos
 
 
-def batch_jacobian(model: nn.Module, batch: Batch, out_idx: Tensor, output: str = "rna",
-                   chunk_size: int = 16) -> Tensor:
+def batch_jacobian(
+    model: nn.Module, batch: Batch, out_idx: Tensor, output: str = "rna", chunk_size: int = 16
+) -> Tensor:
     """[B, O, G] d(output[b, out_idx[o]]) / d(rna[b, g]) for every cell of the batch (model in eval mode)."""
 
     def f(x: Tensor) -> Tensor:  # [B, G] -> [O], summed over the independent cells
@@ -99,15 +103,26 @@ def batch_jacobian(model: nn.Module, batch: Batch, out_idx: Tensor, output: str 
     with torch.no_grad():  # no graph for the parameters; torch.func still differentiates w.r.t. x
         _, pullback = vjp(f, batch.rna)
         basis = torch.eye(len(out_idx), device=batch.rna.device, dtype=batch.rna.dtype)
-        rows = [vmap(pullback)(basis[i:i + chunk_size])[0] for i in range(0, len(out_idx), chunk_size)]
+        rows = [vmap(pullback)(basis[i : i + chunk_size])[0] for i in range(0, len(out_idx), chunk_size)]
     return torch.cat(rows).transpose(0, 1)  # [O, B, G] -> [B, O, G]
 
 
-def jacobian(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna_store: DNAStore | str | os.PathLike,
-             cells: str | ArrayLike | None = None, *, output: str = "rna",
-             outputs: Sequence[str] | Sequence[int] | None = None, at: str = "cells", locus: str | None = None,
-             splits: Sequence[str] | None = HELD_OUT_SPLITS, first_n: int | None = None, batch_size: int = 4,
-             chunk_size: int = 16, progress: bool = False) -> Jacobian:
+def jacobian(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    *,
+    output: str = "rna",
+    outputs: Sequence[str] | Sequence[int] | None = None,
+    at: str = "cells",
+    locus: str | None = None,
+    splits: Sequence[str] | None = HELD_OUT_SPLITS,
+    first_n: int | None = None,
+    batch_size: int = 4,
+    chunk_size: int = 16,
+    progress: bool = False,
+) -> Jacobian:
     """Mean |J| and mean J of `output` ("rna" log2FC or "protein") w.r.t. the input RNA, over cells.
 
     at="cells": each selected cell's own inputs (cells as in `cdt.attention.mean_attention_maps`).
@@ -123,8 +138,9 @@ def jacobian(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna
         raise TypeError(f"protein Jacobians need a CDT3 model, got {type(model).__name__}")
     if at not in ("cells", "ntc_mean"):
         raise ValueError(f"at must be 'cells' or 'ntc_mean', got {at!r}")
-    out_names = (screen.var_names.to_numpy(dtype=str) if output == "rna"
-                 else np.asarray(screen.uns["protein_names"], dtype=str))
+    out_names = (
+        screen.var_names.to_numpy(dtype=str) if output == "rna" else np.asarray(screen.uns["protein_names"], dtype=str)
+    )
     out_idx = _output_index(out_names, outputs, "genes of the screen" if output == "rna" else "protein names")
     genes = screen.var_names.to_numpy(dtype=str)
     sum_abs = torch.zeros(len(out_idx), len(genes), dtype=torch.float64)
@@ -150,20 +166,34 @@ def jacobian(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna
             sum_signed += j.sum(0)
     n = len(names)
     meta = {**prov, "output": output, "at": at, "locus": locus, "selection": selection, "n_cells": n}
-    return Jacobian(mean_abs=(sum_abs / n).numpy(), mean=(sum_signed / n).numpy(), outputs=out_names[out_idx],
-                    inputs=genes, cells=names, meta=meta)
+    return Jacobian(
+        mean_abs=(sum_abs / n).numpy(),
+        mean=(sum_signed / n).numpy(),
+        outputs=out_names[out_idx],
+        inputs=genes,
+        cells=names,
+        meta=meta,
+    )
 
 
-def gene_jacobian(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                  dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None,
-                  **kwargs: Any) -> Jacobian:
+def gene_jacobian(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    **kwargs: Any,
+) -> Jacobian:
     """Gene x gene Jacobian d(predicted log2FC_o)/d(input expression_i) (CDT-II Figs 8, 9)."""
     return jacobian(model, screen, dna_store, cells, output="rna", **kwargs)
 
 
-def protein_jacobian(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                     dna_store: DNAStore | str | os.PathLike, cells: str | ArrayLike | None = None,
-                     **kwargs: Any) -> Jacobian:
+def protein_jacobian(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    cells: str | ArrayLike | None = None,
+    **kwargs: Any,
+) -> Jacobian:
     """CDT-III protein x gene Jacobian d(predicted protein_j)/d(input RNA_g); `.column("CD52")` gives §6.4."""
     return jacobian(model, screen, dna_store, cells, output="protein", **kwargs)
 
@@ -174,8 +204,11 @@ def importance_vs_effect(jac: Jacobian, effect: pd.Series) -> dict[str, float]:
     eff = effect.reindex(gi.index).abs()
     if eff.isna().any():
         raise ValueError(f"effect lacks {int(eff.isna().sum())} of the Jacobian's input genes")
-    return {"r": float(scipy.stats.pearsonr(gi, eff).statistic),
-            "rho": float(scipy.stats.spearmanr(gi, eff).statistic), "n": len(gi)}
+    return {
+        "r": float(scipy.stats.pearsonr(gi, eff).statistic),
+        "rho": float(scipy.stats.spearmanr(gi, eff).statistic),
+        "n": len(gi),
+    }
 
 
 def _locus_of(screen: ad.AnnData, perturbation: str) -> str:
@@ -187,8 +220,15 @@ def _locus_of(screen: ad.AnnData, perturbation: str) -> str:
 # CDT v1: DNA-position gradient norms
 
 
-def v1_dna_gradient_norms(model: CDT1, dna: ArrayLike, target_index: ArrayLike, rna_emb: ArrayLike,
-                          prot_emb: ArrayLike, batch_size: int = 8, progress: bool = False) -> np.ndarray:
+def v1_dna_gradient_norms(
+    model: CDT1,
+    dna: ArrayLike,
+    target_index: ArrayLike,
+    rna_emb: ArrayLike,
+    prot_emb: ArrayLike,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> np.ndarray:
     """[N, L] per sample and DNA bin, the L2 norm over the raw dna_dim features of d(prediction at target)/d(DNA).
 
     dna: [N, L, dna_dim] indexable by slices. Samples are independent in eval mode, so one backward of the batch's
@@ -208,10 +248,10 @@ def v1_dna_gradient_norms(model: CDT1, dna: ArrayLike, target_index: ArrayLike, 
         starts = tqdm(starts, desc="v1 DNA gradients", unit="batch")
     with eval_mode(model):
         for s in starts:
-            x = torch.as_tensor(np.asarray(dna[s:s + batch_size], np.float32), device=device).requires_grad_(True)
-            t = target[s:s + batch_size].to(device)
+            x = torch.as_tensor(np.asarray(dna[s : s + batch_size], np.float32), device=device).requires_grad_(True)
+            t = target[s : s + batch_size].to(device)
             (g,) = torch.autograd.grad(model(x, r_emb, p_emb, t).value.sum(), x)  # [b, L, D]
-            norms[s:s + len(t)] = g.double().norm(dim=-1).cpu().numpy()
+            norms[s : s + len(t)] = g.double().norm(dim=-1).cpu().numpy()
     return norms
 
 
@@ -219,9 +259,16 @@ def v1_dna_gradient_norms(model: CDT1, dna: ArrayLike, target_index: ArrayLike, 
 # in-silico knockdown
 
 
-def protein_gradient_column(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, gene: str,
-                            perturbation: str, at: str = "cells", first_n: int | None = None,
-                            batch_size: int = 32) -> tuple[pd.Series, int]:
+def protein_gradient_column(
+    model: nn.Module | Any,
+    screen: ad.AnnData,
+    dna: DNAStore | str | os.PathLike,
+    gene: str,
+    perturbation: str,
+    at: str = "cells",
+    first_n: int | None = None,
+    batch_size: int = 32,
+) -> tuple[pd.Series, int]:
     """[P] d protein_j / d RNA(gene) averaged over the perturbation's cells (at="cells", file order, `first_n`),
     or at the NTC-mean RNA and protein with the perturbation's DNA (at="ntc_mean"); and the number of inputs.
 
@@ -239,8 +286,9 @@ def protein_gradient_column(model: nn.Module | Any, screen: ad.AnnData, dna: DNA
         check_model_fits(model, screen, store)
         if at == "ntc_mean":
             locus = str(screen.obs["locus"].iloc[select_cells(screen, perturbation, splits=None)[0]])
-            batches = [explicit_batch(model, store, locus, screen.var["ntc_mean_expr"].to_numpy(),
-                                      ntc_mean_protein(screen))]
+            batches = [
+                explicit_batch(model, store, locus, screen.var["ntc_mean_expr"].to_numpy(), ntc_mean_protein(screen))
+            ]
         elif at == "cells":
             rows = select_cells(screen, perturbation, splits=None, first_n=first_n)
             batches = screen_batches(model, screen, store, rows, batch_size)
@@ -250,8 +298,9 @@ def protein_gradient_column(model: nn.Module | Any, screen: ad.AnnData, dna: DNA
             direction = torch.zeros_like(batch.rna)
             direction[:, j] = 1.0
             # return_attention=True: the explicit softmax path, which forward-mode AD supports everywhere
-            _, dy = jvp(lambda x, b=batch: forward(model, b, rna=x, return_attention=True).protein,
-                        (batch.rna,), (direction,))  # dy: [B, P]
+            _, dy = jvp(
+                lambda x, b=batch: forward(model, b, rna=x, return_attention=True).protein, (batch.rna,), (direction,)
+            )  # dy: [B, P]
             total += dy.double().sum(0).cpu()
             n += len(batch.rna)
     return pd.Series((total / n).numpy(), index=pd.Index(names, name="protein"), name=gene), n
@@ -275,10 +324,17 @@ class Knockdown:
         return (self.knockdown - self.baseline).rename("delta")
 
 
-def in_silico_knockdown(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                        dna_store: DNAStore | str | os.PathLike, gene: str, *, baseline: str | ArrayLike = "tss_mean",
-                        protein_baseline: ArrayLike | None = None, fraction: float = 0.0,
-                        locus: str | None = None) -> Knockdown:
+def in_silico_knockdown(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    gene: str,
+    *,
+    baseline: str | ArrayLike = "tss_mean",
+    protein_baseline: ArrayLike | None = None,
+    fraction: float = 0.0,
+    locus: str | None = None,
+) -> Knockdown:
     """Set `gene`'s input to `fraction` x baseline, predict, and correlate the change with the observed knockdown.
 
     baseline: "tss_mean" (mean input over all TSS cells, CDT-II §15), "ntc_mean" (var["ntc_mean_expr"]) or a [G]
@@ -312,12 +368,23 @@ def in_silico_knockdown(model: nn.Module | Any, screen: ad.AnnData | str | os.Pa
     with open_store(dna_store) as store, eval_mode(model), torch.no_grad():
         check_model_fits(model, screen, store)
         # one forward pass each: rows of one batch can differ in the last bit, and an unchanged input must give 0
-        pred = np.stack([forward(model, explicit_batch(model, store, locus, v, prot)).rna[0].double().cpu().numpy()
-                         for v in (x, x_kd)])  # [2, G]
+        pred = np.stack(
+            [
+                forward(model, explicit_batch(model, store, locus, v, prot)).rna[0].double().cpu().numpy()
+                for v in (x, x_kd)
+            ]
+        )  # [2, G]
     index = pd.Index(genes, name="gene")
     base, kd = pd.Series(pred[0], index=index, name="baseline"), pd.Series(pred[1], index=index, name="knockdown")
     delta = kd - base
     varies = delta.std() > 0 and observed.std() > 0  # r is undefined (NaN) when nothing changed
-    return Knockdown(gene=gene, locus=locus, fraction=fraction, baseline=base, knockdown=kd, observed=observed,
-                     r=float(scipy.stats.pearsonr(delta, observed).statistic) if varies else np.nan,
-                     rho=float(scipy.stats.spearmanr(delta, observed).statistic) if varies else np.nan)
+    return Knockdown(
+        gene=gene,
+        locus=locus,
+        fraction=fraction,
+        baseline=base,
+        knockdown=kd,
+        observed=observed,
+        r=float(scipy.stats.pearsonr(delta, observed).statistic) if varies else np.nan,
+        rho=float(scipy.stats.spearmanr(delta, observed).statistic) if varies else np.nan,
+    )

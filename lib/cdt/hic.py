@@ -81,7 +81,7 @@ class HiC:
         if not ok.any():
             return out
         lo, hi = int(j[ok].min()), int(j[ok].max()) + 1
-        row = self.clr.matrix(balance=balance)[i:i + 1, lo:hi][0].astype(float)  # [hi - lo] contacts of bin i
+        row = self.clr.matrix(balance=balance)[i : i + 1, lo:hi][0].astype(float)  # [hi - lo] contacts of bin i
         out[ok] = row[j[ok] - lo]
         if kind.startswith("oe"):
             exp = self.expected(chrom, balance)  # [bins on chrom] mean contact by diagonal offset
@@ -99,8 +99,15 @@ class HiC:
             view = pd.DataFrame({"chrom": [chrom], "start": [0], "end": [int(self.chromsizes[chrom])], "name": [chrom]})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
-                table = cooltools.expected_cis(self.clr, view_df=view, smooth=False, aggregate_smoothed=False,
-                                               ignore_diags=0, clr_weight_name="weight" if balance else None, nproc=1)
+                table = cooltools.expected_cis(
+                    self.clr,
+                    view_df=view,
+                    smooth=False,
+                    aggregate_smoothed=False,
+                    ignore_diags=0,
+                    clr_weight_name="weight" if balance else None,
+                    nproc=1,
+                )
             col = "balanced.avg" if balance else "count.avg"
             self._expected[(balance, chrom)] = table.sort_values("dist")[col].to_numpy(float)
         return self._expected[(balance, chrom)]
@@ -156,8 +163,9 @@ class TopRandom:
     random_means: np.ndarray  # [n_draws]
 
 
-def top_vs_random(profile: np.ndarray, contacts: np.ndarray, k: int = 20, n_draws: int = 100, seed: int = 0,
-                  exclude_top: bool = False) -> TopRandom:
+def top_vs_random(
+    profile: np.ndarray, contacts: np.ndarray, k: int = 20, n_draws: int = 100, seed: int = 0, exclude_top: bool = False
+) -> TopRandom:
     """Mean promoter contact of the top-k attention bins vs k bins drawn uniformly without replacement (seeded).
 
     NaN contacts (masked or off-chromosome bins) are skipped in each mean. exclude_top draws the random bins from
@@ -179,9 +187,16 @@ def top_vs_random(profile: np.ndarray, contacts: np.ndarray, k: int = 20, n_draw
     return TopRandom(top_mean, random_mean, ratio, random_means)
 
 
-def contact_ratios(hic: HiC, profiles: dict[str, np.ndarray], loci: dict[str, Locus],
-                   kinds: tuple[str, ...] = ("raw", "balanced", "oe_balanced"), k: int = 20, n_draws: int = 100,
-                   seed: int = 0, exclude_top: bool = False) -> pd.DataFrame:
+def contact_ratios(
+    hic: HiC,
+    profiles: dict[str, np.ndarray],
+    loci: dict[str, Locus],
+    kinds: tuple[str, ...] = ("raw", "balanced", "oe_balanced"),
+    k: int = 20,
+    n_draws: int = 100,
+    seed: int = 0,
+    exclude_top: bool = False,
+) -> pd.DataFrame:
     """Per gene and contact kind: top-k vs random-k promoter contact (columns gene, kind, top_mean, random_mean, ratio).
 
     Each gene gets the same random draws across kinds (seed + gene position), so kinds are compared like for like.
@@ -193,8 +208,15 @@ def contact_ratios(hic: HiC, profiles: dict[str, np.ndarray], loci: dict[str, Lo
             raise ValueError(f"profile of {gene} has {len(profile)} bins, its locus {locus.n_bins}")
         for kind in kinds:
             res = top_vs_random(profile, promoter_contacts(hic, locus, kind), k, n_draws, seed + g_idx, exclude_top)
-            rows.append({"gene": gene, "kind": kind, "top_mean": res.top_mean, "random_mean": res.random_mean,
-                         "ratio": res.ratio})
+            rows.append(
+                {
+                    "gene": gene,
+                    "kind": kind,
+                    "top_mean": res.top_mean,
+                    "random_mean": res.random_mean,
+                    "ratio": res.ratio,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -203,5 +225,10 @@ def ratio_test(ratios: np.ndarray, alternative: str = "greater") -> dict:
     r = np.asarray(ratios, dtype=float)
     r = r[np.isfinite(r)]
     test = stats.wilcoxon_signed_rank(r, mu=1.0, alternative=alternative)
-    return {"n": len(r), "mean_ratio": float(r.mean()), "n_above_1": int(np.sum(r > 1)), "statistic": test.statistic,
-            "p_value": test.p_value}
+    return {
+        "n": len(r),
+        "mean_ratio": float(r.mean()),
+        "n_above_1": int(np.sum(r > 1)),
+        "statistic": test.statistic,
+        "p_value": test.p_value,
+    }

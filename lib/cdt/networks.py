@@ -50,8 +50,9 @@ def edge_threshold(matrix: ArrayLike, top_fraction: float = 0.05) -> float:
     return float(np.quantile(a[~np.eye(a.shape[0], dtype=bool)], 1 - top_fraction))
 
 
-def top_edge_graph(matrix: ArrayLike, genes: Sequence[str], top_fraction: float = 0.05,
-                   directed: bool = False) -> nx.Graph:
+def top_edge_graph(
+    matrix: ArrayLike, genes: Sequence[str], top_fraction: float = 0.05, directed: bool = False
+) -> nx.Graph:
     """Graph on all genes with an edge i->j for every off-diagonal entry strictly above the global threshold.
 
     matrix: [G, G], row = source (for attention: the query gene). The undirected graph is the authors'
@@ -71,8 +72,9 @@ def top_edge_graph(matrix: ArrayLike, genes: Sequence[str], top_fraction: float 
     return g if directed else g.to_undirected()
 
 
-def louvain_communities(graph: nx.Graph, resolution: float = 1.0, seed: int = 0,
-                        weight: str = "weight") -> list[list[Hashable]]:
+def louvain_communities(
+    graph: nx.Graph, resolution: float = 1.0, seed: int = 0, weight: str = "weight"
+) -> list[list[Hashable]]:
     """Louvain modules (networkx), reproducible for a seed and stable ids: largest first, ties by first member.
 
     Isolated genes come back as singletons (the 44 singletons of the CDT-II cross-attention partition).
@@ -92,15 +94,18 @@ def partition_table(communities: Sequence[Collection[Hashable]]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["gene", "community", "community_size"])
 
 
-def _as_mapping(partition: Mapping[Hashable, Collection[Hashable]] | Sequence[Collection[Hashable]]
-                ) -> dict[Hashable, set]:
+def _as_mapping(
+    partition: Mapping[Hashable, Collection[Hashable]] | Sequence[Collection[Hashable]],
+) -> dict[Hashable, set]:
     items = partition.items() if isinstance(partition, Mapping) else enumerate(partition)
     return {cid: set(genes) for cid, genes in items}
 
 
-def community_overlap(a: Mapping[Hashable, Collection[Hashable]] | Sequence[Collection[Hashable]],
-                      b: Mapping[Hashable, Collection[Hashable]] | Sequence[Collection[Hashable]],
-                      universe: int | None = None) -> pd.DataFrame:
+def community_overlap(
+    a: Mapping[Hashable, Collection[Hashable]] | Sequence[Collection[Hashable]],
+    b: Mapping[Hashable, Collection[Hashable]] | Sequence[Collection[Hashable]],
+    universe: int | None = None,
+) -> pd.DataFrame:
     """Hypergeometric overlap of every community of partition `a` with every community of `b`.
 
     Partitions are {id: genes} or a list of gene collections. M defaults to the number of genes in either
@@ -114,8 +119,9 @@ def community_overlap(a: Mapping[Hashable, Collection[Hashable]] | Sequence[Coll
         for idb, gb in b.items():
             o = hypergeom_overlap(len(ga & gb), len(ga), len(gb), M)
             rows.append((ida, idb, o.n1, o.n2, o.k, o.expected, o.fold, o.p_value))
-    table = pd.DataFrame(rows, columns=["community_a", "community_b", "size_a", "size_b", "overlap", "expected",
-                                        "fold", "p_value"])
+    table = pd.DataFrame(
+        rows, columns=["community_a", "community_b", "size_a", "size_b", "overlap", "expected", "fold", "p_value"]
+    )
     table["adjusted_p_value"] = benjamini_hochberg(table["p_value"].to_numpy())
     table.attrs["M"] = M
     return table.sort_values(["p_value", "community_a", "community_b"], kind="stable").reset_index(drop=True)
@@ -158,13 +164,15 @@ def hub_roles(matrix: ArrayLike, genes: Sequence[str], query: str, percentile: f
     is_down[q] = is_up[q] = False
     role = np.select([is_down & is_up, is_down, is_up], ["bidirectional", "downstream", "upstream"], default="")
     keep = role != ""
-    table = pd.DataFrame({"gene": np.asarray(genes, dtype=object)[keep], "down": down[keep], "up": up[keep],
-                          "role": role[keep]})
+    table = pd.DataFrame(
+        {"gene": np.asarray(genes, dtype=object)[keep], "down": down[keep], "up": up[keep], "role": role[keep]}
+    )
     return HubRoles(query=query, down_threshold=down_thr, up_threshold=up_thr, table=table.reset_index(drop=True))
 
 
-def hub_subnetwork(roles: HubRoles, n_downstream: int = 15, n_upstream: int = 5,
-                   n_bidirectional: int = 5) -> nx.DiGraph:
+def hub_subnetwork(
+    roles: HubRoles, n_downstream: int = 15, n_upstream: int = 5, n_bidirectional: int = 5
+) -> nx.DiGraph:
     """The displayed star: top downstream by row weight, upstream by column weight, bidirectional by their sum.
 
     Edges query -> gene (weight = down) for downstream and bidirectional genes, gene -> query (weight = up) for
@@ -174,8 +182,9 @@ def hub_subnetwork(roles: HubRoles, n_downstream: int = 15, n_upstream: int = 5,
     picks = [
         t[t.role == "downstream"].nlargest(n_downstream, "down", keep="first"),
         t[t.role == "upstream"].nlargest(n_upstream, "up", keep="first"),
-        t[t.role == "bidirectional"].assign(both=lambda d: d.down + d.up).nlargest(n_bidirectional, "both",
-                                                                                   keep="first"),
+        t[t.role == "bidirectional"]
+        .assign(both=lambda d: d.down + d.up)
+        .nlargest(n_bidirectional, "both", keep="first"),
     ]
     g = nx.DiGraph()
     g.add_node(roles.query, role="hub")

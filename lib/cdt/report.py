@@ -39,11 +39,20 @@ class Numbers:
         protocol: str | None = None,
     ) -> float | str | None:
         """Record one number and return `value` (so a notebook can display it inline)."""
-        self.rows.append({
-            "paper": paper, "item": item, "quantity": quantity, "published": published, "value": value,
-            "source": self.source, "protocol": self.protocol if protocol is None else protocol,
-            "file": file, "note": note, "notebook": self.notebook,
-        })
+        self.rows.append(
+            {
+                "paper": paper,
+                "item": item,
+                "quantity": quantity,
+                "published": published,
+                "value": value,
+                "source": self.source,
+                "protocol": self.protocol if protocol is None else protocol,
+                "file": file,
+                "note": note,
+                "notebook": self.notebook,
+            }
+        )
         return value
 
     def table(self) -> pd.DataFrame:
@@ -129,4 +138,3 @@ def write_report(out_dir: str | os.PathLike, header: dict, timings: dict[str, fl
     path = out / "REPORT.md"
     path.write_text("\n".join(lines))
     return path
-

@@ -99,11 +99,17 @@ def synthetic_paths(data_dir: Path) -> DataPaths:
     """Paths of a `cdt simulate` output directory."""
     d = Path(data_dir)
     return DataPaths(
-        screen=str(d / "processed/screen_curated.h5ad"), screen_full=str(d / "processed/screen_full.h5ad"),
-        dna=str(d / "processed/dna.h5"), v1_pairs=str(d / "v1/pairs.csv"), v1_dna=str(d / "v1/dna_enhancers.h5"),
-        v1_embeddings=str(d / "v1/embeddings.h5"), encode_dir=str(d / "external/encode"),
-        hic=str(d / "external/hic/contacts.cool"), genesets_dir=str(d / "external/genesets"),
-        side_effects=str(d / "external/side_effects.csv"), truth_dir=str(d / "truth"),
+        screen=str(d / "processed/screen_curated.h5ad"),
+        screen_full=str(d / "processed/screen_full.h5ad"),
+        dna=str(d / "processed/dna.h5"),
+        v1_pairs=str(d / "v1/pairs.csv"),
+        v1_dna=str(d / "v1/dna_enhancers.h5"),
+        v1_embeddings=str(d / "v1/embeddings.h5"),
+        encode_dir=str(d / "external/encode"),
+        hic=str(d / "external/hic/contacts.cool"),
+        genesets_dir=str(d / "external/genesets"),
+        side_effects=str(d / "external/side_effects.csv"),
+        truth_dir=str(d / "truth"),
     )
 
 
@@ -158,7 +164,8 @@ def real_paths(data_dir: Path, processed_root: Path) -> DataPaths:
     hic = sorted([*d.glob("hic/*.mcool"), *d.glob("hic/*.cool")])
     ckpt = d / "cdt_morris_celllevel_best.pt"
     return DataPaths(
-        screen=str(screen_path), dna=str(dna_path),
+        screen=str(screen_path),
+        dna=str(dna_path),
         encode_dir=str(d / "encode") if (d / "encode").is_dir() else None,
         hic=str(hic[0]) if hic else None,
         genesets_dir=str(d / "genesets") if (d / "genesets").is_dir() else None,
@@ -191,8 +198,14 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
     executed = nb_dir / f"{source.stem}.ipynb"
     try:
         pm.execute_notebook(
-            str(src_ipynb), str(executed), parameters=parameters, kernel_name="python3", language="python",
-            cwd=str(source.parent), progress_bar=False, log_output=False,
+            str(src_ipynb),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            language="python",
+            cwd=str(source.parent),
+            progress_bar=False,
+            log_output=False,
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(
@@ -248,9 +261,16 @@ def open_context(
     return ctx
 
 
-def open_notebook(name: str, data_source: str = "synthetic", data_dir: str | os.PathLike | None = None,
-                  runs_dir: str | os.PathLike = REPO_ROOT / "runs", out_dir: str | os.PathLike = REPO_ROOT / "paper",
-                  preset: str = "mini", seed: int = 0, protocol: str = "paper") -> tuple[Context, Numbers]:
+def open_notebook(
+    name: str,
+    data_source: str = "synthetic",
+    data_dir: str | os.PathLike | None = None,
+    runs_dir: str | os.PathLike = REPO_ROOT / "runs",
+    out_dir: str | os.PathLike = REPO_ROOT / "paper",
+    preset: str = "mini",
+    seed: int = 0,
+    protocol: str = "paper",
+) -> tuple[Context, Numbers]:
     """A notebook's first call, with its parameters cell: the context (`open_context`: data and trained models),
     the `Numbers` its headline values go into (named after the notebook), and the figure style set."""
     from cdt.pl import set_style
@@ -318,8 +338,15 @@ def reproduce(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     ctx = open_context(data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, timings)
-    params = {"data_source": data_source, "data_dir": str(data_dir) if data_dir else "", "runs_dir": str(runs_dir),
-              "out_dir": str(out_dir), "preset": preset, "seed": seed, "protocol": protocol}
+    params = {
+        "data_source": data_source,
+        "data_dir": str(data_dir) if data_dir else "",
+        "runs_dir": str(runs_dir),
+        "out_dir": str(out_dir),
+        "preset": preset,
+        "seed": seed,
+        "protocol": protocol,
+    }
     sources = notebooks(only)
     if not sources:
         raise FileNotFoundError(f"{NOTEBOOK_DIR}: no notebooks matching {only or 'NN_*.py'}")
@@ -329,9 +356,15 @@ def reproduce(
         execute_notebook(nb, out_dir, params)
         timings[nb.stem] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
-    header = {"data": ctx.source_label, "preset": preset, "seed": seed, "protocol": protocol,
-              "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "figures": str(ctx.figures_dir),
-              "runs": ", ".join(f"{k}: {Path(v).name}" for k, v in ctx.runs.items())}
+    header = {
+        "data": ctx.source_label,
+        "preset": preset,
+        "seed": seed,
+        "protocol": protocol,
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "figures": str(ctx.figures_dir),
+        "runs": ", ".join(f"{k}: {Path(v).name}" for k, v in ctx.runs.items()),
+    }
     report = write_report(out_dir, header, timings)
     console.print(f"report: {report}")
     return report

@@ -150,8 +150,9 @@ def circular_permutation_test(
     """
     profile, annotation = np.asarray(profile), np.asarray(annotation)
     if profile.ndim != 1 or profile.shape != annotation.shape or profile.size < 2:
-        raise ValueError(f"profile and annotation must be 1-D of the same length >= 2; got {profile.shape}, "
-                         f"{annotation.shape}")
+        raise ValueError(
+            f"profile and annotation must be 1-D of the same length >= 2; got {profile.shape}, {annotation.shape}"
+        )
     if n_permutations < 1:
         raise ValueError(f"n_permutations must be >= 1; got {n_permutations}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -159,8 +160,14 @@ def circular_permutation_test(
     shifts = rng.integers(1, profile.size, size=n_permutations)
     null = np.array([statistic(np.roll(profile, s), annotation) for s in shifts], dtype=float)
     b = int(np.sum(null >= observed))
-    return Permutation(observed=observed, null=null, shifts=shifts, n_extreme=b,
-                       p_value=(b + 1) / (n_permutations + 1), p_value_authors=b / n_permutations)
+    return Permutation(
+        observed=observed,
+        null=null,
+        shifts=shifts,
+        n_extreme=b,
+        p_value=(b + 1) / (n_permutations + 1),
+        p_value_authors=b / n_permutations,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -182,8 +189,10 @@ def kruskal_wallis(groups: Mapping[str, ArrayLike], min_size: int = 3) -> Test:
     kept = {name: np.asarray(v, dtype=float).ravel() for name, v in groups.items()}
     kept = {name: v for name, v in kept.items() if v.size >= min_size}
     if len(kept) < 2:
-        raise ValueError(f"need >= 2 groups with >= {min_size} values; sizes were "
-                         f"{ {name: np.size(v) for name, v in groups.items()} }")
+        raise ValueError(
+            f"need >= 2 groups with >= {min_size} values; sizes were "
+            f"{ {name: np.size(v) for name, v in groups.items()} }"
+        )
     res = scipy.stats.kruskal(*kept.values())
     return Test(statistic=float(res.statistic), p_value=float(res.pvalue), n={k: v.size for k, v in kept.items()})
 
@@ -197,8 +206,9 @@ def cohens_d(x: ArrayLike, y: ArrayLike) -> float:
     return float((x.mean() - y.mean()) / np.sqrt(pooled))
 
 
-def wilcoxon_signed_rank(x: ArrayLike, y: ArrayLike | None = None, mu: float = 0.0,
-                         alternative: str = "two-sided") -> Test:
+def wilcoxon_signed_rank(
+    x: ArrayLike, y: ArrayLike | None = None, mu: float = 0.0, alternative: str = "two-sided"
+) -> Test:
     """Wilcoxon signed-rank test of x - y (or x - mu) against 0 (CDT-III Hi-C: ratios vs 1, one-sided)."""
     d = np.asarray(x, dtype=float).ravel() - (mu if y is None else np.asarray(y, dtype=float).ravel())
     res = scipy.stats.wilcoxon(d, alternative=alternative)

@@ -47,14 +47,27 @@ from cdt.models import CDT3
 from cdt.networks import cosine_similarity
 from cdt.train.data import split_roles
 
-BASELINE_LABELS = {"zero": "zero (no change)", "mean": "mean training effect", "ridge": "ridge: input expression + DNA",
-                   "ridge_dna": "ridge: DNA only", "nearest_locus": "nearest locus (DNA)"}
+BASELINE_LABELS = {
+    "zero": "zero (no change)",
+    "mean": "mean training effect",
+    "ridge": "ridge: input expression + DNA",
+    "ridge_dna": "ridge: DNA only",
+    "nearest_locus": "nearest locus (DNA)",
+}
 """Readable names of the `cdt.baselines.prediction_baselines` methods."""
 
-METHOD_FAMILY = {"attention_row": "attention", "attention_column": "attention",
-                 "cross_attention_similarity": "attention", "jacobian_column": "gradient",
-                 "jacobian_row": "gradient", "spearman_ntc": "correlation", "spearman_perturbed": "correlation",
-                 "mean": "gene-level", "variance": "gene-level", "dropout": "gene-level"}
+METHOD_FAMILY = {
+    "attention_row": "attention",
+    "attention_column": "attention",
+    "cross_attention_similarity": "attention",
+    "jacobian_column": "gradient",
+    "jacobian_row": "gradient",
+    "spearman_ntc": "correlation",
+    "spearman_perturbed": "correlation",
+    "mean": "gene-level",
+    "variance": "gene-level",
+    "dropout": "gene-level",
+}
 """Family of each edge score of `cdt.baselines.edge_scores` (model-derived vs model-free)."""
 
 ELEMENT_CLASSES = ("promoter", "CTCF", "enhancer", "open")
@@ -72,8 +85,11 @@ def affine_identity(screen: ad.AnnData) -> dict[str, float]:
     x = _dense(screen.X).astype(np.float64)
     y = _dense(screen.layers["log2fc"]).astype(np.float64)
     implied = (x - np.log1p(screen.var["ntc_mean_cpm"].to_numpy(np.float64))) / math.log(2)
-    return {"max_abs_difference": float(np.abs(implied - y).max()),
-            "r": float(np.corrcoef(implied.ravel(), y.ravel())[0, 1]), "n_values": int(y.size)}
+    return {
+        "max_abs_difference": float(np.abs(implied - y).max()),
+        "r": float(np.corrcoef(implied.ravel(), y.ravel())[0, 1]),
+        "n_values": int(y.size),
+    }
 
 
 def run_scores(metrics: Mapping[str, Any], label: str, target: str = "rna") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -90,16 +106,41 @@ def run_scores(metrics: Mapping[str, Any], label: str, target: str = "rna") -> t
         groups = metrics.get(f"{role}_per_perturbation", {})
         n_cells = int(metrics.get("n_samples", {}).get(role, sum(g["n_cells"] for g in groups.values())))
         for method, prefix in ((label, ""), ("mean (trainer)", "baseline_")):
-            rows.append({"method": method, "target": target, "role": role, "r": metrics[f"{prefix}{role}_{p}r"],
-                         "pb_r": metrics[f"{prefix}{role}_{p}pb_r"], "mse": metrics.get(f"{prefix}{role}_{loss}"),
-                         "n_cells": n_cells, "n_perturbations": len(groups), "alpha": math.nan})
-            per += [{"method": method, "target": target, "role": role, "perturbation": g,
-                     "pb_r": v.get(f"{prefix}{p}pb_r"), "n_cells": v["n_cells"]} for g, v in groups.items()]
+            rows.append(
+                {
+                    "method": method,
+                    "target": target,
+                    "role": role,
+                    "r": metrics[f"{prefix}{role}_{p}r"],
+                    "pb_r": metrics[f"{prefix}{role}_{p}pb_r"],
+                    "mse": metrics.get(f"{prefix}{role}_{loss}"),
+                    "n_cells": n_cells,
+                    "n_perturbations": len(groups),
+                    "alpha": math.nan,
+                }
+            )
+            per += [
+                {
+                    "method": method,
+                    "target": target,
+                    "role": role,
+                    "perturbation": g,
+                    "pb_r": v.get(f"{prefix}{p}pb_r"),
+                    "n_cells": v["n_cells"],
+                }
+                for g, v in groups.items()
+            ]
     return pd.DataFrame(rows), pd.DataFrame(per)
 
 
-def predicted_scores(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, label: str,
-                     target: str = "rna", kinds: Sequence[str] = ("TSS", "SNP")) -> tuple[pd.DataFrame, pd.DataFrame]:
+def predicted_scores(
+    model: nn.Module | Any,
+    screen: ad.AnnData,
+    dna: DNAStore | str | os.PathLike,
+    label: str,
+    target: str = "rna",
+    kinds: Sequence[str] = ("TSS", "SNP"),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A model's scores on the reported test cells computed here (for a checkpoint without metrics.json)."""
     test = screen.obs["split"].astype(str).eq("test") & screen.obs["kind"].astype(str).isin(list(kinds))
     pred = predict(model, screen, dna, test.to_numpy())
@@ -111,16 +152,30 @@ def predicted_scores(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore |
         y = np.asarray(screen.obsm["protein_target"], np.float32)[pred.rows][:, expressed]
         yhat = pred.protein[:, expressed]
     r, pb_r, per = prediction_metrics(yhat, y, groups)
-    row = {"method": label, "target": target, "role": "test", "r": r, "pb_r": pb_r,
-           "mse": float(np.mean((yhat.astype(np.float64) - y) ** 2)), "n_cells": len(groups),
-           "n_perturbations": len(per), "alpha": math.nan}
-    return pd.DataFrame([row]), pd.DataFrame([{"method": label, "target": target, "role": "test", "perturbation": g,
-                                               "pb_r": v, "n_cells": n} for g, (v, n) in per.items()])
+    row = {
+        "method": label,
+        "target": target,
+        "role": "test",
+        "r": r,
+        "pb_r": pb_r,
+        "mse": float(np.mean((yhat.astype(np.float64) - y) ** 2)),
+        "n_cells": len(groups),
+        "n_perturbations": len(per),
+        "alpha": math.nan,
+    }
+    return pd.DataFrame([row]), pd.DataFrame(
+        [
+            {"method": label, "target": target, "role": "test", "perturbation": g, "pb_r": v, "n_cells": n}
+            for g, (v, n) in per.items()
+        ]
+    )
 
 
 @dataclass
 class PredictionComparison:
-    summary: pd.DataFrame  # model, protocol, target, role, method, family, r, pb_r, mse, n_cells, n_perturbations, alpha
+    summary: (
+        pd.DataFrame
+    )  # model, protocol, target, role, method, family, r, pb_r, mse, n_cells, n_perturbations, alpha
     per_perturbation: pd.DataFrame  # model, protocol, target, role, perturbation, method, family, pb_r, n_cells
     ridge_alpha: dict[tuple[str, str, str], float]  # (model, protocol, target) -> alpha chosen for `ridge`
 
@@ -136,9 +191,13 @@ class PredictionComparison:
         return float(hit[metric].iloc[0]) if len(hit) else math.nan
 
 
-def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike, runs: Mapping[str, Any],
-                          protocols: Sequence[str] | Mapping[str, Sequence[str]] = ("paper", "clean"),
-                          alphas: Sequence[float] = DEFAULT_ALPHAS) -> PredictionComparison:
+def prediction_comparison(
+    screen: ad.AnnData,
+    dna: DNAStore | str | os.PathLike,
+    runs: Mapping[str, Any],
+    protocols: Sequence[str] | Mapping[str, Sequence[str]] = ("paper", "clean"),
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+) -> PredictionComparison:
     """Every prediction baseline under each protocol beside each run (label -> `cdt.train.load_run` result).
 
     A run's cell kinds (CDT-II: TSS + SNP, CDT-III: TSS) and targets (RNA; CDT-III also the expressed proteins) decide
@@ -159,8 +218,9 @@ def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
             for protocol in mine:
                 key = (protocol, kinds, target)
                 if key not in cache:
-                    cache[key] = prediction_baselines(screen, dna, protocol=protocol, kinds=kinds, target=target,
-                                                      alphas=alphas)
+                    cache[key] = prediction_baselines(
+                        screen, dna, protocol=protocol, kinds=kinds, target=target, alphas=alphas
+                    )
                 res = cache[key]
                 alpha[(label, protocol, target)] = res.alpha
                 s, p = res.summary, res.per_perturbation
@@ -170,8 +230,11 @@ def prediction_comparison(screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
                     else:
                         own_s, own_p = predicted_scores(run, screen, dna, label, target, kinds)
                     s, p = pd.concat([own_s, s], ignore_index=True), pd.concat([own_p, p], ignore_index=True)
-                keep = ["test"] if split_roles("cdt2", protocol)["select"] == split_roles("cdt2", protocol)["test"] \
+                keep = (
+                    ["test"]
+                    if split_roles("cdt2", protocol)["select"] == split_roles("cdt2", protocol)["test"]
                     else ["select", "test"]
+                )
                 summary.append(s[s["role"].isin(keep)].assign(model=label, protocol=protocol))
                 per.append(p[p["role"].isin(keep)].assign(model=label, protocol=protocol))
     labels = set(runs)
@@ -199,8 +262,9 @@ def v1_comparison(run: Any) -> pd.DataFrame:
     for split in splits:
         score = v1_scores(predicted[predicted["split"] == split])
         rows.append({"baseline": "CDT v1", "split": split, "n": score["n"], "r": score["r"], "rho": score["rho"]})
-    table = pd.concat([pd.DataFrame(rows), v1_baselines(data, train=roles["train"], report=tuple(splits))],
-                      ignore_index=True)
+    table = pd.concat(
+        [pd.DataFrame(rows), v1_baselines(data, train=roles["train"], report=tuple(splits))], ignore_index=True
+    )
     table.insert(2, "role", ["reported" if s in roles["report"] else "other" for s in table["split"]])
     return table.rename(columns={"baseline": "method"})
 
@@ -234,8 +298,13 @@ def held_out(screen: ad.AnnData, column: str = "perturbation") -> list[str]:
 # --- edge benchmark inputs ------------------------------------------------------------------------------------------------
 
 
-def mean_jacobian(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, loci: Sequence[str],
-                  chunk_size: int = 128) -> Jacobian:
+def mean_jacobian(
+    model: nn.Module | Any,
+    screen: ad.AnnData,
+    dna: DNAStore | str | os.PathLike,
+    loci: Sequence[str],
+    chunk_size: int = 128,
+) -> Jacobian:
     """Gene x gene Jacobian at the NTC-mean input, averaged over the DNA of `loci` (one forward per locus).
 
     The NTC-mean input is the unperturbed state, so d output / d input there reads what the model would do to every
@@ -243,13 +312,20 @@ def mean_jacobian(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | st
     """
     jacs = [gene_jacobian(model, screen, dna, at="ntc_mean", locus=k, chunk_size=chunk_size) for k in loci]
     first = jacs[0]
-    return Jacobian(mean_abs=np.mean([j.mean_abs for j in jacs], 0), mean=np.mean([j.mean for j in jacs], 0),
-                    outputs=first.outputs, inputs=first.inputs, cells=np.array(["ntc_mean"]),
-                    meta={**first.meta, "locus": list(loci), "n_loci": len(jacs)})
+    return Jacobian(
+        mean_abs=np.mean([j.mean_abs for j in jacs], 0),
+        mean=np.mean([j.mean for j in jacs], 0),
+        outputs=first.outputs,
+        inputs=first.inputs,
+        cells=np.array(["ntc_mean"]),
+        meta={**first.meta, "locus": list(loci), "n_loci": len(jacs)},
+    )
 
 
-def edge_inputs(maps: Mapping[str, Mapping[str, AttentionMap]], jacobian: np.ndarray | None = None,
-                ) -> Callable[[str], dict[str, np.ndarray]]:
+def edge_inputs(
+    maps: Mapping[str, Mapping[str, AttentionMap]],
+    jacobian: np.ndarray | None = None,
+) -> Callable[[str], dict[str, np.ndarray]]:
     """model_inputs of `perturbation_benchmark`: each perturbation's own cell-mean attention maps (head-averaged),
     and one Jacobian [out, in] shared by all perturbations."""
 
@@ -269,10 +345,17 @@ def edge_summary(table: pd.DataFrame) -> pd.DataFrame:
     and the fraction of perturbations with AUROC > 0.5; best mean AUROC first within each target."""
     t = table.dropna(subset=["auroc"]).assign(pos_rate=lambda d: d["n_pos"] / (d["n_pos"] + d["n_neg"]))
     g = t.groupby(["target", "method"])
-    out = pd.DataFrame({"n_perturbations": g.size(), "auroc_mean": g["auroc"].mean(),
-                        "auroc_median": g["auroc"].median(), "auroc_sd": g["auroc"].std(),
-                        "auprc_mean": g["auprc"].mean(), "positive_rate": g["pos_rate"].mean(),
-                        "frac_auroc_above_0.5": g["auroc"].apply(lambda a: float((a > 0.5).mean()))}).reset_index()
+    out = pd.DataFrame(
+        {
+            "n_perturbations": g.size(),
+            "auroc_mean": g["auroc"].mean(),
+            "auroc_median": g["auroc"].median(),
+            "auroc_sd": g["auroc"].std(),
+            "auprc_mean": g["auprc"].mean(),
+            "positive_rate": g["pos_rate"].mean(),
+            "frac_auroc_above_0.5": g["auroc"].apply(lambda a: float((a > 0.5).mean())),
+        }
+    ).reset_index()
     out.insert(2, "family", out["method"].map(METHOD_FAMILY).fillna("other"))
     return out.sort_values(["target", "auroc_mean"], ascending=[True, False], ignore_index=True)
 
@@ -289,8 +372,9 @@ def best_of(summary: pd.DataFrame, target: str, family: str, column: str = "auro
 # --- ground truth: genes --------------------------------------------------------------------------------------------------
 
 
-def pooled_map(maps: Mapping[str, Mapping[str, AttentionMap]], name: str, groups: Sequence[str] | None = None,
-               heads: bool = False) -> np.ndarray:
+def pooled_map(
+    maps: Mapping[str, Mapping[str, AttentionMap]], name: str, groups: Sequence[str] | None = None, heads: bool = False
+) -> np.ndarray:
     """Cell-weighted mean of map `name` over groups (all, or `groups`): head-averaged [Q, K], or [H, Q, K] when
     `heads` (the maps must then be head-resolved)."""
     keys = list(maps) if groups is None else list(groups)
@@ -308,9 +392,12 @@ def spearman_matrix(expr: np.ndarray) -> np.ndarray:
     return np.abs(np.nan_to_num(np.atleast_2d(rho), nan=0.0))
 
 
-def gene_pair_scores(screen: ad.AnnData, maps: Mapping[str, Mapping[str, AttentionMap]],
-                     jacobian: np.ndarray | None = None, kinds: Sequence[str] = ("TSS", "SNP"),
-                     ) -> dict[str, np.ndarray]:
+def gene_pair_scores(
+    screen: ad.AnnData,
+    maps: Mapping[str, Mapping[str, AttentionMap]],
+    jacobian: np.ndarray | None = None,
+    kinds: Sequence[str] = ("TSS", "SNP"),
+) -> dict[str, np.ndarray]:
     """Score matrices [G, G] for the planted network, oriented like truth_adjacency (row = source, column = target).
 
     Model: head- and cell-averaged RNA self-attention as is (query attends to key) and transposed; cosine similarity
@@ -352,8 +439,11 @@ def gene_truths(truth_dir: str | os.PathLike, genes: Sequence[str]) -> dict[str,
 # --- ground truth: DNA elements -----------------------------------------------------------------------------------------
 
 
-def element_scores(maps: Mapping[str, Mapping[str, AttentionMap]], store: DNAStore, loci: Sequence[str],
-                   ) -> dict[str, np.ndarray]:
+def element_scores(
+    maps: Mapping[str, Mapping[str, AttentionMap]],
+    store: DNAStore,
+    loci: Sequence[str],
+) -> dict[str, np.ndarray]:
     """Per-bin scores of each locus, flattened to [U * L]: the DNA->RNA cross-attention profile (mean over genes and
     heads, CDT-II Fig 4B) and the model-free `dna_bin_baselines` (embedding norm, closeness to the window centre)."""
     cross = np.stack([cross_attention_bins(maps[k]["dna_to_rna"].values) for k in loci])  # [U, L]
@@ -362,8 +452,9 @@ def element_scores(maps: Mapping[str, Mapping[str, AttentionMap]], store: DNASto
     return {k: v.ravel() for k, v in out.items()}
 
 
-def element_truths(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
-                   classes: Sequence[str] = ELEMENT_CLASSES) -> dict[str, np.ndarray]:
+def element_truths(
+    elements: pd.DataFrame, loci: Sequence[str], n_bins: int, classes: Sequence[str] = ELEMENT_CLASSES
+) -> dict[str, np.ndarray]:
     """[U * L] bool: bins covered by each planted element class, and by any element."""
     out = {e: element_bins(elements, loci, n_bins, e).ravel() for e in classes}
     out["any element"] = element_bins(elements, loci, n_bins).ravel()
@@ -373,8 +464,9 @@ def element_truths(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
 # --- head ablation --------------------------------------------------------------------------------------------------------
 
 
-def head_truth(genes: Sequence[str], truth_dir: str | os.PathLike | None,
-               de: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, str]:
+def head_truth(
+    genes: Sequence[str], truth_dir: str | os.PathLike | None, de: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """What heads are ranked against: (truth [G, G], mask or None, description).
 
     With a simulator truth: the undirected planted network. Without: the observed DE genes of each perturbed gene
@@ -401,8 +493,14 @@ class AblationInputs:
     columns: np.ndarray | None  # scored output columns (expressed proteins) or None
 
 
-def ablation_inputs(model: nn.Module, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, cells: np.ndarray,
-                    output: str = "rna", batch_size: int = 64) -> AblationInputs:
+def ablation_inputs(
+    model: nn.Module,
+    screen: ad.AnnData,
+    dna: DNAStore | str | os.PathLike,
+    cells: np.ndarray,
+    output: str = "rna",
+    batch_size: int = 64,
+) -> AblationInputs:
     """Batches of `cells` (bool mask or positions) and their observed RNA log2FC or expressed-protein change."""
     rows = np.flatnonzero(cells) if np.asarray(cells).dtype == bool else np.asarray(cells)
     with open_store(dna) as store:
@@ -419,11 +517,18 @@ def ablation_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per condition (intact, top, bottom, random) of `head_ablation`: mean and range of delta r and delta pseudo-bulk
     r over repeats, and the mean fidelity (cosine distance of embeddings and outputs from the intact model)."""
     g = table.groupby("condition", sort=False)
-    return pd.DataFrame({
-        "repeats": g.size(), "k": g["k"].first(), "delta_r": g["delta_r"].mean(), "delta_r_min": g["delta_r"].min(),
-        "delta_r_max": g["delta_r"].max(), "delta_pb_r": g["delta_pb_r"].mean(),
-        "embedding_cos_mean": g["embedding_cos_mean"].mean(), "output_cos_mean": g["output_cos_mean"].mean(),
-    }).reset_index()
+    return pd.DataFrame(
+        {
+            "repeats": g.size(),
+            "k": g["k"].first(),
+            "delta_r": g["delta_r"].mean(),
+            "delta_r_min": g["delta_r"].min(),
+            "delta_r_max": g["delta_r"].max(),
+            "delta_pb_r": g["delta_pb_r"].mean(),
+            "embedding_cos_mean": g["embedding_cos_mean"].mean(),
+            "output_cos_mean": g["output_cos_mean"].mean(),
+        }
+    ).reset_index()
 
 
 def ablation_verdict(summary: pd.DataFrame) -> str:
@@ -448,12 +553,24 @@ def versus(a: float, b: float, name_a: str, name_b: str, metric: str = "AUROC", 
     return f"{name_a} {metric} {a:.3f} vs {name_b} {b:.3f} ({verdict})"
 
 
-def compare_methods(table: pd.DataFrame, a: str, b: str, target: str, name_a: str | None = None,
-                    name_b: str | None = None, value: str = "auroc") -> str:
+def compare_methods(
+    table: pd.DataFrame,
+    a: str,
+    b: str,
+    target: str,
+    name_a: str | None = None,
+    name_b: str | None = None,
+    value: str = "auroc",
+) -> str:
     """`versus` for two methods of a `recovery_table` on one truth (NaN, hence 'not comparable', when absent)."""
     v = table.set_index(["method", "target"])[value]
-    return versus(float(v.get((a, target), math.nan)), float(v.get((b, target), math.nan)), name_a or a, name_b or b,
-                  value.upper())
+    return versus(
+        float(v.get((a, target), math.nan)),
+        float(v.get((b, target), math.nan)),
+        name_a or a,
+        name_b or b,
+        value.upper(),
+    )
 
 
 def _dense(x) -> np.ndarray:

@@ -64,20 +64,49 @@ PUBLISHED: dict[str, float] = {
     "n_opposite": 13,
 }
 
-TABLE8_PUBLISHED = pd.Series({
-    "FCGR2A": 0.059, "MCAM": 0.044, "ICAM1": 0.043, "CD81": 0.031, "CD58": 0.030, "GGT1": 0.030, "ITGB1": 0.019,
-    "IGKC": 0.010, "TRGV9": 0.010, "TFRC": -0.009, "IGLC1": 0.008, "ITGAX": 0.008, "CD40": 0.007, "CRLF2": 0.007,
-    "CD5": 0.006, "CDH5": 0.006, "B2M": -0.006, "TNFRSF13C": 0.006, "CCR8": 0.006, "PTGDR2": 0.005,
-}, name="published_gradient")
+TABLE8_PUBLISHED = pd.Series(
+    {
+        "FCGR2A": 0.059,
+        "MCAM": 0.044,
+        "ICAM1": 0.043,
+        "CD81": 0.031,
+        "CD58": 0.030,
+        "GGT1": 0.030,
+        "ITGB1": 0.019,
+        "IGKC": 0.010,
+        "TRGV9": 0.010,
+        "TFRC": -0.009,
+        "IGLC1": 0.008,
+        "ITGAX": 0.008,
+        "CD40": 0.007,
+        "CRLF2": 0.007,
+        "CD5": 0.006,
+        "CDH5": 0.006,
+        "B2M": -0.006,
+        "TNFRSF13C": 0.006,
+        "CCR8": 0.006,
+        "PTGDR2": 0.005,
+    },
+    name="published_gradient",
+)
 """CDT-III Table 8: top-20 proteins by d protein / d RNA(CD52), as printed (paper: NTC-mean input)."""
 
 CLINICAL_GENES: tuple[str, ...] = ("TFRC", "CD81", "MCAM", "CD58", "ICAM1", "FCGR2A", "TNFRSF13C", "CD40")
 """Proteins the authors colour as clinically relevant in Fig 4C."""
 
 ADT_GENES: dict[str, str] = {
-    "ADT-0033": "CD52", "ADT-0394": "TFRC", "ADT-0142": "FCGR2A", "ADT-0134": "MCAM", "ADT-0217": "ICAM1",
-    "ADT-0174": "CD58", "ADT-0373": "CD81", "ADT-0369": "ITGB1", "ADT-0215": "TNFRSF13C", "ADT-0031": "CD40",
-    "ADT-0057": "B2M", "ADT-1052": "GGT1",
+    "ADT-0033": "CD52",
+    "ADT-0394": "TFRC",
+    "ADT-0142": "FCGR2A",
+    "ADT-0134": "MCAM",
+    "ADT-0217": "ICAM1",
+    "ADT-0174": "CD58",
+    "ADT-0373": "CD81",
+    "ADT-0369": "ITGB1",
+    "ADT-0215": "TNFRSF13C",
+    "ADT-0031": "CD40",
+    "ADT-0057": "B2M",
+    "ADT-1052": "GGT1",
 }
 """The ADT ID -> gene symbols the CDT-III spec (§2.9) quotes from the authors' 189-entry map: every protein the
 side-effect table links, but not the whole panel. A full map can be given as a CSV (`protein_genes`)."""
@@ -114,8 +143,9 @@ def protein_genes(screen: ad.AnnData, mapping: str | os.PathLike | Mapping[str, 
                 table = dict(zip(df[key].astype(str), df[val].astype(str), strict=True))
                 break
         else:
-            raise ContractError(str(mapping), "columns", "need morris_adt_id + gene_symbol or protein + gene, found "
-                                f"{list(df.columns)}")
+            raise ContractError(
+                str(mapping), "columns", f"need morris_adt_id + gene_symbol or protein + gene, found {list(df.columns)}"
+            )
     elif mapping is not None:
         table = dict(mapping)
     genes = [table.get(n, ADT_GENES.get(n, np.nan if n.startswith("ADT-") else n)) for n in names]
@@ -137,10 +167,15 @@ class KnockdownPrediction:
     protein_input: str  # "measured" (the paper) or "ntc_mean" (control)
 
 
-def knockdown_prediction(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                         dna: DNAStore | str | os.PathLike, perturbation: str = "CD52",
-                         genes: pd.Series | None = None, protein_input: str = "measured",
-                         batch_size: int = 64) -> KnockdownPrediction:
+def knockdown_prediction(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna: DNAStore | str | os.PathLike,
+    perturbation: str = "CD52",
+    genes: pd.Series | None = None,
+    protein_input: str = "measured",
+    batch_size: int = 64,
+) -> KnockdownPrediction:
     """CDT-III on every cell of `perturbation` (all splits), pseudo-bulk scores as in §6.1.
 
     protein_input="ntc_mean" replaces each cell's measured proteins by the NTC-mean protein level, so the protein
@@ -162,22 +197,38 @@ def knockdown_prediction(model: nn.Module | Any, screen: ad.AnnData | str | os.P
     names = np.asarray(screen.uns["protein_names"], dtype=str)
     expressed = np.asarray(screen.uns["protein_expressed"], dtype=bool)
     genes = protein_genes(screen) if genes is None else genes
-    protein = pd.DataFrame({"protein": names, "gene": genes.reindex(names).to_numpy(), "expressed": expressed,
-                            "actual": _dense(sub.obsm["protein_target"]).mean(0),
-                            "predicted": pred.protein.astype(np.float64).mean(0)})
+    protein = pd.DataFrame(
+        {
+            "protein": names,
+            "gene": genes.reindex(names).to_numpy(),
+            "expressed": expressed,
+            "actual": _dense(sub.obsm["protein_target"]).mean(0),
+            "predicted": pred.protein.astype(np.float64).mean(0),
+        }
+    )
     e = protein[protein["expressed"]]
-    scores = {"n_cells": len(rows), "n_genes": len(rna), "n_expressed": int(expressed.sum()),
-              "rna_r": pearson(rna["predicted"], rna["actual"]),
-              "rna_rho": float(scipy.stats.spearmanr(rna["predicted"], rna["actual"]).statistic),
-              "protein_r": pearson(e["predicted"], e["actual"]) if len(e) >= 2 else np.nan,
-              "protein_r_all": pearson(protein["predicted"], protein["actual"])}
+    scores = {
+        "n_cells": len(rows),
+        "n_genes": len(rna),
+        "n_expressed": int(expressed.sum()),
+        "rna_r": pearson(rna["predicted"], rna["actual"]),
+        "rna_rho": float(scipy.stats.spearmanr(rna["predicted"], rna["actual"]).statistic),
+        "protein_r": pearson(e["predicted"], e["actual"]) if len(e) >= 2 else np.nan,
+        "protein_r_all": pearson(protein["predicted"], protein["actual"]),
+    }
     if perturbation in set(gene_names):
         groups = np.full(len(rows), perturbation)
         scores["self_kd_r"] = float(self_knockdown_r(pred.rna, actual, groups, gene_names).get(perturbation, np.nan))
         own = rna.set_index("gene").loc[perturbation]
         scores["self_predicted"], scores["self_actual"] = float(own["predicted"]), float(own["actual"])
-    return KnockdownPrediction(perturbation=perturbation, cells=sub.obs_names.to_numpy(dtype=str), rna=rna,
-                               protein=protein, scores=scores, protein_input=protein_input)
+    return KnockdownPrediction(
+        perturbation=perturbation,
+        cells=sub.obs_names.to_numpy(dtype=str),
+        rna=rna,
+        protein=protein,
+        scores=scores,
+        protein_input=protein_input,
+    )
 
 
 # --- detectable changes (Fig 4C) --------------------------------------------------------------------------------------
@@ -194,10 +245,15 @@ def detectable_changes(protein: pd.DataFrame, threshold: float = DETECTABLE) -> 
     d = d.iloc[np.argsort(-d["actual"].abs().to_numpy(), kind="stable")].reset_index(drop=True)
     d["agree"] = np.sign(d["actual"]) == np.sign(d["predicted"])
     d["clinical"] = d["gene"].isin(CLINICAL_GENES)
-    summary = {"threshold": threshold, "n_expressed": int(protein["expressed"].sum()), "n_detectable": len(d),
-               "n_agree": int(d["agree"].sum()), "n_up": int((d["actual"] > 0).sum()),
-               "n_agree_constant": int(max((d["actual"] > 0).sum(), (d["actual"] < 0).sum())),
-               "fraction_agree": float(d["agree"].mean()) if len(d) else np.nan}
+    summary = {
+        "threshold": threshold,
+        "n_expressed": int(protein["expressed"].sum()),
+        "n_detectable": len(d),
+        "n_agree": int(d["agree"].sum()),
+        "n_up": int((d["actual"] > 0).sum()),
+        "n_agree_constant": int(max((d["actual"] > 0).sum(), (d["actual"] < 0).sum())),
+        "fraction_agree": float(d["agree"].mean()) if len(d) else np.nan,
+    }
     return d, summary
 
 
@@ -225,9 +281,15 @@ def input_change(screen: ad.AnnData, perturbation: str, gene: str) -> float:
     return float(_dense(screen.X[rows][:, [j]]).mean() - float(screen.var["ntc_mean_expr"].iloc[j]))
 
 
-def protein_gradients(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike,
-                      dna: DNAStore | str | os.PathLike, perturbation: str = "CD52", gene: str | None = None,
-                      first_n: int | None = 30, batch_size: int = 32) -> ProteinGradients:
+def protein_gradients(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna: DNAStore | str | os.PathLike,
+    perturbation: str = "CD52",
+    gene: str | None = None,
+    first_n: int | None = 30,
+    batch_size: int = 32,
+) -> ProteinGradients:
     """The two gradient vectors of §6.4 (raw gradients, eval mode, no normalisation).
 
     first_n: the authors use the first 30 cells of the perturbation in file order; None uses all of them.
@@ -238,17 +300,27 @@ def protein_gradients(model: nn.Module | Any, screen: ad.AnnData | str | os.Path
         raise ValueError(f"{gene!r} is not an input gene of the screen: no gradient with respect to its RNA")
     ntc, _ = protein_gradient_column(model, screen, dna, gene, perturbation, at="ntc_mean")
     cells, n = protein_gradient_column(model, screen, dna, gene, perturbation, first_n=first_n, batch_size=batch_size)
-    return ProteinGradients(gene=gene, perturbation=perturbation, ntc_mean=ntc.rename("ntc_mean"),
-                            cells=cells.rename("cells"), n_cells=n,
-                            n_cells_total=len(select_cells(screen, perturbation, splits=None)),
-                            delta_x=input_change(screen, perturbation, gene), meta={"first_n": first_n})
+    return ProteinGradients(
+        gene=gene,
+        perturbation=perturbation,
+        ntc_mean=ntc.rename("ntc_mean"),
+        cells=cells.rename("cells"),
+        n_cells=n,
+        n_cells_total=len(select_cells(screen, perturbation, splits=None)),
+        delta_x=input_change(screen, perturbation, gene),
+        meta={"first_n": first_n},
+    )
 
 
 def _concordance(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     same = np.sign(a) == np.sign(b)
-    return {"n": len(a), "r": float(scipy.stats.pearsonr(a, b).statistic),
-            "rho": float(scipy.stats.spearmanr(a, b).statistic), "n_same_direction": int(same.sum()),
-            "fraction_same_direction": float(same.mean())}
+    return {
+        "n": len(a),
+        "r": float(scipy.stats.pearsonr(a, b).statistic),
+        "rho": float(scipy.stats.spearmanr(a, b).statistic),
+        "n_same_direction": int(same.sum()),
+        "fraction_same_direction": float(same.mean()),
+    }
 
 
 def gradient_concordance(grads: ProteinGradients, expressed: np.ndarray, top: int = 20) -> pd.DataFrame:
@@ -257,13 +329,21 @@ def gradient_concordance(grads: ProteinGradients, expressed: np.ndarray, top: in
     a, b = grads.ntc_mean.to_numpy(), grads.cells.to_numpy()
     expressed = np.asarray(expressed, dtype=bool)
     top_idx = np.argsort(-np.abs(a), kind="stable")[:top]
-    rows = {"all": _concordance(a, b), "expressed": _concordance(a[expressed], b[expressed]),
-            f"top{top}": _concordance(a[top_idx], b[top_idx])}
+    rows = {
+        "all": _concordance(a, b),
+        "expressed": _concordance(a[expressed], b[expressed]),
+        f"top{top}": _concordance(a[top_idx], b[top_idx]),
+    }
     return pd.DataFrame(rows).T.rename_axis("proteins").reset_index()
 
 
-def gradient_table(grads: ProteinGradients, prediction: KnockdownPrediction, source: str = "ntc_mean",
-                   n: int = 20, published: pd.Series = TABLE8_PUBLISHED) -> pd.DataFrame:
+def gradient_table(
+    grads: ProteinGradients,
+    prediction: KnockdownPrediction,
+    source: str = "ntc_mean",
+    n: int = 20,
+    published: pd.Series = TABLE8_PUBLISHED,
+) -> pd.DataFrame:
     """Table 8: the top-n proteins by |gradient| of `source` ("ntc_mean" as the paper states, or "cells" as the
     authors' saved CSV), with the code's label and the first-order direction after knockdown.
 
@@ -277,10 +357,16 @@ def gradient_table(grads: ProteinGradients, prediction: KnockdownPrediction, sou
     p = prediction.protein.set_index("protein")
     order = np.argsort(-np.abs(g.to_numpy()), kind="stable")[:n]
     names = g.index.to_numpy()[order]
-    t = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "protein": names,
-                      "gene": p.loc[names, "gene"].to_numpy(), "gradient": g.to_numpy()[order],
-                      f"gradient_{'cells' if source == 'ntc_mean' else 'ntc_mean'}": other.reindex(names).to_numpy(),
-                      "expressed": p.loc[names, "expressed"].to_numpy()})
+    t = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1),
+            "protein": names,
+            "gene": p.loc[names, "gene"].to_numpy(),
+            "gradient": g.to_numpy()[order],
+            f"gradient_{'cells' if source == 'ntc_mean' else 'ntc_mean'}": other.reindex(names).to_numpy(),
+            "expressed": p.loc[names, "expressed"].to_numpy(),
+        }
+    )
     t["code_label"] = np.where(t["gradient"] >= 0, "up", "down")
     t["first_order_change"] = t["gradient"] * grads.delta_x
     t["first_order_direction"] = [_sign_label(v) for v in t["first_order_change"]]
@@ -303,8 +389,11 @@ def read_side_effects(path: str | os.PathLike) -> pd.DataFrame:
     for i, row in df.iterrows():
         genes, dirs = _split(row["linked_genes"]), _split(row["linked_direction"])
         if len(genes) != len(dirs):
-            raise ContractError(str(path), f"row {i + 2} ({row['side_effect']})",
-                                f"{len(genes)} linked genes but {len(dirs)} directions")
+            raise ContractError(
+                str(path),
+                f"row {i + 2} ({row['side_effect']})",
+                f"{len(genes)} linked genes but {len(dirs)} directions",
+            )
         bad = [d for d in dirs if d not in ("up", "down")]
         if bad:
             raise ContractError(str(path), f"row {i + 2} linked_direction", f"{bad} are not 'up'/'down'")
@@ -315,8 +404,9 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in str(value).split(";") if v.strip()]
 
 
-def side_effect_table(effects: pd.DataFrame, protein: pd.DataFrame, grads: ProteinGradients | None = None,
-                      min_abs: float = DETECTABLE) -> tuple[pd.DataFrame, dict[str, Any]]:
+def side_effect_table(
+    effects: pd.DataFrame, protein: pd.DataFrame, grads: ProteinGradients | None = None, min_abs: float = DETECTABLE
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Known side effects vs the predicted change of their linked proteins (Table 3), by a numeric rule.
 
     Recapitulated: at least one linked protein in the panel whose predicted pseudo-bulk change (direct prediction)
@@ -345,16 +435,27 @@ def side_effect_table(effects: pd.DataFrame, protein: pd.DataFrame, grads: Prote
             if first_order is not None and g in first_order.index:
                 hit_grad += [g] if np.sign(first_order[g]) == want else []
             detail.append(f"{g} {d}: predicted {pred:+.3f}, measured {float(p.loc[g, 'actual']):+.3f}")
-        out.append({"side_effect": row["side_effect"], "incidence": row["incidence"],
-                    "linked": "; ".join(f"{g} {d}" for g, d in zip(genes, dirs, strict=True)) or "none",
-                    "predicted": "; ".join(detail) or "—", "matching_proteins": ", ".join(hit),
-                    "recapitulated": bool(hit), "recapitulated_detectable": bool(hit_strict),
-                    "recapitulated_gradient": bool(hit_grad) if first_order is not None else np.nan})
+        out.append(
+            {
+                "side_effect": row["side_effect"],
+                "incidence": row["incidence"],
+                "linked": "; ".join(f"{g} {d}" for g, d in zip(genes, dirs, strict=True)) or "none",
+                "predicted": "; ".join(detail) or "—",
+                "matching_proteins": ", ".join(hit),
+                "recapitulated": bool(hit),
+                "recapitulated_detectable": bool(hit_strict),
+                "recapitulated_gradient": bool(hit_grad) if first_order is not None else np.nan,
+            }
+        )
     t = pd.DataFrame(out)
-    summary = {"n_side_effects": len(t), "n_linked": int((t["linked"] != "none").sum()),
-               "n_recapitulated": int(t["recapitulated"].sum()),
-               "n_recapitulated_detectable": int(t["recapitulated_detectable"].sum()), "min_abs": min_abs,
-               "n_recapitulated_gradient": int(t["recapitulated_gradient"].sum()) if first_order is not None else None}
+    summary = {
+        "n_side_effects": len(t),
+        "n_linked": int((t["linked"] != "none").sum()),
+        "n_recapitulated": int(t["recapitulated"].sum()),
+        "n_recapitulated_detectable": int(t["recapitulated_detectable"].sum()),
+        "min_abs": min_abs,
+        "n_recapitulated_gradient": int(t["recapitulated_gradient"].sum()) if first_order is not None else None,
+    }
     return t, summary
 
 
@@ -377,11 +478,16 @@ def mrna_protein_divergence(prediction: KnockdownPrediction) -> tuple[pd.DataFra
     rna = prediction.rna.set_index("gene")
     both = p[p["expressed"] & p["gene"].isin(rna.index) & (p["gene"] != prediction.perturbation)]
     both = both.drop_duplicates("gene")
-    t = pd.DataFrame({"gene": both["gene"].to_numpy(), "protein": both["protein"].to_numpy(),
-                      "mrna_measured": rna.loc[both["gene"], "actual"].to_numpy(),
-                      "protein_measured": both["actual"].to_numpy(),
-                      "mrna_predicted": rna.loc[both["gene"], "predicted"].to_numpy(),
-                      "protein_predicted": both["predicted"].to_numpy()})
+    t = pd.DataFrame(
+        {
+            "gene": both["gene"].to_numpy(),
+            "protein": both["protein"].to_numpy(),
+            "mrna_measured": rna.loc[both["gene"], "actual"].to_numpy(),
+            "protein_measured": both["actual"].to_numpy(),
+            "mrna_predicted": rna.loc[both["gene"], "predicted"].to_numpy(),
+            "protein_predicted": both["predicted"].to_numpy(),
+        }
+    )
     t["opposite_measured"] = np.sign(t["mrna_measured"]) != np.sign(t["protein_measured"])
     t["mrna_direction_correct"] = np.sign(t["mrna_predicted"]) == np.sign(t["mrna_measured"])
     t["protein_direction_correct"] = np.sign(t["protein_predicted"]) == np.sign(t["protein_measured"])
@@ -389,12 +495,15 @@ def mrna_protein_divergence(prediction: KnockdownPrediction) -> tuple[pd.DataFra
     t["opposite_predicted"] = np.sign(t["mrna_predicted"]) != np.sign(t["protein_predicted"])
     t = t.sort_values("protein_measured", ascending=False, kind="stable").reset_index(drop=True)
     opp = t[t["opposite_measured"]]
-    summary = {"n_both_levels": len(t), "n_opposite": int(t["opposite_measured"].sum()),
-               "n_both_correct": int(t["both_correct"].sum()),
-               "n_opposite_both_correct": int(opp["both_correct"].sum()),
-               "n_opposite_predicted": int(t["opposite_predicted"].sum()),
-               "n_mrna_correct": int(t["mrna_direction_correct"].sum()),
-               "n_protein_correct": int(t["protein_direction_correct"].sum())}
+    summary = {
+        "n_both_levels": len(t),
+        "n_opposite": int(t["opposite_measured"].sum()),
+        "n_both_correct": int(t["both_correct"].sum()),
+        "n_opposite_both_correct": int(opp["both_correct"].sum()),
+        "n_opposite_predicted": int(t["opposite_predicted"].sum()),
+        "n_mrna_correct": int(t["mrna_direction_correct"].sum()),
+        "n_protein_correct": int(t["protein_direction_correct"].sum()),
+    }
     return t, summary
 
 
@@ -424,16 +533,26 @@ def planted_links(truth_dir: str | os.PathLike, hub: str = "CD52") -> pd.Series:
     return total[total != 0].rename("weight").rename_axis("protein")
 
 
-def truth_comparison(prediction: KnockdownPrediction, links: pd.Series, grads: ProteinGradients | None = None,
-                     threshold: float = DETECTABLE) -> tuple[pd.DataFrame, dict[str, Any]]:
+def truth_comparison(
+    prediction: KnockdownPrediction,
+    links: pd.Series,
+    grads: ProteinGradients | None = None,
+    threshold: float = DETECTABLE,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per expressed protein: planted effect of the hub (`planted_links`), measured and predicted change, gradients;
     and how well the predicted side-effect proteins (|predicted change| > threshold) and the gradients recover it.
 
     Expected signs: after knockdown a linked protein moves by -sign(weight); d protein / d RNA(hub) has sign(weight).
     """
     p = prediction.protein[prediction.protein["expressed"]].set_index("protein")
-    t = pd.DataFrame({"gene": p["gene"], "planted_weight": links.reindex(p.index).fillna(0.0),
-                      "measured": p["actual"], "predicted": p["predicted"]})
+    t = pd.DataFrame(
+        {
+            "gene": p["gene"],
+            "planted_weight": links.reindex(p.index).fillna(0.0),
+            "measured": p["actual"],
+            "predicted": p["predicted"],
+        }
+    )
     t["planted"] = t["planted_weight"] != 0
     t["planted_direction"] = [_sign_label(-w) for w in t["planted_weight"]]
     t["predicted_side_effect"] = t["predicted"].abs() > threshold
@@ -442,27 +561,35 @@ def truth_comparison(prediction: KnockdownPrediction, links: pd.Series, grads: P
     shared = len(found & set(linked.index))
     ov: Overlap | None = set_overlap(found, set(linked.index), set(t.index)) if found and len(linked) else None
     summary: dict[str, Any] = {
-        "n_expressed": len(t), "n_planted": len(linked), "n_predicted": len(found), "n_shared": shared,
-        "precision": shared / len(found) if found else np.nan, "recall": shared / len(linked) if len(linked) else np.nan,
-        "overlap_fold": ov.fold if ov else np.nan, "overlap_p": ov.p_value if ov else np.nan,
-        "n_planted_direction_predicted": int((np.sign(linked["predicted"]) == -np.sign(linked["planted_weight"]))
-                                             .sum()),
-        "n_planted_direction_measured": int((np.sign(linked["measured"]) == -np.sign(linked["planted_weight"]))
-                                            .sum()),
+        "n_expressed": len(t),
+        "n_planted": len(linked),
+        "n_predicted": len(found),
+        "n_shared": shared,
+        "precision": shared / len(found) if found else np.nan,
+        "recall": shared / len(linked) if len(linked) else np.nan,
+        "overlap_fold": ov.fold if ov else np.nan,
+        "overlap_p": ov.p_value if ov else np.nan,
+        "n_planted_direction_predicted": int(
+            (np.sign(linked["predicted"]) == -np.sign(linked["planted_weight"])).sum()
+        ),
+        "n_planted_direction_measured": int((np.sign(linked["measured"]) == -np.sign(linked["planted_weight"])).sum()),
     }
     if grads is not None:
         for key, g in (("ntc_mean", grads.ntc_mean), ("cells", grads.cells)):
             t[f"gradient_{key}"] = g.reindex(t.index)
             lg = t.loc[t["planted"], f"gradient_{key}"]
-            summary[f"gradient_{key}_sign_matches_weight"] = int((np.sign(lg) == np.sign(linked["planted_weight"]))
-                                                                 .sum())
+            summary[f"gradient_{key}_sign_matches_weight"] = int(
+                (np.sign(lg) == np.sign(linked["planted_weight"])).sum()
+            )
             # chance: gradient signs drawn with their frequencies among the expressed proteins without a planted effect
             other = np.sign(t.loc[~t["planted"], f"gradient_{key}"])
-            summary[f"gradient_{key}_sign_matches_chance"] = (float(sum(
-                (other == np.sign(w)).mean() for w in linked["planted_weight"])) if len(other) else np.nan)
+            summary[f"gradient_{key}_sign_matches_chance"] = (
+                float(sum((other == np.sign(w)).mean() for w in linked["planted_weight"])) if len(other) else np.nan
+            )
             both = t["planted"].any() and not t["planted"].all()
-            summary[f"gradient_{key}_auroc"] = (float(sklearn.metrics.roc_auc_score(
-                t["planted"], t[f"gradient_{key}"].abs())) if both else np.nan)
+            summary[f"gradient_{key}_auroc"] = (
+                float(sklearn.metrics.roc_auc_score(t["planted"], t[f"gradient_{key}"].abs())) if both else np.nan
+            )
     t = t.reset_index().sort_values(["planted", "predicted"], ascending=[False, False], kind="stable")
     return t.reset_index(drop=True), summary
 
@@ -473,14 +600,30 @@ def side_effect_truth(effects: pd.DataFrame, links: pd.Series) -> pd.DataFrame:
     for _, row in effects.iterrows():
         for g, d in zip(_split(row["linked_genes"]), _split(row["linked_direction"]), strict=True):
             w = float(links.get(g, 0.0))
-            rows.append({"side_effect": row["side_effect"], "gene": g, "listed_direction": d, "planted_weight": w,
-                         "planted_direction": _sign_label(-w), "planted_matches_listed": _sign_label(-w) == d})
-    return pd.DataFrame(rows, columns=["side_effect", "gene", "listed_direction", "planted_weight",
-                                       "planted_direction", "planted_matches_listed"])
+            rows.append(
+                {
+                    "side_effect": row["side_effect"],
+                    "gene": g,
+                    "listed_direction": d,
+                    "planted_weight": w,
+                    "planted_direction": _sign_label(-w),
+                    "planted_matches_listed": _sign_label(-w) == d,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "side_effect",
+            "gene",
+            "listed_direction",
+            "planted_weight",
+            "planted_direction",
+            "planted_matches_listed",
+        ],
+    )
 
 
 def first_n_note(grads: ProteinGradients, first_n: int | None) -> str:
     """How the perturbed-cell gradient's cell choice reads on this data (the authors' first-30 rule)."""
     rule = "all cells" if first_n is None else f"the first {first_n} cells in file order (the authors' rule)"
     return f"{rule}: {grads.n_cells} of the {grads.n_cells_total} {grads.perturbation} cells"
-

@@ -54,19 +54,63 @@ CDT2_PEAK_BIN: dict[str, int] = {"CD44": 450, "CD52": 730, "GFI1B": 455, "TFRC":
 """CDT-II Fig 4B: argmax bin of each held-out locus's profile (of 896; the TSS starts bin 448)."""
 
 CDT3_CTCF: dict[str, tuple[int, int]] = {
-    "CD82": (7, 7), "CD69": (7, 7), "CD40": (9, 9), "ITGB1": (2, 2), "ENTPD1": (2, 2), "KLRG1": (3, 3),
-    "KLRD1": (2, 2), "TNFSF13B": (3, 3), "B2M": (4, 4), "CD19": (4, 4), "NECTIN2": (4, 4), "EPCAM": (4, 4),
-    "TFRC": (2, 2), "GFI1B": (3, 3), "ICAM1": (8, 7), "CD52": (7, 6), "CD81": (7, 6), "SLC3A2": (6, 5),
-    "TNFSF9": (5, 4), "CD44": (4, 3), "CD58": (4, 3), "CD55": (4, 3), "LGALS3": (4, 3), "ITGAE": (4, 3),
-    "FCGR2A": (2, 1), "CD83": (5, 2), "IL21R": (6, 2), "MSR1": (0, 0),
+    "CD82": (7, 7),
+    "CD69": (7, 7),
+    "CD40": (9, 9),
+    "ITGB1": (2, 2),
+    "ENTPD1": (2, 2),
+    "KLRG1": (3, 3),
+    "KLRD1": (2, 2),
+    "TNFSF13B": (3, 3),
+    "B2M": (4, 4),
+    "CD19": (4, 4),
+    "NECTIN2": (4, 4),
+    "EPCAM": (4, 4),
+    "TFRC": (2, 2),
+    "GFI1B": (3, 3),
+    "ICAM1": (8, 7),
+    "CD52": (7, 6),
+    "CD81": (7, 6),
+    "SLC3A2": (6, 5),
+    "TNFSF9": (5, 4),
+    "CD44": (4, 3),
+    "CD58": (4, 3),
+    "CD55": (4, 3),
+    "LGALS3": (4, 3),
+    "ITGAE": (4, 3),
+    "FCGR2A": (2, 1),
+    "CD83": (5, 2),
+    "IL21R": (6, 2),
+    "MSR1": (0, 0),
 }
 """CDT-III Table 6: per gene (CTCF peaks in the window, of them in the top-10% bins); mean enrichment 8.59x."""
 
 CDT3_HIC_RATIO: dict[str, float] = {
-    "CD55": 2.75, "CD82": 2.28, "IL21R": 2.20, "FCGR2A": 2.08, "CD83": 1.99, "ITGB1": 1.72, "ITGAE": 1.53,
-    "CD44": 1.49, "SLC3A2": 1.39, "MSR1": 1.37, "EPCAM": 1.32, "TNFSF13B": 1.30, "NECTIN2": 1.30, "LGALS3": 1.24,
-    "KLRD1": 1.11, "CD40": 1.08, "CD69": 0.97, "ICAM1": 0.94, "KLRG1": 0.79, "ENTPD1": 0.72, "CD58": 0.69,
-    "CD52": 0.67, "CD81": 0.62, "TNFSF9": 0.55, "CD19": 0.33,
+    "CD55": 2.75,
+    "CD82": 2.28,
+    "IL21R": 2.20,
+    "FCGR2A": 2.08,
+    "CD83": 1.99,
+    "ITGB1": 1.72,
+    "ITGAE": 1.53,
+    "CD44": 1.49,
+    "SLC3A2": 1.39,
+    "MSR1": 1.37,
+    "EPCAM": 1.32,
+    "TNFSF13B": 1.30,
+    "NECTIN2": 1.30,
+    "LGALS3": 1.24,
+    "KLRD1": 1.11,
+    "CD40": 1.08,
+    "CD69": 0.97,
+    "ICAM1": 0.94,
+    "KLRG1": 0.79,
+    "ENTPD1": 0.72,
+    "CD58": 0.69,
+    "CD52": 0.67,
+    "CD81": 0.62,
+    "TNFSF9": 0.55,
+    "CD19": 0.33,
 }
 """CDT-III Table 9 / Fig 3A: top-20 over random-20 promoter contact (first 7 from the table, the rest read off the
 figure; mean 1.30, 16/25 > 1, one-sided Wilcoxon P = 0.020)."""
@@ -89,8 +133,11 @@ def read_marks(encode_dir: str | os.PathLike, marks: Sequence[str] = genome.MARK
     d = Path(encode_dir)
     out = {}
     for mark in marks:
-        found = [d / f"{mark}{s}" for s in (".narrowPeak", ".narrowPeak.gz", ".bed", ".bed.gz", ".bb", ".bigBed")
-                 if (d / f"{mark}{s}").exists()]
+        found = [
+            d / f"{mark}{s}"
+            for s in (".narrowPeak", ".narrowPeak.gz", ".bed", ".bed.gz", ".bb", ".bigBed")
+            if (d / f"{mark}{s}").exists()
+        ]
         if not found:
             raise FileNotFoundError(f"{d}: no peak file for {mark} (expected {mark}.narrowPeak, .bed[.gz] or .bb)")
         out[mark] = genome.read_peaks(found[0])
@@ -133,9 +180,15 @@ class LocusProfiles:
         v = self.values.to_numpy()
         centre = v.shape[1] // 2
         peak = v.argmax(1)
-        return pd.DataFrame({"locus": self.values.index, "n_cells": self.n_cells.to_numpy(), "peak_bin": peak,
-                             "peak_offset_kb": (peak - centre) * bin_size / 1e3,
-                             "max_over_uniform": v.max(1) * v.shape[1]})
+        return pd.DataFrame(
+            {
+                "locus": self.values.index,
+                "n_cells": self.n_cells.to_numpy(),
+                "peak_bin": peak,
+                "peak_offset_kb": (peak - centre) * bin_size / 1e3,
+                "max_over_uniform": v.max(1) * v.shape[1],
+            }
+        )
 
 
 def first_cells(screen: ad.AnnData, loci: Sequence[str], n: int) -> dict[str, np.ndarray]:
@@ -144,9 +197,16 @@ def first_cells(screen: ad.AnnData, loci: Sequence[str], n: int) -> dict[str, np
     return {k: np.flatnonzero(locus_of == k)[:n] for k in loci}
 
 
-def locus_profiles(model: nn.Module, screen: ad.AnnData | str | os.PathLike, dna_store: str | os.PathLike,
-                   loci: Sequence[str], n_cells: int = 20, min_cells: int = 5, batch_size: int = 16,
-                   label: str = "") -> LocusProfiles:
+def locus_profiles(
+    model: nn.Module,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: str | os.PathLike,
+    loci: Sequence[str],
+    n_cells: int = 20,
+    min_cells: int = 5,
+    batch_size: int = 16,
+    label: str = "",
+) -> LocusProfiles:
     """Cross-attention profile per locus from the first `n_cells` cells of that locus (streamed means,
     `cdt.attention.cross_attention_profiles`); a locus with fewer than `min_cells` cells gets one forward pass with
     the NTC-mean expression (and NTC-mean proteins for CDT-III) at its DNA, as CDT-III did for CD55."""
@@ -194,20 +254,29 @@ def mark_hits(loci: Mapping[str, Locus], peaks: Mapping[str, pd.DataFrame]) -> d
     return {k: genome.overlap_matrix(locus, peaks) for k, locus in loci.items()}
 
 
-def fisher_table(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame], q: float = 0.10,
-                 marks: Sequence[str] = genome.MARKS) -> pd.DataFrame:
+def fisher_table(
+    profiles: Mapping[str, np.ndarray],
+    hits: Mapping[str, pd.DataFrame],
+    q: float = 0.10,
+    marks: Sequence[str] = genome.MARKS,
+) -> pd.DataFrame:
     """Fisher enrichment of the top-q bins per gene x mark with the published odds ratio beside it."""
     table = genome.enrichment_table(profiles, hits, q, marks)
-    table["published_or"] = [CDT2_FISHER_OR.get(g, {}).get(m, np.nan)
-                             for g, m in zip(table["gene"], table["mark"], strict=True)]
+    table["published_or"] = [
+        CDT2_FISHER_OR.get(g, {}).get(m, np.nan) for g, m in zip(table["gene"], table["mark"], strict=True)
+    ]
     return table
 
 
 def fisher_summary(table: pd.DataFrame, alpha: float = 1e-3) -> dict:
     """Testable combinations (>= 1 peak bin in the window), how many have P < alpha, and how many have OR > 1."""
     testable = table[table["n_peak_bins"] > 0]
-    return {"n_testable": len(testable), "n_significant": int((testable["p_value"] < alpha).sum()),
-            "n_or_above_1": int((testable["odds_ratio"] > 1).sum()), "alpha": alpha}
+    return {
+        "n_testable": len(testable),
+        "n_significant": int((testable["p_value"] < alpha).sum()),
+        "n_or_above_1": int((testable["odds_ratio"] > 1).sum()),
+        "alpha": alpha,
+    }
 
 
 def sample_odds_ratio(top: np.ndarray, hit: np.ndarray) -> float:
@@ -222,9 +291,15 @@ def sample_odds_ratio(top: np.ndarray, hit: np.ndarray) -> float:
     return num / den
 
 
-def permutation_table(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame],
-                      marks: Sequence[str] = PERMUTATION_MARKS, q: float = 0.10, n_perm: int = 1000, seed: int = 42,
-                      min_peak_bins: int = 5) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
+def permutation_table(
+    profiles: Mapping[str, np.ndarray],
+    hits: Mapping[str, pd.DataFrame],
+    marks: Sequence[str] = PERMUTATION_MARKS,
+    q: float = 0.10,
+    n_perm: int = 1000,
+    seed: int = 42,
+    min_peak_bins: int = 5,
+) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
     """Supp Fig 1a: circular-shift null of the sample OR for each gene x mark with >= `min_peak_bins` peak bins.
 
     One generator (seeded once, genes then marks in order) as in the authors' code. Returns the table (gene, mark,
@@ -238,19 +313,29 @@ def permutation_table(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.
             if hit.sum() < min_peak_bins:
                 continue
             # rolling the profile rolls its top-q set with it, so the top mask is computed once and rolled
-            res = stats.circular_permutation_test(genome.top_bins(profile, q), hit, sample_odds_ratio,
-                                                  n_permutations=n_perm, seed=rng)
+            res = stats.circular_permutation_test(
+                genome.top_bins(profile, q), hit, sample_odds_ratio, n_permutations=n_perm, seed=rng
+            )
             finite = res.null[np.isfinite(res.null)]
-            rows.append({"gene": gene, "mark": mark, "n_peak_bins": int(hit.sum()), "observed_or": res.observed,
-                         "null_mean": float(finite.mean()) if finite.size else np.nan,
-                         "null_q95": float(np.quantile(finite, 0.95)) if finite.size else np.nan,
-                         "p_value": res.p_value, "p_value_authors": res.p_value_authors})
+            rows.append(
+                {
+                    "gene": gene,
+                    "mark": mark,
+                    "n_peak_bins": int(hit.sum()),
+                    "observed_or": res.observed,
+                    "null_mean": float(finite.mean()) if finite.size else np.nan,
+                    "null_q95": float(np.quantile(finite, 0.95)) if finite.size else np.nan,
+                    "p_value": res.p_value,
+                    "p_value_authors": res.p_value_authors,
+                }
+            )
             nulls[(gene, mark)] = res.null
     return pd.DataFrame(rows), nulls
 
 
-def threshold_table(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame],
-                    qs: Sequence[float] = (0.05, 0.10, 0.15, 0.20)) -> pd.DataFrame:
+def threshold_table(
+    profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame], qs: Sequence[float] = (0.05, 0.10, 0.15, 0.20)
+) -> pd.DataFrame:
     """Supp Fig 1b: Fisher OR and P of every gene x mark at each top-q threshold (`cdt.genome.threshold_sweep`)."""
     parts = []
     for gene, profile in profiles.items():
@@ -269,38 +354,62 @@ def threshold_summary(table: pd.DataFrame, alpha: float = 0.05) -> dict:
     return {"n_pairs": int(per_pair.size), "n_all_thresholds": int(per_pair.sum()), "alpha": alpha}
 
 
-def bin_class_analysis(profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame],
-                       rule: str = "notebook") -> dict:
+def bin_class_analysis(
+    profiles: Mapping[str, np.ndarray], hits: Mapping[str, pd.DataFrame], rule: str = "notebook"
+) -> dict:
     """Fig 6B: label bins by marks (`cdt.genome.bin_classes`), pool over genes, Kruskal-Wallis and Cohen's d vs the
     unannotated class ("other"). Returns `cdt.genome.class_statistics`'s dict plus the per-class summary table."""
     classes = {g: genome.bin_classes(hits[g], rule) for g in profiles}
     res = genome.class_statistics(profiles, classes)
-    res["summary"] = {"kruskal_p": res["kruskal"].p_value,
-                      **{f"d_{c}": float(res["cohens_d"].set_index("class").loc[c, "d_vs_other"])
-                         for c in ("promoter", "active_enhancer", "CTCF")}}
+    res["summary"] = {
+        "kruskal_p": res["kruskal"].p_value,
+        **{
+            f"d_{c}": float(res["cohens_d"].set_index("class").loc[c, "d_vs_other"])
+            for c in ("promoter", "active_enhancer", "CTCF")
+        },
+    }
     return res
 
 
 # --- CDT-III CTCF enrichment over all TSS loci (Table 2 / Table 6) ----------------------------------------------------
 
 
-def ctcf_table(profiles: Mapping[str, np.ndarray], loci: Mapping[str, Locus], ctcf_peaks: pd.DataFrame,
-               top_fraction: float = 0.10, count: str = "peaks") -> tuple[pd.DataFrame, dict]:
+def ctcf_table(
+    profiles: Mapping[str, np.ndarray],
+    loci: Mapping[str, Locus],
+    ctcf_peaks: pd.DataFrame,
+    top_fraction: float = 0.10,
+    count: str = "peaks",
+) -> tuple[pd.DataFrame, dict]:
     """Per gene: CTCF peaks in the window, of them in the top bins, enrichment (max 1/top_fraction), beside the
     published counts; and the `cdt.genome.CTCFEnrichment` results for the permutation test."""
     results = {g: genome.ctcf_enrichment(p, loci[g], ctcf_peaks, top_fraction, count) for g, p in profiles.items()}
     rows = []
     for g, r in results.items():
         pub = CDT3_CTCF.get(g)
-        rows.append({"gene": g, "chrom": loci[g].chrom, "tss": loci[g].center, "n_ctcf": r.n_ctcf,
-                     "ctcf_in_top": r.in_top, "enrichment": r.enrichment,
-                     "published_n_ctcf": pub[0] if pub else np.nan, "published_in_top": pub[1] if pub else np.nan,
-                     "published_enrichment": pub[1] / (top_fraction * pub[0]) if pub and pub[0] else np.nan})
+        rows.append(
+            {
+                "gene": g,
+                "chrom": loci[g].chrom,
+                "tss": loci[g].center,
+                "n_ctcf": r.n_ctcf,
+                "ctcf_in_top": r.in_top,
+                "enrichment": r.enrichment,
+                "published_n_ctcf": pub[0] if pub else np.nan,
+                "published_in_top": pub[1] if pub else np.nan,
+                "published_enrichment": pub[1] / (top_fraction * pub[0]) if pub and pub[0] else np.nan,
+            }
+        )
     return pd.DataFrame(rows), results
 
 
-def ctcf_summary(results: Mapping[str, genome.CTCFEnrichment], n_bins: int, top_fraction: float = 0.10,
-                 n_perm: int = 1000, seed: int = 0) -> dict:
+def ctcf_summary(
+    results: Mapping[str, genome.CTCFEnrichment],
+    n_bins: int,
+    top_fraction: float = 0.10,
+    n_perm: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Mean/median enrichment over genes with CTCF, genes > 2x and > 5x, and two permutation P values: like for like
     (mean of per-gene ratios, as many random bins as top bins) and the authors' (pooled ratio, 90 random bins)."""
     with_ctcf = [r for r in results.values() if r.n_ctcf > 0]
@@ -308,32 +417,60 @@ def ctcf_summary(results: Mapping[str, genome.CTCFEnrichment], n_bins: int, top_
         raise ValueError("no locus has a CTCF peak in its window")
     e = np.array([r.enrichment for r in with_ctcf])
     like = genome.ctcf_permutation_test(results, n_bins, top_fraction, n_perm, null="mean", seed=seed)
-    authors = genome.ctcf_permutation_test(results, n_bins, top_fraction, n_perm,
-                                           n_random=round(90 * n_bins / 896), null="pooled", seed=seed)
-    return {"n_genes": len(with_ctcf), "mean": float(e.mean()), "median": float(np.median(e)),
-            "n_above_2": int((e > 2).sum()), "n_above_5": int((e > 5).sum()), "max": 1 / top_fraction,
-            "p_value": like["p_value"], "null_mean": float(like["null"].mean()), "null_sd": float(like["null"].std()),
-            "p_value_authors": authors["p_value_authors"], "null": like["null"]}
+    authors = genome.ctcf_permutation_test(
+        results, n_bins, top_fraction, n_perm, n_random=round(90 * n_bins / 896), null="pooled", seed=seed
+    )
+    return {
+        "n_genes": len(with_ctcf),
+        "mean": float(e.mean()),
+        "median": float(np.median(e)),
+        "n_above_2": int((e > 2).sum()),
+        "n_above_5": int((e > 5).sum()),
+        "max": 1 / top_fraction,
+        "p_value": like["p_value"],
+        "null_mean": float(like["null"].mean()),
+        "null_sd": float(like["null"].std()),
+        "p_value_authors": authors["p_value_authors"],
+        "null": like["null"],
+    }
 
 
-def genome_track(profile: np.ndarray, locus: Locus, ctcf_peaks: pd.DataFrame, top_fraction: float = 0.10,
-                 elements: pd.DataFrame | None = None) -> dict:
+def genome_track(
+    profile: np.ndarray,
+    locus: Locus,
+    ctcf_peaks: pd.DataFrame,
+    top_fraction: float = 0.10,
+    elements: pd.DataFrame | None = None,
+) -> dict:
     """CDT-III Figs 7/8: attention / max per bin against kb from the TSS, CTCF peaks (midpoint, signal / max, in the
     top bins or not), k of n peaks in the top bins, and the planted elements of the window when given."""
     profile = np.asarray(profile, float)
     res = genome.ctcf_enrichment(profile, locus, ctcf_peaks, top_fraction, count="peaks")
     top = genome.top_k_bins(profile, res.n_top)
     centre = locus.n_bins // 2
-    bins = pd.DataFrame({"bin": np.arange(locus.n_bins), "kb": (np.arange(locus.n_bins) - centre) * locus.bin_size / 1e3,
-                         "attention": profile / profile.max(), "in_top": top})
+    bins = pd.DataFrame(
+        {
+            "bin": np.arange(locus.n_bins),
+            "kb": (np.arange(locus.n_bins) - centre) * locus.bin_size / 1e3,
+            "attention": profile / profile.max(),
+            "in_top": top,
+        }
+    )
     window = genome.locus_peaks(ctcf_peaks, locus)
     mid = (window["start"].to_numpy() + window["end"].to_numpy()) // 2
     b = (mid - locus.center) // locus.bin_size + centre
     inside = (b >= 0) & (b < locus.n_bins)
     b, mid = b[inside], mid[inside]
     signal = window["fc"].to_numpy(float)[inside] if "fc" in window else np.ones(len(b))  # BED3: no signal column
-    peaks = pd.DataFrame({"bin": b, "kb": (mid - locus.center) / 1e3, "signal": signal,
-                          "signal_norm": signal / signal.max() if len(b) else signal, "in_top": top[b]})
+    peaks = pd.DataFrame(
+        {
+            "bin": b,
+            "kb": (mid - locus.center) / 1e3,
+            "signal": signal,
+            "signal_norm": signal / signal.max() if len(b) else signal,
+            "in_top": top[b],
+        }
+    )
     out = {"locus": locus.locus_id, "bins": bins, "peaks": peaks, "k": res.in_top, "n": res.n_ctcf}
     if elements is not None:
         out["elements"] = window_elements(elements, locus)
@@ -343,15 +480,27 @@ def genome_track(profile: np.ndarray, locus: Locus, ctcf_peaks: pd.DataFrame, to
 def window_elements(elements: pd.DataFrame, locus: Locus) -> pd.DataFrame:
     """Planted elements of one window (truth/elements.csv) as element, start_kb, end_kb from the window centre."""
     el = elements[elements["locus_id"].astype(str) == locus.locus_id]
-    return pd.DataFrame({"element": el["element"].to_numpy(), "start_kb": (el["start"].to_numpy() - locus.center) / 1e3,
-                         "end_kb": (el["end"].to_numpy() - locus.center) / 1e3})
+    return pd.DataFrame(
+        {
+            "element": el["element"].to_numpy(),
+            "start_kb": (el["start"].to_numpy() - locus.center) / 1e3,
+            "end_kb": (el["end"].to_numpy() - locus.center) / 1e3,
+        }
+    )
 
 
 # --- Hi-C (CDT-III Fig 3 / Table 9, CDT v1 Fig 6) ---------------------------------------------------------------------
 
 
-def hic_ratios(contacts: hic.HiC, profiles: Mapping[str, np.ndarray], loci: Mapping[str, Locus], k: int = 20,
-               n_draws: int = 100, seed: int = 0, kind: str = "balanced") -> pd.DataFrame:
+def hic_ratios(
+    contacts: hic.HiC,
+    profiles: Mapping[str, np.ndarray],
+    loci: Mapping[str, Locus],
+    k: int = 20,
+    n_draws: int = 100,
+    seed: int = 0,
+    kind: str = "balanced",
+) -> pd.DataFrame:
     """Per gene: promoter contact of the top-k attention bins over k random bins (`cdt.hic.top_vs_random`), once with
     every bin and once without the DNA bins inside the promoter's own Hi-C bin (whose self-contact is the diagonal,
     the largest value of the map; the paper does not say how it was handled). Loci off the map are left out."""
@@ -361,14 +510,24 @@ def hic_ratios(contacts: hic.HiC, profiles: Mapping[str, np.ndarray], loci: Mapp
         c = hic.promoter_contacts(contacts, locus, kind)  # [n_bins]
         if not np.isfinite(c).any() or np.nansum(c) == 0:
             continue
-        same = contacts.bin_id(locus.chrom, hic.attention_bin_positions(locus)) == contacts.bin_id(locus.chrom,
-                                                                                                   locus.center)
+        same = contacts.bin_id(locus.chrom, hic.attention_bin_positions(locus)) == contacts.bin_id(
+            locus.chrom, locus.center
+        )
         every = hic.top_vs_random(profile, c, k, n_draws, seed + i)
         off = hic.top_vs_random(profile, np.where(same, np.nan, c), k, n_draws, seed + i)
-        rows.append({"gene": gene, "top_mean": every.top_mean, "random_mean": every.random_mean, "ratio": every.ratio,
-                     "top_mean_off_diagonal": off.top_mean, "random_mean_off_diagonal": off.random_mean,
-                     "ratio_off_diagonal": off.ratio, "top_in_promoter_bin": int(same[np.argsort(-profile)[:k]].sum()),
-                     "published_ratio": CDT3_HIC_RATIO.get(gene, np.nan)})
+        rows.append(
+            {
+                "gene": gene,
+                "top_mean": every.top_mean,
+                "random_mean": every.random_mean,
+                "ratio": every.ratio,
+                "top_mean_off_diagonal": off.top_mean,
+                "random_mean_off_diagonal": off.random_mean,
+                "ratio_off_diagonal": off.ratio,
+                "top_in_promoter_bin": int(same[np.argsort(-profile)[:k]].sum()),
+                "published_ratio": CDT3_HIC_RATIO.get(gene, np.nan),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -411,10 +570,15 @@ def snp_pairs(truth_loci: pd.DataFrame) -> pd.DataFrame:
     """Simulated enhancer (SNP) loci and their cis genes as enhancer-promoter pairs (truth/loci.csv: the cis gene's
     TSS lies at center - distance)."""
     snp = truth_loci[(truth_loci["kind"] == "SNP") & truth_loci["gene"].notna()]
-    return pd.DataFrame({"pair": snp["locus_id"].astype(str) + ":" + snp["gene"].astype(str),
-                         "chrom": snp["chrom"].to_numpy(), "enhancer": snp["center"].to_numpy(np.int64),
-                         "promoter": (snp["center"] - snp["distance"]).to_numpy(np.int64),
-                         "effect": snp["cis_effect"].to_numpy(float)})
+    return pd.DataFrame(
+        {
+            "pair": snp["locus_id"].astype(str) + ":" + snp["gene"].astype(str),
+            "chrom": snp["chrom"].to_numpy(),
+            "enhancer": snp["center"].to_numpy(np.int64),
+            "promoter": (snp["center"] - snp["distance"]).to_numpy(np.int64),
+            "effect": snp["cis_effect"].to_numpy(float),
+        }
+    )
 
 
 def contact_window(contacts: hic.HiC, chrom: str, start: int, end: int, balance: bool = True) -> tuple[np.ndarray, int]:
@@ -446,8 +610,9 @@ class V1Attribution:
         return self.n_bins // 2 * self.bin_size
 
 
-def v1_attribution(run: LoadedRun, n: int = 100, seed: int = 42, splits: Sequence[str] = ("val",),
-                   batch_size: int = 8) -> V1Attribution:
+def v1_attribution(
+    run: LoadedRun, n: int = 100, seed: int = 42, splits: Sequence[str] = ("val",), batch_size: int = 8
+) -> V1Attribution:
     """Attention rows and gradient norms for `n` pairs drawn without replacement from `splits` (the paper: 100 of
     the 996 validation pairs, seed 42) plus the strongest-effect pair (most negative beta) of those splits."""
     data = load_data(run.config, DataFiles(**run.files))
@@ -484,16 +649,24 @@ def v1_peak_distances(attr: V1Attribution) -> tuple[np.ndarray, dict]:
     within = scaled_within_bp(attr.n_bins, attr.bin_size)
     summary = genome.peak_distance_summary(d, within)
     uniform = genome.peak_distance_summary((np.arange(attr.n_bins) - attr.n_bins // 2) * attr.bin_size, within)
-    summary.update({"within_bp": within, "half_window_kb": attr.half_window_bp / 1e3,
-                    "mean_abs_fraction_of_half_window": summary["mean_abs_kb"] * 1e3 / attr.half_window_bp,
-                    "uniform_mean_abs_kb": uniform["mean_abs_kb"], "uniform_frac_within": uniform["frac_within"]})
+    summary.update(
+        {
+            "within_bp": within,
+            "half_window_kb": attr.half_window_bp / 1e3,
+            "mean_abs_fraction_of_half_window": summary["mean_abs_kb"] * 1e3 / attr.half_window_bp,
+            "uniform_mean_abs_kb": uniform["mean_abs_kb"],
+            "uniform_frac_within": uniform["frac_within"],
+        }
+    )
     return d, summary
 
 
 def v1_peak_table(attr: V1Attribution) -> pd.DataFrame:
     """The analysed pairs with their attention and gradient peak offsets from the enhancer (kb)."""
-    return attr.pairs.assign(attention_peak_kb=genome.attention_peak_distance(attr.attention, attr.bin_size) / 1e3,
-                             gradient_peak_kb=genome.attention_peak_distance(attr.gradient, attr.bin_size) / 1e3)
+    return attr.pairs.assign(
+        attention_peak_kb=genome.attention_peak_distance(attr.attention, attr.bin_size) / 1e3,
+        gradient_peak_kb=genome.attention_peak_distance(attr.gradient, attr.bin_size) / 1e3,
+    )
 
 
 def top_overlaps(a: np.ndarray, b: np.ndarray, k: int = 20) -> np.ndarray:
@@ -505,8 +678,15 @@ def v1_overlap(attr: V1Attribution, k: int = 20) -> tuple[np.ndarray, dict]:
     """CDT v1 Fig 4: top-k attention vs top-k gradient bins on the random sample, against the chance overlap k^2/L."""
     keep = attr.pairs["random"].to_numpy()
     ov = top_overlaps(attr.attention[keep], attr.gradient[keep], k)
-    return ov, {"mean": float(ov.mean()), "median": float(np.median(ov)), "min": int(ov.min()), "max": int(ov.max()),
-                "k": k, "chance": k * k / attr.n_bins, "example": int(np.flatnonzero(keep)[np.argsort(ov)[len(ov) // 2]])}
+    return ov, {
+        "mean": float(ov.mean()),
+        "median": float(np.median(ov)),
+        "min": int(ov.min()),
+        "max": int(ov.max()),
+        "k": k,
+        "chance": k * k / attr.n_bins,
+        "example": int(np.flatnonzero(keep)[np.argsort(ov)[len(ov) // 2]]),
+    }
 
 
 def temperature_scale(profile: np.ndarray, t: float = 0.3, eps: float = 1e-10) -> np.ndarray:
@@ -534,18 +714,30 @@ def v1_case(attr: V1Attribution, ctcf_sites: pd.DataFrame) -> dict:
     def nearest(x: float) -> float:
         return float(np.min(np.abs(sites_kb - x))) if sites_kb.size else np.nan
 
-    return {"index": i, "pair": row["pair"], "beta": float(row["beta"]), "target_gene": row["target_gene"],
-            "tss_offset_kb": (int(row["tss"]) - centre) / 1e3, "attention_peak_kb": float(att_kb),
-            "gradient_peak_kb": float(grad_kb), "ctcf_kb": sites_kb, "attention_to_ctcf_kb": nearest(att_kb),
-            "gradient_to_ctcf_kb": nearest(grad_kb), "attention_max_over_uniform": float(attr.attention[i].max()
-                                                                                         * attr.n_bins)}
+    return {
+        "index": i,
+        "pair": row["pair"],
+        "beta": float(row["beta"]),
+        "target_gene": row["target_gene"],
+        "tss_offset_kb": (int(row["tss"]) - centre) / 1e3,
+        "attention_peak_kb": float(att_kb),
+        "gradient_peak_kb": float(grad_kb),
+        "ctcf_kb": sites_kb,
+        "attention_to_ctcf_kb": nearest(att_kb),
+        "gradient_to_ctcf_kb": nearest(grad_kb),
+        "attention_max_over_uniform": float(attr.attention[i].max() * attr.n_bins),
+    }
 
 
 # --- ground truth on simulated data: planted elements vs attention -----------------------------------------------------
 
 
-def element_truth(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
-                  classes: Sequence[str] = ("promoter", "CTCF", "enhancer", "open")) -> dict[str, np.ndarray]:
+def element_truth(
+    elements: pd.DataFrame,
+    loci: Sequence[str],
+    n_bins: int,
+    classes: Sequence[str] = ("promoter", "CTCF", "enhancer", "open"),
+) -> dict[str, np.ndarray]:
     """`[U, n_bins]` bool truth per planted element class and for any element (truth/elements.csv)."""
     out = {"any element": element_bins(elements, loci, n_bins)}
     out.update({c: element_bins(elements, loci, n_bins, c) for c in classes})
@@ -561,8 +753,9 @@ def bin_scores(attention: Mapping[str, np.ndarray], dna: np.ndarray, seed: int =
     return out
 
 
-def element_recovery(scores: Mapping[str, np.ndarray], truths: Mapping[str, np.ndarray],
-                     top_fraction: float = 0.10) -> pd.DataFrame:
+def element_recovery(
+    scores: Mapping[str, np.ndarray], truths: Mapping[str, np.ndarray], top_fraction: float = 0.10
+) -> pd.DataFrame:
     """AUROC/AUPRC of each score against each truth (`cdt.baselines.recovery_table`), plus the share of each locus's
     top bins that lie on a planted element (precision), the base rate, and their ratio (fold enrichment)."""
     table = recovery_table(scores, truths)
@@ -571,8 +764,14 @@ def element_recovery(scores: Mapping[str, np.ndarray], truths: Mapping[str, np.n
         s = np.asarray(s, float)
         top = np.stack([genome.top_k_bins(row, max(1, int(top_fraction * s.shape[1]))) for row in s])  # [U, L]
         for target, t in truths.items():
-            prec.append({"method": method, "target": target, "top_precision": float(t[top].mean()),
-                         "base_rate": float(t.mean())})
+            prec.append(
+                {
+                    "method": method,
+                    "target": target,
+                    "top_precision": float(t[top].mean()),
+                    "base_rate": float(t.mean()),
+                }
+            )
     out = table.merge(pd.DataFrame(prec), on=["method", "target"])
     out["top_fold"] = out["top_precision"] / out["base_rate"]
     return out

@@ -66,14 +66,17 @@ RNA_BINDING_P = {"c1": 5e-16, "c3": 1e-16}  # Fig 5B / text, GO molecular functi
 MODULE_TERM = "RNA Binding"
 """The term that names the RNA-processing module (GO molecular function); C1/C3 are the communities enriched for it."""
 
-CDT3_TABLE5 = pd.DataFrame([
-    ("dna_self_0", "DNA self-attention (L0)", "8 x 896 x 896", "genomic interactions", "CDT-II"),
-    ("dna_self_1", "DNA self-attention (L1)", "8 x 896 x 896", "higher-order genomic", "CDT-II"),
-    ("rna_self_0", "RNA self-attention", "8 x 2,361 x 2,361", "gene co-regulation", "CDT-II"),
-    ("dna_to_rna", "DNA->RNA cross-attention", "8 x 2,361 x 896", "transcriptional control", "CDT-II"),
-    ("protein_self_0", "protein self-attention", "8 x 189 x 189", "protein co-regulation", "CDT-III"),
-    ("rna_to_protein", "RNA->protein cross-attention", "8 x 189 x 2,361", "translational control", "CDT-III"),
-], columns=["map", "attention map", "published_shape", "biological meaning", "source"])
+CDT3_TABLE5 = pd.DataFrame(
+    [
+        ("dna_self_0", "DNA self-attention (L0)", "8 x 896 x 896", "genomic interactions", "CDT-II"),
+        ("dna_self_1", "DNA self-attention (L1)", "8 x 896 x 896", "higher-order genomic", "CDT-II"),
+        ("rna_self_0", "RNA self-attention", "8 x 2,361 x 2,361", "gene co-regulation", "CDT-II"),
+        ("dna_to_rna", "DNA->RNA cross-attention", "8 x 2,361 x 896", "transcriptional control", "CDT-II"),
+        ("protein_self_0", "protein self-attention", "8 x 189 x 189", "protein co-regulation", "CDT-III"),
+        ("rna_to_protein", "RNA->protein cross-attention", "8 x 189 x 2,361", "translational control", "CDT-III"),
+    ],
+    columns=["map", "attention map", "published_shape", "biological meaning", "source"],
+)
 """CDT-III Table 5 (appendix E): the six attention maps, [heads, queries, keys]."""
 
 RNA_MAPS = ("rna_self_0", "dna_to_rna")
@@ -107,13 +110,20 @@ def _gene_map(amap: AttentionMap) -> np.ndarray:
 # 03 — the GFI1B attention maps
 
 
-def gene_maps(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna: DNAStore | str | os.PathLike,
-              gene: str = "GFI1B", first_n: int = 50, maps: Sequence[str] | None = None,
-              batch_size: int = 16) -> dict[str, AttentionMap]:
+def gene_maps(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna: DNAStore | str | os.PathLike,
+    gene: str = "GFI1B",
+    first_n: int = 50,
+    maps: Sequence[str] | None = None,
+    batch_size: int = 16,
+) -> dict[str, AttentionMap]:
     """Head-resolved cell means of every attention map over the first `first_n` cells of `gene` (file order, any
     split): one streamed pass feeds Figs 4A, 4C, 4D, the top-N overlap and the hub roles."""
-    return mean_attention_maps(model, screen, dna, gene, maps, heads=True, splits=None, first_n=first_n,
-                               batch_size=batch_size)
+    return mean_attention_maps(
+        model, screen, dna, gene, maps, heads=True, splits=None, first_n=first_n, batch_size=batch_size
+    )
 
 
 def dna_layers(maps: Mapping[str, AttentionMap]) -> dict[str, np.ndarray]:
@@ -146,8 +156,9 @@ def neighbourhood(amap: AttentionMap, query: str, n: int = 30) -> pd.DataFrame:
     q = _index(amap.query_names, query, "query")
     pick = np.union1d(top_n(a[q] + a[:, q], min(n, a.shape[0])), [q])  # sorted = gene order
     names = np.asarray(amap.query_names).astype(str)[pick]
-    return pd.DataFrame(a[np.ix_(pick, pick)], index=pd.Index(names, name="source"),
-                        columns=pd.Index(names, name="target"))
+    return pd.DataFrame(
+        a[np.ix_(pick, pick)], index=pd.Index(names, name="source"), columns=pd.Index(names, name="target")
+    )
 
 
 @dataclass
@@ -159,13 +170,20 @@ class CellVariation:
     variable: pd.Series  # the keys with the largest across-cell variance of attention, largest first
 
 
-def cell_variation(model: nn.Module | Any, screen: ad.AnnData | str | os.PathLike, dna: DNAStore | str | os.PathLike,
-                   gene: str = "GFI1B", first_n: int = 20, n_variable: int = 20) -> CellVariation:
+def cell_variation(
+    model: nn.Module | Any,
+    screen: ad.AnnData | str | os.PathLike,
+    dna: DNAStore | str | os.PathLike,
+    gene: str = "GFI1B",
+    first_n: int = 20,
+    n_variable: int = 20,
+) -> CellVariation:
     """The head-mean RNA self-attention row of `gene` in each of its first `first_n` cells (spec cdt2 §7.8)."""
     rows = attention_rows(model, screen, dna, gene, gene, "rna_self_0", splits=None, first_n=first_n)
     corr, summary = row_correlation(rows)
-    var = pd.Series(rows.head_mean().var(0), index=pd.Index(np.asarray(rows.key_names).astype(str), name="gene"),
-                    name="variance")
+    var = pd.Series(
+        rows.head_mean().var(0), index=pd.Index(np.asarray(rows.key_names).astype(str), name="gene"), name="variance"
+    )
     return CellVariation(corr=corr, summary=summary, variable=var.nlargest(min(n_variable, var.size), keep="first"))
 
 
@@ -181,8 +199,10 @@ def reference_cells(screen: ad.AnnData) -> tuple[np.ndarray, str]:
         return ntc, f"{ntc.size} NTC cells"
     train = np.flatnonzero((obs["split"].astype(str) == "train").to_numpy())
     if train.size < 3:
-        raise ValueError(f"{screen.uns.get('cdt', {}).get('source', 'screen')}: neither NTC nor training cells "
-                         "(>= 3) to correlate expression over")
+        raise ValueError(
+            f"{screen.uns.get('cdt', {}).get('source', 'screen')}: neither NTC nor training cells "
+            "(>= 3) to correlate expression over"
+        )
     return train, f"{train.size} training-split cells (no NTC cells in this screen)"
 
 
@@ -190,8 +210,7 @@ def _dense(x) -> np.ndarray:
     return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
 
 
-def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str,
-                edges: pd.DataFrame | None = None) -> pd.DataFrame:
+def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str, edges: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per gene, every way of ranking `gene`'s regulatory partners, in the screen's gene order.
 
     effect: |mean log2FC| over all `gene` cells (the experimental ranking, spec cdt2 §8); attention_down / _up: the
@@ -206,11 +225,15 @@ def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str,
     g = _index(genes, gene, "gene")
     np.fill_diagonal(a, 0.0)
     rows, _ = reference_cells(screen)
-    out = pd.DataFrame({
-        "effect": observed_profile(screen, gene).abs().to_numpy(),
-        "attention_down": a[g], "attention_up": a[:, g],
-        "correlation": spearman_with(_dense(screen.X[rows]), g),
-    }, index=pd.Index(genes, name="gene"))
+    out = pd.DataFrame(
+        {
+            "effect": observed_profile(screen, gene).abs().to_numpy(),
+            "attention_down": a[g],
+            "attention_up": a[:, g],
+            "correlation": spearman_with(_dense(screen.X[rows]), g),
+        },
+        index=pd.Index(genes, name="gene"),
+    )
     out.loc[gene, "correlation"] = 0.0  # a gene's correlation with itself is no edge
     if edges is not None:
         direct, anyhow = truth_adjacency(edges, genes), truth_adjacency(edges, genes, indirect=True)
@@ -218,14 +241,17 @@ def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str,
     return out
 
 
-SCORE_LABELS = {"attention_down": "attention row (what GFI1B attends to)",
-                "attention_up": "attention column (who attends to GFI1B)",
-                "correlation": "|Spearman| with GFI1B, unperturbed cells",
-                "gradient_importance": "gradient importance"}
+SCORE_LABELS = {
+    "attention_down": "attention row (what GFI1B attends to)",
+    "attention_up": "attention column (who attends to GFI1B)",
+    "correlation": "|Spearman| with GFI1B, unperturbed cells",
+    "gradient_importance": "gradient importance",
+}
 
 
-def overlap_table(scores: pd.DataFrame, n: int, methods: Sequence[str] = ("attention_down", "attention_up",
-                                                                          "correlation")) -> pd.DataFrame:
+def overlap_table(
+    scores: pd.DataFrame, n: int, methods: Sequence[str] = ("attention_down", "attention_up", "correlation")
+) -> pd.DataFrame:
     """Top-n of each method vs top-n of |effect| (hypergeometric, M = genes), and, with truth columns, the share of
     each top-n that are true targets (direct / downstream) against the share among all other genes."""
     M = len(scores)
@@ -236,8 +262,16 @@ def overlap_table(scores: pd.DataFrame, n: int, methods: Sequence[str] = ("atten
             continue
         top = set(scores.index[top_n(scores[m].to_numpy(), n)])
         o = set_overlap(top, exp_top, M)
-        row = {"method": m, "label": SCORE_LABELS.get(m, m), "n": n, "M": M, "overlap": o.k,
-               "expected": o.expected, "fold": o.fold, "p_value": o.p_value}
+        row = {
+            "method": m,
+            "label": SCORE_LABELS.get(m, m),
+            "n": n,
+            "M": M,
+            "overlap": o.k,
+            "expected": o.expected,
+            "fold": o.fold,
+            "p_value": o.p_value,
+        }
         for t in ("true_target", "true_downstream"):
             if t in scores:
                 row[f"{t}_share"] = float(scores.loc[sorted(top), t].mean())
@@ -246,21 +280,29 @@ def overlap_table(scores: pd.DataFrame, n: int, methods: Sequence[str] = ("atten
     return pd.DataFrame(rows)
 
 
-def score_correlations(scores: pd.DataFrame,
-                       columns: Sequence[str] = ("effect", "attention_down", "gradient_importance", "correlation"),
-                       ) -> pd.DataFrame:
+def score_correlations(
+    scores: pd.DataFrame,
+    columns: Sequence[str] = ("effect", "attention_down", "gradient_importance", "correlation"),
+) -> pd.DataFrame:
     """Pearson r between every pair of rankings across genes (the paper's "r = 0.27 between methods")."""
     cols = [c for c in columns if c in scores]
     rows = []
     for i, a in enumerate(cols):
-        for b in cols[i + 1:]:
-            rows.append({"a": a, "b": b, "pearson_r": float(scipy.stats.pearsonr(scores[a], scores[b]).statistic),
-                         "spearman_rho": float(scipy.stats.spearmanr(scores[a], scores[b]).statistic)})
+        for b in cols[i + 1 :]:
+            rows.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "pearson_r": float(scipy.stats.pearsonr(scores[a], scores[b]).statistic),
+                    "spearman_rho": float(scipy.stats.spearmanr(scores[a], scores[b]).statistic),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def hub_table(amap: AttentionMap, gene: str, scores: pd.DataFrame | None = None,
-              percentile: float = 95.0) -> tuple[HubRoles, pd.DataFrame]:
+def hub_table(
+    amap: AttentionMap, gene: str, scores: pd.DataFrame | None = None, percentile: float = 95.0
+) -> tuple[HubRoles, pd.DataFrame]:
     """Fig 5A: hub roles of `gene` in the head-mean RNA self-attention (`cdt.networks.hub_roles`), each role with
     its truth columns from `gene_scores` when given."""
     roles = hub_roles(_gene_map(amap), list(np.asarray(amap.query_names).astype(str)), gene, percentile)
@@ -295,8 +337,9 @@ def perturbations_with_cells(screen: ad.AnnData, genes: Sequence[str]) -> list[s
     return [g for g in genes if g in have]
 
 
-def gradient_vs_effect(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
-                       genes: Sequence[str], n_outputs: int) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+def gradient_vs_effect(
+    model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, genes: Sequence[str], n_outputs: int
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Per gene: Jacobian of the top-`n_outputs` outputs by |effect| at the NTC-mean input and the gene's DNA
     (spec cdt2 §13); Pearson/Spearman of gradient importance with |effect| over all genes.
 
@@ -309,21 +352,39 @@ def gradient_vs_effect(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore
         jac = gene_jacobian(model, screen, dna, gene, at="ntc_mean", outputs=outputs)
         stats = importance_vs_effect(jac, effect)
         n_cells = int((screen.obs["perturbation"].astype(str) == gene).sum())
-        rows.append({"perturbation": gene, "cells": n_cells, "outputs": len(outputs), "r": stats["r"],
-                     "rho": stats["rho"], "published_r": GRADIENT_R_PER_GENE.get(gene, np.nan)})
+        rows.append(
+            {
+                "perturbation": gene,
+                "cells": n_cells,
+                "outputs": len(outputs),
+                "r": stats["r"],
+                "rho": stats["rho"],
+                "published_r": GRADIENT_R_PER_GENE.get(gene, np.nan),
+            }
+        )
         importance[gene] = jac.importance()
     return pd.DataFrame(rows), importance
 
 
-def knockdown_table(model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike,
-                    genes: Sequence[str]) -> tuple[pd.DataFrame, dict[str, Knockdown]]:
+def knockdown_table(
+    model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, genes: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, Knockdown]]:
     """In-silico knockdown (input set to 0 at the mean TSS-cell input, spec cdt2 §15) of every gene that is both an
     input gene and a perturbation with cells; r of the predicted change with the observed mean log2FC."""
     genes = [g for g in perturbations_with_cells(screen, genes) if g in set(screen.var_names)]
     kds = {g: in_silico_knockdown(model, screen, dna, g, baseline="tss_mean", fraction=0.0) for g in genes}
-    table = pd.DataFrame([{"perturbation": g, "r": k.r, "rho": k.rho,
-                           "self_change": float(k.delta[g]), "observed_self": float(k.observed[g])}
-                          for g, k in kds.items()])
+    table = pd.DataFrame(
+        [
+            {
+                "perturbation": g,
+                "r": k.r,
+                "rho": k.rho,
+                "self_change": float(k.delta[g]),
+                "observed_self": float(k.observed[g]),
+            }
+            for g, k in kds.items()
+        ]
+    )
     return table, kds
 
 
@@ -339,13 +400,18 @@ def attention_inventory(model: nn.Module | Any | None = None, preset: str = "pap
     model, _ = resolve_model(model)
     shapes = attention_shapes(model)
     table = CDT3_TABLE5.copy()
-    table["this_model_shape"] = [" x ".join(f"{n:,}" for n in shapes[m]) if m in shapes else "—"
-                                 for m in table["map"]]
+    table["this_model_shape"] = [" x ".join(f"{n:,}" for n in shapes[m]) if m in shapes else "—" for m in table["map"]]
     extra = [m for m in shapes if m not in set(table["map"])]  # the VCE pooling queries (not counted by the paper)
-    more = pd.DataFrame({"map": extra, "attention map": [f"VCE pooling ({m.split('_', 1)[1]})" for m in extra],
-                         "published_shape": "—", "biological meaning": "cell-embedding pooling",
-                         "source": "not in Table 5",
-                         "this_model_shape": [" x ".join(f"{n:,}" for n in shapes[m]) for m in extra]})
+    more = pd.DataFrame(
+        {
+            "map": extra,
+            "attention map": [f"VCE pooling ({m.split('_', 1)[1]})" for m in extra],
+            "published_shape": "—",
+            "biological meaning": "cell-embedding pooling",
+            "source": "not in Table 5",
+            "this_model_shape": [" x ".join(f"{n:,}" for n in shapes[m]) for m in extra],
+        }
+    )
     return pd.concat([table, more], ignore_index=True)
 
 
@@ -364,17 +430,34 @@ def v1_dna_self_heads(run: Any, split: str = "val", index: int = 0, layer: int =
     b = data.collate([int(idx[index])])
     device = next(model.parameters()).device
     with eval_mode(model), torch.no_grad():
-        attn = model(b.dna.to(device), data.rna_emb.to(device), data.prot_emb.to(device),
-                     b.target_index.to(device), return_attention=True).attention
+        attn = model(
+            b.dna.to(device),
+            data.rna_emb.to(device),
+            data.prot_emb.to(device),
+            b.target_index.to(device),
+            return_attention=True,
+        ).attention
     name = f"dna_self_{layer}"
     if name not in attn:
         raise ValueError(f"the model has no {name!r} map (maps: {sorted(attn)})")
     bins = np.arange(model.cfg.n_bins)
     pair = str(data.pair_ids[idx[index]])
-    return AttentionMap(name=name, values=attn[name][0].double().cpu().numpy(), heads=True, cells=np.array([pair]),
-                        query_names=bins, key_names=bins,
-                        meta={"model": "CDT1", "run_dir": str(run.run_dir), "map": name, "pair": pair,
-                              "target_gene": str(data.genes[int(b.target_index[0])]), "split": split})
+    return AttentionMap(
+        name=name,
+        values=attn[name][0].double().cpu().numpy(),
+        heads=True,
+        cells=np.array([pair]),
+        query_names=bins,
+        key_names=bins,
+        meta={
+            "model": "CDT1",
+            "run_dir": str(run.run_dir),
+            "map": name,
+            "pair": pair,
+            "target_gene": str(data.genes[int(b.target_index[0])]),
+            "split": split,
+        },
+    )
 
 
 def pick_heads(amap: AttentionMap, k: int = 4) -> pd.DataFrame:
@@ -388,8 +471,9 @@ def pick_heads(amap: AttentionMap, k: int = 4) -> pd.DataFrame:
         raise ValueError(f"{amap.name}: need a head-resolved cell-mean map")
     p = np.clip(amap.values, 1e-12, None)  # [H, Q, K]
     rows = -(amap.values * np.log(p)).sum(-1).mean(-1)  # [H]
-    table = attention_entropy(amap).rename(columns={"entropy": "key_entropy",
-                                                    "effective_positions": "key_effective_positions"})
+    table = attention_entropy(amap).rename(
+        columns={"entropy": "key_entropy", "effective_positions": "key_effective_positions"}
+    )
     table.insert(0, "row_effective_positions", np.exp(rows))
     table.insert(0, "row_entropy", rows)
     table = table.sort_values("row_entropy", kind="stable")
@@ -418,21 +502,30 @@ class GeneNetwork:
         return pd.Series([len(c) for c in self.communities], name="size").rename_axis("community")
 
     def summary(self) -> dict[str, Any]:
-        return {"network": self.name, "genes": len(self.genes), "edges": self.graph.number_of_edges(),
-                "threshold": float(self.graph.graph.get("threshold", np.nan)), "communities": self.n_communities,
-                "singletons": int((self.sizes() == 1).sum()), "largest": int(self.sizes().max())}
+        return {
+            "network": self.name,
+            "genes": len(self.genes),
+            "edges": self.graph.number_of_edges(),
+            "threshold": float(self.graph.graph.get("threshold", np.nan)),
+            "communities": self.n_communities,
+            "singletons": int((self.sizes() == 1).sum()),
+            "largest": int(self.sizes().max()),
+        }
 
 
-def gene_network(name: str, matrix: np.ndarray, genes: Sequence[str], top_fraction: float = 0.05,
-                 seed: int = 0) -> GeneNetwork:
+def gene_network(
+    name: str, matrix: np.ndarray, genes: Sequence[str], top_fraction: float = 0.05, seed: int = 0
+) -> GeneNetwork:
     """Top-`top_fraction` edge graph (undirected, `cdt.networks.top_edge_graph`) and Louvain at resolution 1."""
     graph = top_edge_graph(matrix, list(genes), top_fraction)
-    return GeneNetwork(name=name, genes=list(genes), graph=graph,
-                       communities=louvain_communities(graph, resolution=1.0, seed=seed))
+    return GeneNetwork(
+        name=name, genes=list(genes), graph=graph, communities=louvain_communities(graph, resolution=1.0, seed=seed)
+    )
 
 
-def attention_networks(maps: Mapping[str, AttentionMap], top_fraction: float = 0.05,
-                       seed: int = 0) -> dict[str, GeneNetwork]:
+def attention_networks(
+    maps: Mapping[str, AttentionMap], top_fraction: float = 0.05, seed: int = 0
+) -> dict[str, GeneNetwork]:
     """The two CDT-II networks (spec cdt2 §9): "self" from the head- and cell-mean RNA self-attention, "cross" from
     the cosine similarity of the genes' head-mean DNA->RNA attention rows."""
     missing = [m for m in RNA_MAPS if m not in maps]
@@ -441,8 +534,10 @@ def attention_networks(maps: Mapping[str, AttentionMap], top_fraction: float = 0
     self_map = maps["rna_self_0"]
     genes = list(np.asarray(self_map.query_names).astype(str))
     cross = cross_attention_similarity(maps["dna_to_rna"]).to_numpy()
-    return {"self": gene_network("RNA self-attention", _gene_map(self_map), genes, top_fraction, seed),
-            "cross": gene_network("DNA->RNA cross-attention similarity", cross, genes, top_fraction, seed)}
+    return {
+        "self": gene_network("RNA self-attention", _gene_map(self_map), genes, top_fraction, seed),
+        "cross": gene_network("DNA->RNA cross-attention similarity", cross, genes, top_fraction, seed),
+    }
 
 
 def correlation_network(screen: ad.AnnData, top_fraction: float = 0.05, seed: int = 0) -> tuple[GeneNetwork, str]:
@@ -465,8 +560,12 @@ def gmt_libraries(genesets_dir: str | os.PathLike | None) -> list[Path]:
     return sorted(d.glob("*.gmt"))
 
 
-def enrich_network(net: GeneNetwork, libraries: Mapping[str, Any] | Sequence[str | os.PathLike], online: bool = False,
-                   background: int | Collection[str] | None = None) -> pd.DataFrame:
+def enrich_network(
+    net: GeneNetwork,
+    libraries: Mapping[str, Any] | Sequence[str | os.PathLike],
+    online: bool = False,
+    background: int | Collection[str] | None = None,
+) -> pd.DataFrame:
     """Enrichment of every community (>= 5 genes) of a network: `libraries` are GMT paths or {name: gene sets}
     offline, Enrichr library names online. Offline the background defaults to the network's genes (the authors'
     Enrichr run used a genome-wide background of ~20,000)."""
@@ -477,8 +576,9 @@ def enrich_network(net: GeneNetwork, libraries: Mapping[str, Any] | Sequence[str
     return enrich_communities(net.communities, libs, background=bg)
 
 
-def enrich_networks(nets: Mapping[str, GeneNetwork], libraries: Mapping[str, Any] | Sequence[str | os.PathLike],
-                    online: bool = False) -> tuple[dict[str, pd.DataFrame], str | None]:
+def enrich_networks(
+    nets: Mapping[str, GeneNetwork], libraries: Mapping[str, Any] | Sequence[str | os.PathLike], online: bool = False
+) -> tuple[dict[str, pd.DataFrame], str | None]:
     """`enrich_network` for each network; when Enrichr cannot be reached (online), empty tables and the error, so
     the module overlap can still be shown."""
     if not online:
@@ -496,8 +596,9 @@ def term_hits(enrichment: pd.DataFrame, term: str = MODULE_TERM) -> pd.DataFrame
     return enrichment[t.str.startswith(term.lower())].sort_values("P_value", kind="stable")
 
 
-def pick_module_communities(nets: Mapping[str, GeneNetwork], enrichments: Mapping[str, pd.DataFrame],
-                            term: str = MODULE_TERM) -> tuple[dict[str, int], str]:
+def pick_module_communities(
+    nets: Mapping[str, GeneNetwork], enrichments: Mapping[str, pd.DataFrame], term: str = MODULE_TERM
+) -> tuple[dict[str, int], str]:
     """C1 (self) and C3 (cross): per network, the community most significantly enriched for `term`; when a network
     has no community carrying the term, the self/cross pair with the most significant overlap instead.
 
@@ -515,8 +616,9 @@ def pick_module_communities(nets: Mapping[str, GeneNetwork], enrichments: Mappin
             p = set_overlap(a, b, len(nets["self"].genes)).p_value
             if best is None or p < best[0]:
                 best = (p, i, j)
-    return {"self": best[1], "cross": best[2]}, (f"no community carries {term!r} in both networks: the self/cross "
-                                                 "pair with the most significant overlap")
+    return {"self": best[1], "cross": best[2]}, (
+        f"no community carries {term!r} in both networks: the self/cross pair with the most significant overlap"
+    )
 
 
 def clean_term(term: str) -> str:
@@ -532,8 +634,9 @@ def top_terms(enrichment: pd.DataFrame, community: int, n: int = 10) -> pd.DataF
     rows["name"] = rows["Term"].map(clean_term)
     rows["minus_log10_adj_p"] = -np.log10(rows["Adjusted_P_value"].astype(float).clip(lower=1e-300))
     rows = rows.sort_values(["Adjusted_P_value", "P_value", "Term"], kind="stable").head(n)
-    return rows[["Library", "Term", "name", "Overlap", "P_value", "Adjusted_P_value", "minus_log10_adj_p"]
-                ].reset_index(drop=True)
+    return rows[["Library", "Term", "name", "Overlap", "P_value", "Adjusted_P_value", "minus_log10_adj_p"]].reset_index(
+        drop=True
+    )
 
 
 def module_overlap(a: Collection[str], b: Collection[str], genes: Collection[str]) -> Overlap:
@@ -541,8 +644,9 @@ def module_overlap(a: Collection[str], b: Collection[str], genes: Collection[str
     return set_overlap(a, b, set(genes))
 
 
-def module_recovery(nets: Mapping[str, GeneNetwork], modules: pd.DataFrame,
-                    kinds: Sequence[str] = ("regulatory",)) -> pd.DataFrame:
+def module_recovery(
+    nets: Mapping[str, GeneNetwork], modules: pd.DataFrame, kinds: Sequence[str] = ("regulatory",)
+) -> pd.DataFrame:
     """Per network and planted module (truth/modules.csv, of `kinds`): the community with the largest Jaccard
     index, its overlap, recall of the module, and the hypergeometric fold and P."""
     mods = modules[modules["kind"].astype(str).isin(kinds)] if "kind" in modules else modules
@@ -556,14 +660,26 @@ def module_recovery(nets: Mapping[str, GeneNetwork], modules: pd.DataFrame,
             jac = [len(members & set(c)) / len(members | set(c)) for c in net.communities]
             best = int(np.argmax(jac))
             o = set_overlap(members, net.communities[best], universe)
-            rows.append({"network": key, "module": module, "module_genes": len(members), "community": best,
-                         "community_size": len(net.communities[best]), "overlap": o.k,
-                         "recall": o.k / len(members), "jaccard": jac[best], "fold": o.fold, "p_value": o.p_value})
+            rows.append(
+                {
+                    "network": key,
+                    "module": module,
+                    "module_genes": len(members),
+                    "community": best,
+                    "community_size": len(net.communities[best]),
+                    "overlap": o.k,
+                    "recall": o.k / len(members),
+                    "jaccard": jac[best],
+                    "fold": o.fold,
+                    "p_value": o.p_value,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def planted_term_ranks(enrichment: pd.DataFrame, community: int, planted: pd.DataFrame,
-                       module: str = "rna_processing") -> pd.DataFrame:
+def planted_term_ranks(
+    enrichment: pd.DataFrame, community: int, planted: pd.DataFrame, module: str = "rna_processing"
+) -> pd.DataFrame:
     """Per library, the rank (by P, 1 = most significant) of the term planted for `module`
     (truth/planted_terms.csv) among the community's terms in that library and over all libraries."""
     rows_c = enrichment[enrichment["Community_ID"] == community].sort_values("P_value", kind="stable")
@@ -572,8 +688,14 @@ def planted_term_ranks(enrichment: pd.DataFrame, community: int, planted: pd.Dat
     for lib, term in planted.loc[planted["module"] == module, ["library", "term"]].itertuples(index=False):
         in_lib = rows_c[rows_c["Library"] == lib].reset_index(drop=True)
         hit = np.flatnonzero(in_lib["Term"].to_numpy() == term)
-        out.append({"library": lib, "term": term, "rank_in_library": int(hit[0]) + 1 if hit.size else np.nan,
-                    "terms_in_library": len(in_lib),
-                    "rank_overall": overall.index(term) + 1 if hit.size else np.nan,
-                    "P_value": float(in_lib.loc[hit[0], "P_value"]) if hit.size else np.nan})
+        out.append(
+            {
+                "library": lib,
+                "term": term,
+                "rank_in_library": int(hit[0]) + 1 if hit.size else np.nan,
+                "terms_in_library": len(in_lib),
+                "rank_overall": overall.index(term) + 1 if hit.size else np.nan,
+                "P_value": float(in_lib.loc[hit[0], "P_value"]) if hit.size else np.nan,
+            }
+        )
     return pd.DataFrame(out)

@@ -54,26 +54,40 @@ CDT2_PER_GENE_R: dict[str, float] = {"GFI1B": 0.88, "TNFSF9": 0.86, "TFRC": 0.85
 CDT2_TOP50: dict[str, int] = {"GFI1B": 26, "CD52": 25}
 """CDT-II text (v2): shared genes among the top-50 predicted and top-50 observed trans targets."""
 
-CDT3_TABLE1 = pd.DataFrame({
-    "perturbation": ["GFI1B", "TNFSF9", "TFRC", "CD44", "CD52"],
-    "cells": [477, 349, 847, 233, 131],
-    "rna_r_cdt2": [0.851, 0.831, 0.824, 0.795, 0.719],
-    "rna_r_cdt3": [0.885, 0.868, 0.854, 0.858, 0.748],
-    "protein_r_expressed": [0.969, 0.991, 0.989, 0.935, 0.962],
-})
+CDT3_TABLE1 = pd.DataFrame(
+    {
+        "perturbation": ["GFI1B", "TNFSF9", "TFRC", "CD44", "CD52"],
+        "cells": [477, 349, 847, 233, 131],
+        "rna_r_cdt2": [0.851, 0.831, 0.824, 0.795, 0.719],
+        "rna_r_cdt3": [0.885, 0.868, 0.854, 0.858, 0.748],
+        "protein_r_expressed": [0.969, 0.991, 0.989, 0.935, 0.962],
+    }
+)
 """CDT-III Table 1: per-gene pseudo-bulk r (means .804 -> .843; protein .969 over 65 expressed proteins)."""
 
-CDT3_STAGE_ABLATION = pd.DataFrame({
-    "variant": ["CDT-II (RNA only)", "single-stage A", "single-stage B", "single-stage C", "single-stage D",
-                "single-stage E (lambda warm-up)", "CDT-III two-stage"],
-    "lambda": ["—", "1.0", "0.11", "0.05", "0.01", "0.001 -> 0.01", "0.1"],
-    "rna_r": [0.64, 0.19, 0.24, 0.35, 0.37, 0.30, 0.64],
-    "protein_r": [np.nan, 0.76, 0.77, 0.81, 0.80, 0.21, 0.43],
-})
+CDT3_STAGE_ABLATION = pd.DataFrame(
+    {
+        "variant": [
+            "CDT-II (RNA only)",
+            "single-stage A",
+            "single-stage B",
+            "single-stage C",
+            "single-stage D",
+            "single-stage E (lambda warm-up)",
+            "CDT-III two-stage",
+        ],
+        "lambda": ["—", "1.0", "0.11", "0.05", "0.01", "0.001 -> 0.01", "0.1"],
+        "rna_r": [0.64, 0.19, 0.24, 0.35, 0.37, 0.30, 0.64],
+        "protein_r": [np.nan, 0.76, 0.77, 0.81, 0.80, 0.21, 0.43],
+    }
+)
 """CDT-III Table 4 / Table 7: pooled per-cell r on the held-out cells (protein r of single-stage over all 189)."""
 
-V1_TABLE1 = {"DNA": ("Enformer (trunk)", "896 bins x 3,072"), "RNA": ("scGPT gene tokens", "2,360 x 512"),
-             "Protein": ("ESM-C / ProteomeLM", "2,360 x 768")}
+V1_TABLE1 = {
+    "DNA": ("Enformer (trunk)", "896 bins x 3,072"),
+    "RNA": ("scGPT gene tokens", "2,360 x 512"),
+    "Protein": ("ESM-C / ProteomeLM", "2,360 x 768"),
+}
 """CDT v1 Table 1: foundation model and embedding shape per modality."""
 
 V1_TABLE2 = {  # attention map -> (what attends to what, published shape)
@@ -86,13 +100,16 @@ V1_TABLE2 = {  # attention map -> (what attends to what, published shape)
 }
 """CDT v1 Table 2: attention mechanisms, their reading and shapes."""
 
-PUBLISHED_PARAMS: dict[str, float] = {"CDT v1": 60e6, "CDT-II": 21e6, "CDT-II full gene set (9,335 genes)": 54e6,
-                                      "CDT-III": 30_987_766}
+PUBLISHED_PARAMS: dict[str, float] = {
+    "CDT v1": 60e6,
+    "CDT-II": 21e6,
+    "CDT-II full gene set (9,335 genes)": 54e6,
+    "CDT-III": 30_987_766,
+}
 """Parameter counts the papers state (CDT v1 ~60 M, CDT-II ~21 M, its 9,335-gene ablation ~54 M, CDT-III exact)."""
 
 
 # --- runs and learning curves ----------------------------------------------------------------------------------------
-
 
 
 def learning_curves(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -102,11 +119,19 @@ def learning_curves(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         if h.empty:
             continue
         for s in ("train", "val"):
-            parts.append(pd.DataFrame({
-                "label": label, "epoch": h["epoch"].to_numpy(), "phase": h["phase"].to_numpy(), "set": s,
-                "r": h[f"{s}_r"].to_numpy(), "loss": h[f"{s}_loss"].to_numpy(),
-                "pb_r": h[f"{s}_pb_r"].to_numpy() if f"{s}_pb_r" in h else np.nan,
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "label": label,
+                        "epoch": h["epoch"].to_numpy(),
+                        "phase": h["phase"].to_numpy(),
+                        "set": s,
+                        "r": h[f"{s}_r"].to_numpy(),
+                        "loss": h[f"{s}_loss"].to_numpy(),
+                        "pb_r": h[f"{s}_pb_r"].to_numpy() if f"{s}_pb_r" in h else np.nan,
+                    }
+                )
+            )
     if not parts:
         raise ValueError("no run has a training history")
     return pd.concat(parts, ignore_index=True)
@@ -120,11 +145,18 @@ def history_summary(history: pd.DataFrame) -> dict[str, Any]:
     best = improved.iloc[-1] if len(improved) else history.iloc[-1]
     last = history.iloc[-1]
     i_max = int(history["val_r"].to_numpy().argmax())
-    out = {"best_epoch": int(best["epoch"]), "stop_epoch": int(last["epoch"]),
-           "val_r_best": float(best["val_r"]), "train_r_best": float(best["train_r"]),
-           "val_loss_best": float(best["val_loss"]), "train_loss_best": float(best["train_loss"]),
-           "val_r_max": float(history["val_r"].iloc[i_max]), "val_r_max_epoch": int(history["epoch"].iloc[i_max]),
-           "train_r_last": float(last["train_r"]), "val_r_last": float(last["val_r"])}
+    out = {
+        "best_epoch": int(best["epoch"]),
+        "stop_epoch": int(last["epoch"]),
+        "val_r_best": float(best["val_r"]),
+        "train_r_best": float(best["train_r"]),
+        "val_loss_best": float(best["val_loss"]),
+        "train_loss_best": float(best["train_loss"]),
+        "val_r_max": float(history["val_r"].iloc[i_max]),
+        "val_r_max_epoch": int(history["epoch"].iloc[i_max]),
+        "train_r_last": float(last["train_r"]),
+        "val_r_last": float(last["val_r"]),
+    }
     if "val_pb_r" in history:
         out["val_pb_r_best"] = float(best["val_pb_r"])
     return out
@@ -134,9 +166,12 @@ def run_summary(run: LoadedRun) -> dict[str, Any]:
     """One row per run: data size, parameters, the history summary and the final metrics beside the trainer's
     mean-training-effect baseline."""
     cfg = run.model.cfg
-    out: dict[str, Any] = {"model": type(run.model).__name__,
-                           "gene_set": run.config.gene_set if run.config is not None else "",
-                           "n_genes": cfg.n_genes, "n_params": sum(p.numel() for p in run.model.parameters())}
+    out: dict[str, Any] = {
+        "model": type(run.model).__name__,
+        "gene_set": run.config.gene_set if run.config is not None else "",
+        "n_genes": cfg.n_genes,
+        "n_params": sum(p.numel() for p in run.model.parameters()),
+    }
     if not run.history.empty:
         out.update(history_summary(run.history))
     role = "select" if run.metrics.get("reported") == run.metrics.get("roles", {}).get("select") else "test"
@@ -179,16 +214,26 @@ class HeldOut:
         return sorted(set(self.groups))
 
 
-def held_out(model: nn.Module | LoadedRun | str | os.PathLike, screen: ad.AnnData | str | os.PathLike,
-             dna_store: DNAStore | str | os.PathLike, label: str = "", top_n: int = 50,
-             batch_size: int = 64) -> HeldOut:
+def held_out(
+    model: nn.Module | LoadedRun | str | os.PathLike,
+    screen: ad.AnnData | str | os.PathLike,
+    dna_store: DNAStore | str | os.PathLike,
+    label: str = "",
+    top_n: int = 50,
+    batch_size: int = 64,
+) -> HeldOut:
     """`cdt.evaluate.predict` on the reported held-out cells (split 'test') and `evaluate_predictions` on them."""
     screen = resolve_screen(screen)
     pred = predict(model, screen, dna_store, batch_size=batch_size)
     ev = evaluate_predictions(pred, screen, top_n)
-    out = HeldOut(label=label, pred=pred, target=_dense(screen.layers[TARGET_LAYER][pred.rows]),
-                  groups=screen.obs["perturbation"].astype(str).to_numpy()[pred.rows],
-                  genes=screen.var_names.to_numpy(dtype=str), evaluation=ev)
+    out = HeldOut(
+        label=label,
+        pred=pred,
+        target=_dense(screen.layers[TARGET_LAYER][pred.rows]),
+        groups=screen.obs["perturbation"].astype(str).to_numpy()[pred.rows],
+        genes=screen.var_names.to_numpy(dtype=str),
+        evaluation=ev,
+    )
     if pred.protein is not None:
         out.protein_target = _dense(screen.obsm["protein_target"][pred.rows])
         out.proteins = np.asarray(screen.uns["protein_names"], dtype=str)
@@ -214,12 +259,22 @@ def like_for_like(curated: HeldOut, full: HeldOut) -> pd.DataFrame:
     The published 0.64 vs 0.37 compares r over different gene sets; the last row puts both models on the same ones.
     """
     rows = []
-    for label, ho, genes in (("curated model, curated genes", curated, curated.genes),
-                             ("full model, all its genes", full, full.genes),
-                             ("full model, curated genes only", full, curated.genes)):
+    for label, ho, genes in (
+        ("curated model, curated genes", curated, curated.genes),
+        ("full model, all its genes", full, full.genes),
+        ("full model, curated genes only", full, curated.genes),
+    ):
         sc = subset_scores(ho, genes)
-        rows.append({"model": label, "n_genes": sc["n_genes"], "r": sc["r"], "rho": sc["rho"],
-                     "pb_r": sc["r_mean_avg"], "n_cells": len(ho.groups)})
+        rows.append(
+            {
+                "model": label,
+                "n_genes": sc["n_genes"],
+                "r": sc["r"],
+                "rho": sc["rho"],
+                "pb_r": sc["r_mean_avg"],
+                "n_cells": len(ho.groups),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -254,9 +309,20 @@ def top_targets(ho: HeldOut, n: int = 50, published: Mapping[str, int] | None = 
     for g in ho.perturbations:
         sel = ho.groups == g
         ov, shared = top_target_overlap(ho.pred.rna[sel].mean(0), ho.target[sel].mean(0), n, ho.genes)
-        rows.append({"perturbation": g, "n_cells": int(sel.sum()), "top_n": n, "shared": ov.k, "M": ov.M,
-                     "expected": ov.expected, "fold": ov.fold, "p_value": ov.p_value,
-                     "published_shared": (published or {}).get(g, np.nan), "shared_genes": ";".join(map(str, shared))})
+        rows.append(
+            {
+                "perturbation": g,
+                "n_cells": int(sel.sum()),
+                "top_n": n,
+                "shared": ov.k,
+                "M": ov.M,
+                "expected": ov.expected,
+                "fold": ov.fold,
+                "p_value": ov.p_value,
+                "published_shared": (published or {}).get(g, np.nan),
+                "shared_genes": ";".join(map(str, shared)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -278,9 +344,16 @@ def stage_comparison(models: Mapping[str, HeldOut]) -> pd.DataFrame:
     rows = []
     for label, ho in models.items():
         o = ho.evaluation.overall
-        rows.append({"model": label, "rna_r": o["r"], "rna_pb_r": o["r_mean_avg"],
-                     "protein_r_expressed": o.get("prot_r", np.nan),
-                     "protein_pb_r_expressed": o.get("prot_r_mean_expressed_avg", np.nan), "n_cells": len(ho.groups)})
+        rows.append(
+            {
+                "model": label,
+                "rna_r": o["r"],
+                "rna_pb_r": o["r_mean_avg"],
+                "protein_r_expressed": o.get("prot_r", np.nan),
+                "protein_pb_r_expressed": o.get("prot_r_mean_expressed_avg", np.nan),
+                "n_cells": len(ho.groups),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -299,8 +372,11 @@ def pseudobulk(ho: HeldOut, target: str = "rna", expressed_only: bool = True) ->
     parts = []
     for g in ho.perturbations:
         sel = ho.groups == g
-        parts.append(pd.DataFrame({"perturbation": g, "feature": names, "observed": obs[sel].mean(0),
-                                   "predicted": pred[sel].mean(0)}))
+        parts.append(
+            pd.DataFrame(
+                {"perturbation": g, "feature": names, "observed": obs[sel].mean(0), "predicted": pred[sel].mean(0)}
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -328,19 +404,29 @@ def v1_predictions(run: LoadedRun, splits: Sequence[str] = ("val",), batch_size:
     values = np.zeros(idx.size, np.float64)
     with eval_mode(model), torch.no_grad():
         for s in range(0, idx.size, batch_size):
-            b = data.collate(idx[s:s + batch_size].tolist())
+            b = data.collate(idx[s : s + batch_size].tolist())
             out = model(b.dna.to(device), rna_emb, prot_emb, b.target_index.to(device))
-            values[s:s + len(b.beta)] = out.value.double().cpu().numpy()
-    return pd.DataFrame({"pair": data.pair_ids[idx], "target_gene": data.genes[data.target_index[idx].numpy()],
-                         "split": data.split[idx], "observed": data.beta[idx].numpy().astype(np.float64),
-                         "predicted": values})
+            values[s : s + len(b.beta)] = out.value.double().cpu().numpy()
+    return pd.DataFrame(
+        {
+            "pair": data.pair_ids[idx],
+            "target_gene": data.genes[data.target_index[idx].numpy()],
+            "split": data.split[idx],
+            "observed": data.beta[idx].numpy().astype(np.float64),
+            "predicted": values,
+        }
+    )
 
 
 def v1_scores(pairs: pd.DataFrame) -> dict[str, float]:
     """Pearson r with its P (scipy), Spearman rho and n of predicted vs observed beta."""
     res = scipy.stats.pearsonr(pairs["predicted"], pairs["observed"])
-    return {"r": float(res.statistic), "p_value": float(res.pvalue),
-            "rho": spearman(pairs["predicted"], pairs["observed"]), "n": len(pairs)}
+    return {
+        "r": float(res.statistic),
+        "p_value": float(res.pvalue),
+        "rho": spearman(pairs["predicted"], pairs["observed"]),
+        "n": len(pairs),
+    }
 
 
 # --- tables read from data files and models --------------------------------------------------------------------------
@@ -354,8 +440,18 @@ def v1_foundation_models(dna_store: str | os.PathLike, embeddings: str | os.Path
         source = str(h5.attrs.get("source", "unknown"))
         rna, prot = h5["rna_embeddings"].shape, h5["protein_embeddings"].shape
     this = {"DNA": dna, "RNA": (source, f"{rna[0]:,} x {rna[1]:,}"), "Protein": (source, f"{prot[0]:,} x {prot[1]:,}")}
-    return pd.DataFrame([{"modality": m, "published_model": V1_TABLE1[m][0], "published_shape": V1_TABLE1[m][1],
-                          "this_run_source": this[m][0], "this_run_shape": this[m][1]} for m in V1_TABLE1])
+    return pd.DataFrame(
+        [
+            {
+                "modality": m,
+                "published_model": V1_TABLE1[m][0],
+                "published_shape": V1_TABLE1[m][1],
+                "this_run_source": this[m][0],
+                "this_run_shape": this[m][1],
+            }
+            for m in V1_TABLE1
+        ]
+    )
 
 
 def attention_shapes(model: nn.Module) -> dict[str, tuple[int, int, int]]:
@@ -373,8 +469,9 @@ def attention_table(model: nn.Module) -> pd.DataFrame:
     for name, (h, q, k) in attention_shapes(model).items():
         key = "vce" if name.startswith("vce") else name.rsplit("_", 1)[0] if name[-1].isdigit() else name
         reading, published = V1_TABLE2.get(key, ("", "—"))
-        rows.append({"map": name, "reads": reading, "heads": h, "shape": f"{q:,} x {k:,}",
-                     "published_shape": published})
+        rows.append(
+            {"map": name, "reads": reading, "heads": h, "shape": f"{q:,} x {k:,}", "published_shape": published}
+        )
     return pd.DataFrame(rows)
 
 
@@ -383,11 +480,19 @@ def v1_model_table(model: CDT1) -> pd.DataFrame:
     c = model.cfg
     n_params = sum(p.numel() for p in model.parameters())
     n_cross = sum("_to_" in name for name, _ in model.named_children())  # dna_to_rna, rna_to_protein
-    rows = [("d_model", 768, c.d_model), ("attention heads", 8, c.n_heads), ("d_k (head dim)", 96, c.d_model // c.n_heads),
-            ("DNA self-attention layers", 2, c.n_dna_layers), ("RNA self-attention layers", 1, c.n_rna_layers),
-            ("protein self-attention layers", 1, c.n_protein_layers), ("cross-attention layers", 2, n_cross),
-            ("dropout", 0.3, c.dropout), ("genes = proteins", 2360, c.n_genes), ("DNA bins", 896, c.n_bins),
-            ("parameters", "~60 M", f"{n_params:,}")]
+    rows = [
+        ("d_model", 768, c.d_model),
+        ("attention heads", 8, c.n_heads),
+        ("d_k (head dim)", 96, c.d_model // c.n_heads),
+        ("DNA self-attention layers", 2, c.n_dna_layers),
+        ("RNA self-attention layers", 1, c.n_rna_layers),
+        ("protein self-attention layers", 1, c.n_protein_layers),
+        ("cross-attention layers", 2, n_cross),
+        ("dropout", 0.3, c.dropout),
+        ("genes = proteins", 2360, c.n_genes),
+        ("DNA bins", 896, c.n_bins),
+        ("parameters", "~60 M", f"{n_params:,}"),
+    ]
     return _settings(rows)
 
 
@@ -395,12 +500,18 @@ def v1_training_table(cfg: TrainConfig) -> pd.DataFrame:
     """CDT v1 Table 4: training hyper-parameters, published beside this run's TrainConfig."""
     p = cfg.phases[0]
     loss = f"Huber (delta {cfg.huber_delta})" if cfg.huber_delta is not None else "MSE"
-    rows = [("optimiser", "AdamW", "AdamW"), ("learning rate", 1e-4, p.lr), ("weight decay", 1e-5, p.weight_decay),
-            ("loss", "Huber (delta 1.0)", loss), ("batch size", 8, cfg.batch_size), ("max epochs", 50, p.epochs),
-            ("early-stopping patience", 10, p.patience), ("scheduler", "ReduceLROnPlateau",
-                                                         f"ReduceLROnPlateau (x{p.sched_factor}, patience "
-                                                         f"{p.sched_patience})"),
-            ("monitored value", "val Pearson r", p.monitor), ("gradient clip", "—", cfg.grad_clip)]
+    rows = [
+        ("optimiser", "AdamW", "AdamW"),
+        ("learning rate", 1e-4, p.lr),
+        ("weight decay", 1e-5, p.weight_decay),
+        ("loss", "Huber (delta 1.0)", loss),
+        ("batch size", 8, cfg.batch_size),
+        ("max epochs", 50, p.epochs),
+        ("early-stopping patience", 10, p.patience),
+        ("scheduler", "ReduceLROnPlateau", f"ReduceLROnPlateau (x{p.sched_factor}, patience {p.sched_patience})"),
+        ("monitored value", "val Pearson r", p.monitor),
+        ("gradient clip", "—", cfg.grad_clip),
+    ]
     return _settings(rows)
 
 
@@ -413,5 +524,14 @@ def parameter_counts(preset: str) -> pd.DataFrame:
     """Parameters of every model at the paper preset and at `preset` (meta-device models), with published counts."""
     paper = {k: sum(p.numel() for p in m.parameters()) for k, m in build_models(get_preset("paper")).items()}
     this = {k: sum(p.numel() for p in m.parameters()) for k, m in build_models(get_preset(preset)).items()}
-    return pd.DataFrame([{"model": k, "published": PUBLISHED_PARAMS.get(k, np.nan), "paper_preset": v,
-                          f"{preset}_preset": this.get(k, np.nan)} for k, v in paper.items()])
+    return pd.DataFrame(
+        [
+            {
+                "model": k,
+                "published": PUBLISHED_PARAMS.get(k, np.nan),
+                "paper_preset": v,
+                f"{preset}_preset": this.get(k, np.nan),
+            }
+            for k, v in paper.items()
+        ]
+    )

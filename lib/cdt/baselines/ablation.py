@@ -96,8 +96,9 @@ def rank_heads(maps: Mapping[str, ArrayLike], truth: ArrayLike, mask: ArrayLike 
         for h in range(m.shape[0]):
             auroc, auprc = auroc_auprc(m[h][keep], t[keep])
             rows.append({"attention": name, "head": h, "auroc": auroc, "auprc": auprc})
-    return pd.DataFrame(rows).sort_values("auroc", ascending=False, na_position="last", kind="stable",
-                                          ignore_index=True)
+    return pd.DataFrame(rows).sort_values(
+        "auroc", ascending=False, na_position="last", kind="stable", ignore_index=True
+    )
 
 
 @dataclass
@@ -141,9 +142,18 @@ def cosine_distance(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     return (1 - F.cosine_similarity(a, b, dim=1)).clamp(min=0).numpy()  # rounding can give -1e-16
 
 
-def head_ablation(model: nn.Module, batches: Sequence, target: ArrayLike, groups: Sequence[str],
-                  ranked: pd.DataFrame, k: int, n_random: int = 5, seed: int = 0, output: str = "rna",
-                  columns: ArrayLike | None = None) -> pd.DataFrame:
+def head_ablation(
+    model: nn.Module,
+    batches: Sequence,
+    target: ArrayLike,
+    groups: Sequence[str],
+    ranked: pd.DataFrame,
+    k: int,
+    n_random: int = 5,
+    seed: int = 0,
+    output: str = "rna",
+    columns: ArrayLike | None = None,
+) -> pd.DataFrame:
     """Intact vs top-k, bottom-k and `n_random` random-k head masks (from the heads in `ranked`).
 
     target: [N, F] observed values of the cells in `batches` (in order); groups: [N] perturbation; output:
@@ -176,10 +186,20 @@ def head_ablation(model: nn.Module, batches: Sequence, target: ArrayLike, groups
             intact = out
         r, pb_r, _ = prediction_metrics(scored(out), y, groups)
         emb_d, out_d = cosine_distance(out.embedding, intact.embedding), cosine_distance(scored(out), scored(intact))
-        rows.append({"condition": condition, "repeat": repeat, "k": len(heads),
-                     "heads": ";".join(f"{n}:{h}" for n, h in heads), "r": r, "pb_r": pb_r,
-                     "embedding_cos_mean": float(emb_d.mean()), "embedding_cos_max": float(emb_d.max()),
-                     "output_cos_mean": float(out_d.mean()), "output_cos_max": float(out_d.max())})
+        rows.append(
+            {
+                "condition": condition,
+                "repeat": repeat,
+                "k": len(heads),
+                "heads": ";".join(f"{n}:{h}" for n, h in heads),
+                "r": r,
+                "pb_r": pb_r,
+                "embedding_cos_mean": float(emb_d.mean()),
+                "embedding_cos_max": float(emb_d.max()),
+                "output_cos_mean": float(out_d.mean()),
+                "output_cos_max": float(out_d.max()),
+            }
+        )
     table = pd.DataFrame(rows)
     table["delta_r"] = table["r"] - table["r"].iloc[0]
     table["delta_pb_r"] = table["pb_r"] - table["pb_r"].iloc[0]

@@ -39,9 +39,16 @@ class PerturbationBenchmark:
     labels: pd.DataFrame  # [K, G] bool DE labels, index = perturbations, columns = genes
 
 
-def perturbation_benchmark(adata: ad.AnnData, perturbations: Sequence[str], model_inputs: ModelInputs | None = None,
-                           network: pd.DataFrame | None = None, kinds: Sequence[str] = ("TSS", "SNP"),
-                           test: str = "welch", q: float = 0.05, min_abs_lfc: float = 0.0) -> PerturbationBenchmark:
+def perturbation_benchmark(
+    adata: ad.AnnData,
+    perturbations: Sequence[str],
+    model_inputs: ModelInputs | None = None,
+    network: pd.DataFrame | None = None,
+    kinds: Sequence[str] = ("TSS", "SNP"),
+    test: str = "welch",
+    q: float = 0.05,
+    min_abs_lfc: float = 0.0,
+) -> PerturbationBenchmark:
     """Score every edge method for each perturbation (a gene of the screen) against DE and true targets.
 
     model_inputs: keyword arrays of `edges.edge_scores` (rna_attention [G, G], cross_attention [G, L],
@@ -80,5 +87,6 @@ def perturbation_benchmark(adata: ad.AnnData, perturbations: Sequence[str], mode
     pairs = pair_table(list(perturbations), genes, np.array(labels), {**features, **stacked})
     table = pd.concat(tables, ignore_index=True)
     table = table[["perturbation", *[c for c in table.columns if c != "perturbation"]]]
-    return PerturbationBenchmark(table=table, pairs=pairs,
-                                 labels=pd.DataFrame(np.array(labels), index=list(perturbations), columns=genes))
+    return PerturbationBenchmark(
+        table=table, pairs=pairs, labels=pd.DataFrame(np.array(labels), index=list(perturbations), columns=genes)
+    )

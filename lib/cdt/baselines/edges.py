@@ -55,7 +55,7 @@ def cross_attention_similarity(cross: ArrayLike, g: int) -> np.ndarray:
     c = np.asarray(cross, dtype=float)
     if c.ndim != 2:
         _bad_shape("cross", c.shape, "[G, L]")
-    return cosine_similarity(c[g:g + 1], c)[0]
+    return cosine_similarity(c[g : g + 1], c)[0]
 
 
 def jacobian_column(jac: ArrayLike, g: int, absolute: bool = True) -> np.ndarray:
@@ -92,9 +92,15 @@ def gene_level_features(expr_ntc: ArrayLike) -> dict[str, np.ndarray]:
     return {"mean": x.mean(0), "variance": x.var(0, ddof=1), "dropout": (x == 0).mean(0)}
 
 
-def edge_scores(g: int, *, rna_attention: ArrayLike | None = None, cross_attention: ArrayLike | None = None,
-                jacobian: ArrayLike | None = None, expr_ntc: ArrayLike | None = None,
-                expr_perturbed: ArrayLike | None = None) -> dict[str, np.ndarray]:
+def edge_scores(
+    g: int,
+    *,
+    rna_attention: ArrayLike | None = None,
+    cross_attention: ArrayLike | None = None,
+    jacobian: ArrayLike | None = None,
+    expr_ntc: ArrayLike | None = None,
+    expr_perturbed: ArrayLike | None = None,
+) -> dict[str, np.ndarray]:
     """Every score available from the given inputs for perturbed gene index g: {method: [G]}.
 
     rna_attention [G, G] (head- and cell-averaged), cross_attention [G, L], jacobian [G out, G in],
@@ -193,8 +199,9 @@ def module_pairs(modules: pd.DataFrame, genes: Sequence[str], module: str | Sequ
     return same
 
 
-def element_bins(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
-                 element: str | Sequence[str] | None = None) -> np.ndarray:
+def element_bins(
+    elements: pd.DataFrame, loci: Sequence[str], n_bins: int, element: str | Sequence[str] | None = None
+) -> np.ndarray:
     """[U, n_bins] bool: bins of each locus covered by a planted element (truth/elements.csv).
 
     Bins are the simulator's half-open [bin_start, bin_end), clipped to the window; `element` restricts the
@@ -210,7 +217,7 @@ def element_bins(elements: pd.DataFrame, loci: Sequence[str], n_bins: int,
     index = {k: i for i, k in enumerate(loci)}
     for locus, start, end in zip(rows["locus_id"].astype(str), rows["bin_start"], rows["bin_end"], strict=True):
         if locus in index:
-            out[index[locus], max(int(start), 0):min(int(end), n_bins)] = True
+            out[index[locus], max(int(start), 0) : min(int(end), n_bins)] = True
     return out
 
 
@@ -229,8 +236,9 @@ def differential_expression(expr_perturbed: ArrayLike, expr_ntc: ArrayLike, test
             res = scipy.stats.mannwhitneyu(a, b, axis=0, alternative="two-sided")
     p = np.asarray(res.pvalue, dtype=float)
     p[np.isnan(p)] = 1.0  # genes constant in both groups carry no evidence
-    return pd.DataFrame({"log2fc": lfc, "statistic": np.asarray(res.statistic, float), "p": p,
-                         "q": benjamini_hochberg(p)})
+    return pd.DataFrame(
+        {"log2fc": lfc, "statistic": np.asarray(res.statistic, float), "p": p, "q": benjamini_hochberg(p)}
+    )
 
 
 def de_labels(de: pd.DataFrame, q: float = 0.05, min_abs_lfc: float = 0.0) -> np.ndarray:
@@ -263,8 +271,9 @@ def auroc_auprc(scores: ArrayLike, labels: ArrayLike) -> tuple[float, float]:
     return float(roc_auc_score(y, s)), float(average_precision_score(y, s))
 
 
-def recovery_table(scores: Mapping[str, ArrayLike], truths: Mapping[str, ArrayLike],
-                   mask: ArrayLike | None = None) -> pd.DataFrame:
+def recovery_table(
+    scores: Mapping[str, ArrayLike], truths: Mapping[str, ArrayLike], mask: ArrayLike | None = None
+) -> pd.DataFrame:
     """One row per (method, truth) of the same shape: method, target, auroc, auprc, n_pos, n_neg.
 
     Square matrices are scored without their diagonal; `mask` (broadcastable to the shape) limits the entries
@@ -286,8 +295,16 @@ def recovery_table(scores: Mapping[str, ArrayLike], truths: Mapping[str, ArrayLi
                 keep &= np.broadcast_to(np.asarray(mask, dtype=bool), s.shape)
             auroc, auprc = auroc_auprc(s[keep], t[keep])
             n_pos = int(t[keep].sum())
-            rows.append({"method": method, "target": target, "auroc": auroc, "auprc": auprc, "n_pos": n_pos,
-                         "n_neg": int(keep.sum()) - n_pos})
+            rows.append(
+                {
+                    "method": method,
+                    "target": target,
+                    "auroc": auroc,
+                    "auprc": auprc,
+                    "n_pos": n_pos,
+                    "n_neg": int(keep.sum()) - n_pos,
+                }
+            )
         if not matched:
             shapes = {k: np.shape(v) for k, v in truths.items()}
             raise ValueError(f"score {method!r} has shape {s.shape}, which matches no truth {shapes}")

@@ -24,8 +24,13 @@ from sklearn.preprocessing import StandardScaler
 from cdt.baselines.edges import GENE_FEATURES
 
 
-def pair_table(perturbations: Sequence[str], genes: Sequence[str], labels: ArrayLike,
-               scores: Mapping[str, ArrayLike], drop_self: bool = True) -> pd.DataFrame:
+def pair_table(
+    perturbations: Sequence[str],
+    genes: Sequence[str],
+    labels: ArrayLike,
+    scores: Mapping[str, ArrayLike],
+    drop_self: bool = True,
+) -> pd.DataFrame:
     """Long table of (perturbation, gene) observations: perturbation, gene, label, one column per score.
 
     labels: [K, G] bool (K perturbations); each score is [G] (the same for every perturbation, e.g. gene-level
@@ -36,8 +41,11 @@ def pair_table(perturbations: Sequence[str], genes: Sequence[str], labels: Array
     k, g = len(perturbations), len(genes)
     if y.shape != (k, g):
         raise ValueError(f"labels have shape {y.shape}, expected ({k}, {g}) = (perturbations, genes)")
-    table = {"perturbation": np.repeat(np.asarray(perturbations, dtype=str), g),
-             "gene": np.tile(np.asarray(genes, dtype=str), k), "label": y.ravel()}
+    table = {
+        "perturbation": np.repeat(np.asarray(perturbations, dtype=str), g),
+        "gene": np.tile(np.asarray(genes, dtype=str), k),
+        "label": y.ravel(),
+    }
     for name, s in scores.items():
         s = np.asarray(s, dtype=float)
         if s.shape == (g,):
@@ -51,8 +59,9 @@ def pair_table(perturbations: Sequence[str], genes: Sequence[str], labels: Array
     return out
 
 
-def out_of_fold_probabilities(table: pd.DataFrame, columns: Sequence[str], group: str = "perturbation",
-                              n_splits: int = 5) -> np.ndarray:
+def out_of_fold_probabilities(
+    table: pd.DataFrame, columns: Sequence[str], group: str = "perturbation", n_splits: int = 5
+) -> np.ndarray:
     """[n] P(label) of each row from a logistic regression that did not see the row's group (GroupKFold)."""
     missing = [c for c in (*columns, group, "label") if c not in table]
     if missing:
@@ -82,9 +91,17 @@ def auroc(scores: ArrayLike, labels: ArrayLike) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def incremental_value(table: pd.DataFrame, added: Sequence[str], base: Sequence[str] = GENE_FEATURES,
-                      group: str = "perturbation", n_splits: int = 5, n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95, metric: str = "pooled") -> pd.DataFrame:
+def incremental_value(
+    table: pd.DataFrame,
+    added: Sequence[str],
+    base: Sequence[str] = GENE_FEATURES,
+    group: str = "perturbation",
+    n_splits: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    metric: str = "pooled",
+) -> pd.DataFrame:
     """AUROC of base features alone, each added score alone, and both; the gain with a group-bootstrap CI.
 
     metric: "pooled" = one AUROC over all (perturbation, gene) pairs, the framework's; "within" = the mean over
@@ -122,10 +139,21 @@ def incremental_value(table: pd.DataFrame, added: Sequence[str], base: Sequence[
         a_alone, _ = statistic(out_of_fold_probabilities(table, [name], group, n_splits))
         deltas = boot_both - boot_base
         deltas = deltas[np.isfinite(deltas)]  # resamples without both classes
-        out.append({"added": name, "metric": metric, "auroc_base": a_base, "auroc_added": a_alone,
-                    "auroc_combined": a_both, "delta": a_both - a_base,
-                    "ci_low": float(np.quantile(deltas, tail)) if deltas.size else np.nan,
-                    "ci_high": float(np.quantile(deltas, 1 - tail)) if deltas.size else np.nan,
-                    "p_le_0": float((deltas <= 0).mean()) if deltas.size else np.nan,
-                    "n_pos": int(y.sum()), "n_neg": int((~y).sum()), "n_groups": len(names), "n_boot": deltas.size})
+        out.append(
+            {
+                "added": name,
+                "metric": metric,
+                "auroc_base": a_base,
+                "auroc_added": a_alone,
+                "auroc_combined": a_both,
+                "delta": a_both - a_base,
+                "ci_low": float(np.quantile(deltas, tail)) if deltas.size else np.nan,
+                "ci_high": float(np.quantile(deltas, 1 - tail)) if deltas.size else np.nan,
+                "p_le_0": float((deltas <= 0).mean()) if deltas.size else np.nan,
+                "n_pos": int(y.sum()),
+                "n_neg": int((~y).sum()),
+                "n_groups": len(names),
+                "n_boot": deltas.size,
+            }
+        )
     return pd.DataFrame(out)

@@ -29,8 +29,9 @@ def pair_features(data: PairData) -> dict[str, np.ndarray]:
     return {"gene": gene, "dna": summary[data.enhancer.numpy()]}
 
 
-def v1_baselines(data: PairData, train: tuple[str, ...] = ("train",),
-                 report: tuple[str, ...] = ("val", "test")) -> pd.DataFrame:
+def v1_baselines(
+    data: PairData, train: tuple[str, ...] = ("train",), report: tuple[str, ...] = ("val", "test")
+) -> pd.DataFrame:
     """Pearson r, Spearman rho and n of each baseline on each reported split (splits without pairs are skipped)."""
     fit = data.indices(train)
     if fit.size == 0:
@@ -39,8 +40,11 @@ def v1_baselines(data: PairData, train: tuple[str, ...] = ("train",),
     blocks = pair_features(data)
     per_gene = data.mean_beta_per_gene(fit).numpy()  # [G], the trainer's baseline
     predictions = {"mean training beta of the target gene": per_gene[data.target_index.numpy()]}
-    for name, x in (("ridge: gene embeddings", blocks["gene"]), ("ridge: DNA window summary", blocks["dna"]),
-                    ("ridge: gene embeddings + DNA", np.hstack([blocks["gene"], blocks["dna"]]))):
+    for name, x in (
+        ("ridge: gene embeddings", blocks["gene"]),
+        ("ridge: DNA window summary", blocks["dna"]),
+        ("ridge: gene embeddings + DNA", np.hstack([blocks["gene"], blocks["dna"]])),
+    ):
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x[fit], y[fit])
         predictions[name] = model.predict(x)
     rows = []
@@ -49,7 +53,13 @@ def v1_baselines(data: PairData, train: tuple[str, ...] = ("train",),
         if idx.size < 3:
             continue
         for name, pred in predictions.items():
-            rows.append({"baseline": name, "split": split, "n": int(idx.size),
-                         "r": float(scipy.stats.pearsonr(pred[idx], y[idx]).statistic),
-                         "rho": float(scipy.stats.spearmanr(pred[idx], y[idx]).statistic)})
+            rows.append(
+                {
+                    "baseline": name,
+                    "split": split,
+                    "n": int(idx.size),
+                    "r": float(scipy.stats.pearsonr(pred[idx], y[idx]).statistic),
+                    "rho": float(scipy.stats.spearmanr(pred[idx], y[idx]).statistic),
+                }
+            )
     return pd.DataFrame(rows)

@@ -89,9 +89,15 @@ def screen_arrays(adata: ad.AnnData, kinds: Sequence[str] = ("TSS", "SNP"), targ
         y = np.asarray(a.obsm["protein_target"], dtype=np.float32)[:, expressed]
         names = np.asarray(a.uns["protein_names"], dtype=str)[expressed]
     obs = a.obs
-    return ScreenArrays(expr=expr, target=y, protein=protein, perturbation=obs["perturbation"].astype(str).to_numpy(),
-                        locus=obs["locus"].astype(str).to_numpy(), split=obs["split"].astype(str).to_numpy(),
-                        features=names)
+    return ScreenArrays(
+        expr=expr,
+        target=y,
+        protein=protein,
+        perturbation=obs["perturbation"].astype(str).to_numpy(),
+        locus=obs["locus"].astype(str).to_numpy(),
+        split=obs["split"].astype(str).to_numpy(),
+        features=names,
+    )
 
 
 def locus_summaries(store: DNAStore | str | os.PathLike, loci: Sequence[str]) -> dict[str, np.ndarray]:
@@ -158,8 +164,13 @@ class RidgeBaseline:
     `use_expression=False` keeps only the DNA summary: a linear map from the locus to its mean profile.
     """
 
-    def __init__(self, summaries: Mapping[str, np.ndarray], alpha: float = 1.0, n_components: int = 8,
-                 use_expression: bool = True):
+    def __init__(
+        self,
+        summaries: Mapping[str, np.ndarray],
+        alpha: float = 1.0,
+        n_components: int = 8,
+        use_expression: bool = True,
+    ):
         self.summaries, self.alpha = summaries, alpha
         self.n_components, self.use_expression = n_components, use_expression
 
@@ -202,8 +213,11 @@ def prediction_metrics(pred: np.ndarray, target: np.ndarray, groups: Sequence[st
     per = pseudobulk_r(pred, target, groups)  # [K] by sorted group name
     counts = pd.Series(np.asarray(groups, dtype=str)).value_counts()
     finite = per[np.isfinite(per)]
-    return (pearson(pred, target), float(finite.mean()) if len(finite) else math.nan,
-            {str(g): (float(v), int(counts[g])) for g, v in per.items()})
+    return (
+        pearson(pred, target),
+        float(finite.mean()) if len(finite) else math.nan,
+        {str(g): (float(v), int(counts[g])) for g, v in per.items()},
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------- protocol
@@ -216,9 +230,15 @@ class BaselineResult:
     alpha: float  # ridge alpha chosen on the selection split
 
 
-def prediction_baselines(adata: ad.AnnData, dna_store: DNAStore | str | os.PathLike, protocol: str = "clean",
-                         kinds: Sequence[str] = ("TSS", "SNP"), target: str = "rna",
-                         alphas: Sequence[float] = DEFAULT_ALPHAS, n_components: int = 8) -> BaselineResult:
+def prediction_baselines(
+    adata: ad.AnnData,
+    dna_store: DNAStore | str | os.PathLike,
+    protocol: str = "clean",
+    kinds: Sequence[str] = ("TSS", "SNP"),
+    target: str = "rna",
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+    n_components: int = 8,
+) -> BaselineResult:
     """Fit every baseline under the trainer's `protocol` and score it on the selection and test splits.
 
     Methods: zero, mean, ridge (expression + DNA summary), ridge_dna (DNA summary only), nearest_locus. Each ridge
@@ -233,14 +253,21 @@ def prediction_baselines(adata: ad.AnnData, dna_store: DNAStore | str | os.PathL
         raise ValueError(f"no cells of kinds {list(kinds)} in the training split(s) {list(roles['train'])}")
     summaries = locus_summaries(dna_store, np.unique(data.locus))
     train = rows["train"]
-    fitted = {"zero": ZeroBaseline().fit(data, train), "mean": MeanBaseline().fit(data, train),
-              "nearest_locus": NearestLocusBaseline(summaries).fit(data, train)}
+    fitted = {
+        "zero": ZeroBaseline().fit(data, train),
+        "mean": MeanBaseline().fit(data, train),
+        "nearest_locus": NearestLocusBaseline(summaries).fit(data, train),
+    }
     alpha = float(alphas[0])
     for name, use_expr in (("ridge", True), ("ridge_dna", False)):
         models = [RidgeBaseline(summaries, a, n_components, use_expr).fit(data, train) for a in alphas]
         if len(rows["select"]):
-            scores = [prediction_metrics(m.predict(data, rows["select"]), data.target[rows["select"]],
-                                         data.perturbation[rows["select"]])[0] for m in models]
+            scores = [
+                prediction_metrics(
+                    m.predict(data, rows["select"]), data.target[rows["select"]], data.perturbation[rows["select"]]
+                )[0]
+                for m in models
+            ]
             best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
         else:
             best = 0
@@ -257,11 +284,23 @@ def prediction_baselines(adata: ad.AnnData, dna_store: DNAStore | str | os.PathL
             pred = model.predict(data, idx)
             r, pb_r, per = prediction_metrics(pred, data.target[idx], data.perturbation[idx])
             mse = float(np.mean((pred.astype(np.float64) - data.target[idx]) ** 2))
-            summary.append({"method": name, "target": target, "role": role, "r": r, "pb_r": pb_r, "mse": mse,
-                            "n_cells": len(idx), "n_perturbations": len(per),
-                            "alpha": getattr(model, "alpha", math.nan)})
-            per_pert += [{"method": name, "target": target, "role": role, "perturbation": g, "pb_r": v,
-                          "n_cells": n} for g, (v, n) in per.items()]
+            summary.append(
+                {
+                    "method": name,
+                    "target": target,
+                    "role": role,
+                    "r": r,
+                    "pb_r": pb_r,
+                    "mse": mse,
+                    "n_cells": len(idx),
+                    "n_perturbations": len(per),
+                    "alpha": getattr(model, "alpha", math.nan),
+                }
+            )
+            per_pert += [
+                {"method": name, "target": target, "role": role, "perturbation": g, "pb_r": v, "n_cells": n}
+                for g, (v, n) in per.items()
+            ]
     return BaselineResult(pd.DataFrame(summary), pd.DataFrame(per_pert), alpha)
 
 

@@ -5,6 +5,13 @@ from cdt.data.errors import ContractError
 from cdt.data.screen import make_screen, read_screen, split_mask, validate_screen, write_screen
 
 __all__ = [
-    "ContractError", "DNAStore", "Locus", "make_screen", "read_screen", "split_mask",
-    "validate_screen", "write_dna_store", "write_screen",
+    "ContractError",
+    "DNAStore",
+    "Locus",
+    "make_screen",
+    "read_screen",
+    "split_mask",
+    "validate_screen",
+    "write_dna_store",
+    "write_screen",
 ]

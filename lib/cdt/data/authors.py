@@ -178,6 +178,7 @@ def read_authors_screen(
     enformer_h5 = Path(enformer_h5)
     store_path = Path(dna_store_out) if dna_store_out else enformer_h5.with_name(enformer_h5.stem + ".cdt_store.h5")
     with ExitStack() as stack:
+
         def open_(path, what):
             f = _H5(path, what)
             stack.callback(f.close)
@@ -210,19 +211,39 @@ def read_authors_screen(
         screen = make_screen(
             expr=np.concatenate([p["expr"] for p in parts]),
             log2fc=np.concatenate([p["log2fc"] for p in parts]),
-            obs=obs, genes=genes, ntc_mean_cpm=tss["ntc_mean_cpm"], ntc_mean_expr=tss["ntc_mean_expr"],
-            source="authors", held_out=list(held_out), **prot,
+            obs=obs,
+            genes=genes,
+            ntc_mean_cpm=tss["ntc_mean_cpm"],
+            ntc_mean_expr=tss["ntc_mean_expr"],
+            source="authors",
+            held_out=list(held_out),
+            **prot,
         )
-        screen.uns["cdt"].update({
-            "files": {k: str(v) for k, v in (("effects", effects_h5), ("enformer", enformer_h5),
-                                              ("snp_effects", snp_effects_h5), ("snp_enformer", snp_enformer_h5),
-                                              ("adt", adt_h5)) if v is not None},
-            "file_val_genes": tss["file_val_genes"],
-            "ntc_mean_expr_source": tss["ntc_mean_expr_source"],
-        })
+        screen.uns["cdt"].update(
+            {
+                "files": {
+                    k: str(v)
+                    for k, v in (
+                        ("effects", effects_h5),
+                        ("enformer", enformer_h5),
+                        ("snp_effects", snp_effects_h5),
+                        ("snp_enformer", snp_enformer_h5),
+                        ("adt", adt_h5),
+                    )
+                    if v is not None
+                },
+                "file_val_genes": tss["file_val_genes"],
+                "ntc_mean_expr_source": tss["ntc_mean_expr_source"],
+            }
+        )
         validate_screen(screen, effects_h5, require_proteins=adt_h5 is not None)  # before writing anything
-        write_dna_store(store_path, rows, loci, model=f"enformer trunk (authors' file {enformer_h5.name})",
-                        bin_size=ENFORMER_BIN_SIZE)
+        write_dna_store(
+            store_path,
+            rows,
+            loci,
+            model=f"enformer trunk (authors' file {enformer_h5.name})",
+            bin_size=ENFORMER_BIN_SIZE,
+        )
     store = DNAStore(store_path)
     validate_screen(screen, effects_h5, dna_store=store)
     return screen, store
@@ -259,9 +280,19 @@ def _read_tss(f: _H5) -> dict:
         file_val = f.names("val_genes")
     else:
         file_val = [g for g in str(f.attr("val_genes_str") or "").split(",") if g]
-    return {"genes": genes, "log2fc": log2fc, "expr": expr, "obs": obs, "perturbation": sorted(set(names)),
-            "ntc_mean_cpm": ntc_cpm, "ntc_mean_expr": ntc_expr, "ntc_mean_expr_source": expr_source,
-            "barcodes": barcodes, "original": original, "file_val_genes": file_val}
+    return {
+        "genes": genes,
+        "log2fc": log2fc,
+        "expr": expr,
+        "obs": obs,
+        "perturbation": sorted(set(names)),
+        "ntc_mean_cpm": ntc_cpm,
+        "ntc_mean_expr": ntc_expr,
+        "ntc_mean_expr_source": expr_source,
+        "barcodes": barcodes,
+        "original": original,
+        "file_val_genes": file_val,
+    }
 
 
 def _read_snp(f: _H5, genes: list[str]) -> dict:
@@ -284,8 +315,10 @@ def _read_snp(f: _H5, genes: list[str]) -> dict:
         if m is None:
             f.fail("snp_loci_names", f"{name!r} is not of the form 'SNP-<id>'")
         ids[name] = int(m.group(1))
-    obs = pd.DataFrame({"perturbation": names, "kind": "SNP", "locus": names, "source_row": np.arange(n)},
-                       index=[f"snp_{i}" for i in range(n)])
+    obs = pd.DataFrame(
+        {"perturbation": names, "kind": "SNP", "locus": names, "source_row": np.arange(n)},
+        index=[f"snp_{i}" for i in range(n)],
+    )
     return {"log2fc": log2fc, "expr": expr, "obs": obs, "snp_ids": ids}
 
 
@@ -350,7 +383,9 @@ def _read_adt(f: _H5, tss: dict, n_cells: int) -> dict:
     n_adt, n_prot = dsb.shape
     effect = f.floats("protein_effect", (n_adt, n_prot))
     names = f.names("protein_names", n_prot, unique=True)
-    mask = f.read("protein_matched_mask", (n_adt,)).astype(bool) if "protein_matched_mask" in f else np.ones(n_adt, bool)
+    mask = (
+        f.read("protein_matched_mask", (n_adt,)).astype(bool) if "protein_matched_mask" in f else np.ones(n_adt, bool)
+    )
     if not mask.any():
         f.fail("protein_matched_mask", "no cell has protein data")
 
@@ -358,13 +393,20 @@ def _read_adt(f: _H5, tss: dict, n_cells: int) -> dict:
     if tss["barcodes"] is not None and "cell_barcodes" in f:
         key, theirs, ours = "cell_barcodes", f.names("cell_barcodes", n_adt, unique=True), tss["barcodes"]
     elif tss["original"] is not None and "original_cell_idx" in f:
-        key, theirs, ours = "original_cell_idx", f.ints("original_cell_idx", (n_adt,)).tolist(), tss["original"].tolist()
+        key, theirs, ours = (
+            "original_cell_idx",
+            f.ints("original_cell_idx", (n_adt,)).tolist(),
+            tss["original"].tolist(),
+        )
         if len(set(theirs)) != len(theirs):
             f.fail(key, "duplicate cell indices")
     else:
         if n_adt != n_tss:
-            f.fail("protein_dsb", f"{n_adt} cells but the effects file has {n_tss}, and no shared cell keys "
-                                  "(cell_barcodes / original_cell_idx) to match them")
+            f.fail(
+                "protein_dsb",
+                f"{n_adt} cells but the effects file has {n_tss}, and no shared cell keys "
+                "(cell_barcodes / original_cell_idx) to match them",
+            )
         key, theirs, ours = "row order", list(range(n_adt)), list(range(n_tss))
     row_of = {k: i for i, k in enumerate(theirs)}
     rows = np.array([row_of.get(k, -1) for k in ours])  # [n_tss] row in the ADT file, -1 = unmatched
@@ -377,8 +419,11 @@ def _read_adt(f: _H5, tss: dict, n_cells: int) -> dict:
         bad = np.flatnonzero(matched & (their_targets[np.maximum(rows, 0)] != ours_t))
         if len(bad):
             i = bad[0]
-            f.fail("target_gene_idx", f"{len(bad)} cells matched by {key} have another target, e.g. cell {i}: "
-                                      f"{their_targets[rows[i]]} here vs {ours_t[i]} in the effects file")
+            f.fail(
+                "target_gene_idx",
+                f"{len(bad)} cells matched by {key} have another target, e.g. cell {i}: "
+                f"{their_targets[rows[i]]} here vs {ours_t[i]} in the effects file",
+            )
     has = matched & mask[np.maximum(rows, 0)]
 
     protein = np.zeros((n_cells, n_prot), np.float32)  # TSS cells first, then SNP cells (no protein data)
@@ -389,11 +434,17 @@ def _read_adt(f: _H5, tss: dict, n_cells: int) -> dict:
     expressed = (screened.mean(0) > EXPRESSED_MEAN) & (screened.std(0) > EXPRESSED_SD)
     has_protein = np.zeros(n_cells, bool)
     has_protein[:n_tss] = has
-    return {"protein": protein, "protein_target": target, "protein_names": names,
-            "protein_expressed": expressed, "has_protein": has_protein}
+    return {
+        "protein": protein,
+        "protein_target": target,
+        "protein_names": names,
+        "protein_expressed": expressed,
+        "has_protein": has_protein,
+    }
 
 
 # ----------------------------------------------------------------------------------- CDT v1
+
 
 def read_gasperini_h5(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Read CDT v1 ``gasperini_{train,val}.h5`` (cdt1 §2.8) into a pairs table and model-ready arrays.
@@ -410,8 +461,10 @@ def read_gasperini_h5(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, 
         cols = {k: f.ints(k, (n,)) for k in ("enformer_idx", "esm2_idx", "labels", "enhancer_start", "enhancer_end")}
         gene_ids = f.names("gene_ids", n)
         chroms = f.names("enhancer_chr", n)
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
-                 for k, v in f.h5.attrs.items()}
+        attrs = {
+            k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
+            for k, v in f.h5.attrs.items()
+        }
     finally:
         f.close()
     labels = cols["labels"]
@@ -423,12 +476,20 @@ def read_gasperini_h5(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, 
         f.fail("n_positive", f"attribute says {attrs['n_positive']}, labels sum to {int(labels.sum())}")
     start, end = cols["enhancer_start"], cols["enhancer_end"]
     center = (start + end) // 2
-    table = pd.DataFrame({
-        "enhancer_id": [f"{c}:{s}-{e}" for c, s, e in zip(chroms, start, end, strict=True)],
-        "chrom": chroms, "enhancer_start": start, "enhancer_end": end, "enhancer_center": center,
-        "gene_id": gene_ids, "beta": beta, "label": labels,
-        "esm2_idx": cols["esm2_idx"], "enformer_idx": cols["enformer_idx"],
-    })
+    table = pd.DataFrame(
+        {
+            "enhancer_id": [f"{c}:{s}-{e}" for c, s, e in zip(chroms, start, end, strict=True)],
+            "chrom": chroms,
+            "enhancer_start": start,
+            "enhancer_end": end,
+            "enhancer_center": center,
+            "gene_id": gene_ids,
+            "beta": beta,
+            "label": labels,
+            "esm2_idx": cols["esm2_idx"],
+            "enformer_idx": cols["enformer_idx"],
+        }
+    )
     table.attrs.update(attrs)
     arrays = {"beta": beta, "label": labels, "esm2_idx": cols["esm2_idx"], "enhancer_center": center}
     return table, arrays

@@ -91,8 +91,12 @@ class DNAStore:
             ds = self._h5["loci"][locus_id]
             a = ds.attrs
             self._cache[locus_id] = Locus(
-                locus_id=locus_id, chrom=_s(a["chrom"]), center=int(a["center"]), strand=_s(a["strand"]),
-                bin_size=int(a["bin_size"]), n_bins=int(ds.shape[0]),
+                locus_id=locus_id,
+                chrom=_s(a["chrom"]),
+                center=int(a["center"]),
+                strand=_s(a["strand"]),
+                bin_size=int(a["bin_size"]),
+                n_bins=int(ds.shape[0]),
             )
         return self._cache[locus_id]
 
@@ -142,8 +146,9 @@ def write_dna_store(
     tmp = path.with_name(path.name + ".tmp")
     try:
         with h5py.File(tmp, "w") as h5:
-            h5.attrs.update({"n_bins": n_bins, "dim": dim, "model": model, "genome": genome,
-                             "format": "cdt-dna-store-1"})
+            h5.attrs.update(
+                {"n_bins": n_bins, "dim": dim, "model": model, "genome": genome, "format": "cdt-dna-store-1"}
+            )
             grp = h5.create_group("loci")
             for locus_id, arr in embeddings.items():
                 arr = np.asarray(arr)  # read lazy arrays (e.g. rows of another HDF5 file) once
@@ -153,10 +158,14 @@ def write_dna_store(
                     raise ValueError(f"{path}: locus {locus_id!r} embedding exceeds the float16 range of the store")
                 ds = grp.create_dataset(locus_id, data=np.asarray(arr, dtype=np.float16), compression=compression)
                 row = table.loc[locus_id]
-                ds.attrs.update({
-                    "chrom": str(row["chrom"]), "center": int(row["center"]), "strand": str(row["strand"]),
-                    "bin_size": int(row["bin_size"]) if "bin_size" in row else int(bin_size),
-                })
+                ds.attrs.update(
+                    {
+                        "chrom": str(row["chrom"]),
+                        "center": int(row["center"]),
+                        "strand": str(row["strand"]),
+                        "bin_size": int(row["bin_size"]) if "bin_size" in row else int(bin_size),
+                    }
+                )
         os.replace(tmp, path)
     finally:
         if tmp.exists():

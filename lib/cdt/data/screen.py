@@ -64,8 +64,10 @@ def make_screen(
     if "kind" in obs:
         obs["kind"] = pd.Categorical(obs["kind"].astype(str), categories=list(KINDS))
     var = pd.DataFrame(
-        {"ntc_mean_cpm": np.asarray(ntc_mean_cpm, dtype=np.float32),
-         "ntc_mean_expr": np.asarray(ntc_mean_expr, dtype=np.float32)},
+        {
+            "ntc_mean_cpm": np.asarray(ntc_mean_cpm, dtype=np.float32),
+            "ntc_mean_expr": np.asarray(ntc_mean_expr, dtype=np.float32),
+        },
         index=pd.Index([str(g) for g in genes], name="gene"),
     )
     adata = ad.AnnData(

@@ -17,6 +17,17 @@ from cdt.models.checkpoints import (
 )
 
 __all__ = [
-    "CDT1", "CDT1Config", "CDT2", "CDT2Config", "CDT3", "CDT3Config", "CheckpointError", "ModelOutput",
-    "load_checkpoint", "load_published_cdt2", "load_published_cdt3", "save_checkpoint", "transfer_cdt2_to_cdt3",
+    "CDT1",
+    "CDT1Config",
+    "CDT2",
+    "CDT2Config",
+    "CDT3",
+    "CDT3Config",
+    "CheckpointError",
+    "ModelOutput",
+    "load_checkpoint",
+    "load_published_cdt2",
+    "load_published_cdt3",
+    "save_checkpoint",
+    "transfer_cdt2_to_cdt3",
 ]

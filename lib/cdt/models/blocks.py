@@ -59,13 +59,15 @@ class AttentionRecorder:
         """The recorded maps; unknown requested names are an error naming the maps this model has."""
         missing = sorted(self.names - set(self.offered)) if self.names else []
         if missing:
-            raise ValueError(f"attention maps {missing} are not produced by this model; available: "
-                             f"{sorted(self.offered)}")
+            raise ValueError(
+                f"attention maps {missing} are not produced by this model; available: {sorted(self.offered)}"
+            )
         return self.maps
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, n_heads: int, dropout_p: float = 0.0,
-           need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+def attend(
+    q: Tensor, k: Tensor, v: Tensor, n_heads: int, dropout_p: float = 0.0, need_weights: bool = False
+) -> tuple[Tensor, Tensor | None]:
     """Multi-head scaled dot-product attention on already projected q [B, Q, d], k, v [B, K, d].
 
     Returns the merged heads [B, Q, d] and, if asked, the weights [B, H, Q, K].
@@ -108,8 +110,11 @@ class _Projections(nn.Module):
             w_q, w_k, w_v = getattr(self, f"{prefix}in_proj_weight").chunk(3)
             b_q, b_k, b_v = getattr(self, f"{prefix}in_proj_bias").chunk(3)
             return F.linear(x_q, w_q, b_q), F.linear(x_kv, w_k, b_k), F.linear(x_kv, w_v, b_v)
-        return (getattr(self, f"{prefix}q_proj")(x_q), getattr(self, f"{prefix}k_proj")(x_kv),
-                getattr(self, f"{prefix}v_proj")(x_kv))
+        return (
+            getattr(self, f"{prefix}q_proj")(x_q),
+            getattr(self, f"{prefix}k_proj")(x_kv),
+            getattr(self, f"{prefix}v_proj")(x_kv),
+        )
 
 
 class AttentionBlock(_Projections):
@@ -123,14 +128,14 @@ class AttentionBlock(_Projections):
         self.n_heads = n_heads
         self.attn_dropout = dropout
         self._add_projections("", d, packed)
-        self.ffn = nn.Sequential(nn.Linear(d, ffn_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(ffn_dim, d), nn.Dropout(dropout))
+        self.ffn = nn.Sequential(
+            nn.Linear(d, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d), nn.Dropout(dropout)
+        )
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, kv: Tensor | None = None,
-                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(self, x: Tensor, kv: Tensor | None = None, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         # x: [B, Q, d] queries; kv: [B, K, d] keys/values (x itself for self-attention)
         kv = x if kv is None else kv
         q, k, v = self._project("", x, kv)
@@ -183,8 +188,17 @@ class VirtualCellEmbedder(_Projections):
     modalities plus `n_context` vectors fused alongside them (CDT-III's VCE-C fuses e_RNA with the protein pool).
     """
 
-    def __init__(self, modalities: tuple[str, ...], d: int, n_heads: int, dropout: float, n_context: int = 0,
-                 fusion_hidden: int | None = None, pool_dropout: float = 0.0, packed: bool = False):
+    def __init__(
+        self,
+        modalities: tuple[str, ...],
+        d: int,
+        n_heads: int,
+        dropout: float,
+        n_context: int = 0,
+        fusion_hidden: int | None = None,
+        pool_dropout: float = 0.0,
+        packed: bool = False,
+    ):
         super().__init__()
         self.modalities = modalities
         self.n_context = n_context
@@ -196,8 +210,9 @@ class VirtualCellEmbedder(_Projections):
             self._add_projections(f"{m}_", d, packed)
         n_in = (len(modalities) + n_context) * d
         hidden = fusion_hidden or n_in
-        self.fusion = nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout),
-                                    nn.Linear(hidden, d), nn.LayerNorm(d))
+        self.fusion = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d), nn.LayerNorm(d)
+        )
 
     def pool(self, modality: str, seq: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         # seq: [B, L, d] -> pooled [B, d], weights [B, H, 1, L]
@@ -234,7 +249,9 @@ def check_locus_index(locus_index: Tensor | None, n_loci: int, n_cells: int) -> 
     if locus_index is None:
         return
     if locus_index.dtype != torch.long or locus_index.dim() != 1 or locus_index.shape[0] != n_cells:
-        raise ValueError(f"locus_index must be a 1-D long tensor with {n_cells} entries (one per cell), got "
-                         f"{locus_index.dtype} {list(locus_index.shape)}")
+        raise ValueError(
+            f"locus_index must be a 1-D long tensor with {n_cells} entries (one per cell), got "
+            f"{locus_index.dtype} {list(locus_index.shape)}"
+        )
     if n_cells and locus_index.device.type != "meta" and (locus_index.min() < 0 or locus_index.max() >= n_loci):
         raise ValueError(f"locus_index values must lie in [0, {n_loci}) (the number of DNA loci given)")

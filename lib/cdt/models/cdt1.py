@@ -44,11 +44,20 @@ class CDT1Config:
 
     @classmethod
     def from_preset(cls, preset: Preset) -> CDT1Config:
-        return cls(n_genes=preset.v1_n_genes, n_bins=preset.n_bins, dna_dim=preset.dna_dim,
-                   rna_emb_dim=preset.v1_rna_emb_dim, prot_emb_dim=preset.v1_prot_emb_dim,
-                   d_model=preset.v1_d_model, n_heads=preset.v1_n_heads, pool_heads=preset.pool_heads,
-                   ffn_dim=preset.v1_ffn_dim, dropout=preset.dropout, n_dna_layers=preset.n_dna_layers,
-                   n_rna_layers=preset.n_rna_layers)
+        return cls(
+            n_genes=preset.v1_n_genes,
+            n_bins=preset.n_bins,
+            dna_dim=preset.dna_dim,
+            rna_emb_dim=preset.v1_rna_emb_dim,
+            prot_emb_dim=preset.v1_prot_emb_dim,
+            d_model=preset.v1_d_model,
+            n_heads=preset.v1_n_heads,
+            pool_heads=preset.pool_heads,
+            ffn_dim=preset.v1_ffn_dim,
+            dropout=preset.dropout,
+            n_dna_layers=preset.n_dna_layers,
+            n_rna_layers=preset.n_rna_layers,
+        )
 
 
 class CDT1(nn.Module):
@@ -68,8 +77,9 @@ class CDT1(nn.Module):
         self.protein_self_attn_layers = blocks(cfg.n_protein_layers)
         self.dna_to_rna = AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p, packed=True)
         self.rna_to_protein = AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p, packed=True)
-        self.vce = VirtualCellEmbedder(("dna", "rna", "protein"), d, cfg.pool_heads, p, fusion_hidden=2 * d,
-                                       pool_dropout=p, packed=True)
+        self.vce = VirtualCellEmbedder(
+            ("dna", "rna", "protein"), d, cfg.pool_heads, p, fusion_hidden=2 * d, pool_dropout=p, packed=True
+        )
         self.task_layer = task_head(d, cfg.n_genes, p)
 
     @staticmethod
@@ -79,8 +89,14 @@ class CDT1(nn.Module):
             rec.put(f"{name}_self_{i}", w)  # [B, H, n, n]
         return h
 
-    def forward(self, dna: Tensor, rna_emb: Tensor, prot_emb: Tensor, target_index: Tensor,
-                return_attention: bool | Iterable[str] = False) -> ModelOutput:
+    def forward(
+        self,
+        dna: Tensor,
+        rna_emb: Tensor,
+        prot_emb: Tensor,
+        target_index: Tensor,
+        return_attention: bool | Iterable[str] = False,
+    ) -> ModelOutput:
         # dna: [B, L, dna_dim]; rna_emb: [G, r] and prot_emb: [G, p] shared by all samples; target_index: [B]
         cfg = self.cfg
         B = dna.shape[0]

@@ -47,10 +47,18 @@ class CDT2Config:
     @classmethod
     def from_preset(cls, preset: Preset, n_genes: int | None = None) -> CDT2Config:
         """The preset's dimensions; `n_genes` overrides the gene count (e.g. 9,335 for the ablation's full set)."""
-        return cls(n_genes=n_genes or preset.n_genes, n_bins=preset.n_bins, dna_dim=preset.dna_dim,
-                   d_model=preset.d_model, n_heads=preset.n_heads, pool_heads=preset.pool_heads,
-                   ffn_dim=preset.ffn_dim, dropout=preset.dropout, n_dna_layers=preset.n_dna_layers,
-                   n_rna_layers=preset.n_rna_layers)
+        return cls(
+            n_genes=n_genes or preset.n_genes,
+            n_bins=preset.n_bins,
+            dna_dim=preset.dna_dim,
+            d_model=preset.d_model,
+            n_heads=preset.n_heads,
+            pool_heads=preset.pool_heads,
+            ffn_dim=preset.ffn_dim,
+            dropout=preset.dropout,
+            n_dna_layers=preset.n_dna_layers,
+            n_rna_layers=preset.n_rna_layers,
+        )
 
 
 class NuclearStage(nn.Module):
@@ -70,22 +78,27 @@ class NuclearStage(nn.Module):
         d, p = cfg.d_model, cfg.dropout
         self.dna_projector = SequenceProjector(cfg.dna_dim, d, p)
         self.dna_self_attn_layers = nn.ModuleList(
-            AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p) for _ in range(cfg.n_dna_layers))
+            AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p) for _ in range(cfg.n_dna_layers)
+        )
         self.rna_encoder = RawExpressionEncoder(cfg.n_genes, d, p, identity_name=identity_name)
         self.rna_self_attn_layers = nn.ModuleList(
-            AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p) for _ in range(cfg.n_rna_layers))
+            AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p) for _ in range(cfg.n_rna_layers)
+        )
         self.dna_to_rna = AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, p)
 
-    def _nuclear(self, vce: VirtualCellEmbedder, dna: Tensor, rna: Tensor, locus_index: Tensor | None,
-                 rec: AttentionRecorder) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def _nuclear(
+        self, vce: VirtualCellEmbedder, dna: Tensor, rna: Tensor, locus_index: Tensor | None, rec: AttentionRecorder
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Returns (DNA tokens per cell [B, L, d], fused RNA tokens [B, G, d], DNA pool [B, d], RNA pool [B, d])."""
         cfg = self.nuclear_cfg
         check_inputs("dna", dna, (None, cfg.n_bins, cfg.dna_dim))
         check_inputs("rna", rna, (None, cfg.n_genes))
         check_locus_index(locus_index, dna.shape[0], rna.shape[0])
         if locus_index is None and dna.shape[0] != rna.shape[0]:
-            raise ValueError(f"dna has {dna.shape[0]} rows but rna has {rna.shape[0]} cells; pass locus_index "
-                             "to give each distinct locus once")
+            raise ValueError(
+                f"dna has {dna.shape[0]} rows but rna has {rna.shape[0]} cells; pass locus_index "
+                "to give each distinct locus once"
+            )
         # DNA branch, once per row of `dna` (a locus, or a cell)
         x = self.dna_projector(dna)  # [U, L, d]
         for i, block in enumerate(self.dna_self_attn_layers):
@@ -116,8 +129,13 @@ class CDT2(NuclearStage):
         self.vce = VirtualCellEmbedder(("dna", "rna"), cfg.d_model, cfg.pool_heads, cfg.dropout)
         self.task_layer = task_head(cfg.d_model, cfg.n_genes, cfg.dropout)
 
-    def forward(self, dna: Tensor, rna: Tensor, locus_index: Tensor | None = None,
-                return_attention: bool | Iterable[str] = False) -> ModelOutput:
+    def forward(
+        self,
+        dna: Tensor,
+        rna: Tensor,
+        locus_index: Tensor | None = None,
+        return_attention: bool | Iterable[str] = False,
+    ) -> ModelOutput:
         # dna: [U, L, dna_dim] with locus_index [B], else [B, L, dna_dim]; rna: [B, G] ln(CPM+1)
         # return_attention: True (every map), False, or the names of the maps wanted
         rec = AttentionRecorder(return_attention)

@@ -32,7 +32,12 @@ from cdt.models.cdt2 import CDT2Config, NuclearStage
 
 # parameter-name prefixes of the nuclear stage (frozen in phase 1, low learning rate in phase 2)
 NUCLEAR_PREFIXES: tuple[str, ...] = (
-    "dna_projector.", "dna_self_attn_layers.", "rna_encoder.", "rna_self_attn_layers.", "dna_to_rna.", "vce_t.",
+    "dna_projector.",
+    "dna_self_attn_layers.",
+    "rna_encoder.",
+    "rna_self_attn_layers.",
+    "dna_to_rna.",
+    "vce_t.",
     "rna_task_layer.",
 )
 
@@ -56,18 +61,37 @@ class CDT3Config:
 
     @classmethod
     def from_preset(cls, preset: Preset, n_genes: int | None = None, single_stage: bool = False) -> CDT3Config:
-        return cls(n_genes=n_genes or preset.n_genes, n_proteins=preset.n_proteins, n_bins=preset.n_bins,
-                   dna_dim=preset.dna_dim, d_model=preset.d_model, n_heads=preset.n_heads,
-                   pool_heads=preset.pool_heads, ffn_dim=preset.ffn_dim, dropout=preset.dropout,
-                   protein_dropout=preset.protein_dropout, n_dna_layers=preset.n_dna_layers,
-                   n_rna_layers=preset.n_rna_layers, single_stage=single_stage)
+        return cls(
+            n_genes=n_genes or preset.n_genes,
+            n_proteins=preset.n_proteins,
+            n_bins=preset.n_bins,
+            dna_dim=preset.dna_dim,
+            d_model=preset.d_model,
+            n_heads=preset.n_heads,
+            pool_heads=preset.pool_heads,
+            ffn_dim=preset.ffn_dim,
+            dropout=preset.dropout,
+            protein_dropout=preset.protein_dropout,
+            n_dna_layers=preset.n_dna_layers,
+            n_rna_layers=preset.n_rna_layers,
+            single_stage=single_stage,
+        )
 
     @property
     def nuclear(self) -> CDT2Config:
         """The CDT-II configuration of the nuclear stage (what a transferred CDT-II must match)."""
-        return CDT2Config(n_genes=self.n_genes, n_bins=self.n_bins, dna_dim=self.dna_dim, d_model=self.d_model,
-                          n_heads=self.n_heads, pool_heads=self.pool_heads, ffn_dim=self.ffn_dim,
-                          dropout=self.dropout, n_dna_layers=self.n_dna_layers, n_rna_layers=self.n_rna_layers)
+        return CDT2Config(
+            n_genes=self.n_genes,
+            n_bins=self.n_bins,
+            dna_dim=self.dna_dim,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            pool_heads=self.pool_heads,
+            ffn_dim=self.ffn_dim,
+            dropout=self.dropout,
+            n_dna_layers=self.n_dna_layers,
+            n_rna_layers=self.n_rna_layers,
+        )
 
 
 class CDT3(NuclearStage):
@@ -85,7 +109,8 @@ class CDT3(NuclearStage):
         self.rna_task_layer = task_head(d, cfg.n_genes, p)
         self.protein_encoder = RawExpressionEncoder(cfg.n_proteins, d, pp)
         self.protein_self_attn_layers = nn.ModuleList(
-            AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, pp) for _ in range(cfg.n_protein_layers))
+            AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, pp) for _ in range(cfg.n_protein_layers)
+        )
         self.rna_to_protein = AttentionBlock(d, cfg.n_heads, cfg.ffn_dim, pp)
         if not cfg.single_stage:
             self.vce_p = VirtualCellEmbedder(("protein",), d, cfg.pool_heads, pp, n_context=1)
@@ -99,8 +124,14 @@ class CDT3(NuclearStage):
         """Everything else: the protein path, VCE-C (or the joint VCE) and the protein head."""
         return [p for n, p in self.named_parameters() if not n.startswith(self.nuclear_prefixes)]
 
-    def forward(self, dna: Tensor, rna: Tensor, protein: Tensor, locus_index: Tensor | None = None,
-                return_attention: bool | Iterable[str] = False) -> ModelOutput:
+    def forward(
+        self,
+        dna: Tensor,
+        rna: Tensor,
+        protein: Tensor,
+        locus_index: Tensor | None = None,
+        return_attention: bool | Iterable[str] = False,
+    ) -> ModelOutput:
         # dna: [U, L, dna_dim] with locus_index [B], else [B, L, dna_dim]; rna: [B, G]; protein: [B, P]
         # return_attention: True (every map), False, or the names of the maps wanted
         cfg = self.cfg
@@ -123,9 +154,15 @@ class CDT3(NuclearStage):
 
         if cfg.single_stage:
             e = self.vce.fuse([dna_pooled, rna_pooled, protein_pooled])  # [B, 3d] -> [B, d]
-            return ModelOutput(rna=self.rna_task_layer(e), protein=self.protein_task_layer(e), embedding=e,
-                               attention=attn)
+            return ModelOutput(
+                rna=self.rna_task_layer(e), protein=self.protein_task_layer(e), embedding=e, attention=attn
+            )
         e_rna = self.vce_t.fuse([dna_pooled, rna_pooled])  # VCE-N: [B, d]
         e_prot = self.vce_p.fuse([e_rna, protein_pooled])  # VCE-C: [B, d]
-        return ModelOutput(rna=self.rna_task_layer(e_rna), protein=self.protein_task_layer(e_prot),
-                           embedding=e_prot, embedding_rna=e_rna, attention=attn)
+        return ModelOutput(
+            rna=self.rna_task_layer(e_rna),
+            protein=self.protein_task_layer(e_prot),
+            embedding=e_prot,
+            embedding_rna=e_rna,
+            attention=attn,
+        )

@@ -35,13 +35,16 @@ from cdt.models.cdt3 import CDT3, CDT3Config
 FORMAT = "cdt-checkpoint"
 VERSION = 1
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
-    "CDT1": (CDT1, CDT1Config), "CDT2": (CDT2, CDT2Config), "CDT3": (CDT3, CDT3Config),
+    "CDT1": (CDT1, CDT1Config),
+    "CDT2": (CDT2, CDT2Config),
+    "CDT3": (CDT3, CDT3Config),
 }
 
 # numpy arrays/scalars (e.g. CDT-III's `expressed_mask`) under their numpy 2 and numpy 1 names; these rebuild
 # arrays only, and their contents still pass through the weights-only unpickler.
 _NUMPY_GLOBALS: list = [
-    np.ndarray, np.dtype,
+    np.ndarray,
+    np.dtype,
     (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
     np._core.multiarray._reconstruct,
     (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
@@ -65,8 +68,12 @@ def read_torch_file(path: str | Path | io.BytesIO, source: str | None = None) ->
     except pickle.UnpicklingError as e:
         found = re.search(r"Unsupported global: GLOBAL (\S+)|Unsupported operand \S+", str(e))
         what = found.group(0) if found else str(e).splitlines()[0]
-        raise CheckpointError(source, "pickle", f"refused by the weights-only loader ({what}); the file holds more "
-                              "than tensors and plain data, and nothing in it was executed") from None
+        raise CheckpointError(
+            source,
+            "pickle",
+            f"refused by the weights-only loader ({what}); the file holds more "
+            "than tensors and plain data, and nothing in it was executed",
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError) as e:
         raise CheckpointError(source, "file", f"not a readable torch checkpoint ({type(e).__name__}: {e})") from None
 
@@ -87,8 +94,9 @@ def split_checkpoint(obj: Any, source: str) -> tuple[dict[str, Tensor], dict[str
         raise CheckpointError(source, key or "state_dict", "is not a non-empty dict of tensors")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
     if bad:
-        raise CheckpointError(source, key or "state_dict",
-                              f"{len(bad)} entries are not name -> tensor pairs, e.g. {bad[:3]}")
+        raise CheckpointError(
+            source, key or "state_dict", f"{len(bad)} entries are not name -> tensor pairs, e.g. {bad[:3]}"
+        )
     return state, meta
 
 
@@ -97,11 +105,21 @@ def check_state_dict(model: nn.Module, state: dict[str, Tensor], source: str) ->
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: file {list(state[k].shape)} vs model {list(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
+    shapes = [
+        f"{k}: file {list(state[k].shape)} vs model {list(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or shapes:
-        parts = [f"{title} ({len(items)}): {', '.join(items)}" for title, items in
-                 (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if items]
+        parts = [
+            f"{title} ({len(items)}): {', '.join(items)}"
+            for title, items in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("shape mismatches", shapes),
+            )
+            if items
+        ]
         raise CheckpointError(source, "state_dict", f"does not fit {type(model).__name__}; " + "; ".join(parts))
 
 
@@ -120,8 +138,9 @@ def _dim(state: dict[str, Tensor], key: str, axis: int, default: int) -> int:
     return state[key].shape[axis] if key in state and state[key].dim() > axis else default
 
 
-def cdt2_config_from_state_dict(state: dict[str, Tensor], identity: str = "gene_embedding",
-                                **overrides: Any) -> CDT2Config:
+def cdt2_config_from_state_dict(
+    state: dict[str, Tensor], identity: str = "gene_embedding", **overrides: Any
+) -> CDT2Config:
     """Sizes read off the weights; heads, dropout and n_bins (not stored in weights) from the paper or `overrides`."""
     base = CDT2Config()
     found = dict(
@@ -239,8 +258,14 @@ def save_checkpoint(path: str | Path, model: nn.Module, extra: dict[str, Any] | 
         read_torch_file(buf, source="extra")
     except CheckpointError as e:
         raise ValueError(f"checkpoint extra cannot be read back safely: {e.problem}") from None
-    payload = {"format": FORMAT, "version": VERSION, "model": name, "config": dataclasses.asdict(model.cfg),
-               "state_dict": model.state_dict(), "extra": extra}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": name,
+        "config": dataclasses.asdict(model.cfg),
+        "state_dict": model.state_dict(),
+        "extra": extra,
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -259,8 +284,11 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     source = str(path)
     obj = read_torch_file(path)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise CheckpointError(source, "format", f"not a {FORMAT} file (for the published weights use "
-                              "load_published_cdt2 / load_published_cdt3)")
+        raise CheckpointError(
+            source,
+            "format",
+            f"not a {FORMAT} file (for the published weights use load_published_cdt2 / load_published_cdt3)",
+        )
     if obj.get("version") != VERSION:
         raise CheckpointError(source, "version", f"{obj.get('version')!r} is not supported (expected {VERSION})")
     name = obj.get("model")
@@ -271,8 +299,11 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
     if not isinstance(cfg_dict, dict) or set(cfg_dict) != fields:
         got = set(cfg_dict) if isinstance(cfg_dict, dict) else set()
-        raise CheckpointError(source, "config", f"does not match {cfg_cls.__name__}: missing "
-                              f"{sorted(fields - got)}, unexpected {sorted(got - fields)}")
+        raise CheckpointError(
+            source,
+            "config",
+            f"does not match {cfg_cls.__name__}: missing {sorted(fields - got)}, unexpected {sorted(got - fields)}",
+        )
     state, _ = split_checkpoint(obj, source)
     model = load_state_dict_strict(model_cls(cfg_cls(**cfg_dict)), state, source)
     extra = obj.get("extra", {})

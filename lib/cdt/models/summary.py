@@ -38,7 +38,8 @@ def build_models(preset: Preset, device: str | torch.device = "meta") -> dict[st
         }
         if preset.name == "paper":
             models[f"CDT-II full gene set ({ABLATION_FULL_GENES:,} genes)"] = CDT2(
-                CDT2Config.from_preset(preset, n_genes=ABLATION_FULL_GENES))
+                CDT2Config.from_preset(preset, n_genes=ABLATION_FULL_GENES)
+            )
         models["CDT-III"] = CDT3(CDT3Config.from_preset(preset))
         models["CDT-III single-stage"] = CDT3(CDT3Config.from_preset(preset, single_stage=True))
     return models
@@ -49,9 +50,12 @@ def example_inputs(model: nn.Module, batch: int = 1, device: str | torch.device 
     cfg = model.cfg
     dna = torch.zeros(batch, cfg.n_bins, cfg.dna_dim, device=device)
     if isinstance(model, CDT1):
-        return (dna, torch.zeros(cfg.n_genes, cfg.rna_emb_dim, device=device),
-                torch.zeros(cfg.n_genes, cfg.prot_emb_dim, device=device),
-                torch.zeros(batch, dtype=torch.long, device=device))
+        return (
+            dna,
+            torch.zeros(cfg.n_genes, cfg.rna_emb_dim, device=device),
+            torch.zeros(cfg.n_genes, cfg.prot_emb_dim, device=device),
+            torch.zeros(batch, dtype=torch.long, device=device),
+        )
     rna = torch.zeros(batch, cfg.n_genes, device=device)
     if isinstance(model, CDT3):
         return dna, rna, torch.zeros(batch, cfg.n_proteins, device=device)
@@ -121,8 +125,15 @@ def module_summary(model: nn.Module) -> list[ModuleRow]:
     for name, unit in units:
         (in1, out1), (in2, out2) = one[name], two[name]
         inputs = [_mark_batch(a, b) for a, b in zip(in1, in2, strict=True)]
-        rows.append(ModuleRow(name, _kind(unit, len(inputs)), inputs, _mark_batch(out1, out2),
-                              sum(p.numel() for p in unit.parameters())))
+        rows.append(
+            ModuleRow(
+                name,
+                _kind(unit, len(inputs)),
+                inputs,
+                _mark_batch(out1, out2),
+                sum(p.numel() for p in unit.parameters()),
+            )
+        )
     return rows
 
 

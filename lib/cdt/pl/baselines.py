@@ -17,11 +17,23 @@ from matplotlib.lines import Line2D
 
 from cdt.pl import PALETTE
 
-FAMILY_COLOURS = {"CDT": PALETTE["CDT"], "attention": PALETTE["CDT"], "gradient": "#8e44ad",
-                  "correlation": "#e67e22", "gene-level": "#7f8c8d", "baseline": PALETTE["baseline"],
-                  "other": "#34495e"}
-METHOD_COLOURS = {"ridge": "#c0392b", "ridge_dna": "#e59866", "mean": "#7f8c8d", "mean (trainer)": "#b3b6b7",
-                  "nearest_locus": "#16a085", "zero": "#d5d8dc"}
+FAMILY_COLOURS = {
+    "CDT": PALETTE["CDT"],
+    "attention": PALETTE["CDT"],
+    "gradient": "#8e44ad",
+    "correlation": "#e67e22",
+    "gene-level": "#7f8c8d",
+    "baseline": PALETTE["baseline"],
+    "other": "#34495e",
+}
+METHOD_COLOURS = {
+    "ridge": "#c0392b",
+    "ridge_dna": "#e59866",
+    "mean": "#7f8c8d",
+    "mean (trainer)": "#b3b6b7",
+    "nearest_locus": "#16a085",
+    "zero": "#d5d8dc",
+}
 CONDITION_COLOURS = {"intact": "#000000", "top": "#c0392b", "bottom": "#2e86c1", "random": "#7f8c8d"}
 
 
@@ -37,24 +49,36 @@ def prediction_bars(summary: pd.DataFrame, title: str = "") -> Figure:
     for ax, (model, target) in zip(axes[0], panels, strict=True):
         s = summary[(summary["model"] == model) & (summary["target"] == target)].reset_index(drop=True)
         y = np.arange(len(s))
-        colours = [FAMILY_COLOURS["CDT"] if f == "CDT" else METHOD_COLOURS.get(m, PALETTE["baseline"])
-                   for m, f in zip(s["method"], s["family"], strict=True)]
+        colours = [
+            FAMILY_COLOURS["CDT"] if f == "CDT" else METHOD_COLOURS.get(m, PALETTE["baseline"])
+            for m, f in zip(s["method"], s["family"], strict=True)
+        ]
         ax.barh(y - 0.2, s["r"].fillna(0), height=0.38, color=colours, label="overall r")
-        ax.barh(y + 0.2, s["pb_r"].fillna(0), height=0.38, color=colours, alpha=0.45, hatch="//",
-                label="pseudo-bulk r")
+        ax.barh(y + 0.2, s["pb_r"].fillna(0), height=0.38, color=colours, alpha=0.45, hatch="//", label="pseudo-bulk r")
         for yi, (r, pb) in enumerate(zip(s["r"], s["pb_r"], strict=True)):
             for dy, v in ((-0.2, r), (0.2, pb)):
-                ax.text(0.01 if not np.isfinite(v) or v < 0.15 else v - 0.01, yi + dy,
-                        "n/a" if not np.isfinite(v) else f"{v:.2f}", va="center",
-                        ha="left" if not np.isfinite(v) or v < 0.15 else "right", fontsize=8,
-                        color="black" if not np.isfinite(v) or v < 0.15 else "white")
+                ax.text(
+                    0.01 if not np.isfinite(v) or v < 0.15 else v - 0.01,
+                    yi + dy,
+                    "n/a" if not np.isfinite(v) else f"{v:.2f}",
+                    va="center",
+                    ha="left" if not np.isfinite(v) or v < 0.15 else "right",
+                    fontsize=8,
+                    color="black" if not np.isfinite(v) or v < 0.15 else "white",
+                )
         ax.set_yticks(y, s["method"])
         ax.invert_yaxis()
         ax.axvline(0, color="0.3", lw=0.6)
         ax.set(title=f"{model}: {target}", xlabel="Pearson r (test cells)", xlim=(min(-0.1, s["r"].min() - 0.05), 1.05))
-    axes[0, 0].legend(handles=[plt.Rectangle((0, 0), 1, 1, color="0.4"),
-                               plt.Rectangle((0, 0), 1, 1, color="0.4", alpha=0.45, hatch="//")],
-                      labels=["overall r (cells x features)", "mean pseudo-bulk r"], loc="lower right", fontsize=8)
+    axes[0, 0].legend(
+        handles=[
+            plt.Rectangle((0, 0), 1, 1, color="0.4"),
+            plt.Rectangle((0, 0), 1, 1, color="0.4", alpha=0.45, hatch="//"),
+        ],
+        labels=["overall r (cells x features)", "mean pseudo-bulk r"],
+        loc="lower right",
+        fontsize=8,
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -77,8 +101,16 @@ def per_perturbation(per: pd.DataFrame, methods: Sequence[str]) -> Figure:
             if q.empty:
                 continue
             colour = FAMILY_COLOURS["CDT"] if (q["family"] == "CDT").all() else METHOD_COLOURS.get(m, "0.5")
-            ax.scatter(q["perturbation"].map(x) + (j - len(methods) / 2) * 0.08, q["pb_r"], color=colour,
-                       marker=markers.get(m, "o"), s=42, label=m, edgecolor="white", linewidth=0.5)
+            ax.scatter(
+                q["perturbation"].map(x) + (j - len(methods) / 2) * 0.08,
+                q["pb_r"],
+                color=colour,
+                marker=markers.get(m, "o"),
+                s=42,
+                label=m,
+                edgecolor="white",
+                linewidth=0.5,
+            )
         ax.set_xticks(range(len(perts)), perts, rotation=45, ha="right")
         ax.axhline(0, color="0.3", lw=0.6)
         ax.set(title=f"{model}: {target}", ylabel="pseudo-bulk r")
@@ -93,8 +125,9 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
     `highlight` marks one perturbation. table/summary: `perturbation_benchmark(...).table`, `edge_summary`."""
     targets = list(dict.fromkeys(summary["target"]))
     order = list(summary[summary["target"] == targets[0]]["method"])
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.6 * len(targets), 0.38 * len(order) + 1.8), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(
+        1, len(targets), figsize=(4.6 * len(targets), 0.38 * len(order) + 1.8), squeeze=False, sharey=True
+    )
     rng = np.random.default_rng(0)
     for ax, target in zip(axes[0], targets, strict=True):
         s = summary[summary["target"] == target].set_index("method").reindex(order)
@@ -107,14 +140,25 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
             ax.scatter(v["auroc"], yi + rng.uniform(-0.2, 0.2, len(v)), s=10, color=colours[yi], alpha=0.8)
             if highlight is not None:
                 h = v[v["perturbation"] == highlight]
-                ax.scatter(h["auroc"], [yi] * len(h), marker="*", s=120, color="#c0392b", edgecolor="black",
-                           linewidth=0.5, zorder=5)
+                ax.scatter(
+                    h["auroc"],
+                    [yi] * len(h),
+                    marker="*",
+                    s=120,
+                    color="#c0392b",
+                    edgecolor="black",
+                    linewidth=0.5,
+                    zorder=5,
+                )
         _chance(ax, horizontal=False)
         ax.set_yticks(y, order)
         ax.set(title=target, xlabel="AUROC per perturbation", xlim=(0, 1))
     axes[0, 0].invert_yaxis()
-    handles = [Line2D([], [], marker="s", ls="", color=c, label=f) for f, c in FAMILY_COLOURS.items()
-               if f in set(summary["family"])]
+    handles = [
+        Line2D([], [], marker="s", ls="", color=c, label=f)
+        for f, c in FAMILY_COLOURS.items()
+        if f in set(summary["family"])
+    ]
     if highlight is not None:
         handles.append(Line2D([], [], marker="*", ls="", color="#c0392b", markersize=11, label=highlight))
     axes[0, -1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
@@ -125,12 +169,24 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
 def incremental_forest(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """AUROC gain of gene-level features + each edge score over gene-level features alone, with its bootstrap CI;
     one panel per metric. tables: metric -> `incremental_value` table."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 0.45 * max(map(len, tables.values())) + 1.8),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1,
+        len(tables),
+        figsize=(5.2 * len(tables), 0.45 * max(map(len, tables.values())) + 1.8),
+        squeeze=False,
+        sharey=True,
+    )
     for ax, (metric, t) in zip(axes[0], tables.items(), strict=True):
         y = np.arange(len(t))
-        ax.errorbar(t["delta"], y, xerr=[t["delta"] - t["ci_low"], t["ci_high"] - t["delta"]], fmt="o",
-                    color=PALETTE["CDT"], ecolor="0.5", capsize=3)
+        ax.errorbar(
+            t["delta"],
+            y,
+            xerr=[t["delta"] - t["ci_low"], t["ci_high"] - t["delta"]],
+            fmt="o",
+            color=PALETTE["CDT"],
+            ecolor="0.5",
+            capsize=3,
+        )
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
         ax.set_yticks(y, t["added"])
         base = float(t["auroc_base"].iloc[0]) if len(t) else float("nan")
@@ -146,12 +202,20 @@ def head_ablation(tables: Mapping[str, pd.DataFrame]) -> Figure:
     fig, axes = plt.subplots(len(tables), 3, figsize=(13, 3.4 * len(tables)), squeeze=False)
     conditions = ["top", "bottom", "random"]
     for row, (label, t) in zip(axes, tables.items(), strict=True):
-        for ax, col, name in zip(row, ("delta_r", "delta_pb_r", "embedding_cos_mean"),
-                                 ("delta r", "delta pseudo-bulk r", "embedding cosine distance"), strict=True):
+        for ax, col, name in zip(
+            row,
+            ("delta_r", "delta_pb_r", "embedding_cos_mean"),
+            ("delta r", "delta pseudo-bulk r", "embedding cosine distance"),
+            strict=True,
+        ):
             for i, c in enumerate(conditions):
                 v = t[t["condition"] == c][col]
-                ax.scatter(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)) * (len(v) > 1), v,
-                           color=CONDITION_COLOURS[c], s=30)
+                ax.scatter(
+                    np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)) * (len(v) > 1),
+                    v,
+                    color=CONDITION_COLOURS[c],
+                    s=30,
+                )
                 if len(v):
                     ax.hlines(v.mean(), i - 0.25, i + 0.25, color=CONDITION_COLOURS[c], lw=2)
             ax.axhline(0, color="0.3", lw=0.6)
@@ -165,15 +229,28 @@ def recovery_heatmap(tables: Mapping[str, pd.DataFrame], value: str = "auroc") -
     """Method x truth heat maps of AUROC (or AUPRC), one panel per table (e.g. genes, DNA elements)."""
     width = sum(2.6 + 0.9 * t["target"].nunique() for t in tables.values()) + 1.5
     height = 0.42 * max(t["method"].nunique() for t in tables.values()) + 2.4
-    fig, axes = plt.subplots(1, len(tables), figsize=(width, height), squeeze=False, layout="constrained",
-                             gridspec_kw={"width_ratios": [t["target"].nunique() for t in tables.values()]})
+    fig, axes = plt.subplots(
+        1,
+        len(tables),
+        figsize=(width, height),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"width_ratios": [t["target"].nunique() for t in tables.values()]},
+    )
     for ax, (title, t) in zip(axes[0], tables.items(), strict=True):
         m = t.pivot(index="method", columns="target", values=value)
         m = m.reindex(index=list(dict.fromkeys(t["method"])), columns=list(dict.fromkeys(t["target"])))
         im = ax.imshow(m.to_numpy(dtype=float), cmap="RdBu_r", vmin=0, vmax=1, aspect="auto")
         for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)):
-            ax.text(j, i, "—" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if np.isfinite(v) and abs(v - 0.5) > 0.3 else "black")
+            ax.text(
+                j,
+                i,
+                "—" if not np.isfinite(v) else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if np.isfinite(v) and abs(v - 0.5) > 0.3 else "black",
+            )
         ax.set_xticks(range(m.shape[1]), m.columns, rotation=35, ha="right")
         ax.set_yticks(range(m.shape[0]), m.index)
         ax.grid(False)

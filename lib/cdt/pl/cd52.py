@@ -38,35 +38,62 @@ def rna_scatter(rna: pd.DataFrame, r: float, n_cells: int, gene: str = "CD52") -
         ax.scatter(own["actual"], own["predicted"], s=60, color=CLINICAL, edgecolor="k", zorder=3, label=gene)
         ax.legend(loc="upper left", fontsize=9)
     _diagonal(ax, rna["actual"].to_numpy(), rna["predicted"].to_numpy())
-    ax.set(xlabel="actual mean log2FC", ylabel="predicted mean log2FC",
-           title=f"{gene} knockdown, RNA\nr = {r:.3f} over {len(rna)} genes, {n_cells} cells")
+    ax.set(
+        xlabel="actual mean log2FC",
+        ylabel="predicted mean log2FC",
+        title=f"{gene} knockdown, RNA\nr = {r:.3f} over {len(rna)} genes, {n_cells} cells",
+    )
     fig.tight_layout()
     return fig
 
 
-def protein_scatter(protein: pd.DataFrame, r: float, n_label: int = 6, control: pd.DataFrame | None = None,
-                    control_r: float | None = None) -> Figure:
+def protein_scatter(
+    protein: pd.DataFrame,
+    r: float,
+    n_label: int = 6,
+    control: pd.DataFrame | None = None,
+    control_r: float | None = None,
+) -> Figure:
     """Fig 4B: cell-mean actual vs predicted change per expressed protein, the top `n_label` by |actual| labelled.
 
     control (optional): the same proteins predicted with the NTC-mean protein input, drawn as open circles.
     """
     e = protein[protein["expressed"]]
     fig, ax = plt.subplots(figsize=(5.6, 5.4))
-    ax.scatter(e["actual"], e["predicted"], s=22, alpha=0.8, color=PALETTE["CDT"], linewidths=0,
-               label=f"measured protein input (r = {r:.3f})")
+    ax.scatter(
+        e["actual"],
+        e["predicted"],
+        s=22,
+        alpha=0.8,
+        color=PALETTE["CDT"],
+        linewidths=0,
+        label=f"measured protein input (r = {r:.3f})",
+    )
     ys = [e["predicted"].to_numpy()]
     if control is not None:
         c = control[control["expressed"]]
-        ax.scatter(c["actual"], c["predicted"], s=22, facecolor="none", edgecolor=PALETTE["baseline"],
-                   label=f"NTC-mean protein input (r = {control_r:.3f})")
+        ax.scatter(
+            c["actual"],
+            c["predicted"],
+            s=22,
+            facecolor="none",
+            edgecolor=PALETTE["baseline"],
+            label=f"NTC-mean protein input (r = {control_r:.3f})",
+        )
         ys.append(c["predicted"].to_numpy())
     for _, row in e.reindex(e["actual"].abs().sort_values(ascending=False).index[:n_label]).iterrows():
-        label = row["protein"] if row["gene"] in (row["protein"], None) or pd.isna(row["gene"]) \
+        label = (
+            row["protein"]
+            if row["gene"] in (row["protein"], None) or pd.isna(row["gene"])
             else f"{row['protein']} ({row['gene']})"
+        )
         ax.annotate(label, (row["actual"], row["predicted"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     _diagonal(ax, e["actual"].to_numpy(), np.concatenate(ys))
-    ax.set(xlabel="actual mean change (DSB)", ylabel="predicted mean change (DSB)",
-           title=f"Protein, {len(e)} expressed proteins")
+    ax.set(
+        xlabel="actual mean change (DSB)",
+        ylabel="predicted mean change (DSB)",
+        title=f"Protein, {len(e)} expressed proteins",
+    )
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
@@ -88,13 +115,21 @@ def side_effect_bars(detectable: pd.DataFrame, summary: Mapping[str, float], n_s
     ax.set_yticks(y, [f"{lab}{'' if ok else '  ✗'}" for lab, ok in zip(labels, d["agree"], strict=True)], fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
     shown = f" (first {len(d)} shown)" if len(d) < summary["n_detectable"] else ""
-    ax.set(xlabel="mean change after knockdown (DSB)",
-           title=f"{summary['n_detectable']} detectable proteins (|measured| > {summary['threshold']}){shown}\n"
-                 f"direction agreement {summary['n_agree']}/{summary['n_detectable']}")
-    ax.legend(handles=[Patch(facecolor="w", edgecolor="k", label="measured"),
-                       Patch(facecolor="w", edgecolor="k", hatch="///", label="predicted"),
-                       Patch(color=CLINICAL, label="clinically relevant (authors)")], fontsize=8,
-              loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set(
+        xlabel="mean change after knockdown (DSB)",
+        title=f"{summary['n_detectable']} detectable proteins (|measured| > {summary['threshold']}){shown}\n"
+        f"direction agreement {summary['n_agree']}/{summary['n_detectable']}",
+    )
+    ax.legend(
+        handles=[
+            Patch(facecolor="w", edgecolor="k", label="measured"),
+            Patch(facecolor="w", edgecolor="k", hatch="///", label="predicted"),
+            Patch(color=CLINICAL, label="clinically relevant (authors)"),
+        ],
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
     fig.tight_layout()
     return fig
 
@@ -106,16 +141,27 @@ def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
     colours = [PROT_UP if d == "up" else MRNA_UP for d in table["first_order_direction"]]
     ax.barh(y, table["gradient"], color=colours, edgecolor="k", lw=0.4)
     if table["published_gradient"].notna().any():
-        ax.scatter(table["published_gradient"] * _scale(table), y, marker="D", s=18, color="k", zorder=3,
-                   label=f"published gradient x {_scale(table):.2g} (scaled)")
+        ax.scatter(
+            table["published_gradient"] * _scale(table),
+            y,
+            marker="D",
+            s=18,
+            color="k",
+            zorder=3,
+            label=f"published gradient x {_scale(table):.2g} (scaled)",
+        )
         ax.legend(fontsize=8, loc="lower right")
-    labels = [f"{p}  [code: {c}, 1st order: {f}]" for p, c, f in
-              zip(table["protein"], table["code_label"], table["first_order_direction"], strict=True)]
+    labels = [
+        f"{p}  [code: {c}, 1st order: {f}]"
+        for p, c, f in zip(table["protein"], table["code_label"], table["first_order_direction"], strict=True)
+    ]
     ax.set_yticks(y, labels, fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
-    ax.set(xlabel="d protein / d RNA(CD52)",
-           title=f"Top {len(table)} proteins by |gradient| ({source} input)\n"
-                 "red: first-order rise after knockdown, blue: fall")
+    ax.set(
+        xlabel="d protein / d RNA(CD52)",
+        title=f"Top {len(table)} proteins by |gradient| ({source} input)\n"
+        "red: first-order rise after knockdown, blue: fall",
+    )
     fig.tight_layout()
     return fig
 
@@ -126,8 +172,9 @@ def _scale(table: pd.DataFrame) -> float:
     return float(table["gradient"].abs().max() / pub) if pub and pub > 0 else 1.0
 
 
-def gradient_concordance(ntc: pd.Series, cells: pd.Series, expressed: np.ndarray, stats: pd.DataFrame,
-                         n_cells: int, n_label: int = 5) -> Figure:
+def gradient_concordance(
+    ntc: pd.Series, cells: pd.Series, expressed: np.ndarray, stats: pd.DataFrame, n_cells: int, n_label: int = 5
+) -> Figure:
     """Table 10: NTC-mean vs perturbed-cell gradients, all proteins and the expressed ones, y = x dashed."""
     expressed = np.asarray(expressed, dtype=bool)
     s = stats.set_index("proteins")
@@ -139,10 +186,13 @@ def gradient_concordance(ntc: pd.Series, cells: pd.Series, expressed: np.ndarray
             ax.annotate(ntc.index[mask][i], (a[i], b[i]), textcoords="offset points", xytext=(3, 3), fontsize=8)
         _diagonal(ax, a, b)
         row = s.loc[key]
-        ax.set(xlabel="gradient, NTC-mean input", ylabel=f"gradient, mean over {n_cells} perturbed cells",
-               title=f"{key}: n = {int(row['n'])}, r = {row['r']:.3f}, rho = {row['rho']:.3f}\n"
-                     f"same direction {int(row['n_same_direction'])}/{int(row['n'])} "
-                     f"({100 * row['fraction_same_direction']:.1f}%)")
+        ax.set(
+            xlabel="gradient, NTC-mean input",
+            ylabel=f"gradient, mean over {n_cells} perturbed cells",
+            title=f"{key}: n = {int(row['n'])}, r = {row['r']:.3f}, rho = {row['rho']:.3f}\n"
+            f"same direction {int(row['n_same_direction'])}/{int(row['n'])} "
+            f"({100 * row['fraction_same_direction']:.1f}%)",
+        )
     fig.tight_layout()
     return fig
 
@@ -152,19 +202,45 @@ def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int]) -> Figure:
     change; predicted values as markers."""
     fig, ax = plt.subplots(figsize=(7.5, 0.38 * max(len(table), 3) + 1.6))
     y = np.arange(len(table))[::-1]
-    ax.barh(y + 0.2, table["mrna_measured"], height=0.4, edgecolor="k", lw=0.4,
-            color=[MRNA_UP if v > 0 else MRNA_DOWN for v in table["mrna_measured"]])
-    ax.barh(y - 0.2, table["protein_measured"], height=0.4, edgecolor="k", lw=0.4,
-            color=[PROT_UP if v > 0 else PROT_DOWN for v in table["protein_measured"]])
+    ax.barh(
+        y + 0.2,
+        table["mrna_measured"],
+        height=0.4,
+        edgecolor="k",
+        lw=0.4,
+        color=[MRNA_UP if v > 0 else MRNA_DOWN for v in table["mrna_measured"]],
+    )
+    ax.barh(
+        y - 0.2,
+        table["protein_measured"],
+        height=0.4,
+        edgecolor="k",
+        lw=0.4,
+        color=[PROT_UP if v > 0 else PROT_DOWN for v in table["protein_measured"]],
+    )
     ax.scatter(table["mrna_predicted"], y + 0.2, marker="|", s=90, color="k", zorder=3, label="predicted mRNA")
     ax.scatter(table["protein_predicted"], y - 0.2, marker="x", s=30, color="k", zorder=3, label="predicted protein")
-    ax.set_yticks(y, [f"{g}{' *' if o else ''}" for g, o in zip(table["gene"], table["opposite_measured"],
-                                                                  strict=True)], fontsize=8)
+    ax.set_yticks(
+        y,
+        [f"{g}{' *' if o else ''}" for g, o in zip(table["gene"], table["opposite_measured"], strict=True)],
+        fontsize=8,
+    )
     ax.axvline(0, color="k", lw=0.6)
-    ax.text(0.98, 0.02, f"{summary['n_opposite']}/{summary['n_both_levels']} genes diverge (*)",
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=9, bbox={"fc": "w", "ec": "0.6"})
-    handles = [Patch(color=MRNA_DOWN, label="mRNA log2FC (measured)"),
-               Patch(color=PROT_UP, label="protein change, DSB (measured)"), *ax.get_legend_handles_labels()[0]]
+    ax.text(
+        0.98,
+        0.02,
+        f"{summary['n_opposite']}/{summary['n_both_levels']} genes diverge (*)",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        bbox={"fc": "w", "ec": "0.6"},
+    )
+    handles = [
+        Patch(color=MRNA_DOWN, label="mRNA log2FC (measured)"),
+        Patch(color=PROT_UP, label="protein change, DSB (measured)"),
+        *ax.get_legend_handles_labels()[0],
+    ]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set(xlabel="mean change after CD52 knockdown", title="mRNA vs protein, genes measured at both levels")
     fig.tight_layout()
@@ -176,22 +252,35 @@ def truth_panels(truth: pd.DataFrame, summary: Mapping[str, float]) -> Figure:
     (B) the NTC-mean gradient. A correct model puts a negative planted effect at a rise and a negative gradient."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 4.6))
     a.scatter(truth["planted_weight"], truth["measured"], s=20, color=PALETTE["truth"], alpha=0.8, label="measured")
-    a.scatter(truth["planted_weight"], truth["predicted"], s=20, color=PALETTE["CDT"], alpha=0.8, marker="x",
-              label="predicted")
+    a.scatter(
+        truth["planted_weight"],
+        truth["predicted"],
+        s=20,
+        color=PALETTE["CDT"],
+        alpha=0.8,
+        marker="x",
+        label="predicted",
+    )
     a.axhline(0, color="0.6", lw=0.6)
     a.axvline(0, color="0.6", lw=0.6)
-    a.set(xlabel="planted effect of RNA(CD52) on the protein", ylabel="mean change after knockdown (DSB)",
-          title=f"predicted |change| > 0.1: {summary['n_shared']} of {summary['n_planted']} planted found,\n"
-                f"{summary['n_predicted']} predicted in all")
+    a.set(
+        xlabel="planted effect of RNA(CD52) on the protein",
+        ylabel="mean change after knockdown (DSB)",
+        title=f"predicted |change| > 0.1: {summary['n_shared']} of {summary['n_planted']} planted found,\n"
+        f"{summary['n_predicted']} predicted in all",
+    )
     a.legend(fontsize=8)
     if "gradient_ntc_mean" in truth:
         b.scatter(truth["planted_weight"], truth["gradient_ntc_mean"], s=20, color=PALETTE["CDT"], alpha=0.8)
         b.axhline(0, color="0.6", lw=0.6)
         b.axvline(0, color="0.6", lw=0.6)
-        b.set(xlabel="planted effect of RNA(CD52) on the protein", ylabel="d protein / d RNA(CD52), NTC-mean input",
-              title=f"gradient sign = planted sign for {summary['gradient_ntc_mean_sign_matches_weight']}/"
-                    f"{summary['n_planted']} planted\nAUROC |gradient| planted vs not "
-                    f"{summary['gradient_ntc_mean_auroc']:.2f}")
+        b.set(
+            xlabel="planted effect of RNA(CD52) on the protein",
+            ylabel="d protein / d RNA(CD52), NTC-mean input",
+            title=f"gradient sign = planted sign for {summary['gradient_ntc_mean_sign_matches_weight']}/"
+            f"{summary['n_planted']} planted\nAUROC |gradient| planted vs not "
+            f"{summary['gradient_ntc_mean_auroc']:.2f}",
+        )
     else:
         b.set_axis_off()
     fig.tight_layout()

@@ -16,10 +16,15 @@ from matplotlib.figure import Figure
 
 from cdt.pl import PALETTE
 
-MARK_COLOURS = {"DNase": "#984ea3", "CTCF": "#e41a1c", "H3K4me3": "#377eb8", "H3K27ac": "#ff7f00",
-                "H3K4me1": "#4daf4a"}
-CLASS_COLOURS = {"promoter": "#377eb8", "active_enhancer": "#ff7f00", "enhancer": "#ffbf80", "CTCF": "#e41a1c",
-                 "open": "#984ea3", "other": "#cccccc"}
+MARK_COLOURS = {"DNase": "#984ea3", "CTCF": "#e41a1c", "H3K4me3": "#377eb8", "H3K27ac": "#ff7f00", "H3K4me1": "#4daf4a"}
+CLASS_COLOURS = {
+    "promoter": "#377eb8",
+    "active_enhancer": "#ff7f00",
+    "enhancer": "#ffbf80",
+    "CTCF": "#e41a1c",
+    "open": "#984ea3",
+    "other": "#cccccc",
+}
 OR_CAP = 300.0  # infinite odds ratios are drawn here on log axes (the authors' Supp Fig 1b convention)
 
 
@@ -38,8 +43,12 @@ def _elements(ax: plt.Axes, elements: pd.DataFrame | None, ymax: float) -> None:
 # --- CDT-II ------------------------------------------------------------------------------------------------------------
 
 
-def cross_attention_profiles(values: pd.DataFrame, bin_size: int, elements: Mapping[str, pd.DataFrame] | None = None,
-                             n_cells: pd.Series | None = None) -> Figure:
+def cross_attention_profiles(
+    values: pd.DataFrame,
+    bin_size: int,
+    elements: Mapping[str, pd.DataFrame] | None = None,
+    n_cells: pd.Series | None = None,
+) -> Figure:
     """CDT-II Fig 4B: one panel per locus, attention per bin vs kb from the TSS, TSS and peak marked.
 
     values: [loci, bins]; elements: per locus, planted elements (element, start_kb, end_kb) drawn as a top strip.
@@ -64,8 +73,14 @@ def cross_attention_profiles(values: pd.DataFrame, bin_size: int, elements: Mapp
     fig.suptitle("Cross-attention over DNA bins (mean over heads, genes and cells)")
     fig.tight_layout()
     if elements is not None:
-        fig.legend(*_element_legend(), title="planted elements (top strip)", loc="upper center", fontsize=8, ncol=4,
-                   bbox_to_anchor=(0.5, 0.0))
+        fig.legend(
+            *_element_legend(),
+            title="planted elements (top strip)",
+            loc="upper center",
+            fontsize=8,
+            ncol=4,
+            bbox_to_anchor=(0.5, 0.0),
+        )
     return fig
 
 
@@ -86,8 +101,16 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
         for j in range(len(marks)):
             o = odds[i, j]
             text = "N/A" if np.isnan(o) or o == 0 else (">999" if np.isinf(o) else f"{o:.1f}") + _stars(p[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=8, fontweight="bold",
-                    color="white" if shown[i, j] > vmax / 2 else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                fontweight="bold",
+                color="white" if shown[i, j] > vmax / 2 else "black",
+            )
     ax.set_xticks(range(len(marks)), marks)
     ax.set_yticks(range(len(genes)), genes)
     ax.grid(False)
@@ -97,22 +120,29 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
     return fig
 
 
-def bin_class_violin(pooled: pd.DataFrame, kruskal_p: float, cohens_d: pd.DataFrame,
-                     classes: Sequence[str] = ("promoter", "active_enhancer", "CTCF", "other")) -> Figure:
+def bin_class_violin(
+    pooled: pd.DataFrame,
+    kruskal_p: float,
+    cohens_d: pd.DataFrame,
+    classes: Sequence[str] = ("promoter", "active_enhancer", "CTCF", "other"),
+) -> Figure:
     """CDT-II Fig 6B: attention per bin class (pooled over genes), Kruskal-Wallis P, Cohen's d vs "other"."""
     groups = [pooled.loc[pooled["class"] == c, "attention"].to_numpy() for c in classes]
     present = [i for i, g in enumerate(groups) if len(g) > 1]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    parts = ax.violinplot([groups[i] for i in present], positions=present, showmeans=True, showmedians=True,
-                          showextrema=False)
+    parts = ax.violinplot(
+        [groups[i] for i in present], positions=present, showmeans=True, showmedians=True, showextrema=False
+    )
     for body, i in zip(parts["bodies"], present, strict=True):
         body.set_facecolor(CLASS_COLOURS[classes[i]])
         body.set_alpha(0.6)
     parts["cmeans"].set_color("black")
     parts["cmedians"].set_color(PALETTE["published"])
     d = cohens_d.set_index("class")["d_vs_other"]
-    labels = [f"{c.replace('_', chr(10))}\nn={len(g)}" + (f"\nd={d[c]:.2f}" if c in d and np.isfinite(d[c]) else "")
-              for c, g in zip(classes, groups, strict=True)]
+    labels = [
+        f"{c.replace('_', chr(10))}\nn={len(g)}" + (f"\nd={d[c]:.2f}" if c in d and np.isfinite(d[c]) else "")
+        for c, g in zip(classes, groups, strict=True)
+    ]
     ax.set_xticks(range(len(classes)), labels)
     ax.set_ylabel("cross-attention weight")
     ax.set_title(f"B  attention by bin class (Kruskal-Wallis P = {kruskal_p:.1e})", loc="left")
@@ -123,8 +153,7 @@ def bin_class_violin(pooled: pd.DataFrame, kruskal_p: float, cohens_d: pd.DataFr
 def permutation_nulls(table: pd.DataFrame, nulls: Mapping[tuple[str, str], np.ndarray]) -> Figure:
     """Supp Fig 1a: circular-shift null odds ratios per gene x mark, observed OR as a vertical line."""
     genes, marks = list(dict.fromkeys(table["gene"])), list(dict.fromkeys(table["mark"]))
-    fig, axes = plt.subplots(len(genes), len(marks), figsize=(3.2 * len(marks), 1.8 * len(genes) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(genes), len(marks), figsize=(3.2 * len(marks), 1.8 * len(genes) + 0.6), squeeze=False)
     t = table.set_index(["gene", "mark"])
     for i, g in enumerate(genes):
         for j, m in enumerate(marks):
@@ -139,8 +168,12 @@ def permutation_nulls(table: pd.DataFrame, nulls: Mapping[tuple[str, str], np.nd
             ax.hist(null[np.isfinite(null)], bins=25, color=MARK_COLOURS.get(m, "0.5"), alpha=0.5)
             ax.axvline(obs, color=MARK_COLOURS.get(m, "k"), lw=2.5)
             ax.set_title(f"{g} x {m}: P = {t.loc[(g, m), 'p_value']:.3f}", fontsize=9)
-    fig.suptitle(f"a  circular permutation test (n = {len(next(iter(nulls.values()))) if nulls else 0})", x=0.01,
-                 ha="left", fontweight="bold")
+    fig.suptitle(
+        f"a  circular permutation test (n = {len(next(iter(nulls.values()))) if nulls else 0})",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+    )
     fig.tight_layout()
     return fig
 
@@ -168,8 +201,9 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
 # --- CDT-III -----------------------------------------------------------------------------------------------------------
 
 
-def ctcf_enrichment(tables: Mapping[str, pd.DataFrame], null: np.ndarray, observed: float, p_value: float,
-                    max_fold: float = 10.0) -> Figure:
+def ctcf_enrichment(
+    tables: Mapping[str, pd.DataFrame], null: np.ndarray, observed: float, p_value: float, max_fold: float = 10.0
+) -> Figure:
     """CDT-III Table 2/6: (A) CTCF enrichment per gene for each model, published values as dots;
     (B) permutation null of the mean enrichment vs the observed mean of the first model."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.8), gridspec_kw={"width_ratios": [3, 1]})
@@ -179,8 +213,13 @@ def ctcf_enrichment(tables: Mapping[str, pd.DataFrame], null: np.ndarray, observ
     colours = [PALETTE["CDT"], PALETTE["baseline"], "#8e44ad"]
     for i, (label, t) in enumerate(tables.items()):
         e = t.set_index("gene").reindex(order)["enrichment"]
-        a.bar(np.arange(len(order)) + (i - (len(tables) - 1) / 2) * width, e.fillna(0), width, label=label,
-              color=colours[i % len(colours)])
+        a.bar(
+            np.arange(len(order)) + (i - (len(tables) - 1) / 2) * width,
+            e.fillna(0),
+            width,
+            label=label,
+            color=colours[i % len(colours)],
+        )
     pub = first.set_index("gene").reindex(order)["published_enrichment"]
     a.scatter(np.arange(len(order)), pub, color=PALETTE["published"], zorder=3, s=18, label="published (CDT-III)")
     a.axhline(1, color="0.3", ls="--", lw=0.8)
@@ -206,9 +245,17 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
     a.scatter(t["published_ratio"], t["gene"], color=PALETTE["published"], s=14, zorder=3, label="published")
     a.axvline(1, color=PALETTE["published"], ls="--")
     a.set(xlabel="contact ratio (top 20 / random 20)", title="A  promoter contact of top attention bins")
-    a.text(0.98, 0.02, f"mean = {test['mean_ratio']:.2f}x\nP = {test['p_value']:.3f} (Wilcoxon, one-sided)\n"
-           f"{test['n_above_1']}/{test['n']} genes > 1", transform=a.transAxes, ha="right", va="bottom", fontsize=9,
-           bbox={"facecolor": "white", "alpha": 0.8})
+    a.text(
+        0.98,
+        0.02,
+        f"mean = {test['mean_ratio']:.2f}x\nP = {test['p_value']:.3f} (Wilcoxon, one-sided)\n"
+        f"{test['n_above_1']}/{test['n']} genes > 1",
+        transform=a.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        bbox={"facecolor": "white", "alpha": 0.8},
+    )
     a.legend(loc="upper right", fontsize=8)
     top = "top_mean" if column == "ratio" else "top_mean_off_diagonal"
     rnd = "random_mean" if column == "ratio" else "random_mean_off_diagonal"
@@ -217,8 +264,13 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
         b.annotate(r.gene, (getattr(r, rnd), getattr(r, top)), fontsize=7, xytext=(2, 2), textcoords="offset points")
     lim = float(np.nanmax(table[[top, rnd]].to_numpy())) * 1.05
     b.plot([0, lim], [0, lim], color="0.5", ls="--")
-    b.set(xlabel="mean contact, random 20 bins", ylabel="mean contact, top-20 attention bins",
-          title="B  top vs random", xlim=(0, lim), ylim=(0, lim))
+    b.set(
+        xlabel="mean contact, random 20 bins",
+        ylabel="mean contact, top-20 attention bins",
+        title="B  top vs random",
+        xlim=(0, lim),
+        ylim=(0, lim),
+    )
     fig.tight_layout()
     return fig
 
@@ -227,8 +279,13 @@ def genome_track(track: dict, title: str = "") -> Figure:
     """CDT-III Figs 7/8: attention / max with CTCF peak lines (red in the top 10%), the CTCF signal, and the planted
     elements when the track carries them."""
     has_el = "elements" in track
-    fig, axes = plt.subplots(2 + has_el, 1, figsize=(11, 4.6 + 0.8 * has_el), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 1.2] + [0.6] * has_el})
+    fig, axes = plt.subplots(
+        2 + has_el,
+        1,
+        figsize=(11, 4.6 + 0.8 * has_el),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3, 1.2] + [0.6] * has_el},
+    )
     bins, peaks = track["bins"], track["peaks"]
     a = axes[0]
     a.fill_between(bins["kb"], bins["attention"], color="steelblue", alpha=0.35)
@@ -242,8 +299,12 @@ def genome_track(track: dict, title: str = "") -> Figure:
     a.set(ylabel="cross-attention\n(normalised)", title=title or f"{track['locus']}: cross-attention and CTCF")
     c = axes[1]
     width = (bins["kb"].max() - bins["kb"].min()) / 150  # a visible bar at any window size
-    c.bar(peaks["kb"], peaks["signal_norm"], width=width, color=[PALETTE["published"] if t else "0.6"
-                                                                 for t in peaks["in_top"]])
+    c.bar(
+        peaks["kb"],
+        peaks["signal_norm"],
+        width=width,
+        color=[PALETTE["published"] if t else "0.6" for t in peaks["in_top"]],
+    )
     c.set(ylabel="CTCF ChIP-seq", ylim=(0, 1.1))
     if has_el:
         e = axes[2]
@@ -264,20 +325,29 @@ def peak_distance(distances_bp: np.ndarray, summary: Mapping[str, float]) -> Fig
     half = summary["half_window_kb"]
     fig, ax = plt.subplots(figsize=(7, 4))
     w = summary["within_bp"] / 1e3
-    ax.axvspan(-w, w, color=PALETTE["truth"], alpha=0.12, label=f"within {w:.1f} kb ({summary['frac_within']:.0%}; "
-                                                                  f"uniform {summary['uniform_frac_within']:.0%})")
+    ax.axvspan(
+        -w,
+        w,
+        color=PALETTE["truth"],
+        alpha=0.12,
+        label=f"within {w:.1f} kb ({summary['frac_within']:.0%}; uniform {summary['uniform_frac_within']:.0%})",
+    )
     ax.hist(np.asarray(distances_bp) / 1e3, bins=np.linspace(-half, half, 31), color=PALETTE["CDT"], alpha=0.85)
     ax.axvline(0, color=PALETTE["published"], ls="--")
-    ax.set(xlabel="attention peak - enhancer centre (kb)", ylabel="samples",
-           title=f"mean |d| = {summary['mean_abs_kb']:.1f} kb (uniform peak: {summary['uniform_mean_abs_kb']:.1f} kb), "
-                 f"n = {summary['n']}")
+    ax.set(
+        xlabel="attention peak - enhancer centre (kb)",
+        ylabel="samples",
+        title=f"mean |d| = {summary['mean_abs_kb']:.1f} kb (uniform peak: {summary['uniform_mean_abs_kb']:.1f} kb), "
+        f"n = {summary['n']}",
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
 
-def attention_gradient_overlap(overlaps: np.ndarray, summary: Mapping[str, float], attention: np.ndarray,
-                               gradient: np.ndarray, bin_size: int) -> Figure:
+def attention_gradient_overlap(
+    overlaps: np.ndarray, summary: Mapping[str, float], attention: np.ndarray, gradient: np.ndarray, bin_size: int
+) -> Figure:
     """CDT v1 Fig 4: (A) overlap of top-k attention and top-k gradient bins; (B) the median-overlap sample."""
     k = int(summary["k"])
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4))
@@ -292,15 +362,20 @@ def attention_gradient_overlap(overlaps: np.ndarray, summary: Mapping[str, float
     b.bar(kb[ta], 1, width=bin_size / 1e3 * 2, color=PALETTE["CDT"], label="top attention")
     b.bar(kb[tg], -1, width=bin_size / 1e3 * 2, color=PALETTE["published"], label="top gradient")
     b.axhline(0, color="k", lw=0.6)
-    b.set(xlabel="kb from the enhancer centre", yticks=[], xlim=(kb[0], kb[-1]),
-          title=f"B  median sample: {len(np.intersect1d(ta, tg))} shared")
+    b.set(
+        xlabel="kb from the enhancer centre",
+        yticks=[],
+        xlim=(kb[0], kb[-1]),
+        title=f"B  median sample: {len(np.intersect1d(ta, tg))} shared",
+    )
     b.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def v1_case(attention: np.ndarray, gradient: np.ndarray, case: Mapping, bin_size: int,
-            temperature: np.ndarray | None = None) -> Figure:
+def v1_case(
+    attention: np.ndarray, gradient: np.ndarray, case: Mapping, bin_size: int, temperature: np.ndarray | None = None
+) -> Figure:
     """CDT v1 Fig 5: (A) attention (temperature-sharpened), (B) gradient share, CTCF sites dashed; (C) the layout."""
     centre = len(attention) // 2
     kb = (np.arange(len(attention)) - centre) * bin_size / 1e3
@@ -308,14 +383,19 @@ def v1_case(attention: np.ndarray, gradient: np.ndarray, case: Mapping, bin_size
     a, b, c = axes
     shown = attention if temperature is None else temperature
     a.fill_between(kb, shown, color=PALETTE["CDT"], alpha=0.4)
-    a.axvline(case["attention_peak_kb"], color=PALETTE["CDT"], lw=1.5, label=f"peak {case['attention_peak_kb']:+.1f} kb")
-    a.set(ylabel="attention" + (" (T-scaled)" if temperature is not None else ""),
-          title=f"A  {case['pair']}  beta = {case['beta']:.2f}  (max / uniform = "
-                f"{case['attention_max_over_uniform']:.2f})")
+    a.axvline(
+        case["attention_peak_kb"], color=PALETTE["CDT"], lw=1.5, label=f"peak {case['attention_peak_kb']:+.1f} kb"
+    )
+    a.set(
+        ylabel="attention" + (" (T-scaled)" if temperature is not None else ""),
+        title=f"A  {case['pair']}  beta = {case['beta']:.2f}  (max / uniform = "
+        f"{case['attention_max_over_uniform']:.2f})",
+    )
     g = gradient / gradient.sum()
     b.fill_between(kb, g, color=PALETTE["published"], alpha=0.4)
-    b.axvline(case["gradient_peak_kb"], color=PALETTE["published"], lw=1.5,
-              label=f"peak {case['gradient_peak_kb']:+.1f} kb")
+    b.axvline(
+        case["gradient_peak_kb"], color=PALETTE["published"], lw=1.5, label=f"peak {case['gradient_peak_kb']:+.1f} kb"
+    )
     b.set(ylabel="gradient share", title="B  |d prediction / d DNA| per bin")
     for ax in (a, b):
         for s in case["ctcf_kb"]:
@@ -332,15 +412,27 @@ def v1_case(attention: np.ndarray, gradient: np.ndarray, case: Mapping, bin_size
     c.plot([case["attention_peak_kb"]], [0], "v", color=PALETTE["CDT"], ms=9, label="attention peak")
     c.plot([case["gradient_peak_kb"]], [0], "^", color=PALETTE["published"], ms=9, label="gradient peak")
     c.annotate(case["target_gene"], (tss, 0), xytext=(tss, 0.5), ha="center", arrowprops={"arrowstyle": "->"})
-    c.set(xlim=(lo, hi), ylim=(-1, 1), yticks=[], xlabel="kb from the enhancer centre (grey: DNA window)",
-          title=f"C  target TSS at {tss:+.1f} kb")
+    c.set(
+        xlim=(lo, hi),
+        ylim=(-1, 1),
+        yticks=[],
+        xlabel="kb from the enhancer centre (grey: DNA window)",
+        title=f"C  target TSS at {tss:+.1f} kb",
+    )
     c.legend(fontsize=7, ncol=3, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def pair_contact(matrix: np.ndarray, start: int, resolution: int, anchors: Mapping[str, int], pairs: pd.DataFrame,
-                 kind: str = "oe", highlight: str | None = None) -> Figure:
+def pair_contact(
+    matrix: np.ndarray,
+    start: int,
+    resolution: int,
+    anchors: Mapping[str, int],
+    pairs: pd.DataFrame,
+    kind: str = "oe",
+    highlight: str | None = None,
+) -> Figure:
     """CDT v1 Fig 6: (A) contact map around an enhancer and its target promoter; (B) O/E contact of every pair vs
     distance (1 = what distance alone predicts)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5))
@@ -361,8 +453,11 @@ def pair_contact(matrix: np.ndarray, start: int, resolution: int, anchors: Mappi
         b.scatter(h["distance_kb"], h[kind], color=PALETTE["published"], s=60, label=highlight, zorder=3)
         b.legend(fontsize=8)
     b.axhline(1, color="0.4", ls="--")
-    b.set(xlabel="enhancer - promoter distance (kb)", ylabel="observed / expected contact",
-          title=f"B  {len(ok)} enhancer-promoter pairs")
+    b.set(
+        xlabel="enhancer - promoter distance (kb)",
+        ylabel="observed / expected contact",
+        title=f"B  {len(ok)} enhancer-promoter pairs",
+    )
     fig.tight_layout()
     return fig
 
@@ -383,8 +478,9 @@ def element_recovery(table: pd.DataFrame, metric: str = "auroc", title: str = ""
         ax.axhline(chance, color="0.3", ls="--", lw=0.8)
         ax.set_xticks(range(len(methods)), methods, rotation=60, ha="right", fontsize=8)
         ax.set_title(f"{t} (n={int(sub['n_pos'].iloc[0])})", fontsize=10)
-    axes[0, 0].set_ylabel({"auroc": "AUROC", "auprc": "AUPRC", "top_fold": "top-10% fold over base rate"}.get(
-        metric, metric))
+    axes[0, 0].set_ylabel(
+        {"auroc": "AUROC", "auprc": "AUPRC", "top_fold": "top-10% fold over base rate"}.get(metric, metric)
+    )
     fig.suptitle(title or "Planted elements recovered by each bin score", x=0.01, ha="left", fontweight="bold")
     fig.tight_layout()
     return fig

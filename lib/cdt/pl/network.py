@@ -22,12 +22,22 @@ from matplotlib.patches import Circle, Patch
 from cdt.pl import PALETTE, save_figure
 
 ROLE_COLOURS = {"hub": "#e74c3c", "downstream": "#3498db", "upstream": "#e67e22", "bidirectional": "#9b59b6"}
-LIBRARY_COLOURS = {"GO_Biological_Process": "#e74c3c", "GO_Molecular_Function": "#e67e22",
-                   "GO_Cellular_Component": "#9b59b6", "KEGG": "#27ae60", "Reactome": "#3498db",
-                   "MSigDB_Hallmark": "#34495e"}
-MAP_TITLES = {"dna_self_0": "DNA self-attention L0", "dna_self_1": "DNA self-attention L1",
-              "rna_self_0": "RNA self-attention", "dna_to_rna": "DNA->RNA cross-attention",
-              "protein_self_0": "protein self-attention", "rna_to_protein": "RNA->protein cross-attention"}
+LIBRARY_COLOURS = {
+    "GO_Biological_Process": "#e74c3c",
+    "GO_Molecular_Function": "#e67e22",
+    "GO_Cellular_Component": "#9b59b6",
+    "KEGG": "#27ae60",
+    "Reactome": "#3498db",
+    "MSigDB_Hallmark": "#34495e",
+}
+MAP_TITLES = {
+    "dna_self_0": "DNA self-attention L0",
+    "dna_self_1": "DNA self-attention L1",
+    "rna_self_0": "RNA self-attention",
+    "dna_to_rna": "DNA->RNA cross-attention",
+    "protein_self_0": "protein self-attention",
+    "rna_to_protein": "RNA->protein cross-attention",
+}
 
 
 def show(fig: Figure, name: str, ctx: Any) -> list[Path]:
@@ -52,8 +62,9 @@ def dna_self_layers(layers: Mapping[str, np.ndarray], gene: str) -> Figure:
     for ax, (name, a) in zip(axes[0], layers.items(), strict=True):
         vmin, vmax = float(np.percentile(a, 1)), float(np.percentile(a, 97))
         vmax = vmax if vmax > vmin else vmin + (float(a.max()) - vmin or 1.0)
-        im = ax.imshow(a, cmap="turbo", norm=PowerNorm(0.4, vmin=vmin, vmax=vmax), aspect="auto",
-                       interpolation="nearest")
+        im = ax.imshow(
+            a, cmap="turbo", norm=PowerNorm(0.4, vmin=vmin, vmax=vmax), aspect="auto", interpolation="nearest"
+        )
         ax.set(title=f"Layer {int(name.rsplit('_', 1)[1]) + 1} (head mean)", xlabel="key bin", ylabel="query bin")
         ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention")
@@ -74,7 +85,7 @@ def per_head_top(table: pd.DataFrame, query: str) -> Figure:
         ax.barh(part["gene"], part["attention"], color=colours(h % 10))
         ax.set(title=f"Head {h}", xlabel="attention")
         ax.tick_params(axis="y", labelsize=8)
-    for ax in axes.flat[len(heads):]:
+    for ax in axes.flat[len(heads) :]:
         ax.axis("off")
     fig.suptitle(f"{query} RNA self-attention: top targets per head")
     fig.tight_layout()
@@ -93,23 +104,32 @@ def attention_heatmap(sub: pd.DataFrame, query: str) -> Figure:
     for lo in (q - 0.5, q + 0.5):
         ax.axhline(lo, color="red", lw=1.5)
         ax.axvline(lo, color="red", lw=1.5)
-    ax.set(xlabel="target gene (key)", ylabel="source gene (query)",
-           title=f"RNA self-attention around {query} (head and cell mean)")
+    ax.set(
+        xlabel="target gene (key)",
+        ylabel="source gene (query)",
+        title=f"RNA self-attention around {query} (head and cell mean)",
+    )
     fig.colorbar(im, ax=ax, label="attention")
     fig.tight_layout()
     return fig
 
 
-def cell_variation(corr: pd.DataFrame, variable: pd.Series, summary: Mapping[str, float], query: str,
-                   published_mean: float | None = None) -> Figure:
+def cell_variation(
+    corr: pd.DataFrame,
+    variable: pd.Series,
+    summary: Mapping[str, float],
+    query: str,
+    published_mean: float | None = None,
+) -> Figure:
     """Fig 4E: cell-to-cell Pearson r of the query's attention rows (left) and the most variable genes (right)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.1, 1]})
     im = a.imshow(corr.to_numpy(), cmap="viridis", vmin=min(0.0, float(corr.to_numpy().min())), vmax=1)
     a.grid(False)
     a.set(xlabel="cell", ylabel="cell", xticks=[], yticks=[])
     pub = f"; published {published_mean:.2f}" if published_mean is not None else ""
-    a.set_title(f"{query} attention row, {len(corr)} cells\nmean r = {summary['mean']:.2f} (min {summary['min']:.2f})"
-                f"{pub}")
+    a.set_title(
+        f"{query} attention row, {len(corr)} cells\nmean r = {summary['mean']:.2f} (min {summary['min']:.2f}){pub}"
+    )
     fig.colorbar(im, ax=a, fraction=0.046, pad=0.04, label="Pearson r")
     v = variable.iloc[::-1]
     b.barh(v.index, v.to_numpy(), color="coral")
@@ -126,8 +146,11 @@ def method_overlap(table: pd.DataFrame, query: str, published_fold: float | None
     fig, axes = plt.subplots(1, 2 if truth else 1, figsize=(12 if truth else 6.5, 3.8), squeeze=False)
     a = axes[0, 0]
     y = np.arange(len(table))
-    a.barh(y, table["fold"], color=[PALETTE["CDT"] if m.startswith("attention") else PALETTE["baseline"]
-                                    for m in table["method"]])
+    a.barh(
+        y,
+        table["fold"],
+        color=[PALETTE["CDT"] if m.startswith("attention") else PALETTE["baseline"] for m in table["method"]],
+    )
     for i, row in enumerate(table.itertuples()):
         a.text(row.fold, i, f"  {row.overlap}/{row.n}, P={row.p_value:.1e}", va="center", fontsize=8)
     a.axvline(1, color="k", lw=0.8, ls=":")
@@ -160,8 +183,11 @@ def hub_network(graph: nx.DiGraph, counts: Mapping[str, int], query: str) -> Fig
     others = [n for n in graph.nodes if n != query]
     role = nx.get_node_attributes(graph, "role")
     order = {"downstream": 0, "bidirectional": 1, "upstream": 2}
-    strength = {n: sum(d["weight"] for *_, d in graph.edges(n, data=True)) +
-                sum(d["weight"] for *_, d in graph.in_edges(n, data=True)) for n in others}
+    strength = {
+        n: sum(d["weight"] for *_, d in graph.edges(n, data=True))
+        + sum(d["weight"] for *_, d in graph.in_edges(n, data=True))
+        for n in others
+    }
     others.sort(key=lambda n: (order[role[n]], -strength[n]))
     angles = 2 * np.pi * np.arange(len(others)) / max(len(others), 1) - np.pi / 2
     pos = {query: (0.0, 0.0), **{n: (np.cos(t), np.sin(t)) for n, t in zip(others, angles, strict=True)}}
@@ -171,30 +197,62 @@ def hub_network(graph: nx.DiGraph, counts: Mapping[str, int], query: str) -> Fig
         if not edges:
             continue
         wmax = max(d["weight"] for *_, d in edges) or 1.0
-        nx.draw_networkx_edges(graph, pos, edgelist=[(u, v) for u, v, _ in edges], ax=ax, edge_color=colour,
-                               width=[1 + 5 * d["weight"] / wmax for *_, d in edges], alpha=0.7, arrowstyle="-|>",
-                               arrowsize=16, connectionstyle=f"arc3,rad={rad}", nodelist=[query, *others],
-                               node_size=[2600] + [900] * len(others))
-    nx.draw_networkx_nodes(graph, pos, nodelist=others, node_color=[ROLE_COLOURS[role[n]] for n in others],
-                           node_size=900, edgecolors="white", linewidths=2, ax=ax)
-    nx.draw_networkx_nodes(graph, pos, nodelist=[query], node_color=ROLE_COLOURS["hub"], node_size=2600,
-                           edgecolors="white", linewidths=2, ax=ax)
+        nx.draw_networkx_edges(
+            graph,
+            pos,
+            edgelist=[(u, v) for u, v, _ in edges],
+            ax=ax,
+            edge_color=colour,
+            width=[1 + 5 * d["weight"] / wmax for *_, d in edges],
+            alpha=0.7,
+            arrowstyle="-|>",
+            arrowsize=16,
+            connectionstyle=f"arc3,rad={rad}",
+            nodelist=[query, *others],
+            node_size=[2600] + [900] * len(others),
+        )
+    nx.draw_networkx_nodes(
+        graph,
+        pos,
+        nodelist=others,
+        node_color=[ROLE_COLOURS[role[n]] for n in others],
+        node_size=900,
+        edgecolors="white",
+        linewidths=2,
+        ax=ax,
+    )
+    nx.draw_networkx_nodes(
+        graph,
+        pos,
+        nodelist=[query],
+        node_color=ROLE_COLOURS["hub"],
+        node_size=2600,
+        edgecolors="white",
+        linewidths=2,
+        ax=ax,
+    )
     nx.draw_networkx_labels(graph, pos, labels={n: n for n in others}, font_size=7, font_weight="bold", ax=ax)
-    nx.draw_networkx_labels(graph, pos, labels={query: query}, font_size=12, font_weight="bold", font_color="white",
-                            ax=ax)
-    handles = [Patch(color=ROLE_COLOURS[r], label=f"{r} ({counts.get(r, 0)})")
-               for r in ("downstream", "upstream", "bidirectional")]
+    nx.draw_networkx_labels(
+        graph, pos, labels={query: query}, font_size=12, font_weight="bold", font_color="white", ax=ax
+    )
+    handles = [
+        Patch(color=ROLE_COLOURS[r], label=f"{r} ({counts.get(r, 0)})")
+        for r in ("downstream", "upstream", "bidirectional")
+    ]
     ax.legend(handles=handles, loc="upper left", title="role (all genes with it)")
-    ax.set_title(f"{query} subnetwork from RNA self-attention (top 5% of its row / column)\n"
-                 f"showing {len(others)} strongest partners")
+    ax.set_title(
+        f"{query} subnetwork from RNA self-attention (top 5% of its row / column)\n"
+        f"showing {len(others)} strongest partners"
+    )
     ax.set_xlim(-1.3, 1.3)
     ax.set_ylim(-1.3, 1.3)
     ax.axis("off")
     return fig
 
 
-def gradient_scatter(scores: pd.DataFrame, query: str, r: float, highlight: Sequence[str] = (),
-                     n_label: int = 8) -> Figure:
+def gradient_scatter(
+    scores: pd.DataFrame, query: str, r: float, highlight: Sequence[str] = (), n_label: int = 8
+) -> Figure:
     """Gradient importance of each input gene vs the observed |effect| on that gene (spec cdt2 §13, Fig 8A); the
     top genes by gradient importance labelled, the query starred."""
     x, y = scores["effect"].to_numpy(), scores["gradient_importance"].to_numpy()
@@ -204,18 +262,40 @@ def gradient_scatter(scores: pd.DataFrame, query: str, r: float, highlight: Sequ
     grid = np.linspace(0, 1.05 * x.max(), 50)
     ax.plot(grid, icpt + slope * grid, ls="--", color=PALETTE["published"], alpha=0.6)
     top = scores["gradient_importance"].nlargest(n_label).index
-    ax.scatter(scores.loc[top, "effect"], scores.loc[top, "gradient_importance"], s=36, color="#e67e22",
-               edgecolors="k", label="top gradient importance", zorder=3)
+    ax.scatter(
+        scores.loc[top, "effect"],
+        scores.loc[top, "gradient_importance"],
+        s=36,
+        color="#e67e22",
+        edgecolors="k",
+        label="top gradient importance",
+        zorder=3,
+    )
     for g in top:
-        ax.annotate(g, (scores.loc[g, "effect"], scores.loc[g, "gradient_importance"]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
+        ax.annotate(
+            g,
+            (scores.loc[g, "effect"], scores.loc[g, "gradient_importance"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
     for g in highlight:
         if g in scores.index:
-            ax.scatter(scores.loc[g, "effect"], scores.loc[g, "gradient_importance"], marker="*", s=220,
-                       color=ROLE_COLOURS["hub"], edgecolors="k", zorder=4, label=g)
-    ax.set(xlabel=f"observed |mean log2FC| upon {query} knockdown",
-           ylabel="gradient importance (mean |d output / d input|)",
-           title=f"{query}: gradients vs observed effect, Pearson r = {r:.2f}")
+            ax.scatter(
+                scores.loc[g, "effect"],
+                scores.loc[g, "gradient_importance"],
+                marker="*",
+                s=220,
+                color=ROLE_COLOURS["hub"],
+                edgecolors="k",
+                zorder=4,
+                label=g,
+            )
+    ax.set(
+        xlabel=f"observed |mean log2FC| upon {query} knockdown",
+        ylabel="gradient importance (mean |d output / d input|)",
+        title=f"{query}: gradients vs observed effect, Pearson r = {r:.2f}",
+    )
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
@@ -256,8 +336,11 @@ def head_diversity(values: np.ndarray, heads: pd.DataFrame, layer: int, title: s
         vmax = float(np.percentile(a, 99)) or float(a.max()) or 1.0
         ax.imshow(a, cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
         ax.grid(False)
-        ax.set(title=f"head {int(row.head)}\n{row.row_effective_positions:.1f} of {a.shape[1]} bins per query",
-               xlabel="key bin", ylabel="query bin" if ax is axes[0, 0] else "")
+        ax.set(
+            title=f"head {int(row.head)}\n{row.row_effective_positions:.1f} of {a.shape[1]} bins per query",
+            xlabel="key bin",
+            ylabel="query bin" if ax is axes[0, 0] else "",
+        )
     fig.suptitle(f"DNA self-attention, layer {layer + 1}: heads from concentrated to diffuse{title}")
     fig.tight_layout()
     return fig
@@ -270,8 +353,11 @@ def enrichment_bars(panels: Mapping[str, pd.DataFrame]) -> Figure:
     for ax, (title, t) in zip(axes[0], panels.items(), strict=True):
         t = t.iloc[::-1]
         libs |= set(t["Library"])
-        ax.barh([f"{n} [{o}]" for n, o in zip(t["name"], t["Overlap"], strict=True)], t["minus_log10_adj_p"],
-                color=[_library_colour(lib) for lib in t["Library"]])
+        ax.barh(
+            [f"{n} [{o}]" for n, o in zip(t["name"], t["Overlap"], strict=True)],
+            t["minus_log10_adj_p"],
+            color=[_library_colour(lib) for lib in t["Library"]],
+        )
         for i, v in enumerate(t["minus_log10_adj_p"]):
             ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
         ax.axvline(-np.log10(0.05), color="k", ls=":", lw=0.8)
@@ -295,8 +381,9 @@ def venn2(n_a: int, n_b: int, shared: int, labels: tuple[str, str], note: str = 
     ax.add_patch(Circle((0, 0), ra, color="#3498db", alpha=0.35, lw=2, ec="#1f618d"))
     ax.add_patch(Circle((d, 0), rb, color="#e67e22", alpha=0.35, lw=2, ec="#a04000"))
     ax.text(-ra * 0.45, 0, f"{n_a - shared}", ha="center", va="center", fontsize=14)
-    ax.text((d - rb + ra) / 2 if frac < 1 else d, 0, f"{shared}", ha="center", va="center", fontsize=14,
-            fontweight="bold")
+    ax.text(
+        (d - rb + ra) / 2 if frac < 1 else d, 0, f"{shared}", ha="center", va="center", fontsize=14, fontweight="bold"
+    )
     if n_b - shared:
         ax.text(d + rb * 0.6, 0, f"{n_b - shared}", ha="center", va="center", fontsize=12)
     ax.text(0, ra * 1.08, labels[0], ha="center", va="bottom", fontsize=11, color="#1f618d")

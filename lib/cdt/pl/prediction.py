@@ -29,8 +29,11 @@ def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     ax.set_aspect("equal")
 
 
-def learning_curves(curves: pd.DataFrame, best: Mapping[str, tuple[int, float]] | None = None,
-                    published: Mapping[str, float] | None = None) -> Figure:
+def learning_curves(
+    curves: pd.DataFrame,
+    best: Mapping[str, tuple[int, float]] | None = None,
+    published: Mapping[str, float] | None = None,
+) -> Figure:
     """(A) val r per epoch for each run, best checkpoint marked; (B) train (solid) vs val (dashed) r.
 
     curves: `learning_curves` long table; best: label -> (epoch, val r); published: label -> published val r.
@@ -70,20 +73,31 @@ def pred_vs_actual(pred: np.ndarray, target: np.ndarray, stats: Mapping[str, flo
     fig.colorbar(hb, ax=a, label="count")
     lo, hi = float(t.min()), float(t.max())
     a.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["published"])
-    a.set(xlabel="actual log2FC", ylabel="predicted log2FC",
-          title=f"r = {stats['r']:.3f}, r^2 = {stats['r'] ** 2:.3f}, R^2 = {stats['R2']:.3f}, "
-                f"rho = {stats['rho']:.3f}\n{len(p):,} cell x gene pairs")
+    a.set(
+        xlabel="actual log2FC",
+        ylabel="predicted log2FC",
+        title=f"r = {stats['r']:.3f}, r^2 = {stats['r'] ** 2:.3f}, R^2 = {stats['R2']:.3f}, "
+        f"rho = {stats['rho']:.3f}\n{len(p):,} cell x gene pairs",
+    )
     res = p - t
     b.hist(res, bins=100, density=True, color="steelblue", alpha=0.75)
     b.axvline(0, ls="--", color=PALETTE["published"], lw=0.8)
-    b.set(xlabel="residual (predicted - actual)", ylabel="density",
-          title=f"residual mean {res.mean():.3f}, SD {res.std():.3f}")
+    b.set(
+        xlabel="residual (predicted - actual)",
+        ylabel="density",
+        title=f"residual mean {res.mean():.3f}, SD {res.std():.3f}",
+    )
     fig.tight_layout()
     return fig
 
 
-def pseudobulk_panels(table: pd.DataFrame, r: Mapping[str, float], n_cells: Mapping[str, int] | None = None,
-                      order: Sequence[str] | None = None, what: str = "log2FC") -> Figure:
+def pseudobulk_panels(
+    table: pd.DataFrame,
+    r: Mapping[str, float],
+    n_cells: Mapping[str, int] | None = None,
+    order: Sequence[str] | None = None,
+    what: str = "log2FC",
+) -> Figure:
     """One panel per perturbation: cell-mean actual (x) vs predicted (y) per feature, y = x dashed (CDT-II Fig 3B)."""
     groups = [g for g in (order or sorted(set(table["perturbation"]))) if g in set(table["perturbation"])]
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.7), squeeze=False)
@@ -99,18 +113,29 @@ def pseudobulk_panels(table: pd.DataFrame, r: Mapping[str, float], n_cells: Mapp
     return fig
 
 
-def pseudobulk_overlay(table: pd.DataFrame, r: Mapping[str, float], what: str = "protein change",
-                       features: str = "proteins") -> Figure:
+def pseudobulk_overlay(
+    table: pd.DataFrame, r: Mapping[str, float], what: str = "protein change", features: str = "proteins"
+) -> Figure:
     """All perturbations in one panel, coloured by perturbation (CDT-III Fig 2C)."""
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
     for i, (g, d) in enumerate(table.groupby("perturbation", sort=True)):
-        ax.scatter(d["observed"], d["predicted"], s=14, alpha=0.75, color=plt.cm.tab10(i % 10), linewidths=0,
-                   label=f"{g} (r = {r[g]:.2f})")
+        ax.scatter(
+            d["observed"],
+            d["predicted"],
+            s=14,
+            alpha=0.75,
+            color=plt.cm.tab10(i % 10),
+            linewidths=0,
+            label=f"{g} (r = {r[g]:.2f})",
+        )
     _diagonal(ax, table["observed"].to_numpy(), table["predicted"].to_numpy())
     mean_r = float(np.nanmean([r[g] for g in set(table["perturbation"])]))
-    ax.set(xlabel=f"actual mean {what}", ylabel=f"predicted mean {what}",
-           title=f"{table['feature'].nunique()} {features} x {table['perturbation'].nunique()} perturbations; "
-                 f"mean r = {mean_r:.3f}")
+    ax.set(
+        xlabel=f"actual mean {what}",
+        ylabel=f"predicted mean {what}",
+        title=f"{table['feature'].nunique()} {features} x {table['perturbation'].nunique()} perturbations; "
+        f"mean r = {mean_r:.3f}",
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
@@ -125,15 +150,23 @@ def trans_profile(profile: pd.DataFrame, gene: str, r: float) -> Figure:
     own = profile[profile["is_self"]]
     if len(own):
         ax.axvline(int(own["rank"].iloc[0]), color=PALETTE["truth"], ls=":", lw=1.2, label=f"{gene} self-knockdown")
-    ax.set(xlabel="genes sorted by observed mean log2FC", ylabel="mean log2FC",
-           title=f"{gene} knockdown: trans-effect profile (r = {r:.3f})")
+    ax.set(
+        xlabel="genes sorted by observed mean log2FC",
+        ylabel="mean log2FC",
+        title=f"{gene} knockdown: trans-effect profile (r = {r:.3f})",
+    )
     ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def paired_bars(table: pd.DataFrame, columns: Sequence[str], labels: Sequence[str],
-                published: Sequence[str] | None = None, ylabel: str = "pseudo-bulk r") -> Figure:
+def paired_bars(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    labels: Sequence[str],
+    published: Sequence[str] | None = None,
+    ylabel: str = "pseudo-bulk r",
+) -> Figure:
     """Grouped bars per perturbation (e.g. CDT-II vs CDT-III RNA r, CDT-III Fig 2B); published values as ticks."""
     x = np.arange(len(table))
     w = 0.8 / len(columns)
@@ -142,8 +175,15 @@ def paired_bars(table: pd.DataFrame, columns: Sequence[str], labels: Sequence[st
         pos = x - 0.4 + w * (i + 0.5)
         ax.bar(pos, table[col], width=w, color=RUN_COLOURS[(i + 2) % len(RUN_COLOURS)], label=lab)
         if published is not None and published[i] in table:
-            ax.scatter(pos, table[published[i]], marker="_", s=300, color=PALETTE["published"], zorder=3,
-                       label="published" if i == 0 else None)
+            ax.scatter(
+                pos,
+                table[published[i]],
+                marker="_",
+                s=300,
+                color=PALETTE["published"],
+                zorder=3,
+                label="published" if i == 0 else None,
+            )
     ax.set_xticks(x, table["perturbation"])
     ax.axhline(0, color="0.4", lw=0.6)
     ax.set(ylabel=ylabel)
@@ -152,12 +192,19 @@ def paired_bars(table: pd.DataFrame, columns: Sequence[str], labels: Sequence[st
     return fig
 
 
-def model_bars(table: pd.DataFrame, value: str, label: str = "model", published: pd.DataFrame | None = None,
-               published_label: str = "variant", xlabel: str = "pooled per-cell RNA r") -> Figure:
+def model_bars(
+    table: pd.DataFrame,
+    value: str,
+    label: str = "model",
+    published: pd.DataFrame | None = None,
+    published_label: str = "variant",
+    xlabel: str = "pooled per-cell RNA r",
+) -> Figure:
     """Horizontal bars of one score per model, this run beside the published table (CDT-III Fig 2A)."""
     n_pub = 0 if published is None else len(published)
-    fig, axes = plt.subplots(1, 1 + (n_pub > 0), figsize=(11 if n_pub else 6, 0.5 * max(len(table), n_pub) + 1.6),
-                             squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        1, 1 + (n_pub > 0), figsize=(11 if n_pub else 6, 0.5 * max(len(table), n_pub) + 1.6), squeeze=False, sharex=True
+    )
     ax = axes[0][0]
     ax.barh(table[label], table[value], color=PALETTE["CDT"])
     ax.invert_yaxis()
@@ -182,8 +229,11 @@ def v1_scatter(pairs: pd.DataFrame, stats: Mapping[str, float]) -> Figure:
     lo = float(min(pairs["observed"].min(), pairs["predicted"].min()))
     hi = float(max(pairs["observed"].max(), pairs["predicted"].max()))
     ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["published"])
-    ax.set(xlabel="observed beta", ylabel="predicted beta",
-           title=f"n = {stats['n']}, r = {stats['r']:.3f} (P = {stats['p_value']:.1e}), rho = {stats['rho']:.3f}")
+    ax.set(
+        xlabel="observed beta",
+        ylabel="predicted beta",
+        title=f"n = {stats['n']}, r = {stats['r']:.3f} (P = {stats['p_value']:.1e}), rho = {stats['rho']:.3f}",
+    )
     fig.tight_layout()
     return fig
 
@@ -195,8 +245,16 @@ def v1_history(history: pd.DataFrame, best_epoch: int, loss_name: str = "Huber l
         a.plot(history["epoch"], history[f"{s}_loss"], marker="o", ms=3, color=c, label=s)
         b.plot(history["epoch"], history[f"{s}_r"], marker="o", ms=3, color=c, label=s)
     best = history[history["epoch"] == best_epoch]
-    b.scatter(best["epoch"], best["val_r"], marker="*", s=220, color="gold", edgecolor="k", zorder=4,
-              label=f"best val r {float(best['val_r'].iloc[0]):.3f} (epoch {best_epoch})")
+    b.scatter(
+        best["epoch"],
+        best["val_r"],
+        marker="*",
+        s=220,
+        color="gold",
+        edgecolor="k",
+        zorder=4,
+        label=f"best val r {float(best['val_r'].iloc[0]):.3f} (epoch {best_epoch})",
+    )
     stop = int(history["epoch"].iloc[-1])
     for ax in (a, b):
         ax.axvline(stop, color="0.5", ls=":", lw=0.8)

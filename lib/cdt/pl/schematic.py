@@ -75,8 +75,10 @@ def draw_schematic(model: nn.Module, title: str | None = None) -> Figure:
     y = -max(depth.values())
     joint = [r for r, s in zip(rows, streams, strict=True) if s == "joint"]
     two_stage = any(r.name == "vce_p" for r in joint)
-    level = {r.name: {"vce_p": 1, "protein_task_layer": 1 + two_stage}.get(r.name, int(r.name.endswith("task_layer")))
-             for r in joint}  # VCE(-N) on top, VCE-C and the heads below the VCE that feeds them
+    level = {
+        r.name: {"vce_p": 1, "protein_task_layer": 1 + two_stage}.get(r.name, int(r.name.endswith("task_layer")))
+        for r in joint
+    }  # VCE(-N) on top, VCE-C and the heads below the VCE that feeds them
     edges = _edges(model, rows)
     for lv in sorted(set(level.values())):
         same = [r.name for r in joint if level[r.name] == lv]
@@ -95,20 +97,41 @@ def draw_schematic(model: nn.Module, title: str | None = None) -> Figure:
     bw, bh = 0.86, 0.62
     for row, s in zip(rows, streams, strict=True):
         x, yy = pos[row.name]
-        ax.add_patch(FancyBboxPatch((x - bw / 2, yy - bh / 2), bw, bh, boxstyle="round,pad=0.02",
-                                    fc=_COLOURS[s], ec="0.3", lw=0.8))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - bw / 2, yy - bh / 2), bw, bh, boxstyle="round,pad=0.02", fc=_COLOURS[s], ec="0.3", lw=0.8
+            )
+        )
         ax.text(x, yy + 0.16, row.name, ha="center", va="center", fontsize=7.5, weight="bold")
         ax.text(x, yy - 0.02, row.kind, ha="center", va="center", fontsize=6.5)
-        ax.text(x, yy - 0.19, f"{shape_str(row.output)}  |  {row.n_params:,} params", ha="center", va="center",
-                fontsize=6.5, color="0.25")
+        ax.text(
+            x,
+            yy - 0.19,
+            f"{shape_str(row.output)}  |  {row.n_params:,} params",
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            color="0.25",
+        )
     for src, dst in edges:
         (x0, y0), (x1, y1) = pos[src], pos[dst]
         if y0 == y1:  # same row (cross-attention from the neighbouring stream): side to side
             start, end, rad = (x0 + bw / 2, y0), (x1 - bw / 2, y1), 0.0
         else:
             start, end, rad = (x0, y0 - bh / 2), (x1, y1 + bh / 2), 0.0 if x0 == x1 else 0.08
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8, lw=0.7, color="0.35",
-                                     shrinkA=1, shrinkB=1, connectionstyle=f"arc3,rad={rad}"))
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                arrowstyle="-|>",
+                mutation_scale=8,
+                lw=0.7,
+                color="0.35",
+                shrinkA=1,
+                shrinkB=1,
+                connectionstyle=f"arc3,rad={rad}",
+            )
+        )
     inputs = _input_labels(model)
     for s, text in inputs.items():
         c = _COLUMN[s]

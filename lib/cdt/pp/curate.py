@@ -27,16 +27,15 @@ from cdt.data.errors import ContractError
 
 FORCED_GENES: tuple[str, ...] = ("GFI1B",)
 # Ribosomal-protein symbols (RPL10A, RPS4X, RPLP0, RPSA, MRPS18B, RPL36AL ...) but not kinases such as RPS6KA1.
-EXCLUDED_GENE_PATTERN = re.compile(
-    r"^(MT-.*|M?RP[LS](\d+(A|B|C|AL|L\d*|X|Y\d*)?|P\d|A)|HB[ABDEGMQZ]\d*)$"
-)
+EXCLUDED_GENE_PATTERN = re.compile(r"^(MT-.*|M?RP[LS](\d+(A|B|C|AL|L\d*|X|Y\d*)?|P\d|A)|HB[ABDEGMQZ]\d*)$")
 
 
 def detection_rate(counts, genes: list[str] | pd.Index) -> pd.Series:
     """Fraction of cells (rows) with a count > 0, per gene (column)."""
     nonzero = (counts > 0).sum(axis=0) if sp.issparse(counts) else (np.asarray(counts) > 0).sum(axis=0)
-    return pd.Series(np.asarray(nonzero).ravel() / max(counts.shape[0], 1), index=pd.Index(genes, name="gene"),
-                     name="detection_rate")
+    return pd.Series(
+        np.asarray(nonzero).ravel() / max(counts.shape[0], 1), index=pd.Index(genes, name="gene"), name="detection_rate"
+    )
 
 
 def read_detection_table(path: str | os.PathLike) -> pd.Series:
@@ -53,7 +52,9 @@ def read_detection_table(path: str | os.PathLike) -> pd.Series:
         raise ContractError(str(path), "detection_rate", "values must be fractions in [0, 1]")
     genes = table["gene"].astype(str)
     if genes.duplicated().any():
-        raise ContractError(str(path), "gene", f"duplicate genes, e.g. {genes[genes.duplicated()].unique()[:3].tolist()}")
+        raise ContractError(
+            str(path), "gene", f"duplicate genes, e.g. {genes[genes.duplicated()].unique()[:3].tolist()}"
+        )
     return pd.Series(rate.to_numpy(float), index=pd.Index(genes, name="gene"), name="detection_rate")
 
 

@@ -34,8 +34,15 @@ log = logging.getLogger(__name__)
 ENFORMER_WINDOW = 196_608
 ENFORMER_BIN = 128
 ENFORMER_WEIGHTS = "EleutherAI/enformer-official-rough"
-_LOCUS_ALIASES = {"gene_name": "locus_id", "gene": "locus_id", "name": "locus_id", "snp_id": "locus_id",
-                  "tss": "center", "position": "center", "pos": "center"}
+_LOCUS_ALIASES = {
+    "gene_name": "locus_id",
+    "gene": "locus_id",
+    "name": "locus_id",
+    "snp_id": "locus_id",
+    "tss": "center",
+    "position": "center",
+    "pos": "center",
+}
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 _CODE = np.full(256, -1, dtype=np.int64)
 for _i, _b in enumerate("ACGT"):
@@ -52,8 +59,9 @@ def read_loci(path: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: loci table does not exist")
         table = pd.read_csv(path, dtype={"chrom": str})
-    table = table.rename(columns={k: v for k, v in _LOCUS_ALIASES.items()
-                                  if k in table.columns and v not in table.columns})
+    table = table.rename(
+        columns={k: v for k, v in _LOCUS_ALIASES.items() if k in table.columns and v not in table.columns}
+    )
     for col in ("locus_id", "chrom", "center"):
         if col not in table.columns:
             raise ContractError(source, col, "missing column; expected locus_id, chrom, center[, strand]")
@@ -62,7 +70,9 @@ def read_loci(path: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     table["locus_id"] = table["locus_id"].astype(str)
     bad = table["locus_id"].str.contains("/")
     if bad.any():
-        raise ContractError(source, "locus_id", f"'/' is not allowed in locus ids: {table['locus_id'][bad].tolist()[:3]}")
+        raise ContractError(
+            source, "locus_id", f"'/' is not allowed in locus ids: {table['locus_id'][bad].tolist()[:3]}"
+        )
     dup = table["locus_id"][table["locus_id"].duplicated()]
     if len(dup):
         raise ContractError(source, "locus_id", f"duplicate locus ids, e.g. {dup.unique()[:3].tolist()}")
@@ -94,12 +104,18 @@ def resolve_chroms(fasta, loci: pd.DataFrame, source: str) -> pd.Series:
         alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
         name = chrom if chrom in names else alt if alt in names else None
         if name is None:
-            raise ContractError(source, "chrom", f"locus {row.locus_id!r}: chromosome {chrom!r} is not in the FASTA "
-                                                 f"(has {sorted(names)[:5]}...)")
+            raise ContractError(
+                source,
+                "chrom",
+                f"locus {row.locus_id!r}: chromosome {chrom!r} is not in the FASTA (has {sorted(names)[:5]}...)",
+            )
         length = len(fasta[name])
         if not 0 <= row.center < length:
-            raise ContractError(source, "center", f"locus {row.locus_id!r}: {chrom}:{row.center} is outside the "
-                                                  f"chromosome (length {length})")
+            raise ContractError(
+                source,
+                "center",
+                f"locus {row.locus_id!r}: {chrom}:{row.center} is outside the chromosome (length {length})",
+            )
         resolved.append(name)
     return pd.Series(resolved, index=loci.index)
 
@@ -164,8 +180,7 @@ def embed_dna(
 
     work = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"model": model_name, "genome": genome, "window": window, "bin_size": bin_size,
-            "format": "cdt-dna-store-1"}
+    meta = {"model": model_name, "genome": genome, "window": window, "bin_size": bin_size, "format": "cdt-dna-store-1"}
     if out.exists() and not work.exists():  # extend a finished store: check it first, then reopen it as partial
         with h5py.File(out, "r") as h5:
             _check_or_set_attrs(h5, meta, out)
@@ -179,7 +194,7 @@ def embed_dna(
         log.info("embedding %d loci (%d already in %s)", len(todo), len(table) - len(todo), work)
         bar = tqdm(total=len(todo), desc="embed-dna", unit="locus", disable=not progress)
         for lo in range(0, len(todo), batch_size):
-            batch = todo.iloc[lo:lo + batch_size]
+            batch = todo.iloc[lo : lo + batch_size]
             flip = reverse_complement_minus & (batch["strand"] == "-").to_numpy()
             seqs = [fetch_window(genome_fa, r.fasta_chrom, r.center, window) for r in batch.itertuples()]
             seqs = [reverse_complement(s) if f else s for s, f in zip(seqs, flip, strict=True)]
@@ -188,7 +203,9 @@ def embed_dna(
                 emb = model(x, return_only_embeddings=True).float().cpu().numpy()  # [B, n_bins, dim]
             _check_or_set_attrs(h5, {"n_bins": emb.shape[1], "dim": emb.shape[2]}, work)
             if emb.shape[1] * bin_size > window:
-                raise ValueError(f"model returns {emb.shape[1]} bins of {bin_size} bp, more than the {window}-bp window")
+                raise ValueError(
+                    f"model returns {emb.shape[1]} bins of {bin_size} bp, more than the {window}-bp window"
+                )
             for row, arr, f in zip(batch.itertuples(), emb, flip, strict=True):
                 _write_locus(grp, row, arr[::-1] if f else arr, bin_size, bool(f), work)
             h5.flush()
@@ -206,8 +223,11 @@ def _check_or_set_attrs(h5: h5py.File, meta: dict, path: Path) -> None:
         old = old.decode() if isinstance(old, bytes) else str(old)
         if old:
             if old != str(value):
-                raise ContractError(str(path), f"attrs[{key!r}]", f"existing store has {old!r}, this run {str(value)!r}; "
-                                                                  "write to a new --out")
+                raise ContractError(
+                    str(path),
+                    f"attrs[{key!r}]",
+                    f"existing store has {old!r}, this run {str(value)!r}; write to a new --out",
+                )
         elif h5.mode != "r":
             h5.attrs[key] = value
 
@@ -218,5 +238,12 @@ def _write_locus(grp: h5py.Group, row, arr: np.ndarray, bin_size: int, flipped: 
         raise ContractError(str(path), f"/loci/{row.locus_id}", "embedding has non-finite values (float16 overflow?)")
     ds = grp.create_dataset(row.locus_id, data=data, compression="gzip")
     # attrs last: a dataset without 'center' marks an interrupted write
-    ds.attrs.update({"chrom": str(row.chrom), "strand": str(row.strand), "bin_size": bin_size,
-                     "reverse_complement": flipped, "center": int(row.center)})
+    ds.attrs.update(
+        {
+            "chrom": str(row.chrom),
+            "strand": str(row.strand),
+            "bin_size": bin_size,
+            "reverse_complement": flipped,
+            "center": int(row.center),
+        }
+    )

@@ -49,8 +49,9 @@ def check_guide_table(table: pd.DataFrame, source: str = "<guide table>") -> pd.
     umi = pd.to_numeric(table["umi"], errors="coerce")
     if umi.isna().any() or (umi < 0).any() or not np.allclose(umi, np.round(umi)):
         raise ContractError(source, "umi", "UMI counts must be non-negative integers")
-    return table.assign(umi=umi.astype(np.int64), barcode=table["barcode"].astype(str),
-                        target=table["target"].astype(str))
+    return table.assign(
+        umi=umi.astype(np.int64), barcode=table["barcode"].astype(str), target=table["target"].astype(str)
+    )
 
 
 def read_snp_assignments(path: str | os.PathLike) -> pd.Series:
@@ -70,10 +71,12 @@ def check_snp_assignments(table: pd.DataFrame, source: str = "<SNP assignments>"
             raise ContractError(source, col, f"{int(table[col].isna().sum())} empty values")
     dup = table["barcode"][table["barcode"].duplicated()]
     if len(dup):
-        raise ContractError(source, "barcode", f"{dup.nunique()} barcodes assigned more than once, e.g. "
-                                               f"{dup.unique()[:3].tolist()}")
-    return pd.Series(table["locus"].to_numpy(str), index=pd.Index(table["barcode"].astype(str), name="barcode"),
-                     name="locus")
+        raise ContractError(
+            source, "barcode", f"{dup.nunique()} barcodes assigned more than once, e.g. {dup.unique()[:3].tolist()}"
+        )
+    return pd.Series(
+        table["locus"].to_numpy(str), index=pd.Index(table["barcode"].astype(str), name="barcode"), name="locus"
+    )
 
 
 def assign_guides(
@@ -101,13 +104,20 @@ def assign_guides(
     barcodes = pd.Index([str(b) for b in barcodes], name="barcode")
     unknown = pd.Index(guides["barcode"].unique()).difference(barcodes)
     if len(unknown):
-        raise ContractError(source, "barcode", f"{len(unknown)} barcodes are not cells of the count matrix, "
-                                               f"e.g. {unknown[:3].tolist()} (barcode formats differ? e.g. '-1' suffix)")
+        raise ContractError(
+            source,
+            "barcode",
+            f"{len(unknown)} barcodes are not cells of the count matrix, "
+            f"e.g. {unknown[:3].tolist()} (barcode formats differ? e.g. '-1' suffix)",
+        )
     given = pd.Series(dtype=str) if snp_assignments is None else snp_assignments
     unknown = given.index.difference(barcodes)
     if len(unknown):
-        raise ContractError("SNP assignments", "barcode", f"{len(unknown)} barcodes are not cells of the count "
-                                                          f"matrix, e.g. {unknown[:3].tolist()}")
+        raise ContractError(
+            "SNP assignments",
+            "barcode",
+            f"{len(unknown)} barcodes are not cells of the count matrix, e.g. {unknown[:3].tolist()}",
+        )
 
     # per cell and target: summed UMI, ranked                                     [n_pairs]
     per = guides[guides["umi"] > 0].groupby(["barcode", "target"], sort=False)["umi"].sum().reset_index()
@@ -148,4 +158,3 @@ def qc_table(assignment: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["status", "n_cells"])
     table["fraction"] = table["n_cells"] / max(len(assignment), 1)
     return table
-

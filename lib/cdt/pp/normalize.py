@@ -35,13 +35,18 @@ def library_size(counts, source: str = "<counts>") -> np.ndarray:
     total = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
     zero = np.flatnonzero(total <= 0)
     if len(zero):
-        raise ContractError(source, "X", f"{len(zero)} cells have zero total counts (CPM undefined), "
-                                         f"e.g. row {zero[:3].tolist()}; drop empty droplets first")
+        raise ContractError(
+            source,
+            "X",
+            f"{len(zero)} cells have zero total counts (CPM undefined), "
+            f"e.g. row {zero[:3].tolist()}; drop empty droplets first",
+        )
     return total
 
 
-def cpm(counts, columns: np.ndarray | None = None, lib_size: np.ndarray | None = None,
-        scale: float = 1e6) -> np.ndarray:
+def cpm(
+    counts, columns: np.ndarray | None = None, lib_size: np.ndarray | None = None, scale: float = 1e6
+) -> np.ndarray:
     """CPM [cells, len(columns)] float64 with the library size over all columns of `counts` (per `scale` counts)."""
     lib = library_size(counts) if lib_size is None else lib_size
     sub = counts if columns is None else counts[:, columns]
@@ -49,8 +54,9 @@ def cpm(counts, columns: np.ndarray | None = None, lib_size: np.ndarray | None =
     return sub.astype(np.float64) / lib[:, None] * scale
 
 
-def normalize(counts, is_ntc: np.ndarray, columns: np.ndarray | None = None,
-              source: str = "<counts>", scale: float = 1e6) -> Normalized:
+def normalize(
+    counts, is_ntc: np.ndarray, columns: np.ndarray | None = None, source: str = "<counts>", scale: float = 1e6
+) -> Normalized:
     """Input and target of the screen for the cells of `counts` and the gene `columns` (formulas above).
 
     counts: [cells, all genes] raw counts (scipy sparse or dense); is_ntc: [cells] bool;
@@ -71,7 +77,7 @@ def normalize(counts, is_ntc: np.ndarray, columns: np.ndarray | None = None,
     expr = np.empty((counts.shape[0], n_genes), dtype=np.float32)
     log2fc = np.empty_like(expr)
     for lo in range(0, counts.shape[0], CHUNK):
-        block = cpm(counts[lo:lo + CHUNK], columns, lib[lo:lo + CHUNK], scale)
-        expr[lo:lo + CHUNK] = np.log(block + 1.0)
-        log2fc[lo:lo + CHUNK] = np.log2((block + 1.0) / (ntc_mean_cpm + 1.0))
+        block = cpm(counts[lo : lo + CHUNK], columns, lib[lo : lo + CHUNK], scale)
+        expr[lo : lo + CHUNK] = np.log(block + 1.0)
+        log2fc[lo : lo + CHUNK] = np.log2((block + 1.0) / (ntc_mean_cpm + 1.0))
     return Normalized(expr, log2fc, ntc_mean_cpm, ntc_mean_expr)

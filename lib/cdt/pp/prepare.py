@@ -63,8 +63,12 @@ def check_counts(adata: ad.AnnData, source: str = "<counts>") -> ad.AnnData:
     """Unique genes and barcodes, non-negative integer counts; X converted to CSR."""
     if not adata.var_names.is_unique:
         dup = adata.var_names[adata.var_names.duplicated()].unique()
-        raise ContractError(source, "var_names", f"{len(dup)} duplicate gene names, e.g. {dup[:5].tolist()}; make "
-                                                 "them unique (AnnData.var_names_make_unique) or drop them first")
+        raise ContractError(
+            source,
+            "var_names",
+            f"{len(dup)} duplicate gene names, e.g. {dup[:5].tolist()}; make "
+            "them unique (AnnData.var_names_make_unique) or drop them first",
+        )
     if not adata.obs_names.is_unique:
         dup = adata.obs_names[adata.obs_names.duplicated()].unique()
         raise ContractError(source, "obs_names", f"{len(dup)} duplicate barcodes, e.g. {dup[:3].tolist()}")
@@ -75,8 +79,12 @@ def check_counts(adata: ad.AnnData, source: str = "<counts>") -> ad.AnnData:
     return adata
 
 
-def gene_split(perturbation: pd.Series, kind: pd.Series, held_out: list[str] | tuple[str, ...],
-               val_genes: list[str] | tuple[str, ...] = ()) -> np.ndarray:
+def gene_split(
+    perturbation: pd.Series,
+    kind: pd.Series,
+    held_out: list[str] | tuple[str, ...],
+    val_genes: list[str] | tuple[str, ...] = (),
+) -> np.ndarray:
     """Split per cell from its target gene (module docstring); SNP cells always train."""
     overlap = sorted(set(held_out) & set(val_genes))
     if overlap:
@@ -108,8 +116,15 @@ def build_screen(
     obs = cells[["perturbation", "kind", "locus"]].copy()
     obs["split"] = gene_split(obs["perturbation"], obs["kind"], held_out, val_genes)
     return make_screen(
-        norm.expr, norm.log2fc, obs, genes, norm.ntc_mean_cpm, norm.ntc_mean_expr,
-        source=source, held_out=list(held_out), val_genes=list(val_genes),
+        norm.expr,
+        norm.log2fc,
+        obs,
+        genes,
+        norm.ntc_mean_cpm,
+        norm.ntc_mean_expr,
+        source=source,
+        held_out=list(held_out),
+        val_genes=list(val_genes),
         protein=None if proteins is None else proteins.values,
         protein_target=None if proteins is None else proteins.target,
         protein_names=None if proteins is None else proteins.names,
@@ -147,12 +162,19 @@ def prepare(
     log.info("guide assignment:\n%s", qc.to_string(index=False))
     cells = assignment[assignment["kind"] != ""]
     if not (cells["kind"] == "NTC").any():
-        raise ContractError(guide_src, "target", "no NTC cells after guide assignment: the log2FC baseline is "
-                                                 f"undefined (NTC target label 'NTC'; umi_threshold {umi_threshold})")
+        raise ContractError(
+            guide_src,
+            "target",
+            "no NTC cells after guide assignment: the log2FC baseline is "
+            f"undefined (NTC target label 'NTC'; umi_threshold {umi_threshold})",
+        )
     targets = set(cells.loc[cells["kind"] == "TSS", "perturbation"])
     if not targets & set(held_out):
-        raise ContractError(guide_src, "target", f"none of the held-out genes {list(held_out)} has assigned cells; "
-                                                 f"assigned targets: {sorted(targets)[:10]}")
+        raise ContractError(
+            guide_src,
+            "target",
+            f"none of the held-out genes {list(held_out)} has assigned cells; assigned targets: {sorted(targets)[:10]}",
+        )
     without = sorted(set(held_out) - targets) + sorted(set(val_genes) - targets)
     if without:
         log.warning("held-out / validation genes without assigned cells: %s", without)
@@ -162,17 +184,25 @@ def prepare(
     other = read_detection_table(second_screen) if second_screen is not None else None
     proteins = None
     if adt is not None:
-        proteins = prepare_proteins(read_adt(adt), cells.index, (cells["kind"] == "NTC").to_numpy(),
-                                    protein_method, seed, str(adt))
+        proteins = prepare_proteins(
+            read_adt(adt), cells.index, (cells["kind"] == "NTC").to_numpy(), protein_method, seed, str(adt)
+        )
 
     curated = curated_genes(rate, other, min_detection, forced_genes)
     screens = {}
     for name, genes in (("curated", curated), ("full", full_genes(rate, full_min_detection, first=curated))):
         # provenance names the counts file, not where it sat: the same inputs give the same bytes in any directory
-        screen = build_screen(counts, cells, genes, held_out, val_genes, proteins, source=Path(src).name,
-                              cpm_scale=cpm_scale)
-        screen.uns["cdt"].update({"gene_set": name, "cpm_scale": cpm_scale, "umi_threshold": umi_threshold,
-                                  "competing_fraction": competing_fraction})
+        screen = build_screen(
+            counts, cells, genes, held_out, val_genes, proteins, source=Path(src).name, cpm_scale=cpm_scale
+        )
+        screen.uns["cdt"].update(
+            {
+                "gene_set": name,
+                "cpm_scale": cpm_scale,
+                "umi_threshold": umi_threshold,
+                "competing_fraction": competing_fraction,
+            }
+        )
         screens[name] = validate_screen(screen, f"{name} screen from {src}")  # both valid before either is written
     out = Path(out)
     paths = {name: write_screen(screen, out / f"screen_{name}.h5ad") for name, screen in screens.items()}

@@ -67,8 +67,9 @@ def isotype_mask(adt: ad.AnnData) -> np.ndarray:
     return adt.var_names.str.startswith(ISOTYPE_PREFIX).to_numpy()
 
 
-def isotype_zscore(counts: np.ndarray, iso: np.ndarray, pseudocount: float = 10.0,
-                   sd_floor: float = 0.01) -> np.ndarray:
+def isotype_zscore(
+    counts: np.ndarray, iso: np.ndarray, pseudocount: float = 10.0, sd_floor: float = 0.01
+) -> np.ndarray:
     """The authors' per-cell isotype z-score (spec §2.3). counts: [cells, F]; iso: [F] bool -> [cells, F]."""
     if not iso.any():
         raise ValueError("isotype_z normalisation needs at least one isotype-control feature")
@@ -78,15 +79,19 @@ def isotype_zscore(counts: np.ndarray, iso: np.ndarray, pseudocount: float = 10.
     return (logc - mu) / sd
 
 
-def dsb_normalize(adt: ad.AnnData, is_cell: np.ndarray, iso: np.ndarray, seed: int = 0,
-                  source: str = "<ADT counts>") -> np.ndarray:
+def dsb_normalize(
+    adt: ad.AnnData, is_cell: np.ndarray, iso: np.ndarray, seed: int = 0, source: str = "<ADT counts>"
+) -> np.ndarray:
     """DSB via muon for the cell droplets: empty droplets = the other rows of `adt`. Returns [n_cells, F]."""
     import muon as mu
 
     is_cell = np.asarray(is_cell, dtype=bool)
     if is_cell.all():
-        raise ContractError(source, "obs['is_cell']", "DSB needs empty droplets (rows with is_cell False); "
-                                                      "none given — use the 'isotype_z' method instead")
+        raise ContractError(
+            source,
+            "obs['is_cell']",
+            "DSB needs empty droplets (rows with is_cell False); none given — use the 'isotype_z' method instead",
+        )
     cells = adt[is_cell].copy()
     empty = adt[~is_cell].copy()
     isotypes = adt.var_names[iso].tolist() or None
@@ -127,8 +132,9 @@ def prepare_proteins(
     barcodes = pd.Index([str(b) for b in barcodes])
     missing = barcodes.difference(cell_names)
     if len(missing):
-        raise ContractError(source, "obs_names", f"{len(missing)} screen cells have no ADT cell barcode, "
-                                                 f"e.g. {missing[:3].tolist()}")
+        raise ContractError(
+            source, "obs_names", f"{len(missing)} screen cells have no ADT cell barcode, e.g. {missing[:3].tolist()}"
+        )
     rows = cell_names.get_indexer(barcodes)
     values = values[rows][:, ~iso]  # [cells, P]
     is_ntc = np.asarray(is_ntc, dtype=bool)

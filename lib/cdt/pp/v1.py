@@ -28,13 +28,20 @@ from cdt.data.errors import ContractError
 
 log = logging.getLogger(__name__)
 
-GASPERINI_COLUMNS = {"site_type": "site_type", "padj": "pvalue.empirical.adjusted", "beta": "beta",
-                     "chrom": "target_site.chr", "start": "target_site.start", "end": "target_site.stop"}
+GASPERINI_COLUMNS = {
+    "site_type": "site_type",
+    "padj": "pvalue.empirical.adjusted",
+    "beta": "beta",
+    "chrom": "target_site.chr",
+    "start": "target_site.start",
+    "end": "target_site.stop",
+}
 PAIR_COLUMNS = ("enhancer_id", "target_gene", "target_index", "beta", "chrom", "enhancer_center", "split")
 
 
-def read_gasperini(path: str | os.PathLike | pd.DataFrame, gene_col: str = "gene_short_name",
-                   genome: str = "hg19", alpha: float = 0.05) -> pd.DataFrame:
+def read_gasperini(
+    path: str | os.PathLike | pd.DataFrame, gene_col: str = "gene_short_name", genome: str = "hg19", alpha: float = 0.05
+) -> pd.DataFrame:
     """Enhancer-gene pairs from the GEO table (tab-separated, may be gzipped).
 
     Returns enhancer_id (``chrom:start-end``), chrom, enhancer_start, enhancer_end, enhancer_center,
@@ -61,13 +68,20 @@ def read_gasperini(path: str | os.PathLike | pd.DataFrame, gene_col: str = "gene
     start, end = coords["start"].astype(np.int64), coords["end"].astype(np.int64)
     chrom = raw[GASPERINI_COLUMNS["chrom"]].astype(str)
     chrom = chrom.where(chrom.str.startswith("chr"), "chr" + chrom)
-    pairs = pd.DataFrame({
-        "enhancer_id": chrom + ":" + start.astype(str) + "-" + end.astype(str),
-        "chrom": chrom, "enhancer_start": start, "enhancer_end": end, "enhancer_center": (start + end) // 2,
-        "target_gene": raw[gene_col].astype(str),
-        "beta": pd.to_numeric(raw[GASPERINI_COLUMNS["beta"]], errors="coerce").fillna(0.0).astype(np.float32),
-        "label": (padj < alpha).astype(np.int64), "padj": padj, "genome": genome,
-    }).reset_index(drop=True)
+    pairs = pd.DataFrame(
+        {
+            "enhancer_id": chrom + ":" + start.astype(str) + "-" + end.astype(str),
+            "chrom": chrom,
+            "enhancer_start": start,
+            "enhancer_end": end,
+            "enhancer_center": (start + end) // 2,
+            "target_gene": raw[gene_col].astype(str),
+            "beta": pd.to_numeric(raw[GASPERINI_COLUMNS["beta"]], errors="coerce").fillna(0.0).astype(np.float32),
+            "label": (padj < alpha).astype(np.int64),
+            "padj": padj,
+            "genome": genome,
+        }
+    ).reset_index(drop=True)
     if pairs.empty:
         raise ContractError(source, "site_type", "no DHS rows with a numeric adjusted p-value")
     return pairs
@@ -77,11 +91,13 @@ def enhancer_split(pairs: pd.DataFrame, val_frac: float = 0.15, test_frac: float
     """train/val/test per pair with every enhancer's pairs in one split, stratified by "any significant pair"."""
     enh = pairs.groupby("enhancer_id")["label"].max()  # [n_enhancers] 1 if any pair significant
     strat = enh if enh.value_counts().min() >= 2 else None  # too few of a class to stratify: plain random
-    train, rest = train_test_split(enh.index.to_numpy(), test_size=val_frac + test_frac, random_state=seed,
-                                   stratify=strat)
+    train, rest = train_test_split(
+        enh.index.to_numpy(), test_size=val_frac + test_frac, random_state=seed, stratify=strat
+    )
     strat_rest = enh.loc[rest] if strat is not None and enh.loc[rest].value_counts().min() >= 2 else None
-    val, test = train_test_split(rest, test_size=test_frac / (val_frac + test_frac), random_state=seed,
-                                 stratify=strat_rest)
+    val, test = train_test_split(
+        rest, test_size=test_frac / (val_frac + test_frac), random_state=seed, stratify=strat_rest
+    )
     split = pd.Series("train", index=enh.index)
     split.loc[val], split.loc[test] = "val", "test"
     return pd.Series(split.reindex(pairs["enhancer_id"]).to_numpy(), index=pairs.index, name="split")
@@ -121,8 +137,14 @@ def attach_targets(pairs: pd.DataFrame, genes: list[str]) -> pd.DataFrame:
 def enhancer_loci(pairs: pd.DataFrame) -> pd.DataFrame:
     """One DNA-store locus per enhancer (locus_id = enhancer_id, centred on the enhancer) for `embed_dna`."""
     loci = pairs.drop_duplicates("enhancer_id")
-    return pd.DataFrame({"locus_id": loci["enhancer_id"].to_numpy(), "chrom": loci["chrom"].to_numpy(),
-                         "center": loci["enhancer_center"].to_numpy(), "strand": "+"})
+    return pd.DataFrame(
+        {
+            "locus_id": loci["enhancer_id"].to_numpy(),
+            "chrom": loci["chrom"].to_numpy(),
+            "center": loci["enhancer_center"].to_numpy(),
+            "strand": "+",
+        }
+    )
 
 
 def check_genome(pairs: pd.DataFrame, store: DNAStore, pairs_source: str = "<pairs>") -> None:
@@ -134,15 +156,21 @@ def check_genome(pairs: pd.DataFrame, store: DNAStore, pairs_source: str = "<pai
     if len(builds) > 1:
         raise ContractError(pairs_source, "genome", f"pairs mix genome builds {builds}")
     if builds and store.genome and builds[0] != store.genome:
-        raise ContractError(pairs_source, "genome",
-                            f"pair coordinates are {builds[0]} but DNA store {store.path} holds {store.genome} windows; "
-                            f"lift the pairs over to {store.genome} (or re-embed on {builds[0]}) first")
+        raise ContractError(
+            pairs_source,
+            "genome",
+            f"pair coordinates are {builds[0]} but DNA store {store.path} holds {store.genome} windows; "
+            f"lift the pairs over to {store.genome} (or re-embed on {builds[0]}) first",
+        )
     if not (builds and store.genome):
         log.warning("genome build unchecked: pairs %s, DNA store %s", builds or "unknown", store.genome or "unknown")
     missing = sorted(set(pairs["enhancer_id"]) - set(store.loci_ids()))
     if missing:
-        raise ContractError(pairs_source, "enhancer_id", f"{len(missing)} enhancers have no DNA window in "
-                                                         f"{store.path}, e.g. {missing[:3]}")
+        raise ContractError(
+            pairs_source,
+            "enhancer_id",
+            f"{len(missing)} enhancers have no DNA window in {store.path}, e.g. {missing[:3]}",
+        )
 
 
 def prepare_v1(

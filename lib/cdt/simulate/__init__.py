@@ -51,8 +51,9 @@ class _Log:
 def child_rngs(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators for each part of the simulation (order fixed: adding a part appends a child)."""
     parts = ("screen", "proteins", "annotations", "genome", "v1")
-    return {name: np.random.default_rng(s) for name, s in zip(parts, np.random.SeedSequence(seed).spawn(5),
-                                                                 strict=True)}
+    return {
+        name: np.random.default_rng(s) for name, s in zip(parts, np.random.SeedSequence(seed).spawn(5), strict=True)
+    }
 
 
 def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) -> dict:
@@ -72,8 +73,9 @@ def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) 
     return write_manifest(out, manifest, log)
 
 
-def simulate_screen(preset: Preset | str, seed: int, out: Path, progress: bool = False,
-                    log: _Log | None = None) -> tuple[dict, pd.DataFrame, list[str]]:
+def simulate_screen(
+    preset: Preset | str, seed: int, out: Path, progress: bool = False, log: _Log | None = None
+) -> tuple[dict, pd.DataFrame, list[str]]:
     """The screen half: everything but the genome and CDT v1 files (the same files `simulate` writes for them).
 
     Returns the manifest without files/timings, the loci table and the curated genes in screen order.
@@ -101,11 +103,16 @@ def simulate_screen(preset: Preset | str, seed: int, out: Path, progress: bool =
 
     raw_cols = design.genes.index.get_indexer(design.raw_order)
     barcodes = cells.table["barcode"].tolist()
-    rna = ad.AnnData(X=counts[:, raw_cols], obs=pd.DataFrame(index=pd.Index(barcodes, name="barcode")),
-                     var=pd.DataFrame(index=pd.Index(design.raw_order, name="gene")))
+    rna = ad.AnnData(
+        X=counts[:, raw_cols],
+        obs=pd.DataFrame(index=pd.Index(barcodes, name="barcode")),
+        var=pd.DataFrame(index=pd.Index(design.raw_order, name="gene")),
+    )
     paths = {
-        "counts": out / "raw" / "rna_counts.h5ad", "guides": out / "raw" / "guide_umis.csv",
-        "snp": out / "raw" / "snp_assignments.csv", "adt": out / "raw" / "adt_counts.h5ad",
+        "counts": out / "raw" / "rna_counts.h5ad",
+        "guides": out / "raw" / "guide_umis.csv",
+        "snp": out / "raw" / "snp_assignments.csv",
+        "adt": out / "raw" / "adt_counts.h5ad",
         "screen2": out / "raw" / "screen2_detection.csv",
     }
     rna.write_h5ad(paths["counts"])
@@ -115,19 +122,31 @@ def simulate_screen(preset: Preset | str, seed: int, out: Path, progress: bool =
     listed = design.genes.loc[design.raw_order]
     listed = listed[listed["category"] != "excluded"]  # the second screen's list had no MT-/RP/HB genes
     pd.DataFrame({"gene": listed.index, "detection_rate": listed["det2"].round(4).to_numpy()}).to_csv(
-        paths["screen2"], index=False)
+        paths["screen2"], index=False
+    )
     log.done("raw", f"written under {out / 'raw'}")
 
     with_cells = [g for g in screen.target_cell_counts(preset) if g not in HELD_OUT_GENES]
     val_genes = sorted(rng.choice(with_cells, N_VAL_GENES, replace=False).tolist())
-    prepared = prepare(paths["counts"], paths["guides"], out / "processed", snp_assignments=paths["snp"],
-                       second_screen=paths["screen2"], adt=paths["adt"], val_genes=val_genes,
-                       protein_method=PROTEIN_METHOD, seed=seed, cpm_scale=screen.CPM_SCALE)
+    prepared = prepare(
+        paths["counts"],
+        paths["guides"],
+        out / "processed",
+        snp_assignments=paths["snp"],
+        second_screen=paths["screen2"],
+        adt=paths["adt"],
+        val_genes=val_genes,
+        protein_method=PROTEIN_METHOD,
+        seed=seed,
+        cpm_scale=screen.CPM_SCALE,
+    )
     cur = ad.read_h5ad(prepared.curated)
     full = ad.read_h5ad(prepared.full)
     if cur.n_vars != preset.n_genes or cur.var_names.tolist() != design.curated:
-        raise RuntimeError(f"simulator: the curation rule kept {cur.n_vars} genes, the design has {preset.n_genes} "
-                           f"({len(set(cur.var_names) ^ set(design.curated))} differ); detection margins too small")
+        raise RuntimeError(
+            f"simulator: the curation rule kept {cur.n_vars} genes, the design has {preset.n_genes} "
+            f"({len(set(cur.var_names) ^ set(design.curated))} differ); detection margins too small"
+        )
     log.done("processed", f"curated {cur.shape}, full {full.shape} -> {out / 'processed'}")
 
     planted = write_genesets(design, out / "external" / "genesets", rngs["annotations"])
@@ -158,16 +177,16 @@ def simulate_screen(preset: Preset | str, seed: int, out: Path, progress: bool =
 def write_manifest(out: Path, manifest: dict, log: _Log) -> dict:
     """Add the file list and timings, write manifest.json, return it."""
     out = Path(out)
-    manifest["files"] = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()
-                               and p.name != "manifest.json")
+    manifest["files"] = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"
+    )
     manifest["seconds"] = {**log.timing, "total": round(time.perf_counter() - log.t0, 2)}
     (out / "manifest.json").write_text(json.dumps(_plain(manifest), indent=2) + "\n")
     log.console.log(f"simulate | manifest -> {out / 'manifest.json'}", markup=False)
     return manifest
 
 
-def summary(cur: ad.AnnData, full: ad.AnnData, design: GeneDesign, qc: pd.DataFrame,
-            panel: proteins.Panel) -> dict:
+def summary(cur: ad.AnnData, full: ad.AnnData, design: GeneDesign, qc: pd.DataFrame, panel: proteins.Panel) -> dict:
     """Statistics of the curated screen to compare with the published one, and checks that the truth shows."""
     kind = cur.obs["kind"].astype(str).to_numpy()
     pert = cur.obs["perturbation"].astype(str)
@@ -184,26 +203,54 @@ def summary(cur: ad.AnnData, full: ad.AnnData, design: GeneDesign, qc: pd.DataFr
     pos = design.position
     is_target = np.array([design.T[pos["GFI1B"], pos[g]] != 0 for g in others])
     return {
-        "cells": {"raw_barcodes": int(qc.loc[qc["status"] == "total", "n_cells"].iloc[0]),
-                  "TSS": int(tss.sum()), "SNP": int(snp.sum()), "NTC": int((kind == "NTC").sum()),
-                  "multiplet": status.get("multiplet", 0), "unassigned": status.get("unassigned", 0)},
-        "cells_per_target": {"mean": round(float(per_target.mean()), 1), "min": int(per_target.min()),
-                             "max": int(per_target.max()), "n_targets": int(len(per_target))},
-        "cells_per_snp": {"n_loci": int(len(per_locus)), "mean": round(float(per_locus.mean()), 1),
-                          "median": float(per_locus.median())},
+        "cells": {
+            "raw_barcodes": int(qc.loc[qc["status"] == "total", "n_cells"].iloc[0]),
+            "TSS": int(tss.sum()),
+            "SNP": int(snp.sum()),
+            "NTC": int((kind == "NTC").sum()),
+            "multiplet": status.get("multiplet", 0),
+            "unassigned": status.get("unassigned", 0),
+        },
+        "cells_per_target": {
+            "mean": round(float(per_target.mean()), 1),
+            "min": int(per_target.min()),
+            "max": int(per_target.max()),
+            "n_targets": int(len(per_target)),
+        },
+        "cells_per_snp": {
+            "n_loci": int(len(per_locus)),
+            "mean": round(float(per_locus.mean()), 1),
+            "median": float(per_locus.median()),
+        },
         "genes": {"curated": int(cur.n_vars), "full": int(full.n_vars), "raw": int(len(design.genes))},
-        "log2fc_tss": {"mean": round(float(lfc[tss].mean()), 4), "sd": round(float(lfc[tss].std()), 4),
-                       "published_mean": -0.0393, "published_sd": 0.3175},
-        "log2fc_snp": {"mean": round(float(lfc[snp].mean()), 4), "sd": round(float(lfc[snp].std()), 4),
-                       "published_mean": -0.0493, "published_sd": 0.3417},
-        "nonzero_per_cell": {"mean": round(float(nonzero.mean()), 1),
-                             "fraction": round(float(nonzero.mean() / cur.n_vars), 3), "published_fraction": 0.249},
-        "network": {"edges": int(np.count_nonzero(design.W)),
-                    "gfi1b_direct_targets": int(np.count_nonzero(design.W[pos["GFI1B"]])),
-                    "gfi1b_downstream": int(np.count_nonzero(design.T[pos["GFI1B"]]))},
+        "log2fc_tss": {
+            "mean": round(float(lfc[tss].mean()), 4),
+            "sd": round(float(lfc[tss].std()), 4),
+            "published_mean": -0.0393,
+            "published_sd": 0.3175,
+        },
+        "log2fc_snp": {
+            "mean": round(float(lfc[snp].mean()), 4),
+            "sd": round(float(lfc[snp].std()), 4),
+            "published_mean": -0.0493,
+            "published_sd": 0.3417,
+        },
+        "nonzero_per_cell": {
+            "mean": round(float(nonzero.mean()), 1),
+            "fraction": round(float(nonzero.mean() / cur.n_vars), 3),
+            "published_fraction": 0.249,
+        },
+        "network": {
+            "edges": int(np.count_nonzero(design.W)),
+            "gfi1b_direct_targets": int(np.count_nonzero(design.W[pos["GFI1B"]])),
+            "gfi1b_downstream": int(np.count_nonzero(design.T[pos["GFI1B"]])),
+        },
         "gfi1b_target_auroc": round(float(roc_auc_score(is_target, effect)), 3),
-        "proteins": {"n": len(panel.names), "expressed_designed": len(panel.expressed),
-                     "cd52": proteins.cd52_summary(cur)},
+        "proteins": {
+            "n": len(panel.names),
+            "expressed_designed": len(panel.expressed),
+            "cd52": proteins.cd52_summary(cur),
+        },
         "ablation_mean_effect_r": {"curated": round(mean_effect_r(cur), 3), "full": round(mean_effect_r(full), 3)},
     }
 
@@ -221,8 +268,11 @@ def mean_effect_r(scr: ad.AnnData) -> float:
     half = len(ntc) // 2
     pred = lfc[(split == "train") & (kind == "TSS")].mean(axis=0) - lfc[ntc[:half]].mean(axis=0)
     base = lfc[ntc[half:]].mean(axis=0)
-    rs = [np.corrcoef(pred, lfc[(split == "test") & (pert == g)].mean(axis=0) - base)[0, 1]
-          for g in HELD_OUT_GENES if ((split == "test") & (pert == g)).any()]
+    rs = [
+        np.corrcoef(pred, lfc[(split == "test") & (pert == g)].mean(axis=0) - base)[0, 1]
+        for g in HELD_OUT_GENES
+        if ((split == "test") & (pert == g)).any()
+    ]
     return float(np.mean(rs))
 
 

@@ -26,9 +26,7 @@ PLANTED: dict[str, tuple[tuple[str, str], ...]] = {
         ("Cholesterol Biosynthetic Process (GO:0006695)", "cholesterol"),
         ("Cell Division (GO:0051301)", "state_cell_cycle"),
     ),
-    "GO_Cellular_Component_2023": (
-        ("Spliceosomal Complex (GO:0005681)", "rna_processing"),
-    ),
+    "GO_Cellular_Component_2023": (("Spliceosomal Complex (GO:0005681)", "rna_processing"),),
     "KEGG_2021_Human": (
         ("Spliceosome", "rna_processing"),
         ("Cell cycle", "state_cell_cycle"),
@@ -53,28 +51,65 @@ PLANTED: dict[str, tuple[tuple[str, str], ...]] = {
 
 DECOYS: dict[str, tuple[str, ...]] = {
     "GO_Molecular_Function_2023": (
-        "Protein Kinase Activity (GO:0004672)", "Metal Ion Binding (GO:0046872)", "Cadherin Binding (GO:0045296)",
-        "GTPase Activity (GO:0003924)", "Actin Binding (GO:0003779)", "Transmembrane Transporter Activity (GO:0022857)",
-        "Ubiquitin Protein Ligase Activity (GO:0061630)", "DNA-binding Transcription Factor Activity (GO:0003700)"),
+        "Protein Kinase Activity (GO:0004672)",
+        "Metal Ion Binding (GO:0046872)",
+        "Cadherin Binding (GO:0045296)",
+        "GTPase Activity (GO:0003924)",
+        "Actin Binding (GO:0003779)",
+        "Transmembrane Transporter Activity (GO:0022857)",
+        "Ubiquitin Protein Ligase Activity (GO:0061630)",
+        "DNA-binding Transcription Factor Activity (GO:0003700)",
+    ),
     "GO_Biological_Process_2023": (
-        "Regulation Of Cell Adhesion (GO:0030155)", "Protein Phosphorylation (GO:0006468)",
-        "Neutrophil Degranulation (GO:0043312)", "Axonogenesis (GO:0007409)", "Response To Hypoxia (GO:0001666)",
-        "Lipid Transport (GO:0006869)", "Endocytosis (GO:0006897)", "Regulation Of Apoptotic Process (GO:0042981)"),
+        "Regulation Of Cell Adhesion (GO:0030155)",
+        "Protein Phosphorylation (GO:0006468)",
+        "Neutrophil Degranulation (GO:0043312)",
+        "Axonogenesis (GO:0007409)",
+        "Response To Hypoxia (GO:0001666)",
+        "Lipid Transport (GO:0006869)",
+        "Endocytosis (GO:0006897)",
+        "Regulation Of Apoptotic Process (GO:0042981)",
+    ),
     "GO_Cellular_Component_2023": (
-        "Focal Adhesion (GO:0005925)", "Golgi Membrane (GO:0000139)", "Lysosome (GO:0005764)",
-        "Mitochondrial Inner Membrane (GO:0005743)", "Endoplasmic Reticulum Membrane (GO:0005789)",
-        "Cell-Cell Junction (GO:0005911)", "Nuclear Speck (GO:0016607)", "Cytoskeleton (GO:0005856)"),
+        "Focal Adhesion (GO:0005925)",
+        "Golgi Membrane (GO:0000139)",
+        "Lysosome (GO:0005764)",
+        "Mitochondrial Inner Membrane (GO:0005743)",
+        "Endoplasmic Reticulum Membrane (GO:0005789)",
+        "Cell-Cell Junction (GO:0005911)",
+        "Nuclear Speck (GO:0016607)",
+        "Cytoskeleton (GO:0005856)",
+    ),
     "KEGG_2021_Human": (
-        "MAPK signaling pathway", "Focal adhesion", "Lysosome", "Oxidative phosphorylation", "Endocytosis",
-        "Axon guidance", "Insulin signaling pathway", "Regulation of actin cytoskeleton"),
+        "MAPK signaling pathway",
+        "Focal adhesion",
+        "Lysosome",
+        "Oxidative phosphorylation",
+        "Endocytosis",
+        "Axon guidance",
+        "Insulin signaling pathway",
+        "Regulation of actin cytoskeleton",
+    ),
     "Reactome_2022": (
-        "Signaling By Receptor Tyrosine Kinases R-HSA-9006934", "Neutrophil Degranulation R-HSA-6798695",
-        "Vesicle-mediated Transport R-HSA-5653656", "Metabolism Of Lipids R-HSA-556833",
-        "Extracellular Matrix Organization R-HSA-1474244", "Hemostasis R-HSA-109582",
-        "Transport Of Small Molecules R-HSA-382551", "Cellular Responses To Stimuli R-HSA-8953897"),
+        "Signaling By Receptor Tyrosine Kinases R-HSA-9006934",
+        "Neutrophil Degranulation R-HSA-6798695",
+        "Vesicle-mediated Transport R-HSA-5653656",
+        "Metabolism Of Lipids R-HSA-556833",
+        "Extracellular Matrix Organization R-HSA-1474244",
+        "Hemostasis R-HSA-109582",
+        "Transport Of Small Molecules R-HSA-382551",
+        "Cellular Responses To Stimuli R-HSA-8953897",
+    ),
     "MSigDB_Hallmark_2020": (
-        "Epithelial Mesenchymal Transition", "Hypoxia", "Apoptosis", "KRAS Signaling Up", "Glycolysis",
-        "Oxidative Phosphorylation", "Xenobiotic Metabolism", "Estrogen Response Early"),
+        "Epithelial Mesenchymal Transition",
+        "Hypoxia",
+        "Apoptosis",
+        "KRAS Signaling Up",
+        "Glycolysis",
+        "Oxidative Phosphorylation",
+        "Xenobiotic Metabolism",
+        "Estrogen Response Early",
+    ),
 }
 
 SIDE_EFFECTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -122,12 +157,14 @@ def side_effect_table(proteins: list[str]) -> pd.DataFrame:
     rows = []
     for effect, incidence, linked, direction in SIDE_EFFECTS:
         keep = [(p, d) for p, d in zip(linked, direction, strict=True) if p in proteins]
-        rows.append({
-            "side_effect": effect,
-            "incidence": incidence,
-            "linked_genes": ";".join(p for p, _ in keep),
-            "linked_direction": ";".join(d for _, d in keep),
-            "literature": "simulated",
-            "note": "Alemtuzumab-like annotation for the simulated screen",
-        })
+        rows.append(
+            {
+                "side_effect": effect,
+                "incidence": incidence,
+                "linked_genes": ";".join(p for p, _ in keep),
+                "linked_direction": ";".join(d for _, d in keep),
+                "literature": "simulated",
+                "note": "Alemtuzumab-like annotation for the simulated screen",
+            }
+        )
     return pd.DataFrame(rows)

@@ -46,11 +46,30 @@ from cdt.data.errors import ContractError
 log = logging.getLogger(__name__)
 
 HG38_CHROMSIZES: dict[str, int] = {
-    "chr1": 248956422, "chr2": 242193529, "chr3": 198295559, "chr4": 190214555, "chr5": 181538259,
-    "chr6": 170805979, "chr7": 159345973, "chr8": 145138636, "chr9": 138394717, "chr10": 133797422,
-    "chr11": 135086622, "chr12": 133275309, "chr13": 114364328, "chr14": 107043718, "chr15": 101991189,
-    "chr16": 90338345, "chr17": 83257441, "chr18": 80373285, "chr19": 58617616, "chr20": 64444167,
-    "chr21": 46709983, "chr22": 50818468, "chrX": 156040895, "chrY": 57227415,
+    "chr1": 248956422,
+    "chr2": 242193529,
+    "chr3": 198295559,
+    "chr4": 190214555,
+    "chr5": 181538259,
+    "chr6": 170805979,
+    "chr7": 159345973,
+    "chr8": 145138636,
+    "chr9": 138394717,
+    "chr10": 133797422,
+    "chr11": 135086622,
+    "chr12": 133275309,
+    "chr13": 114364328,
+    "chr14": 107043718,
+    "chr15": 101991189,
+    "chr16": 90338345,
+    "chr17": 83257441,
+    "chr18": 80373285,
+    "chr19": 58617616,
+    "chr20": 64444167,
+    "chr21": 46709983,
+    "chr22": 50818468,
+    "chrX": 156040895,
+    "chrY": 57227415,
 }
 
 ELEMENTS: tuple[str, ...] = ("promoter", "CTCF", "enhancer", "open")
@@ -123,8 +142,14 @@ def element_table(rows: list[dict]) -> pd.DataFrame:
     return df.astype({"start": np.int64, "end": np.int64, "summit": np.int64, "strength": float})
 
 
-def plant_elements(windows: pd.DataFrame, fixed: pd.DataFrame, n_bins: int, bin_size: int, chromsizes: pd.Series,
-                   rng: np.random.Generator) -> pd.DataFrame:
+def plant_elements(
+    windows: pd.DataFrame,
+    fixed: pd.DataFrame,
+    n_bins: int,
+    bin_size: int,
+    chromsizes: pd.Series,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Fill each window with random CTCF sites, enhancers and open chromatin around the `fixed` elements.
 
     windows: locus_id, chrom, center. Per window and kind, the count is Poisson(max(floor, density x length)) minus
@@ -133,8 +158,10 @@ def plant_elements(windows: pd.DataFrame, fixed: pd.DataFrame, n_bins: int, bin_
     """
     span = n_bins * bin_size
     fixed = fixed.sort_values(["chrom", "start"], kind="stable")
-    fixed_by_chrom = {c: (g["start"].to_numpy(), g["end"].to_numpy(), g["element"].to_numpy())
-                      for c, g in fixed.groupby("chrom", sort=False)}
+    fixed_by_chrom = {
+        c: (g["start"].to_numpy(), g["end"].to_numpy(), g["element"].to_numpy())
+        for c, g in fixed.groupby("chrom", sort=False)
+    }
     no_fixed = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object))
     planted: dict[str, list[dict]] = {}
     order = windows.assign(_c=windows["chrom"].map({c: i for i, c in enumerate(chrom_order(windows["chrom"]))}))
@@ -159,8 +186,18 @@ def plant_elements(windows: pd.DataFrame, fixed: pd.DataFrame, n_bins: int, bin_
                     e = s + length
                     if all(e + MIN_GAP <= a or s >= b + MIN_GAP for a, b, _ in local):
                         local.append((s, e, kind))
-                        here.append({"element": kind, "chrom": w.chrom, "start": s, "end": e, "summit": (s + e) // 2,
-                                     "strength": float(rng.lognormal(0.0, 0.35)), "gene": "", "owner": w.locus_id})
+                        here.append(
+                            {
+                                "element": kind,
+                                "chrom": w.chrom,
+                                "start": s,
+                                "end": e,
+                                "summit": (s + e) // 2,
+                                "strength": float(rng.lognormal(0.0, 0.35)),
+                                "gene": "",
+                                "owner": w.locus_id,
+                            }
+                        )
                         break
     rows = fixed.to_dict("records") + [p for c in chrom_order(planted) for p in planted[c]]
     out = element_table(rows)
@@ -174,16 +211,32 @@ def window_elements(windows: pd.DataFrame, elements: pd.DataFrame, n_bins: int, 
     Columns: locus_id, element, chrom, start, end, bin_start, bin_end (exclusive), element_id, strength, gene, summit.
     """
     ws = window_start(windows["center"].to_numpy(np.int64), n_bins, bin_size)
-    win = pd.DataFrame({"chrom": windows["chrom"].to_numpy(), "start": ws, "end": ws + n_bins * bin_size,
-                        "locus_id": windows["locus_id"].to_numpy()})
+    win = pd.DataFrame(
+        {
+            "chrom": windows["chrom"].to_numpy(),
+            "start": ws,
+            "end": ws + n_bins * bin_size,
+            "locus_id": windows["locus_id"].to_numpy(),
+        }
+    )
     ov = bioframe.overlap(win, elements, how="inner", suffixes=("_w", ""))
     b0 = np.maximum(0, (ov["start"] - ov["start_w"]) // bin_size)
     b1 = np.minimum(n_bins, -((ov["start_w"] - ov["end"]) // bin_size))  # ceil((end - ws) / bin_size)
-    out = pd.DataFrame({
-        "locus_id": ov["locus_id_w"], "element": ov["element"], "chrom": ov["chrom"], "start": ov["start"],
-        "end": ov["end"], "bin_start": b0, "bin_end": b1, "element_id": ov["element_id"],
-        "strength": ov["strength"].round(4), "gene": ov["gene"], "summit": ov["summit"],
-    })
+    out = pd.DataFrame(
+        {
+            "locus_id": ov["locus_id_w"],
+            "element": ov["element"],
+            "chrom": ov["chrom"],
+            "start": ov["start"],
+            "end": ov["end"],
+            "bin_start": b0,
+            "bin_end": b1,
+            "element_id": ov["element_id"],
+            "strength": ov["strength"].round(4),
+            "gene": ov["gene"],
+            "summit": ov["summit"],
+        }
+    )
     rank = pd.Series(np.arange(len(windows)), index=windows["locus_id"].to_numpy())
     out = out.assign(_w=rank.reindex(out["locus_id"]).to_numpy())
     return out.sort_values(["_w", "start", "element_id"], kind="stable").drop(columns="_w").reset_index(drop=True)
@@ -207,7 +260,7 @@ class EmbeddingBasis:
         m = np.random.default_rng(BASIS_SEED).standard_normal((dim, k))
         q = np.linalg.qr(m)[0] if k <= dim else m / np.linalg.norm(m, axis=0)  # orthonormal when room allows
         q = q.T.astype(np.float32)
-        return cls(kinds=q[:len(ELEMENTS)], background=q[len(ELEMENTS)], smooth=q[len(ELEMENTS) + 1:])
+        return cls(kinds=q[: len(ELEMENTS)], background=q[len(ELEMENTS)], smooth=q[len(ELEMENTS) + 1 :])
 
 
 @dataclass(frozen=True)
@@ -226,12 +279,15 @@ class WindowElements:
         """locus_id -> its elements, for every locus in `truth`."""
         kind = truth["element"].map({k: i for i, k in enumerate(ELEMENTS)}).to_numpy()
         cols = {c: truth[c].to_numpy() for c in ("start", "end", "strength", "bin_start", "bin_end")}
-        return {k: cls(kind=kind[i], **{c: v[i] for c, v in cols.items()})
-                for k, i in truth.groupby("locus_id", sort=False).indices.items()}
+        return {
+            k: cls(kind=kind[i], **{c: v[i] for c, v in cols.items()})
+            for k, i in truth.groupby("locus_id", sort=False).indices.items()
+        }
 
 
-def render_window(elems: WindowElements, ws: int, n_bins: int, bin_size: int, basis: EmbeddingBasis,
-                  rng: np.random.Generator) -> np.ndarray:
+def render_window(
+    elems: WindowElements, ws: int, n_bins: int, bin_size: int, basis: EmbeddingBasis, rng: np.random.Generator
+) -> np.ndarray:
     """DNA embedding `[n_bins, dim]` of one window (first base `ws`) from the elements overlapping it."""
     dim = basis.background.shape[0]
     x = rng.standard_normal((n_bins, dim), dtype=np.float32)  # [n_bins, dim] noise
@@ -271,8 +327,16 @@ class _LazyWindow:
 class LazyWindows(Mapping):
     """locus_id -> lazily rendered `[n_bins, dim]` embedding; each locus has its own seed, so order does not matter."""
 
-    def __init__(self, windows: pd.DataFrame, truth: pd.DataFrame, n_bins: int, bin_size: int, dim: int,
-                 rng: np.random.Generator, desc: str = "DNA windows"):
+    def __init__(
+        self,
+        windows: pd.DataFrame,
+        truth: pd.DataFrame,
+        n_bins: int,
+        bin_size: int,
+        dim: int,
+        rng: np.random.Generator,
+        desc: str = "DNA windows",
+    ):
         self._centers = dict(zip(windows["locus_id"], windows["center"].astype(int), strict=True))
         self._by_locus = WindowElements.split(truth)
         self._seeds = dict(zip(windows["locus_id"], rng.integers(0, 2**63, size=len(windows)), strict=True))
@@ -285,8 +349,9 @@ class LazyWindows(Mapping):
     def render(self, locus_id: str) -> np.ndarray:
         ws = int(window_start(self._centers[locus_id], self._n_bins, self._bin_size))
         elems = self._by_locus.get(locus_id, self._empty)
-        return render_window(elems, ws, self._n_bins, self._bin_size, self._basis,
-                             np.random.default_rng(self._seeds[locus_id]))
+        return render_window(
+            elems, ws, self._n_bins, self._bin_size, self._basis, np.random.default_rng(self._seeds[locus_id])
+        )
 
     def __getitem__(self, locus_id: str) -> _LazyWindow:
         if locus_id not in self._seeds:
@@ -303,16 +368,24 @@ class LazyWindows(Mapping):
         self._progress.close()
 
 
-def write_windows(path: Path, windows: pd.DataFrame, truth: pd.DataFrame, preset: Preset, rng: np.random.Generator,
-                  desc: str) -> None:
+def write_windows(
+    path: Path, windows: pd.DataFrame, truth: pd.DataFrame, preset: Preset, rng: np.random.Generator, desc: str
+) -> None:
     """Render and write one DNA store, one locus in memory at a time.
 
     Uncompressed: the windows are mostly noise, which gzip shrinks by ~7% at several times the write time.
     """
     lazy = LazyWindows(windows, truth, preset.n_bins, preset.bin_size, preset.dna_dim, rng, desc)
     try:
-        write_dna_store(path, lazy, windows[["locus_id", "chrom", "center", "strand"]], model="cdt-simulator",
-                        bin_size=preset.bin_size, compression=None, genome="hg38")
+        write_dna_store(
+            path,
+            lazy,
+            windows[["locus_id", "chrom", "center", "strand"]],
+            model="cdt-simulator",
+            bin_size=preset.bin_size,
+            compression=None,
+            genome="hg38",
+        )
     finally:
         lazy.close()
 
@@ -345,8 +418,9 @@ def mark_sources(elements: pd.DataFrame, regions: pd.DataFrame, rng: np.random.G
     return src
 
 
-def peak_table(src: pd.DataFrame, mark: str, order: list[str], chromsizes: pd.Series,
-               rng: np.random.Generator) -> pd.DataFrame:
+def peak_table(
+    src: pd.DataFrame, mark: str, order: list[str], chromsizes: pd.Series, rng: np.random.Generator
+) -> pd.DataFrame:
     """narrowPeak rows for the called sources of one mark, sorted by chromosome order then position."""
     s = src[(src["mark"] == mark) & src["called"]]
     n = len(s)
@@ -362,11 +436,20 @@ def peak_table(src: pd.DataFrame, mark: str, order: list[str], chromsizes: pd.Se
     start, end = np.clip(start, 0, size - 1), np.clip(end, 1, size)
     amp = s["amplitude"].to_numpy()
     p = 3.0 + 12.0 * amp + rng.exponential(1.0, n)  # -log10 p grows with the signal
-    peaks = pd.DataFrame({
-        "chrom": s["chrom"].to_numpy(), "start": start, "end": end, "name": "", "score": np.minimum(1000, (60 * p).astype(int)),
-        "strand": ".", "signalValue": np.round(10.0 * amp, 4), "pValue": np.round(p, 4),
-        "qValue": np.round(np.maximum(p - 2.0, 0.0), 4), "peak": np.clip(summit - start, 0, end - start - 1),
-    })
+    peaks = pd.DataFrame(
+        {
+            "chrom": s["chrom"].to_numpy(),
+            "start": start,
+            "end": end,
+            "name": "",
+            "score": np.minimum(1000, (60 * p).astype(int)),
+            "strand": ".",
+            "signalValue": np.round(10.0 * amp, 4),
+            "pValue": np.round(p, 4),
+            "qValue": np.round(np.maximum(p - 2.0, 0.0), 4),
+            "peak": np.clip(summit - start, 0, end - start - 1),
+        }
+    )
     rank = {c: i for i, c in enumerate(order)}
     peaks = peaks.assign(_c=peaks["chrom"].map(rank)).sort_values(["_c", "start", "end"], kind="stable")
     peaks = peaks.drop(columns="_c").reset_index(drop=True)
@@ -404,8 +487,9 @@ def signal_track(src: pd.DataFrame, mark: str, regions: pd.DataFrame, rng: np.ra
     return tracks
 
 
-def write_encode(elements: pd.DataFrame, regions: pd.DataFrame, chromsizes: pd.Series, out: Path,
-                 rng: np.random.Generator) -> pd.DataFrame:
+def write_encode(
+    elements: pd.DataFrame, regions: pd.DataFrame, chromsizes: pd.Series, out: Path, rng: np.random.Generator
+) -> pd.DataFrame:
     """external/encode/<mark>.narrowPeak (10-column BED, no header) and <mark>.bw for the five marks."""
     out.mkdir(parents=True, exist_ok=True)
     order = list(chromsizes.index)
@@ -420,8 +504,13 @@ def write_encode(elements: pd.DataFrame, regions: pd.DataFrame, chromsizes: pd.S
         try:
             bw.addHeader([(c, int(n)) for c, n in chromsizes.items()])
             for reg, y in zip(regions.itertuples(), tracks, strict=True):
-                bw.addEntries(reg.chrom, int(reg.start), values=np.round(y, 3).astype(np.float64),
-                              span=BIGWIG_STEP, step=BIGWIG_STEP)
+                bw.addEntries(
+                    reg.chrom,
+                    int(reg.start),
+                    values=np.round(y, 3).astype(np.float64),
+                    span=BIGWIG_STEP,
+                    step=BIGWIG_STEP,
+                )
         finally:
             bw.close()
     return src
@@ -431,8 +520,9 @@ def write_encode(elements: pd.DataFrame, regions: pd.DataFrame, chromsizes: pd.S
 # Hi-C
 
 
-def contact_regions(windows: pd.DataFrame, n_bins: int, bin_size: int, resolution: int,
-                    chromsizes: pd.Series) -> pd.DataFrame:
+def contact_regions(
+    windows: pd.DataFrame, n_bins: int, bin_size: int, resolution: int, chromsizes: pd.Series
+) -> pd.DataFrame:
     """Stretches of genome with simulated contacts: each window plus a margin, on Hi-C bin edges, merged."""
     half = (n_bins // 2) * bin_size
     reach = half + max(half, 10 * resolution)
@@ -465,10 +555,21 @@ def plant_loops(truth: pd.DataFrame, windows: pd.DataFrame, resolution: int, rng
                 if central or rng.random() < LOOP_PROB[e.element]:
                     seen.add(key)
                     fold = float(rng.uniform(*LOOP_FOLD) * e.strength)
-                    rows.append((p.chrom, min(p.summit, e.summit), max(p.summit, e.summit), round(fold, 4), locus_id,
-                                 e.element, e.element_id, p.element_id))
-    return pd.DataFrame(rows, columns=["chrom", "pos1", "pos2", "strength", "locus_id", "element", "element_id",
-                                       "promoter_id"])
+                    rows.append(
+                        (
+                            p.chrom,
+                            min(p.summit, e.summit),
+                            max(p.summit, e.summit),
+                            round(fold, 4),
+                            locus_id,
+                            e.element,
+                            e.element_id,
+                            p.element_id,
+                        )
+                    )
+    return pd.DataFrame(
+        rows, columns=["chrom", "pos1", "pos2", "strength", "locus_id", "element", "element_id", "promoter_id"]
+    )
 
 
 def bin_offsets(bins: pd.DataFrame) -> pd.Series:
@@ -479,8 +580,9 @@ def bin_offsets(bins: pd.DataFrame) -> pd.Series:
     return pd.Series(first, index=chrom.iloc[first].astype(str).to_numpy())
 
 
-def hic_pixels(regions: pd.DataFrame, loops: pd.DataFrame, bins: pd.DataFrame, resolution: int,
-               rng: np.random.Generator) -> pd.DataFrame:
+def hic_pixels(
+    regions: pd.DataFrame, loops: pd.DataFrame, bins: pd.DataFrame, resolution: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """Upper-triangle pixels (bin1_id <= bin2_id, sorted) over the covered bins.
 
     Cis: Poisson(depth x bias_i x bias_j x (1 + d)^-alpha), plus loops (fold x that at the loop pixel, a quarter of it
@@ -492,8 +594,9 @@ def hic_pixels(regions: pd.DataFrame, loops: pd.DataFrame, bins: pd.DataFrame, r
     loops_by_chrom = {c: g for c, g in loops.groupby("chrom", sort=False)}
     cis_total = 0.0
     for chrom, regs in regions.groupby("chrom", sort=False):
-        local = np.concatenate([np.arange(s // resolution, -(-e // resolution)) for s, e in zip(regs["start"],
-                                                                                              regs["end"], strict=True)])
+        local = np.concatenate(
+            [np.arange(s // resolution, -(-e // resolution)) for s, e in zip(regs["start"], regs["end"], strict=True)]
+        )
         ids = offsets[chrom] + local  # [m] global bin ids
         bias = rng.lognormal(0.0, HIC_BIAS_SD, len(ids))
         d = np.abs(local[:, None] - local[None, :])  # [m, m] distance in bins
@@ -529,8 +632,9 @@ def hic_pixels(regions: pd.DataFrame, loops: pd.DataFrame, bins: pd.DataFrame, r
     return px.astype({"bin1_id": np.int64, "bin2_id": np.int64, "count": np.int32})
 
 
-def balance_covered(path: Path, regions: pd.DataFrame, pixels: pd.DataFrame, bins: pd.DataFrame,
-                    resolution: int) -> dict:
+def balance_covered(
+    path: Path, regions: pd.DataFrame, pixels: pd.DataFrame, bins: pd.DataFrame, resolution: int
+) -> dict:
     """ICE weights from `cooler.balance_cooler`, run on a compact copy holding only the covered bins.
 
     The rest of the genome has no contacts, so balancing masks it anyway; the copy keeps each chromosome's covered
@@ -565,8 +669,14 @@ def balance_covered(path: Path, regions: pd.DataFrame, pixels: pd.DataFrame, bin
     return stats
 
 
-def write_hic(regions: pd.DataFrame, loops: pd.DataFrame, chromsizes: pd.Series, resolution: int, path: Path,
-              rng: np.random.Generator) -> dict:
+def write_hic(
+    regions: pd.DataFrame,
+    loops: pd.DataFrame,
+    chromsizes: pd.Series,
+    resolution: int,
+    path: Path,
+    rng: np.random.Generator,
+) -> dict:
     """external/hic/contacts.cool: raw counts plus ICE weights (balanced and raw reads both work)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     bins = cooler.binnify(chromsizes, resolution)
@@ -575,8 +685,15 @@ def write_hic(regions: pd.DataFrame, loops: pd.DataFrame, chromsizes: pd.Series,
     if tmp.exists():
         tmp.unlink()
     try:
-        cooler.create_cooler(str(tmp), bins, pixels, ordered=True, dtypes={"count": np.int32},
-                             assembly="hg38", metadata={"generated-by": "cdt simulate (synthetic)"})
+        cooler.create_cooler(
+            str(tmp),
+            bins,
+            pixels,
+            ordered=True,
+            dtypes={"count": np.int32},
+            assembly="hg38",
+            metadata={"generated-by": "cdt simulate (synthetic)"},
+        )
         stats = balance_covered(tmp, regions, pixels, bins, resolution)
         os.replace(tmp, path)
     finally:
@@ -634,16 +751,36 @@ def anchor_elements(loci: pd.DataFrame, n_bins: int, bin_size: int, rng: np.rand
         strength = float(rng.lognormal(0.2, 0.3))
         if lc.kind == "TSS":
             s, e = promoter_interval(lc.center, lc.strand)
-            rows.append({"element": "promoter", "chrom": lc.chrom, "start": s, "end": e, "summit": lc.center,
-                         "strength": strength, "gene": lc.gene, "owner": lc.locus_id})
+            rows.append(
+                {
+                    "element": "promoter",
+                    "chrom": lc.chrom,
+                    "start": s,
+                    "end": e,
+                    "summit": lc.center,
+                    "strength": strength,
+                    "gene": lc.gene,
+                    "owner": lc.locus_id,
+                }
+            )
             continue
         kind = "open" if lc.cis_effect == 0 else "enhancer"
         if np.isfinite(lc.cis_effect) and lc.cis_effect > 0:
             strength = 0.6 + 2.0 * float(lc.cis_effect)
         length = int(rng.integers(*LENGTH[kind]))
         s = lc.center - length // 2
-        rows.append({"element": kind, "chrom": lc.chrom, "start": s, "end": s + length, "summit": lc.center,
-                     "strength": strength, "gene": "", "owner": lc.locus_id})
+        rows.append(
+            {
+                "element": kind,
+                "chrom": lc.chrom,
+                "start": s,
+                "end": s + length,
+                "summit": lc.center,
+                "strength": strength,
+                "gene": "",
+                "owner": lc.locus_id,
+            }
+        )
         if not lc.gene or lc.gene in tss_genes:
             continue
         offset = rng.choice([-1, 1]) * rng.uniform(0.3, 0.85) * half
@@ -651,8 +788,18 @@ def anchor_elements(loci: pd.DataFrame, n_bins: int, bin_size: int, rng: np.rand
         strand = str(rng.choice(["+", "-"]))
         ps, pe = promoter_interval(tss, strand)
         if abs(tss - lc.center) < half and (pe + MIN_GAP <= s or ps >= s + length + MIN_GAP):
-            rows.append({"element": "promoter", "chrom": lc.chrom, "start": ps, "end": pe, "summit": tss,
-                         "strength": float(rng.lognormal(0.2, 0.3)), "gene": lc.gene, "owner": lc.locus_id})
+            rows.append(
+                {
+                    "element": "promoter",
+                    "chrom": lc.chrom,
+                    "start": ps,
+                    "end": pe,
+                    "summit": tss,
+                    "strength": float(rng.lognormal(0.2, 0.3)),
+                    "gene": lc.gene,
+                    "owner": lc.locus_id,
+                }
+            )
     return element_table(rows)
 
 
@@ -669,8 +816,9 @@ def simulate_genome(preset: Preset, loci: pd.DataFrame, out: Path, rng: np.rando
     chromsizes = chromsizes_for(loci["chrom"], reach_end)
     too_far = loci["center"].to_numpy() >= chromsizes.reindex(loci["chrom"]).to_numpy()
     if too_far.any():
-        raise ContractError("<loci>", "center", f"loci beyond the hg38 chromosome end: "
-                                                f"{loci.loc[too_far, 'locus_id'].tolist()[:5]}")
+        raise ContractError(
+            "<loci>", "center", f"loci beyond the hg38 chromosome end: {loci.loc[too_far, 'locus_id'].tolist()[:5]}"
+        )
 
     fixed = anchor_elements(loci, n_bins, bin_size, rng)
     elements = plant_elements(loci, fixed, n_bins, bin_size, chromsizes, rng)

@@ -45,10 +45,33 @@ FULL_GENES = {"paper": 9_335}
 KD_STRENGTH_STATE = 0.35  # m[c] = exp(KD_STRENGTH_STATE * z_erythroid[c])
 
 PUBLISHED_CELLS: dict[str, int] = {
-    "B2M": 220, "CD19": 65, "CD40": 12, "CD44": 233, "CD52": 131, "CD58": 946, "CD69": 306, "CD81": 298,
-    "CD82": 252, "CD83": 71, "ENTPD1": 504, "EPCAM": 64, "FCGR2A": 300, "GFI1B": 477, "ICAM1": 117, "IL21R": 210,
-    "ITGAE": 380, "ITGB1": 299, "KLRD1": 518, "KLRG1": 224, "LGALS3": 158, "MSR1": 64, "NECTIN2": 77,
-    "SLC3A2": 428, "TFRC": 847, "TNFSF13B": 700, "TNFSF9": 349,
+    "B2M": 220,
+    "CD19": 65,
+    "CD40": 12,
+    "CD44": 233,
+    "CD52": 131,
+    "CD58": 946,
+    "CD69": 306,
+    "CD81": 298,
+    "CD82": 252,
+    "CD83": 71,
+    "ENTPD1": 504,
+    "EPCAM": 64,
+    "FCGR2A": 300,
+    "GFI1B": 477,
+    "ICAM1": 117,
+    "IL21R": 210,
+    "ITGAE": 380,
+    "ITGB1": 299,
+    "KLRD1": 518,
+    "KLRG1": 224,
+    "LGALS3": 158,
+    "MSR1": 64,
+    "NECTIN2": 77,
+    "SLC3A2": 428,
+    "TFRC": 847,
+    "TNFSF13B": 700,
+    "TNFSF9": 349,
 }
 """Cells per TSS target in the published screen (CDT-II §0); the paper preset reproduces them exactly."""
 PUBLISHED_CELLS_PER_TARGET = 305  # the paper preset's `cells_per_target`
@@ -60,31 +83,167 @@ HG38_CHROM_SIZES: dict[str, int] = {c: n for c, n in HG38_CHROMSIZES.items() if 
 
 # Real symbols used for the first members of each planted group (the rest get neutral synthetic names).
 RNA_PROCESSING = (
-    "PRRC2C", "MAGOH", "SF3B6", "SFPQ", "HNRNPA1", "HNRNPA2B1", "HNRNPC", "HNRNPK", "HNRNPU", "HNRNPM", "HNRNPD",
-    "HNRNPF", "HNRNPH1", "SRSF1", "SRSF2", "SRSF3", "SRSF5", "SRSF6", "SRSF7", "SRSF9", "SF3B1", "SF3B2", "SF3A1",
-    "U2AF1", "U2AF2", "SNRPB", "SNRPD1", "SNRPD2", "SNRPD3", "SNRPE", "SNRPF", "SNRPG", "SNRNP70", "LSM2", "LSM3",
-    "LSM7", "NONO", "PTBP1", "DDX5", "DDX17", "DHX15", "PRPF8", "PRPF19", "PRPF31", "EFTUD2", "SNW1", "CDC5L",
-    "BUD31", "SYF2", "RBM8A", "RBM25", "RBM39", "TRA2B", "YBX1", "NCL", "NPM1", "PABPC1", "ELAVL1", "KHDRBS1",
-    "SON", "SRRM2", "THOC2", "ALYREF", "CPSF6", "NUDT21",
+    "PRRC2C",
+    "MAGOH",
+    "SF3B6",
+    "SFPQ",
+    "HNRNPA1",
+    "HNRNPA2B1",
+    "HNRNPC",
+    "HNRNPK",
+    "HNRNPU",
+    "HNRNPM",
+    "HNRNPD",
+    "HNRNPF",
+    "HNRNPH1",
+    "SRSF1",
+    "SRSF2",
+    "SRSF3",
+    "SRSF5",
+    "SRSF6",
+    "SRSF7",
+    "SRSF9",
+    "SF3B1",
+    "SF3B2",
+    "SF3A1",
+    "U2AF1",
+    "U2AF2",
+    "SNRPB",
+    "SNRPD1",
+    "SNRPD2",
+    "SNRPD3",
+    "SNRPE",
+    "SNRPF",
+    "SNRPG",
+    "SNRNP70",
+    "LSM2",
+    "LSM3",
+    "LSM7",
+    "NONO",
+    "PTBP1",
+    "DDX5",
+    "DDX17",
+    "DHX15",
+    "PRPF8",
+    "PRPF19",
+    "PRPF31",
+    "EFTUD2",
+    "SNW1",
+    "CDC5L",
+    "BUD31",
+    "SYF2",
+    "RBM8A",
+    "RBM25",
+    "RBM39",
+    "TRA2B",
+    "YBX1",
+    "NCL",
+    "NPM1",
+    "PABPC1",
+    "ELAVL1",
+    "KHDRBS1",
+    "SON",
+    "SRRM2",
+    "THOC2",
+    "ALYREF",
+    "CPSF6",
+    "NUDT21",
 )
 HEME = (
-    "ALAS2", "FECH", "UROD", "HMBS", "UROS", "SLC25A37", "ANK1", "SPTA1", "EPOR", "GYPC", "SLC4A1", "TFR2",
-    "BLVRB", "CA1", "CA2", "TSPO2", "RHAG", "KEL", "TRIM58", "TMCC2", "XPO7", "HEMGN", "TAGLN2", "GNG5",
+    "ALAS2",
+    "FECH",
+    "UROD",
+    "HMBS",
+    "UROS",
+    "SLC25A37",
+    "ANK1",
+    "SPTA1",
+    "EPOR",
+    "GYPC",
+    "SLC4A1",
+    "TFR2",
+    "BLVRB",
+    "CA1",
+    "CA2",
+    "TSPO2",
+    "RHAG",
+    "KEL",
+    "TRIM58",
+    "TMCC2",
+    "XPO7",
+    "HEMGN",
+    "TAGLN2",
+    "GNG5",
 )
 INTERFERON = ("ISG15", "IFIT1", "IFIT3", "MX1", "OAS1", "IFI6", "STAT1", "IFI44", "RSAD2", "IFITM1")
 CHOLESTEROL = ("HMGCR", "HMGCS1", "LDLR", "INSIG1", "SQLE", "FDFT1", "MVD", "IDI1", "DHCR7", "SC5D")
 AMINO_ACID = ("ASNS", "DDIT3", "SLC7A11", "SLC7A5", "SESN2", "CHAC1", "TRIB3", "PSAT1", "PHGDH", "VEGFA")
 CELL_CYCLE = (
-    "MKI67", "TOP2A", "CDCA8", "CCNB1", "CCNB2", "CDK1", "BUB1", "AURKA", "AURKB", "PLK1", "CENPF", "TPX2",
-    "KIF11", "NUSAP1", "PRC1", "CDC20", "UBE2C", "BIRC5", "HMGB2", "TUBB4B", "RRM2", "PCNA", "MCM2", "MCM3",
+    "MKI67",
+    "TOP2A",
+    "CDCA8",
+    "CCNB1",
+    "CCNB2",
+    "CDK1",
+    "BUB1",
+    "AURKA",
+    "AURKB",
+    "PLK1",
+    "CENPF",
+    "TPX2",
+    "KIF11",
+    "NUSAP1",
+    "PRC1",
+    "CDC20",
+    "UBE2C",
+    "BIRC5",
+    "HMGB2",
+    "TUBB4B",
+    "RRM2",
+    "PCNA",
+    "MCM2",
+    "MCM3",
 )
 ERYTHROID_STATE = ("TXNIP", "DESI2", "EPB41", "GLRX2", "SUCLG1", "RBBP4", "KLF1", "PKLR", "GATA1", "NFE2")
 STRESS = ("HSPA1A", "HSPA1B", "DNAJB1", "HSPH1", "JUN", "FOS", "EGR1", "IER2", "ATF3", "DUSP1")
 
-MITO = ("MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3", "MT-ND3", "MT-ND4L", "MT-ND4",
-        "MT-ND5", "MT-ND6", "MT-CYB")
-RIBO = ("RPL3", "RPL4", "RPL5", "RPL7", "RPL8", "RPL10", "RPL13", "RPL18", "RPL21", "RPL32", "RPLP0", "RPLP1",
-        "RPS2", "RPS3", "RPS4X", "RPS6", "RPS8", "RPS12", "RPS18", "RPS27A")
+MITO = (
+    "MT-ND1",
+    "MT-ND2",
+    "MT-CO1",
+    "MT-CO2",
+    "MT-ATP8",
+    "MT-ATP6",
+    "MT-CO3",
+    "MT-ND3",
+    "MT-ND4L",
+    "MT-ND4",
+    "MT-ND5",
+    "MT-ND6",
+    "MT-CYB",
+)
+RIBO = (
+    "RPL3",
+    "RPL4",
+    "RPL5",
+    "RPL7",
+    "RPL8",
+    "RPL10",
+    "RPL13",
+    "RPL18",
+    "RPL21",
+    "RPL32",
+    "RPLP0",
+    "RPLP1",
+    "RPS2",
+    "RPS3",
+    "RPS4X",
+    "RPS6",
+    "RPS8",
+    "RPS12",
+    "RPS18",
+    "RPS27A",
+)
 HEMOGLOBIN = ("HBG1", "HBG2", "HBZ", "HBE1", "HBA1", "HBA2")
 
 # name, upstream regulator (None for cell states), share of the free genes, real symbols, kind
@@ -105,15 +264,33 @@ STATES = tuple(name for name, _, _, _, kind in MODULE_SPECS if kind == "state")
 # The 28 CRISPRi TSS targets of STING-seq v2 with hg38 TSS coordinates (CDT-II spec §1.5; CD55 has a locus but no
 # cells), in the order of the authors' TSS table: gene, chrom, tss, strand.
 TSS_TARGETS: tuple[tuple[str, str, int, str], ...] = (
-    ("CD52", "chr1", 26317958, "+"), ("CD58", "chr1", 116571026, "-"), ("FCGR2A", "chr1", 161505430, "+"),
-    ("CD55", "chr1", 207321519, "+"), ("ITGB1", "chr10", 33005792, "-"), ("ENTPD1", "chr10", 95711779, "+"),
-    ("CD81", "chr11", 2376166, "+"), ("CD44", "chr11", 35138882, "+"), ("CD82", "chr11", 44564414, "+"),
-    ("SLC3A2", "chr11", 62855970, "+"), ("KLRG1", "chr12", 8950044, "+"), ("CD69", "chr12", 9760901, "-"),
-    ("KLRD1", "chr12", 10226058, "+"), ("TNFSF13B", "chr13", 108251240, "+"), ("LGALS3", "chr14", 55121352, "+"),
-    ("B2M", "chr15", 44711253, "+"), ("IL21R", "chr16", 27402174, "+"), ("CD19", "chr16", 28931965, "+"),
-    ("ITGAE", "chr17", 3801193, "-"), ("TNFSF9", "chr19", 6531026, "+"), ("ICAM1", "chr19", 10271093, "+"),
-    ("NECTIN2", "chr19", 44846175, "+"), ("EPCAM", "chr2", 47345158, "+"), ("CD40", "chr20", 46118249, "+"),
-    ("TFRC", "chr3", 196082162, "-"), ("CD83", "chr6", 14117256, "+"), ("MSR1", "chr8", 16567490, "-"),
+    ("CD52", "chr1", 26317958, "+"),
+    ("CD58", "chr1", 116571026, "-"),
+    ("FCGR2A", "chr1", 161505430, "+"),
+    ("CD55", "chr1", 207321519, "+"),
+    ("ITGB1", "chr10", 33005792, "-"),
+    ("ENTPD1", "chr10", 95711779, "+"),
+    ("CD81", "chr11", 2376166, "+"),
+    ("CD44", "chr11", 35138882, "+"),
+    ("CD82", "chr11", 44564414, "+"),
+    ("SLC3A2", "chr11", 62855970, "+"),
+    ("KLRG1", "chr12", 8950044, "+"),
+    ("CD69", "chr12", 9760901, "-"),
+    ("KLRD1", "chr12", 10226058, "+"),
+    ("TNFSF13B", "chr13", 108251240, "+"),
+    ("LGALS3", "chr14", 55121352, "+"),
+    ("B2M", "chr15", 44711253, "+"),
+    ("IL21R", "chr16", 27402174, "+"),
+    ("CD19", "chr16", 28931965, "+"),
+    ("ITGAE", "chr17", 3801193, "-"),
+    ("TNFSF9", "chr19", 6531026, "+"),
+    ("ICAM1", "chr19", 10271093, "+"),
+    ("NECTIN2", "chr19", 44846175, "+"),
+    ("EPCAM", "chr2", 47345158, "+"),
+    ("CD40", "chr20", 46118249, "+"),
+    ("TFRC", "chr3", 196082162, "-"),
+    ("CD83", "chr6", 14117256, "+"),
+    ("MSR1", "chr8", 16567490, "-"),
     ("GFI1B", "chr9", 132944000, "+"),
 )
 
@@ -136,6 +313,7 @@ def full_gene_count(preset: Preset) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 # Genes and the causal network
 # ----------------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class GeneDesign:
@@ -196,8 +374,9 @@ class GeneDesign:
         src, dst = np.nonzero(self.W)
         names = self.genes.index.to_numpy()
         w = self.W[src, dst]
-        return pd.DataFrame({"source": names[src], "target": names[dst], "sign": np.sign(w).astype(int),
-                             "weight": w.round(4)})
+        return pd.DataFrame(
+            {"source": names[src], "target": names[dst], "sign": np.sign(w).astype(int), "weight": w.round(4)}
+        )
 
 
 def _genomic_order(df: pd.DataFrame) -> list[str]:
@@ -219,8 +398,10 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
     fixed = curated_targets + [g for g in protein_genes if g not in targets] + regulators
     n_free = preset.n_genes - len(fixed)
     if n_free < 2 * len(MODULE_SPECS):
-        raise ValueError(f"preset {preset.name!r}: n_genes={preset.n_genes} is too small for the simulator "
-                         f"(needs at least {len(fixed) + 2 * len(MODULE_SPECS)})")
+        raise ValueError(
+            f"preset {preset.name!r}: n_genes={preset.n_genes} is too small for the simulator "
+            f"(needs at least {len(fixed) + 2 * len(MODULE_SPECS)})"
+        )
 
     # --- module membership over the free curated genes ---
     used: set[str] = set(fixed) | set(NOT_CURATED_TARGETS)
@@ -325,8 +506,12 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
         base[pos[g]] = np.clip(rng.lognormal(np.log(1.5), 0.5), 0.5, 8)
     for g in regulators:
         base[pos[g]] = rng.uniform(1, 3)
-    for name, median in (("state_cell_cycle", 0.3), ("rna_processing", 0.5), ("shared_response", 0.6),
-                         ("gfi1b_targets", 0.25)):
+    for name, median in (
+        ("state_cell_cycle", 0.3),
+        ("rna_processing", 0.5),
+        ("shared_response", 0.6),
+        ("gfi1b_targets", 0.25),
+    ):
         for g in members[name]:  # housekeeping-like genes are better expressed
             base[pos[g]] = np.clip(rng.lognormal(np.log(median), 0.7), 0.25, 20)
     # GFI1B: 0.8 counts at LIB_REF = NTC mean CPM ~0.31 at CPM_SCALE, as published (zero-count cells at -0.39)
@@ -357,9 +542,19 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
     full = curated | is_noisy | np.isin(symbols, NOT_CURATED_TARGETS)
     module_of = modules.drop_duplicates("gene").set_index("gene")["module"]
     genes = pd.DataFrame(
-        {"chrom": chrom, "tss": tss_pos, "strand": strand, "category": category,
-         "module": [module_of.get(g, "") for g in symbols], "base": base, "theta": theta, "dropout": dropout,
-         "det2": det2, "curated": curated, "full": full},
+        {
+            "chrom": chrom,
+            "tss": tss_pos,
+            "strand": strand,
+            "category": category,
+            "module": [module_of.get(g, "") for g in symbols],
+            "base": base,
+            "theta": theta,
+            "dropout": dropout,
+            "det2": det2,
+            "curated": curated,
+            "full": full,
+        },
         index=pd.Index(symbols, name="gene"),
     )
     return GeneDesign(genes=genes, n_net=n_net, W=W, state_loading=state_loading, shared=shared, modules=modules)
@@ -419,6 +614,7 @@ def _place_genes(symbols: list[str], tss: pd.DataFrame, rng: np.random.Generator
 # Loci
 # ----------------------------------------------------------------------------------------------------------------
 
+
 def build_loci(preset: Preset, design: GeneDesign, rng: np.random.Generator) -> pd.DataFrame:
     """TSS loci of the 28 targets + SNP loci 20-50 kb (scaled to the DNA window) from a cis gene's TSS.
 
@@ -426,8 +622,19 @@ def build_loci(preset: Preset, design: GeneDesign, rng: np.random.Generator) -> 
     cis_effect (fraction of cis expression removed; 0 for null SNPs, NaN for TSS), distance (SNP - TSS, bp).
     """
     tss = target_tss()
-    rows = [{"locus_id": r.gene_name, "chrom": r.chrom, "center": int(r.tss), "strand": r.strand, "kind": "TSS",
-             "gene": r.gene_name, "cis_effect": np.nan, "distance": 0} for r in tss.itertuples()]
+    rows = [
+        {
+            "locus_id": r.gene_name,
+            "chrom": r.chrom,
+            "center": int(r.tss),
+            "strand": r.strand,
+            "kind": "TSS",
+            "gene": r.gene_name,
+            "cis_effect": np.nan,
+            "distance": 0,
+        }
+        for r in tss.itertuples()
+    ]
     half = preset.n_bins * preset.bin_size // 2
     lo, hi = min(20_000, 0.35 * half), min(50_000, 0.85 * half)
     genes = design.genes
@@ -438,19 +645,31 @@ def build_loci(preset: Preset, design: GeneDesign, rng: np.random.Generator) -> 
     n = preset.n_snp_loci
     n_t = min(len(near_target), round(0.25 * n))
     cis = list(rng.choice(near_target, n_t, replace=False)) + list(
-        rng.choice(near_other, n - n_t, replace=n - n_t > len(near_other)))
+        rng.choice(near_other, n - n_t, replace=n - n_t > len(near_other))
+    )
     cis = [cis[i] for i in rng.permutation(n)]
     for k, g in enumerate(cis, start=1):
         d = int(rng.uniform(lo, hi)) * (1 if rng.random() < 0.5 else -1)
         effect = 0.0 if rng.random() < 0.3 else float(rng.uniform(0.2, 0.6))
-        rows.append({"locus_id": f"SNP-{k}", "chrom": genes.at[g, "chrom"], "center": int(genes.at[g, "tss"]) + d,
-                     "strand": "+", "kind": "SNP", "gene": g, "cis_effect": round(effect, 4), "distance": d})
+        rows.append(
+            {
+                "locus_id": f"SNP-{k}",
+                "chrom": genes.at[g, "chrom"],
+                "center": int(genes.at[g, "tss"]) + d,
+                "strand": "+",
+                "kind": "SNP",
+                "gene": g,
+                "cis_effect": round(effect, 4),
+                "distance": d,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Cells and guides
 # ----------------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Cells:
@@ -488,8 +707,9 @@ class Cells:
         return d
 
 
-def design_cells(preset: Preset, design: GeneDesign, loci: pd.DataFrame,
-                 rng: np.random.Generator) -> tuple[Cells, pd.DataFrame, pd.DataFrame]:
+def design_cells(
+    preset: Preset, design: GeneDesign, loci: pd.DataFrame, rng: np.random.Generator
+) -> tuple[Cells, pd.DataFrame, pd.DataFrame]:
     """Draw cells (assigned, multiplets, sub-threshold, guide-less) with their guide UMIs.
 
     Returns the cells, the long guide table (barcode, guide, target, umi) and the given SNP assignments
@@ -542,16 +762,18 @@ def design_cells(preset: Preset, design: GeneDesign, loci: pd.DataFrame,
 
     barcodes = _barcodes(C, rng)
     guides, snp_given = _guide_umis(specs, barcodes, list(snp.index), tss_targets, rng)
-    table = pd.DataFrame({
-        "barcode": barcodes,
-        "category": [s[0] for s in specs],
-        "perturbations": [";".join(s[1]) for s in specs],
-        "library": lib.round(1),
-        "kd_1": delta[:, 0].round(4),
-        "kd_2": delta[:, 1].round(4),
-        "strength": strength.round(4),
-        **{f"z_{name}": z[:, k].round(4) for k, name in enumerate(STATES)},
-    })
+    table = pd.DataFrame(
+        {
+            "barcode": barcodes,
+            "category": [s[0] for s in specs],
+            "perturbations": [";".join(s[1]) for s in specs],
+            "library": lib.round(1),
+            "kd_1": delta[:, 0].round(4),
+            "kd_2": delta[:, 1].round(4),
+            "strength": strength.round(4),
+            **{f"z_{name}": z[:, k].round(4) for k, name in enumerate(STATES)},
+        }
+    )
     return Cells(table, lib, z, strength, shared_u, knocked, delta), guides, snp_given
 
 
@@ -606,8 +828,10 @@ def _guide_umis(specs, barcodes, snp_ids, tss_targets, rng):
 # Counts
 # ----------------------------------------------------------------------------------------------------------------
 
-def sample_counts(design: GeneDesign, cells: Cells, rng: np.random.Generator, keep: np.ndarray,
-                  chunk: int = 1024) -> tuple[sp.csr_matrix, np.ndarray]:
+
+def sample_counts(
+    design: GeneDesign, cells: Cells, rng: np.random.Generator, keep: np.ndarray, chunk: int = 1024
+) -> tuple[sp.csr_matrix, np.ndarray]:
     """Gamma-Poisson counts with dropout, cells x all genes (internal order), in chunks of cells.
 
     Also returns the true log change [C, len(keep)] of the network genes `keep` (the protein wiring needs it).

@@ -67,9 +67,9 @@ def gene_embeddings(n: int, rna_dim: int, prot_dim: int, rng: np.random.Generato
     Returns (rna [n, rna_dim], protein [n, prot_dim], sensitivity [n]); sensitivity = exp(0.6 z0) is readable from both.
     """
     z = rng.standard_normal((n, LATENT_DIM))
-    rna = z @ rng.normal(0, LATENT_DIM ** -0.5, (LATENT_DIM, rna_dim)) + 0.5 * rng.standard_normal((n, rna_dim))
+    rna = z @ rng.normal(0, LATENT_DIM**-0.5, (LATENT_DIM, rna_dim)) + 0.5 * rng.standard_normal((n, rna_dim))
     rna /= np.linalg.norm(rna, axis=1, keepdims=True) + 1e-8
-    prot = z @ rng.normal(0, LATENT_DIM ** -0.5, (LATENT_DIM, prot_dim)) + 0.5 * rng.standard_normal((n, prot_dim))
+    prot = z @ rng.normal(0, LATENT_DIM**-0.5, (LATENT_DIM, prot_dim)) + 0.5 * rng.standard_normal((n, prot_dim))
     return rna.astype(np.float32), prot.astype(np.float32), np.exp(0.6 * z[:, 0])
 
 
@@ -88,7 +88,9 @@ def place_genes(names: list[str], rng: np.random.Generator) -> pd.DataFrame:
         seg = (HG38_CHROMSIZES[chrom] - 4 * FLANK) / max(len(members), 1)  # one neighbourhood per segment
         for j, k in enumerate(members):
             start = 2 * FLANK + j * seg + rng.uniform(0, max(seg - CLUSTER_SPAN - 2 * FLANK, 0))
-            tss = start + np.sort(rng.uniform(0, CLUSTER_SPAN - 5_000 * sizes[k], sizes[k])) + 5_000 * np.arange(sizes[k])
+            tss = (
+                start + np.sort(rng.uniform(0, CLUSTER_SPAN - 5_000 * sizes[k], sizes[k])) + 5_000 * np.arange(sizes[k])
+            )
             for t in tss:
                 rows.append((names[g], chrom, int(t), str(rng.choice(["+", "-"])), int(k)))
                 g += 1
@@ -96,8 +98,9 @@ def place_genes(names: list[str], rng: np.random.Generator) -> pd.DataFrame:
     return genes.set_index("gene").loc[names].reset_index()  # back to embedding order
 
 
-def place_enhancers(genes: pd.DataFrame, n_pairs: int, half_window: int,
-                    rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def place_enhancers(
+    genes: pd.DataFrame, n_pairs: int, half_window: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tested enhancers and their pairs (exactly `n_pairs`).
 
     Returns enhancers (enhancer_id, chrom, start, end, center, strength) and pairs (enhancer_id, target_gene, tss).
@@ -169,15 +172,43 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
     promoters = []
     for g, strength in zip(layout.itertuples(), rng.lognormal(0.2, 0.3, len(layout)), strict=True):
         start, end = promoter_interval(g.tss, g.strand)
-        promoters.append({"element": "promoter", "chrom": g.chrom, "start": start, "end": end, "summit": g.tss,
-                          "strength": float(strength), "gene": g.gene, "owner": g.gene})
-    tested = [{"element": "enhancer", "chrom": e.chrom, "start": e.start, "end": e.end, "summit": e.center,
-               "strength": e.strength, "gene": "", "owner": e.enhancer_id} for e in enhancers.itertuples()]
-    windows = pd.DataFrame({"locus_id": enhancers["enhancer_id"], "chrom": enhancers["chrom"],
-                            "center": enhancers["center"], "strand": "+"})
+        promoters.append(
+            {
+                "element": "promoter",
+                "chrom": g.chrom,
+                "start": start,
+                "end": end,
+                "summit": g.tss,
+                "strength": float(strength),
+                "gene": g.gene,
+                "owner": g.gene,
+            }
+        )
+    tested = [
+        {
+            "element": "enhancer",
+            "chrom": e.chrom,
+            "start": e.start,
+            "end": e.end,
+            "summit": e.center,
+            "strength": e.strength,
+            "gene": "",
+            "owner": e.enhancer_id,
+        }
+        for e in enhancers.itertuples()
+    ]
+    windows = pd.DataFrame(
+        {
+            "locus_id": enhancers["enhancer_id"],
+            "chrom": enhancers["chrom"],
+            "center": enhancers["center"],
+            "strand": "+",
+        }
+    )
     chromsizes = pd.Series(HG38_CHROMSIZES, dtype=np.int64)
-    elements = plant_elements(windows, element_table(promoters + tested), preset.n_bins, preset.bin_size,
-                              chromsizes, rng)
+    elements = plant_elements(
+        windows, element_table(promoters + tested), preset.n_bins, preset.bin_size, chromsizes, rng
+    )
     truth = window_elements(windows, elements, preset.n_bins, preset.bin_size)
 
     # effects
@@ -187,7 +218,7 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
     index = pd.Series(np.arange(len(names)), index=names)
     pairs["target_index"] = index.reindex(pairs["target_gene"]).to_numpy(np.int64)
     a = enh["strength"].reindex(pairs["enhancer_id"]).to_numpy()
-    raw = a ** 1.5 * sensitivity[pairs["target_index"]] * np.exp(-np.abs(pairs["tss"] - pairs["center"]) / DECAY_BP)
+    raw = a**1.5 * sensitivity[pairs["target_index"]] * np.exp(-np.abs(pairs["tss"] - pairs["center"]) / DECAY_BP)
     raw = raw * INSULATION ** ctcf_between(pairs, truth)
     effect = MEAN_EFFECT * raw / raw.mean()
     beta = -effect * rng.lognormal(0.0, 0.3, len(pairs)) + rng.normal(0.0, 0.01, len(pairs))
@@ -197,14 +228,23 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
     pairs["split"] = enhancer_split(pairs, seed=seed).to_numpy()  # 70/15/15, as `cdt.pp.prepare_v1` writes
     pairs["pair_split"] = pair_split(pairs, seed)
 
-    table = pd.DataFrame({
-        "enhancer_id": pairs["enhancer_id"], "target_gene": pairs["target_gene"], "target_index": pairs["target_index"],
-        "beta": pairs["beta"], "chrom": pairs["chrom"], "enhancer_center": pairs["center"], "tss": pairs["tss"],
-        "split": pairs["split"], "pair_split": pairs["pair_split"],
-        "enhancer_start": enh["start"].reindex(pairs["enhancer_id"]).to_numpy(),
-        "enhancer_end": enh["end"].reindex(pairs["enhancer_id"]).to_numpy(),
-        "label": pairs["label"], "genome": "hg38",
-    })
+    table = pd.DataFrame(
+        {
+            "enhancer_id": pairs["enhancer_id"],
+            "target_gene": pairs["target_gene"],
+            "target_index": pairs["target_index"],
+            "beta": pairs["beta"],
+            "chrom": pairs["chrom"],
+            "enhancer_center": pairs["center"],
+            "tss": pairs["tss"],
+            "split": pairs["split"],
+            "pair_split": pairs["pair_split"],
+            "enhancer_start": enh["start"].reindex(pairs["enhancer_id"]).to_numpy(),
+            "enhancer_end": enh["end"].reindex(pairs["enhancer_id"]).to_numpy(),
+            "label": pairs["label"],
+            "genome": "hg38",
+        }
+    )
     (out / "v1").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "v1" / "pairs.csv", index=False)
@@ -213,6 +253,8 @@ def simulate_v1(preset: Preset, genes: list[str], out: Path, rng: np.random.Gene
         h5.create_dataset("gene_names", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
         h5.create_dataset("rna_embeddings", data=rna)
         h5.create_dataset("protein_embeddings", data=prot)
-        h5.attrs["source"] = "cdt simulate (synthetic): latent gene properties -> RNA (unit norm) and protein embeddings"
+        h5.attrs["source"] = (
+            "cdt simulate (synthetic): latent gene properties -> RNA (unit norm) and protein embeddings"
+        )
     write_windows(out / "v1" / "dna_enhancers.h5", windows, truth, preset, rng, desc="v1 enhancer windows")
     log.info("CDT v1: %d pairs over %d enhancers, %d genes -> %s", len(table), len(enhancers), len(names), out / "v1")

@@ -35,8 +35,12 @@ def split_roles(model: str, protocol: str) -> dict[str, tuple[str, ...]]:
     CDT v1: the authors selected and reported on 'val' pairs and never used 'test'; `clean` reports 'test'.
     """
     if model == "cdt1":
-        return {"train": ("train",), "select": ("val",), "test": ("test",),
-                "report": ("val",) if protocol == "paper" else ("test",)}
+        return {
+            "train": ("train",),
+            "select": ("val",),
+            "test": ("test",),
+            "report": ("val",) if protocol == "paper" else ("test",),
+        }
     if protocol == "paper":
         return {"train": ("train", "val"), "select": ("test",), "test": ("test",), "report": ("test",)}
     return {"train": ("train",), "select": ("val",), "test": ("test",), "report": ("test",)}
@@ -89,8 +93,9 @@ class Samples(Dataset):
 class ScreenData:
     """A processed screen (cells of the chosen kinds) as tensors, with the loci's DNA in memory."""
 
-    def __init__(self, screen: str | os.PathLike, dna: str | os.PathLike, kinds: tuple[str, ...],
-                 proteins: bool = False):
+    def __init__(
+        self, screen: str | os.PathLike, dna: str | os.PathLike, kinds: tuple[str, ...], proteins: bool = False
+    ):
         self.path = Path(screen)
         with DNAStore(dna) as store:
             adata = read_screen(self.path, dna_store=store)
@@ -142,8 +147,12 @@ class ScreenData:
         loci, locus_index = torch.unique(self.locus[idx], return_inverse=True)  # [U], [B]
         prot = self.protein is not None
         return CellBatch(
-            dna=self.dna[loci], locus_index=locus_index, rna=self.rna[idx], target=self.target[idx],
-            group=self.group[idx], protein=self.protein[idx] if prot else None,
+            dna=self.dna[loci],
+            locus_index=locus_index,
+            rna=self.rna[idx],
+            target=self.target[idx],
+            group=self.group[idx],
+            protein=self.protein[idx] if prot else None,
             protein_target=self.protein_target[idx] if prot else None,
         )
 
@@ -151,8 +160,13 @@ class ScreenData:
 class PairData:
     """CDT v1 enhancer-gene pairs: beta targets, enhancer DNA windows, fixed gene and protein embeddings."""
 
-    def __init__(self, pairs: str | os.PathLike, dna: str | os.PathLike, embeddings: str | os.PathLike,
-                 split_column: str = "split"):
+    def __init__(
+        self,
+        pairs: str | os.PathLike,
+        dna: str | os.PathLike,
+        embeddings: str | os.PathLike,
+        split_column: str = "split",
+    ):
         self.path = Path(pairs)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: pairs table does not exist")
@@ -171,16 +185,23 @@ class PairData:
         mismatch = self.genes[target_index] != table["target_gene"].astype(str).to_numpy()
         if mismatch.any():
             i = int(np.flatnonzero(mismatch)[0])
-            raise ContractError(str(self.path), "target_gene", f"row {i}: {table['target_gene'].iloc[i]!r} is not "
-                                f"gene {target_index[i]} ({self.genes[target_index[i]]!r}) of {embeddings}")
+            raise ContractError(
+                str(self.path),
+                "target_gene",
+                f"row {i}: {table['target_gene'].iloc[i]!r} is not "
+                f"gene {target_index[i]} ({self.genes[target_index[i]]!r}) of {embeddings}",
+            )
         self.split = table[split_column].astype(str).to_numpy()
         self.pair_ids = (table["enhancer_id"].astype(str) + ":" + table["target_gene"].astype(str)).to_numpy()
         codes, enhancers = pd.factorize(table["enhancer_id"].astype(str), sort=True)
         with DNAStore(dna) as store:
             missing = sorted(set(enhancers) - set(store.loci_ids()))
             if missing:
-                raise ContractError(str(self.path), "enhancer_id",
-                                    f"{len(missing)} enhancers not in DNA store {store.path}: {missing[:5]}")
+                raise ContractError(
+                    str(self.path),
+                    "enhancer_id",
+                    f"{len(missing)} enhancers not in DNA store {store.path}: {missing[:5]}",
+                )
             self.dna = torch.from_numpy(store.stack(list(enhancers)))  # [E, n_bins, dna_dim]
         self.enhancer = torch.from_numpy(codes.astype(np.int64))  # [N]
         self.target_index = torch.from_numpy(target_index)  # [N]
@@ -206,12 +227,22 @@ class PairData:
 
     def collate(self, pairs: list[int]) -> PairBatch:
         idx = torch.as_tensor(pairs, dtype=torch.long)
-        return PairBatch(dna=self.dna[self.enhancer[idx]], target_index=self.target_index[idx], beta=self.beta[idx],
-                         group=self.target_index[idx])
+        return PairBatch(
+            dna=self.dna[self.enhancer[idx]],
+            target_index=self.target_index[idx],
+            beta=self.beta[idx],
+            group=self.target_index[idx],
+        )
 
 
-def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None = None, rank: int = 0,
-                  world: int = 1, drop_last: bool = False) -> list[list[int]]:
+def epoch_batches(
+    n: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    rank: int = 0,
+    world: int = 1,
+    drop_last: bool = False,
+) -> list[list[int]]:
     """Batches of positions 0..n-1 for this process: shuffled by `generator` (if given) and sharded over ranks.
 
     With several processes the permutation is padded (by repeating its start) to a multiple of `world` so that
@@ -226,7 +257,7 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None = N
         order = list(range(n))
     shard = order[rank::world]
     b = max(1, batch_size // world)
-    batches = [shard[i:i + b] for i in range(0, len(shard), b)]
+    batches = [shard[i : i + b] for i in range(0, len(shard), b)]
     if drop_last and batches and len(batches[-1]) < b:
         batches.pop()
     return batches

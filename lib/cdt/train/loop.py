@@ -49,6 +49,7 @@ LAST, BEST, HISTORY = "last.pt", "best.pt", "history.csv"
 
 # --- processes -------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class DistInfo:
     """This process's place in a (possibly single-process) job."""
@@ -107,13 +108,16 @@ def _destroy_process_group() -> None:
 
 # --- RNG states as checkpoint-safe tensors and lists --------------------------------------------------------------
 
+
 def rng_state() -> dict:
     """torch (CPU and current CUDA device), numpy and python RNG states as tensors / plain lists."""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     version, py_state, py_gauss = random.getstate()
-    state = {"torch": torch.get_rng_state(), "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos),
-                                                       int(has_gauss), float(gauss)],
-             "python": [int(version), list(py_state), py_gauss]}
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
+        "python": [int(version), list(py_state), py_gauss],
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state()
     return state
@@ -143,24 +147,33 @@ def seed_everything(seed: int) -> None:
 
 # --- models -------------------------------------------------------------------------------------------------------
 
+
 def build_model(cfg: TrainConfig, data: ScreenData | PairData) -> nn.Module:
     """The model for `cfg.model` at the preset's dimensions, with gene/protein counts taken from the data."""
     preset = get_preset(cfg.preset)
     if cfg.model == "cdt1":
-        mcfg = replace(CDT1Config.from_preset(preset), n_genes=data.n_genes, rna_emb_dim=data.rna_emb.shape[1],
-                       prot_emb_dim=data.prot_emb.shape[1])
+        mcfg = replace(
+            CDT1Config.from_preset(preset),
+            n_genes=data.n_genes,
+            rna_emb_dim=data.rna_emb.shape[1],
+            prot_emb_dim=data.prot_emb.shape[1],
+        )
         model: nn.Module = CDT1(mcfg)
     elif cfg.model == "cdt2":
         mcfg = CDT2Config.from_preset(preset, n_genes=data.n_genes)
         model = CDT2(mcfg)
     else:
-        mcfg = replace(CDT3Config.from_preset(preset, n_genes=data.n_genes, single_stage=cfg.model == "cdt3-single"),
-                       n_proteins=data.n_proteins)
+        mcfg = replace(
+            CDT3Config.from_preset(preset, n_genes=data.n_genes, single_stage=cfg.model == "cdt3-single"),
+            n_proteins=data.n_proteins,
+        )
         model = CDT3(mcfg)
     want, got = (mcfg.n_bins, mcfg.dna_dim), tuple(data.dna.shape[1:])
     if want != got:
-        raise ValueError(f"{data.path}: DNA windows are [n_bins, dim] = {list(got)} but preset {cfg.preset!r} "
-                         f"expects {list(want)}; train with the preset the data was made for")
+        raise ValueError(
+            f"{data.path}: DNA windows are [n_bins, dim] = {list(got)} but preset {cfg.preset!r} "
+            f"expects {list(want)}; train with the preset the data was made for"
+        )
     return model
 
 
@@ -170,8 +183,10 @@ def init_from_cdt2(model: CDT3, source: str | os.PathLike) -> TransferReport:
     path = path / BEST if path.is_dir() else path
     report = transfer_cdt2_to_cdt3(path, model)
     if not model.cfg.single_stage and report.skipped:
-        raise ValueError(f"{path}: this CDT-II does not fit the CDT-III nuclear stage (trained on other genes or "
-                         f"another preset?)\n{report}")
+        raise ValueError(
+            f"{path}: this CDT-II does not fit the CDT-III nuclear stage (trained on other genes or "
+            f"another preset?)\n{report}"
+        )
     if not report.copied:
         raise ValueError(f"{path}: no CDT-II tensor fits this CDT-III\n{report}")
     return report
@@ -188,6 +203,7 @@ def write_history(history: list[dict], protocol: str, path: Path) -> None:
 
 
 # --- the loop -----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class LoopState:
@@ -217,8 +233,15 @@ def better(value: float, best: float | None, mode: str, delta: float = 0.0) -> b
 class Trainer:
     """Runs (or resumes) the phases of one configuration in `run_dir`; rank 0 writes the files."""
 
-    def __init__(self, cfg: TrainConfig, data: ScreenData | PairData, indices: dict[str, np.ndarray],
-                 run_dir: Path, dist_info: DistInfo, progress: bool = True):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        data: ScreenData | PairData,
+        indices: dict[str, np.ndarray],
+        run_dir: Path,
+        dist_info: DistInfo,
+        progress: bool = True,
+    ):
         self.cfg, self.data, self.idx, self.run_dir, self.dist = cfg, data, indices, Path(run_dir), dist_info
         self.device = dist_info.device
         task = PairTask(data, cfg.huber_delta) if isinstance(data, PairData) else ScreenTask(data, cfg.protein_loss_on)
@@ -243,8 +266,11 @@ class Trainer:
             self.init_info = ckpt_extra.get("init")
         elif cfg.init_from is not None:
             report = init_from_cdt2(model, cfg.init_from)
-            self.init_info = {"from": str(cfg.init_from), "copied": len(report.copied),
-                              "skipped": [k for k, _ in report.skipped]}
+            self.init_info = {
+                "from": str(cfg.init_from),
+                "copied": len(report.copied),
+                "skipped": [k for k, _ in report.skipped],
+            }
         self.model = model.to(self.device)
         seed_everything(derive_seed(cfg.seed, "train", self.dist.rank))  # dropout stream of this process
         self.data_gen = torch.Generator().manual_seed(cfg.seed)  # identical on all ranks
@@ -257,8 +283,14 @@ class Trainer:
             if len(states) == self.dist.world:
                 set_rng_state(states[self.dist.rank])
 
-        bar = tqdm(total=sum(p.epochs for p in cfg.phases), initial=loop.epoch, unit="epoch", dynamic_ncols=True,
-                   disable=not self.progress, desc=f"{cfg.model} {cfg.preset}")
+        bar = tqdm(
+            total=sum(p.epochs for p in cfg.phases),
+            initial=loop.epoch,
+            unit="epoch",
+            dynamic_ncols=True,
+            disable=not self.progress,
+            desc=f"{cfg.model} {cfg.preset}",
+        )
         try:
             for p, phase in enumerate(cfg.phases):
                 if p < loop.phase:
@@ -290,15 +322,20 @@ class Trainer:
         for p in model.parameters():
             p.requires_grad_(not (phase.freeze_nuclear and id(p) in nuclear_ids))
         if phase.lr_nuclear is not None and nuclear_ids and not phase.freeze_nuclear:
-            groups = [{"params": [p for p in model.parameters() if id(p) not in nuclear_ids], "lr": phase.lr,
-                       "name": "new"},
-                      {"params": [p for p in model.parameters() if id(p) in nuclear_ids], "lr": phase.lr_nuclear,
-                       "name": "nuclear"}]
+            groups = [
+                {"params": [p for p in model.parameters() if id(p) not in nuclear_ids], "lr": phase.lr, "name": "new"},
+                {
+                    "params": [p for p in model.parameters() if id(p) in nuclear_ids],
+                    "lr": phase.lr_nuclear,
+                    "name": "nuclear",
+                },
+            ]
         else:
             groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": phase.lr, "name": "all"}]
         opt = torch.optim.AdamW(groups, lr=phase.lr, weight_decay=phase.weight_decay)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=phase.mode, factor=phase.sched_factor,
-                                                           patience=phase.sched_patience)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=phase.mode, factor=phase.sched_factor, patience=phase.sched_patience
+        )
         return opt, sched
 
     def _wrap(self, model: nn.Module) -> nn.Module:
@@ -318,10 +355,16 @@ class Trainer:
         lrs = {g["name"]: g["lr"] for g in opt.param_groups}
         train = self._train_pass(net, model, opt, phase)
         val = self.evaluate(self.idx["select"], phase.protein_lambda).summary()
-        row = {"epoch": loop.epoch + 1, "phase": phase.name, "phase_epoch": loop.phase_epoch + 1,
-               "lr": lrs.get("new", lrs.get("all")), "lr_nuclear": lrs.get("nuclear", math.nan),
-               "protein_lambda": phase.protein_lambda,
-               **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        row = {
+            "epoch": loop.epoch + 1,
+            "phase": phase.name,
+            "phase_epoch": loop.phase_epoch + 1,
+            "lr": lrs.get("new", lrs.get("all")),
+            "lr_nuclear": lrs.get("nuclear", math.nan),
+            "protein_lambda": phase.protein_lambda,
+            **{f"train_{k}": v for k, v in train.items()},
+            **{f"val_{k}": v for k, v in val.items()},
+        }
         value = row[phase.monitor]
         sched.step(value)
         row["improved"] = better(value, loop.best, phase.mode)
@@ -349,8 +392,9 @@ class Trainer:
     def _train_pass(self, net, model, opt, phase: Phase) -> dict[str, float]:
         model.train()
         idx = self.idx["train"]
-        batches = epoch_batches(len(idx), self.cfg.batch_size, self.data_gen, self.dist.rank, self.dist.world,
-                                self.cfg.drop_last)
+        batches = epoch_batches(
+            len(idx), self.cfg.batch_size, self.data_gen, self.dist.rank, self.dist.world, self.cfg.drop_last
+        )
         loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=self.data.collate)
         meter = self.task.meter(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -390,8 +434,14 @@ class Trainer:
 
     # -- checkpoints --
     def _best_extra(self, row: dict, phase: Phase) -> dict:
-        extra = {"train_config": self.cfg.to_dict(), "epoch": row["epoch"], "phase": phase.name,
-                 "monitor": phase.monitor, "value": float(row[phase.monitor]), "protocol": self.cfg.protocol}
+        extra = {
+            "train_config": self.cfg.to_dict(),
+            "epoch": row["epoch"],
+            "phase": phase.name,
+            "monitor": phase.monitor,
+            "value": float(row[phase.monitor]),
+            "protocol": self.cfg.protocol,
+        }
         if isinstance(self.data, ScreenData):
             extra["genes"] = list(self.data.genes)
             if self.data.expressed is not None:
@@ -402,12 +452,20 @@ class Trainer:
     def _save_last(self, model: nn.Module, opt, sched, loop: LoopState) -> None:
         states = self.dist.gather(rng_state())
         if self.dist.main:
-            save_checkpoint(self.run_dir / LAST, model, {
-                "train_config": self.cfg.to_dict(), "loop": asdict(loop), "history": self.history,
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "data_generator": self.data_gen.get_state(), "rng": states,
-                **({"init": self.init_info} if self.init_info is not None else {}),
-            })
+            save_checkpoint(
+                self.run_dir / LAST,
+                model,
+                {
+                    "train_config": self.cfg.to_dict(),
+                    "loop": asdict(loop),
+                    "history": self.history,
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "data_generator": self.data_gen.get_state(),
+                    "rng": states,
+                    **({"init": self.init_info} if self.init_info is not None else {}),
+                },
+            )
             write_history(self.history, self.cfg.protocol, self.run_dir / HISTORY)
         self.dist.barrier()
 
@@ -420,6 +478,9 @@ class Trainer:
 
     @staticmethod
     def _postfix(row: dict) -> str:
-        return (f"{row['phase']} loss {row['train_loss']:.4f} val r {row['val_r']:.3f} "
-                f"pb {row['val_pb_r']:.3f} lr {row['lr']:.1e}" if "val_pb_r" in row else
-                f"{row['phase']} loss {row['train_loss']:.4f} val r {row['val_r']:.3f} lr {row['lr']:.1e}")
+        return (
+            f"{row['phase']} loss {row['train_loss']:.4f} val r {row['val_r']:.3f} "
+            f"pb {row['val_pb_r']:.3f} lr {row['lr']:.1e}"
+            if "val_pb_r" in row
+            else f"{row['phase']} loss {row['train_loss']:.4f} val r {row['val_r']:.3f} lr {row['lr']:.1e}"
+        )

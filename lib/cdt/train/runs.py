@@ -50,8 +50,11 @@ class DataFiles:
         """The files of a `cdt simulate` output directory for this model and gene set."""
         d = Path(data_dir)
         if model == "cdt1":
-            return cls(dna=str(d / "v1/dna_enhancers.h5"), pairs=str(d / "v1/pairs.csv"),
-                       embeddings=str(d / "v1/embeddings.h5"))
+            return cls(
+                dna=str(d / "v1/dna_enhancers.h5"),
+                pairs=str(d / "v1/pairs.csv"),
+                embeddings=str(d / "v1/embeddings.h5"),
+            )
         return cls(dna=str(d / "processed/dna.h5"), screen=str(d / f"processed/screen_{gene_set}.h5ad"))
 
     def paths(self) -> dict[str, str]:
@@ -90,8 +93,12 @@ def run_name(cfg: TrainConfig, files: DataFiles) -> tuple[str, dict]:
     if cfg.init_from is not None:
         p = Path(cfg.init_from)
         init = file_fingerprint(p / BEST if p.is_dir() else p)
-    payload = {"trainer": TRAINER_VERSION, "config": {**cfg.to_dict(), "init_from": None},
-               "data": {k: file_fingerprint(v) for k, v in files.paths().items()}, "init": init}
+    payload = {
+        "trainer": TRAINER_VERSION,
+        "config": {**cfg.to_dict(), "init_from": None},
+        "data": {k: file_fingerprint(v) for k, v in files.paths().items()},
+        "init": init,
+    }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
     gene_set = "" if cfg.model == "cdt1" or cfg.gene_set == "curated" else f"-{cfg.gene_set}"
     return f"{cfg.model}-{cfg.preset}-{cfg.protocol}{gene_set}-{digest}", payload
@@ -101,14 +108,22 @@ def load_data(cfg: TrainConfig, files: DataFiles) -> ScreenData | PairData:
     if cfg.model == "cdt1":
         if files.pairs is None or files.embeddings is None:
             raise ValueError("CDT v1 needs DataFiles(pairs=..., dna=..., embeddings=...)")
-        return PairData(files.pairs, files.dna, files.embeddings, "split" if cfg.v1_split == "enhancer" else "pair_split")
+        return PairData(
+            files.pairs, files.dna, files.embeddings, "split" if cfg.v1_split == "enhancer" else "pair_split"
+        )
     if files.screen is None:
         raise ValueError(f"{cfg.model} needs DataFiles(screen=..., dna=...)")
     return ScreenData(files.screen, files.dna, cfg.kinds, proteins=cfg.has_proteins)
 
 
-def train(cfg: TrainConfig, data: str | os.PathLike | DataFiles, runs_dir: str | os.PathLike = "runs", *,
-          progress: bool = True, stop_after: int | None = None) -> RunResult:
+def train(
+    cfg: TrainConfig,
+    data: str | os.PathLike | DataFiles,
+    runs_dir: str | os.PathLike = "runs",
+    *,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> RunResult:
     """Train `cfg` on `data` (a `cdt simulate` directory or explicit `DataFiles`) in a run directory under `runs_dir`.
 
     A finished run with the same config and data is returned as is; an unfinished one resumes from its last
@@ -118,8 +133,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike | DataFiles, runs_dir: str |
     files = data if isinstance(data, DataFiles) else DataFiles.from_dir(data, cfg.model, cfg.gene_set)
     runs_dir = Path(runs_dir)
     if cfg.model in ("cdt3", "cdt3-single") and cfg.init_from is None:
-        cdt2_cfg = TrainConfig.for_model("cdt2", cfg.preset, protocol=cfg.protocol, seed=cfg.seed,
-                                         gene_set=cfg.gene_set, bf16=cfg.bf16)
+        cdt2_cfg = TrainConfig.for_model(
+            "cdt2", cfg.preset, protocol=cfg.protocol, seed=cfg.seed, gene_set=cfg.gene_set, bf16=cfg.bf16
+        )
         cdt2_files = DataFiles(dna=files.dna, screen=files.screen)
         dep = train(cdt2_cfg, cdt2_files, runs_dir, progress=progress)
         cfg = cfg.with_(init_from=str(dep.run_dir))
@@ -135,14 +151,24 @@ def train(cfg: TrainConfig, data: str | os.PathLike | DataFiles, runs_dir: str |
     idx = {role: data_obj.indices(splits) for role, splits in roles.items()}
     for role in ("train", "select", "report"):
         if len(idx[role]) == 0:
-            raise ValueError(f"{files.paths()}: no samples in split(s) {list(roles[role])} ({role} set of the "
-                             f"{cfg.protocol!r} protocol)")
+            raise ValueError(
+                f"{files.paths()}: no samples in split(s) {list(roles[role])} ({role} set of the "
+                f"{cfg.protocol!r} protocol)"
+            )
     if dist_info.main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "config.json", {
-            "config": cfg.to_dict(), "files": files.paths(), "fingerprint": fingerprint,
-            "protocol": cfg.protocol, "roles": {k: list(v) for k, v in roles.items()},
-            "n_samples": {k: int(len(v)) for k, v in idx.items()}, "world_size": dist_info.world})
+        _write_json(
+            run_dir / "config.json",
+            {
+                "config": cfg.to_dict(),
+                "files": files.paths(),
+                "fingerprint": fingerprint,
+                "protocol": cfg.protocol,
+                "roles": {k: list(v) for k, v in roles.items()},
+                "n_samples": {k: int(len(v)) for k, v in idx.items()},
+                "world_size": dist_info.world,
+            },
+        )
         _samples_table(data_obj, idx).to_csv(run_dir / "samples.csv", index=False)
     dist_info.barrier()
     trainer = Trainer(cfg, data_obj, idx, run_dir, dist_info, progress=progress)
@@ -162,10 +188,15 @@ def final_metrics(trainer: Trainer, roles: dict[str, tuple[str, ...]]) -> dict:
     cfg, idx = trainer.cfg, trainer.idx
     lam = cfg.phases[-1].protein_lambda
     best = [r for r in trainer.history if r["improved"]]
-    out: dict = {"model": cfg.model, "protocol": cfg.protocol, "reported": list(roles["report"]),
-                 "roles": {k: list(v) for k, v in roles.items()}, "epochs_trained": len(trainer.history),
-                 "best_epoch": best[-1]["epoch"] if best else None,
-                 "n_samples": {k: int(len(v)) for k, v in idx.items()}}
+    out: dict = {
+        "model": cfg.model,
+        "protocol": cfg.protocol,
+        "reported": list(roles["report"]),
+        "roles": {k: list(v) for k, v in roles.items()},
+        "epochs_trained": len(trainer.history),
+        "best_epoch": best[-1]["epoch"] if best else None,
+        "n_samples": {k: int(len(v)) for k, v in idx.items()},
+    }
     if trainer.init_info is not None:
         out["init"] = trainer.init_info
     baseline = trainer.task.baseline(idx["train"])
@@ -182,7 +213,8 @@ def final_metrics(trainer: Trainer, roles: dict[str, tuple[str, ...]]) -> dict:
             base = base_meter.per_group(trainer.data.groups)
             out[f"{role}_per_perturbation"] = {
                 g: {**row, **{f"baseline_{k}": v for k, v in base[g].items() if k != "n_cells"}}
-                for g, row in model_meter.per_group(trainer.data.groups).items()}
+                for g, row in model_meter.per_group(trainer.data.groups).items()
+            }
     return out
 
 
@@ -209,18 +241,30 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
         raise FileNotFoundError(f"{best}: the run has no best checkpoint yet")
     model, extra = load_checkpoint(best)
     metrics_path = run_dir / "metrics.json"
-    return LoadedRun(run_dir=run_dir, model=model, config=TrainConfig.from_dict(info["config"]),
-                     history=_read_history(run_dir), extra=extra, files=info["files"],
-                     metrics=json.loads(metrics_path.read_text()) if metrics_path.exists() else {})
+    return LoadedRun(
+        run_dir=run_dir,
+        model=model,
+        config=TrainConfig.from_dict(info["config"]),
+        history=_read_history(run_dir),
+        extra=extra,
+        files=info["files"],
+        metrics=json.loads(metrics_path.read_text()) if metrics_path.exists() else {},
+    )
 
 
 def _result(run_dir: Path, reused: bool) -> RunResult:
     info = json.loads((run_dir / "config.json").read_text())
     metrics_path = run_dir / "metrics.json"
     finished = metrics_path.exists()
-    return RunResult(run_dir=run_dir, config=TrainConfig.from_dict(info["config"]), history=_read_history(run_dir),
-                     best_checkpoint=run_dir / BEST, metrics=json.loads(metrics_path.read_text()) if finished else {},
-                     finished=finished, reused=reused)
+    return RunResult(
+        run_dir=run_dir,
+        config=TrainConfig.from_dict(info["config"]),
+        history=_read_history(run_dir),
+        best_checkpoint=run_dir / BEST,
+        metrics=json.loads(metrics_path.read_text()) if finished else {},
+        finished=finished,
+        reused=reused,
+    )
 
 
 def _read_history(run_dir: Path) -> pd.DataFrame:
@@ -254,6 +298,7 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
 
 def open_run(path: str | os.PathLike) -> LoadedRun:
     """A training run directory (`cdt.train.load_run`), or a published CDT-II checkpoint file.

@@ -19,9 +19,14 @@ from cdt.train.data import CellBatch, PairBatch, PairData, ScreenData
 from cdt.train.metrics import GroupSums, PearsonSums
 
 
-def rna_protein_loss(rna_pred: Tensor, rna_target: Tensor, protein_pred: Tensor | None = None,
-                     protein_target: Tensor | None = None, protein_mask: Tensor | None = None,
-                     lam: float = 0.0) -> tuple[Tensor, dict[str, Tensor]]:
+def rna_protein_loss(
+    rna_pred: Tensor,
+    rna_target: Tensor,
+    protein_pred: Tensor | None = None,
+    protein_target: Tensor | None = None,
+    protein_mask: Tensor | None = None,
+    lam: float = 0.0,
+) -> tuple[Tensor, dict[str, Tensor]]:
     """L = MSE(RNA) over B x G + lam * MSE(protein) over B x (proteins in `protein_mask`) (CDT-III §4.2)."""
     rna_loss = F.mse_loss(rna_pred.float(), rna_target)
     if protein_pred is None:
@@ -77,8 +82,12 @@ class ScreenMeter:
         n, loss, rna_loss, protein_loss = self.loss.tolist()
         out = {"loss": loss / n if n else math.nan, "r": self.rna_r.value(), "pb_r": self.rna_pb.mean()}
         if self.protein_mask is not None:
-            out.update(rna_loss=rna_loss / n if n else math.nan, protein_loss=protein_loss / n if n else math.nan,
-                       protein_r=self.prot_r.value(), protein_pb_r=self.prot_pb.mean())
+            out.update(
+                rna_loss=rna_loss / n if n else math.nan,
+                protein_loss=protein_loss / n if n else math.nan,
+                protein_r=self.prot_r.value(),
+                protein_pb_r=self.prot_pb.mean(),
+            )
         return out
 
     def per_group(self, names: np.ndarray) -> dict[str, dict[str, float]]:
@@ -106,8 +115,9 @@ class PairMeter:
         value = out.rna.float().gather(1, batch.target_index[:, None]).squeeze(1).detach().double()  # [B]
         err = value - batch.beta.double()
         n = len(batch)
-        self.sums += torch.stack([self.sums.new_tensor(float(n)), parts["loss"].detach().double() * n,
-                                  err.square().sum(), err.abs().sum()])
+        self.sums += torch.stack(
+            [self.sums.new_tensor(float(n)), parts["loss"].detach().double() * n, err.square().sum(), err.abs().sum()]
+        )
         self.r.update(value, batch.beta)
 
     def tensors(self) -> list[Tensor]:
@@ -154,8 +164,10 @@ class ScreenTask:
 
         def predict(batch: CellBatch) -> ModelOutput:
             n = len(batch)
-            return ModelOutput(rna=rna.to(batch.rna.device).expand(n, -1),
-                               protein=None if prot is None else prot.to(batch.rna.device).expand(n, -1))
+            return ModelOutput(
+                rna=rna.to(batch.rna.device).expand(n, -1),
+                protein=None if prot is None else prot.to(batch.rna.device).expand(n, -1),
+            )
 
         return predict
 
