@@ -380,10 +380,8 @@ def test_cli_prepare(tmp_path):
 
 
 def test_simulator_raw_outputs_give_its_processed_screen(tmp_path):
-    try:
-        from cdt.simulate import simulate
-    except ImportError as exc:
-        pytest.skip(f"the simulator cdt.simulate.simulate is not available yet ({exc})")
+    from cdt.simulate import simulate
+
     out = tmp_path / "sim"
     manifest = simulate("tiny", 0, out, progress=False)
     raw, proc = out / "raw", out / "processed"

@@ -8,7 +8,6 @@ SNP loci near them (one inside a TSS window, so windows overlap). Files are read
 from __future__ import annotations
 
 import filecmp
-import importlib
 
 import bioframe
 import cooler
@@ -457,13 +456,12 @@ def test_v1_gene_names_topped_up():
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# through the orchestrator, when it is there
+# through the orchestrator
 
 
 def test_through_orchestrator(tmp_path):
-    simulate = getattr(importlib.import_module("cdt.simulate"), "simulate", None)
-    if simulate is None:
-        pytest.skip("cdt.simulate.simulate not available yet")
+    from cdt.simulate import simulate
+
     simulate("tiny", 0, tmp_path, progress=False)
     for rel in (
         "processed/dna.h5",
