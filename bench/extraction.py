@@ -5,8 +5,8 @@ batch and run through the DNA branch once, only the requested maps materialised 
 batch's maps added into float64 sums and freed. The reference ("dense") is the straightforward per-cell script:
 every cell's DNA window read from the store, the per-cell materialised-attention model of `bench/reference.py`,
 every cell's maps kept and averaged at the end, one cell per forward pass as the authors' attention notebook does
-(cdt2 spec §7; `--dense-batch-size` batches it too). A third mode ("naive", `--naive`) runs our model but keeps the
-maps, separating the two effects.
+(the authors' notebook, batch 1; `--dense-batch-size` batches it too). A third mode ("naive", `--naive`) runs our model
+but keeps the maps, separating the two effects.
 
 Every measurement runs in a fresh subprocess that builds the same synthetic held-out screen (`--total` cells over
 `--loci` loci, preset sizes) and random-weight CDT-II, warms up on one batch, records its peak RSS, extracts the

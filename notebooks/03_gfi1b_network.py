@@ -246,7 +246,8 @@ if edges is not None and len(role_stats):
 # %% [markdown]
 # ## Text — gradients vs the observed effect; attention vs both
 # For each held-out gene with cells: the Jacobian of the top-N outputs by |effect| with respect to every input gene,
-# at the NTC-mean expression and the gene's own DNA (spec §13); gradient importance = mean |J| over those outputs.
+# at the NTC-mean expression and the gene's own DNA (paper/METHODS.md, 'CDT-II: GFI1B network'); gradient importance =
+# mean |J| over those outputs.
 
 # %%
 grad, importance = an.gradient_vs_effect(run, screen, ctx.paths.dna, ["GFI1B", "CD52", "TFRC", "CD44", "TNFSF9"], N)
@@ -309,7 +310,7 @@ nums.add(
 # %% [markdown]
 # ## Text — in-silico knockdown (input set to zero)
 # Baseline input: the mean expression of all TSS cells; the gene's own input set to 0; r between the predicted
-# change and the observed mean log2FC (spec §15). Possible only for held-out genes that are also input genes.
+# change and the observed mean log2FC. Possible only for held-out genes that are also input genes.
 
 # %%
 kd_table, kds = an.knockdown_table(run, screen, ctx.paths.dna, ["GFI1B", "CD52"])

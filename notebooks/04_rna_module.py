@@ -23,7 +23,7 @@
 # **C3 (165 genes)** are both enriched for *RNA binding* (P = 5e-16 and 1e-16; Fig 5B), and they share **132**
 # genes, 80% of C3 (**2.8-fold, P = 9.3e-46**; Fig 5C): "two independent mechanisms converge on one module".
 #
-# **How it is rebuilt here.** Maps are the head- and cell-mean over the first 20 GFI1B cells (spec §9); networks,
+# **How it is rebuilt here.** Maps are the head- and cell-mean over the first 20 GFI1B cells; networks,
 # Louvain (seeded), enrichment and the Venn test come from `cdt.networks`, `cdt.enrichment` and `cdt.stats`.
 # C1 and C3 are picked the way a user would without ground truth: in each network, the community most enriched
 # for *RNA binding*. Enrichment runs offline on the GMT libraries of the data directory (the gene universe of the

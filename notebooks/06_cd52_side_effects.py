@@ -26,7 +26,7 @@
 # | Table 10 | gradient from the NTC-mean input vs from perturbed cells: r 0.939 over 65 expressed, 96.9% same sign |
 # | Fig 6 | genes measured as mRNA and protein: 13/16 move in opposite directions after CD52 knockdown |
 #
-# Two cautions carry through the notebook (spec cdt3 §11):
+# Two cautions carry through the notebook:
 # - **Input/target coupling.** CDT-III reads each cell's measured proteins as input, and the protein target is
 #   that same measurement minus a constant (the NTC mean). A model that copies its input scores well on Fig 4B/C.
 #   A control below hides the measured proteins (NTC-mean protein input), so the protein change must come from
@@ -217,9 +217,9 @@ agreement is {ds_c["n_agree"]}/{ds_c["n_detectable"]}.
 
 # %% [markdown]
 # ## Table 10 — gradients from the NTC-mean input vs from perturbed cells
-# d protein_j / d RNA(CD52) for all proteins, raw gradients in eval mode (spec §6.4). NTC-mean version: one input
-# with the NTC-mean RNA and the NTC-mean protein level (by the screen contract, measured protein − protein target;
-# the authors' file may have fallen back to the mean over all perturbed cells, spec §2.7) and the CD52 DNA.
+# d protein_j / d RNA(CD52) for all proteins, raw gradients in eval mode (paper/METHODS.md, 'CD52 gradients'). NTC-mean
+# version: one input with the NTC-mean RNA and the NTC-mean protein level (by the screen contract, measured protein −
+# protein target; the authors' file may have fallen back to the mean over all perturbed cells) and the CD52 DNA.
 # Perturbed-cell version: the mean over the first 30 CD52 cells in file order, the authors' choice (switch
 # `FIRST_N` above; `None` uses all CD52 cells).
 
@@ -318,7 +318,7 @@ if ready:
         None,
         n_flip,
         "cdt3_table8_gradient_top20.csv",
-        f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); spec §6.4 caution",
+        f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); first-order caution",
     )
     nums.add(
         "CDT-III",

@@ -17,7 +17,7 @@
 # # 07 — Beyond the papers: baselines and controls
 #
 # None of the CDT papers sets its claims beside a simpler method. This notebook does, on the same data, cells,
-# splits and metrics (DESIGN §6; the evaluation framework of *Systematic Evaluation of Single-Cell Foundation Model
+# splits and metrics (the evaluation framework of *Systematic Evaluation of Single-Cell Foundation Model
 # Interpretability*, which found that trivial gene-level baselines beat attention edges, that edge scores added no
 # incremental value and that ablating "regulatory" heads changed nothing):
 #

@@ -7,8 +7,8 @@
                                embedding per locus id, loci on chr1 at centers 10 kb apart.
 - ``authors_files(**kw)``   -> small files in the authors' exact HDF5 layouts (CDT-II effects + Enformer,
                                SNP effects + SNP Enformer, CDT-III effects with ADT, CDT v1 Gasperini),
-                               keys, dtypes, byte-string names and attrs as in ../shared/spec, plus the
-                               values written, for assertions. Tests corrupt the files with h5py to
+                               keys, dtypes, byte-string names and attrs as in paper/METHODS.md, 'Authors' file
+                               layouts', plus the values written, for assertions. Tests corrupt the files with h5py to
                                exercise the readers' errors.
 - ``simulated_genome``      -> directory of the simulator's DNA store, ENCODE peaks, Hi-C and truth tables (tiny).
 """
@@ -28,7 +28,7 @@ from cdt.data.screen import make_screen
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-# Real hg38 TSS coordinates of a few of the 28 targets (cdt2 spec §1.5), for layouts that carry them.
+# Real hg38 TSS coordinates of a few of the 28 targets (tests/data/morris_28genes_tss.csv), for layouts that carry them.
 TSS_COORDS = {
     "B2M": ("chr15", 44711253, "+"),
     "CD52": ("chr1", 26317958, "+"),

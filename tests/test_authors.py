@@ -384,7 +384,7 @@ def test_read_gasperini(authors_files):
     f = authors_files()
     table, arrays = read_gasperini_h5(f.gasperini)
     assert table["enhancer_id"].tolist() == ["chr1:33592642-33593311", "chr1:1000-1601", "chrX:501-1000"]
-    assert table["enhancer_center"].tolist() == [33592976, 1300, 750]  # (start + end) // 2, FNDC5 centre of spec
+    assert table["enhancer_center"].tolist() == [33592976, 1300, 750]  # (start + end) // 2; FNDC5 (CDT v1 Fig 5)
     assert table["gene_id"].tolist()[0] == "ENSG00000187550" and table["chrom"].tolist()[2] == "chrX"
     np.testing.assert_array_equal(arrays["beta"], f.gasperini_values["beta"])
     assert arrays["beta"].dtype == np.float32 and arrays["label"].tolist() == [1, 0, 0]

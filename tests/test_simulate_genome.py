@@ -36,7 +36,7 @@ TFRC chr3 196082162 -;CD83 chr6 14117256 +;MSR1 chr8 16567490 -;GFI1B chr9 13294
 
 
 def make_loci(n_snp: int = PRESET.n_snp_loci) -> pd.DataFrame:
-    """The 28 TSS loci (hg38, CDT-II spec) + SNP loci near them, in the orchestrator's layout."""
+    """The 28 TSS loci (hg38, the authors' TSS table) + SNP loci near them, in the orchestrator's layout."""
     rows = [
         dict(locus_id=g, chrom=c, center=int(p), strand=s, kind="TSS", gene=g)
         for g, c, p, s in (r.split() for r in TSS.replace("\n", "").split(";"))

@@ -20,8 +20,8 @@ M_CDT2 = 2361  # the CDT-II gene universe: 2,360 genes + GFI1B
     ("k", "n", "fold", "p"),
     [
         (28, 100, 6.61, 3.52e-17),  # CDT-II paper: "28 genes ... 6.6-fold ... P = 3.5e-17"
-        (27, 100, 6.37, 4.07e-16),  # the notebook's own run (spec cdt2 §8)
-        (33, 100, 7.79, 6.7e-23),  # older notebook version (spec cdt2 §8, history)
+        (27, 100, 6.37, 4.07e-16),  # the notebook's own run (CDT-II GFI1B overlap)
+        (33, 100, 7.79, 6.7e-23),  # older notebook version (CDT-II GFI1B overlap, history)
         (9, 50, 8.50, None),
     ],
 )

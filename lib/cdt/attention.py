@@ -375,7 +375,7 @@ def row_correlation(rows: AttentionMap) -> tuple[pd.DataFrame, dict[str, float]]
 
 def attention_entropy(amap: AttentionMap, eps: float = 1e-10) -> pd.DataFrame:
     """Per head: Shannon entropy (nats) of the key distribution averaged over queries, and exp(H) "effective
-    positions" (CDT-II §7: column mean + eps, renormalised)."""
+    positions" (paper/METHODS.md, 'CDT-II: attention maps': column mean + eps, renormalised)."""
     if amap.per_cell:
         raise ValueError("entropy needs a cell-mean map")
     v = amap.values if amap.heads else amap.values[None]

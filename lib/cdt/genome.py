@@ -467,7 +467,8 @@ class CTCFEnrichment:
 def ctcf_enrichment(
     profile: np.ndarray, locus: Locus, peaks: pd.DataFrame, top_fraction: float = 0.10, count: str = "peaks"
 ) -> CTCFEnrichment:
-    """CDT-III §8: enrichment of CTCF in the int(top_fraction * n_bins) highest-attention bins.
+    """CDT-III Tables 2/6 (paper/METHODS.md, 'CTCF enrichment across TSS loci'): enrichment of CTCF in the
+    int(top_fraction * n_bins) highest-attention bins.
 
     count="peaks" (the authors'): every CTCF peak overlapping the window is assigned to the bin of its midpoint
     floor((start + end) / 2) and counted (peaks sharing a bin each count). count="bins" (the CDT-II 28-gene reading):

@@ -5,7 +5,8 @@ Jacobians J[o, i] = d(prediction o) / d(input expression i) (ln(CPM+1) inputs; D
 `torch.func.vjp` + `vmap` over chunks of output basis vectors. Cells are independent in eval mode, so the outputs
 are summed over the cells of a batch before differentiating: one vector-Jacobian product then yields every cell's
 row at once. Over cells, the mean |J| and the signed mean are accumulated in float64. Inputs: chosen cells (their
-own expression, and proteins for CDT-III) or the NTC-mean expression at a locus (CDT-II §13, CDT-III §6.4).
+own expression, and proteins for CDT-III) or the NTC-mean expression at a locus (CDT-II gradient attribution, CDT-III
+Table 10).
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ class Jacobian:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def importance(self) -> pd.Series:
-        """Gradient importance per input gene: mean over outputs of mean |J| (CDT-II §13 GI)."""
+        """Gradient importance per input gene: mean over outputs of mean |J| (CDT-II gradient importance)."""
         return pd.Series(self.mean_abs.mean(0), index=pd.Index(self.inputs, name="gene"), name="gradient_importance")
 
     def column(self, gene: str, signed: bool = True) -> pd.Series:
-        """d(output)/d(gene) for every output, e.g. d protein / d CD52 RNA (CDT-III §6.4)."""
+        """d(output)/d(gene) for every output, e.g. d protein / d CD52 RNA (CDT-III Table 8)."""
         hits = np.flatnonzero(self.inputs == gene)
         if hits.size != 1:
             raise KeyError(f"{gene!r} is not an input gene")
@@ -194,7 +195,8 @@ def protein_jacobian(
     cells: str | ArrayLike | None = None,
     **kwargs: Any,
 ) -> Jacobian:
-    """CDT-III protein x gene Jacobian d(predicted protein_j)/d(input RNA_g); `.column("CD52")` gives §6.4."""
+    """CDT-III protein x gene Jacobian d(predicted protein_j)/d(input RNA_g); `.column("CD52")`
+    gives CDT-III Table 8."""
     return jacobian(model, screen, dna_store, cells, output="protein", **kwargs)
 
 
@@ -337,9 +339,9 @@ def in_silico_knockdown(
 ) -> Knockdown:
     """Set `gene`'s input to `fraction` x baseline, predict, and correlate the change with the observed knockdown.
 
-    baseline: "tss_mean" (mean input over all TSS cells, CDT-II §15), "ntc_mean" (var["ntc_mean_expr"]) or a [G]
-    vector; CDT-III's protein input follows it (mean over TSS cells, the NTC mean) unless `protein_baseline` is given.
-    DNA: the locus of the gene's cells unless `locus` is given. Observed: mean log2FC over all the gene's cells.
+    baseline: "tss_mean" (mean input over all TSS cells, as the authors' knockdown), "ntc_mean" (var["ntc_mean_expr"])
+    or a [G] vector; CDT-III's protein input follows it (mean over TSS cells, the NTC mean) unless `protein_baseline` is
+    given. DNA: the locus of the gene's cells unless `locus` is given. Observed: mean log2FC over all the gene's cells.
     """
     model, _ = resolve_model(model)
     screen = resolve_screen(screen)

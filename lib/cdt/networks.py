@@ -1,8 +1,9 @@
 """Gene networks from attention: top-5% edge graphs, Louvain modules, hub roles of one gene, module overlaps.
 
-CDT-II builds two gene-gene networks (spec cdt2 §8-9): the head- and cell-averaged RNA self-attention matrix
-(row i = what gene i attends to) and the cosine similarity of the genes' DNA cross-attention rows. Each keeps the
-top 5% of off-diagonal entries; Louvain (resolution 1.0) then finds the modules (C1, 679 genes; C3, 165 genes).
+CDT-II builds two gene-gene networks (paper/METHODS.md, 'CDT-II: networks and communities'): the head- and cell-averaged
+RNA self-attention matrix (row i = what gene i attends to) and the cosine similarity of the genes' DNA cross-attention
+rows. Each keeps the top 5% of off-diagonal entries; Louvain (resolution 1.0) then finds the modules (C1, 679 genes; C3,
+165 genes).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def hub_roles(matrix: ArrayLike, genes: Sequence[str], query: str, percentile: f
     """Downstream (row entry >= row threshold), upstream (column entry >= column threshold) or both.
 
     matrix: [G, G] attention, row = query gene; the diagonal is ignored. Thresholds are the `percentile` of the
-    positive off-diagonal entries of the query's row and column (spec cdt2 §8: 85 / 85 / 33 for GFI1B).
+    positive off-diagonal entries of the query's row and column (CDT-II Fig 5A: 85 / 85 / 33 for GFI1B).
     """
     a = _square(matrix, genes).copy()
     if query not in genes:

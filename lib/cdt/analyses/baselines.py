@@ -1,4 +1,4 @@
-"""Baselines and controls behind notebook 07 (DESIGN §6): each CDT claim beside a simpler method on the same data.
+"""Baselines and controls behind notebook 07: each CDT claim beside a simpler method on the same data.
 
 - prediction: the `cdt.baselines` predictors under both training protocols beside each run's own scores
   (metrics.json), and the affine identity of the screen contract that lets a linear readout of the input reach r = 1;

@@ -1,7 +1,8 @@
 """CD52 / Alemtuzumab analyses behind notebook 06_cd52_side_effects (CDT-III Figs 4A-C, 6, Tables 3, 8, 10).
 
 - direct prediction of the CD52 knockdown: pseudo-bulk RNA and protein predicted vs measured (Fig 4A/B), with a
-  control that hides the measured proteins from the model (the protein input is also the target, spec §11.18);
+  control that hides the measured proteins from the model (the protein input is also the target, paper/METHODS.md, 'CD52
+  direct prediction');
 - detectable protein changes (|measured| > 0.1 DSB) and their direction agreement (Fig 4C);
 - d protein / d RNA(CD52) from the NTC-mean input and from the first perturbed cells (Tables 8, 10), each with the
   code's label (positive gradient -> "up") beside the first-order direction after knockdown
@@ -43,7 +44,7 @@ from cdt.evaluate import (
 from cdt.gradients import protein_gradient_column
 from cdt.stats import Overlap, set_overlap
 
-# --- published values (CDT-III on K562, spec cdt3 §5-6) ---------------------------------------------------------------
+# --- published values (CDT-III on K562) -------------------------------------------------------------------------------
 
 PUBLISHED: dict[str, float] = {
     "rna_r": 0.748,  # Fig 4A: pseudo-bulk r over the 2,361 genes, 131 CD52 cells
@@ -108,10 +109,10 @@ ADT_GENES: dict[str, str] = {
     "ADT-0057": "B2M",
     "ADT-1052": "GGT1",
 }
-"""The ADT ID -> gene symbols the CDT-III spec (§2.9) quotes from the authors' 189-entry map: every protein the
-side-effect table links, but not the whole panel. A full map can be given as a CSV (`protein_genes`)."""
+"""The ADT ID -> gene symbols taken from the authors' 189-entry map (paper/METHODS.md, 'ADT to gene map'): every protein
+the side-effect table links, but not the whole panel. A full map can be given as a CSV (`protein_genes`)."""
 
-DETECTABLE = 0.1  # DSB units: |measured pseudo-bulk change| above this is "detectable" (§6.2)
+DETECTABLE = 0.1  # DSB units: |measured pseudo-bulk change| above this is "detectable" (CDT-III Fig 4C)
 SIDE_EFFECT_COLUMNS = ("side_effect", "incidence", "linked_genes", "linked_direction")
 
 
@@ -176,7 +177,8 @@ def knockdown_prediction(
     protein_input: str = "measured",
     batch_size: int = 64,
 ) -> KnockdownPrediction:
-    """CDT-III on every cell of `perturbation` (all splits), pseudo-bulk scores as in §6.1.
+    """CDT-III on every cell of `perturbation` (all splits), pseudo-bulk scores (paper/METHODS.md, 'CD52 direct
+    prediction').
 
     protein_input="ntc_mean" replaces each cell's measured proteins by the NTC-mean protein level, so the protein
     prediction can only come from DNA + RNA (the measured proteins are otherwise both input and target).
@@ -290,7 +292,8 @@ def protein_gradients(
     first_n: int | None = 30,
     batch_size: int = 32,
 ) -> ProteinGradients:
-    """The two gradient vectors of §6.4 (raw gradients, eval mode, no normalisation).
+    """The two gradient vectors of CDT-III Table 10 (paper/METHODS.md, 'CD52 gradients'; raw gradients, eval mode, no
+    normalisation).
 
     first_n: the authors use the first 30 cells of the perturbation in file order; None uses all of them.
     """

@@ -160,7 +160,7 @@ def tss_loci(screen: ad.AnnData | str | os.PathLike, dna_store: str | os.PathLik
         return [k for k in store.loci_ids() if k not in snp]
 
 
-# --- cross-attention profiles per locus (CDT-II Fig 4B, CDT-III §8) ---------------------------------------------------
+# --- cross-attention profiles per locus (CDT-II Fig 4B, CDT-III Tables 2/6) -------------------------------------------
 
 
 @dataclass

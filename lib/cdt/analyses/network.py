@@ -51,11 +51,11 @@ from cdt.stats import Overlap, set_overlap, top_n
 PUBLISHED_GENES = 2361
 """The CDT-II gene universe: top-N sizes of the papers are scaled from it to the preset's gene count."""
 
-# --- published values (CDT-II on K562, spec cdt2 §7-9, §13, §15) ------------------------------------------------------
+# --- published values (CDT-II on K562) --------------------------------------------------------------------------------
 
 CELL_CORRELATION_MEAN = 0.75  # Fig 4E: mean pairwise r of the GFI1B row over 20 cells (authors' notebook: 0.82)
 GFI1B_TOP100 = {"n": 100, "k": 28, "fold": 6.6, "p_value": 3.5e-17}  # attention top-100 vs experimental top-100
-HUB_COUNTS = {"downstream": 85, "upstream": 85, "bidirectional": 33}  # Fig 5A (spec §8)
+HUB_COUNTS = {"downstream": 85, "upstream": 85, "bidirectional": 33}  # Fig 5A
 GRADIENT_R = 0.83  # text: gradient importance vs |effect|
 GRADIENT_R_PER_GENE = {"CD44": 0.84, "CD52": 0.76, "GFI1B": 0.86, "TFRC": 0.85, "TNFSF9": 0.81}  # v3 Fig 8B
 ATTENTION_GRADIENT_R = 0.27  # text: "r = 0.27 between methods" (attention row vs gradient importance)
@@ -178,7 +178,8 @@ def cell_variation(
     first_n: int = 20,
     n_variable: int = 20,
 ) -> CellVariation:
-    """The head-mean RNA self-attention row of `gene` in each of its first `first_n` cells (spec cdt2 §7.8)."""
+    """The head-mean RNA self-attention row of `gene` in each of its first `first_n` cells (paper/METHODS.md, 'CDT-II:
+    attention maps')."""
     rows = attention_rows(model, screen, dna, gene, gene, "rna_self_0", splits=None, first_n=first_n)
     corr, summary = row_correlation(rows)
     var = pd.Series(
@@ -213,10 +214,11 @@ def _dense(x) -> np.ndarray:
 def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str, edges: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per gene, every way of ranking `gene`'s regulatory partners, in the screen's gene order.
 
-    effect: |mean log2FC| over all `gene` cells (the experimental ranking, spec cdt2 §8); attention_down / _up: the
-    head- and cell-mean RNA self-attention row / column of `gene` with the self entry 0; correlation: |Spearman rho|
-    of `gene` with every gene over reference cells (`reference_cells`). With the simulator's `edges`:
-    true_target (direct edge gene -> x), true_downstream (any path) and true_regulator (edge x -> gene).
+    effect: |mean log2FC| over all `gene` cells (the experimental ranking, paper/METHODS.md, 'CDT-II: GFI1B network');
+    attention_down / _up: the head- and cell-mean RNA self-attention row / column of `gene` with the self entry 0;
+    correlation: |Spearman rho| of `gene` with every gene over reference cells (`reference_cells`). With the
+    simulator's `edges`: true_target (direct edge gene -> x), true_downstream (any path) and true_regulator
+    (edge x -> gene).
     """
     a = _gene_map(amap).copy()
     genes = np.asarray(amap.query_names).astype(str)
@@ -341,7 +343,7 @@ def gradient_vs_effect(
     model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, genes: Sequence[str], n_outputs: int
 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Per gene: Jacobian of the top-`n_outputs` outputs by |effect| at the NTC-mean input and the gene's DNA
-    (spec cdt2 §13); Pearson/Spearman of gradient importance with |effect| over all genes.
+    (paper/METHODS.md, 'CDT-II: GFI1B network'); Pearson/Spearman of gradient importance with |effect| over all genes.
 
     Returns the per-gene table and each gene's gradient importance [G].
     """
@@ -369,7 +371,7 @@ def gradient_vs_effect(
 def knockdown_table(
     model: nn.Module | Any, screen: ad.AnnData, dna: DNAStore | str | os.PathLike, genes: Sequence[str]
 ) -> tuple[pd.DataFrame, dict[str, Knockdown]]:
-    """In-silico knockdown (input set to 0 at the mean TSS-cell input, spec cdt2 §15) of every gene that is both an
+    """In-silico knockdown (input set to 0 at the mean TSS-cell input) of every gene that is both an
     input gene and a perturbation with cells; r of the predicted change with the observed mean log2FC."""
     genes = [g for g in perturbations_with_cells(screen, genes) if g in set(screen.var_names)]
     kds = {g: in_silico_knockdown(model, screen, dna, g, baseline="tss_mean", fraction=0.0) for g in genes}
@@ -526,8 +528,8 @@ def gene_network(
 def attention_networks(
     maps: Mapping[str, AttentionMap], top_fraction: float = 0.05, seed: int = 0
 ) -> dict[str, GeneNetwork]:
-    """The two CDT-II networks (spec cdt2 §9): "self" from the head- and cell-mean RNA self-attention, "cross" from
-    the cosine similarity of the genes' head-mean DNA->RNA attention rows."""
+    """The two CDT-II networks (paper/METHODS.md, 'CDT-II: networks and communities'): "self" from the head- and
+    cell-mean RNA self-attention, "cross" from the cosine similarity of the genes' head-mean DNA->RNA attention rows."""
     missing = [m for m in RNA_MAPS if m not in maps]
     if missing:
         raise ValueError(f"need maps {list(RNA_MAPS)}; missing {missing}")

@@ -1,4 +1,4 @@
-"""Baselines and controls beside every CDT claim (DESIGN §6).
+"""Baselines and controls beside every CDT claim (notebook 07).
 
 - `predict`      zero / mean-training-effect / ridge / nearest-locus predictors under the trainer's protocols;
 - `pairs`        CDT v1: per-gene mean training beta and ridge on gene embeddings / DNA window summaries;

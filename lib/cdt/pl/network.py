@@ -253,8 +253,8 @@ def hub_network(graph: nx.DiGraph, counts: Mapping[str, int], query: str) -> Fig
 def gradient_scatter(
     scores: pd.DataFrame, query: str, r: float, highlight: Sequence[str] = (), n_label: int = 8
 ) -> Figure:
-    """Gradient importance of each input gene vs the observed |effect| on that gene (spec cdt2 §13, Fig 8A); the
-    top genes by gradient importance labelled, the query starred."""
+    """Gradient importance of each input gene vs the observed |effect| on that gene (CDT-II Fig 8A; paper/METHODS.md,
+    'CDT-II: GFI1B network'); the top genes by gradient importance labelled, the query starred."""
     x, y = scores["effect"].to_numpy(), scores["gradient_importance"].to_numpy()
     fig, ax = plt.subplots(figsize=(6.2, 5.2))
     ax.scatter(x, y, s=10, color="#999999", alpha=0.5, rasterized=True, label=f"genes (n={len(scores)})")

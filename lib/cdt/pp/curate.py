@@ -1,4 +1,4 @@
-"""Gene sets for the model: the curated set and the "full" ablation set (CDT-II §2).
+"""Gene sets for the model: the curated set and the "full" ablation set (CDT-II Methods; paper/METHODS.md, 'Gene sets').
 
 - curated: genes detected in this screen AND in a second, independent screen (detection rate =
   fraction of cells with count > 0, each >= ``min_detection``), without mitochondrial (MT-),

@@ -1,4 +1,4 @@
-"""Enformer DNA embeddings per locus into the DNA store (`cdt embed-dna`; CDT-II §3, CDT v1 §2.5).
+"""Enformer DNA embeddings per locus into the DNA store (`cdt embed-dna`; paper/METHODS.md, 'DNA embeddings').
 
 For each locus (TSS, SNP or enhancer centre): the genome slice [start, start + window) with
 start = max(0, center - window // 2) — 196,608 bp for Enformer — N-padded past the chromosome end

@@ -1,4 +1,4 @@
-"""Guide assignment: which cells carry exactly one perturbation (CDT-II §2).
+"""Guide assignment: which cells carry exactly one perturbation (CDT-II Methods).
 
 A cell's guide signal is its UMI count per *target* (summed over the guides of that target). The rule:
 

@@ -1,4 +1,4 @@
-"""RNA normalisation into the model's input and target (CDT-II §2, eq. 1).
+"""RNA normalisation into the model's input and target (CDT-II eq. 1).
 
 Library size = total counts over the FULL gene matrix (the authors kept `gene_indices_in_full`, i.e.
 CPM first, subset after), so the gene subset does not change a cell's CPM:

@@ -1,15 +1,15 @@
-"""Surface proteins (CITE-seq ADT counts) for CDT-III (spec cdt3 §2).
+"""Surface proteins (CITE-seq ADT counts) for CDT-III (paper/METHODS.md, 'Surface proteins').
 
 Two normalisations:
 - ``dsb``: the published DSB method (Mulè et al. 2022) through `muon.prot.pp.dsb` — background from
   empty droplets, per-cell technical component from the isotype controls (when given) — the method
   the CDT-III paper cites.
-- ``isotype_z``: what the authors' notebook actually ran (spec §2.3): L = ln(count + 10) and a per-cell
+- ``isotype_z``: what the authors' notebook actually ran: L = ln(count + 10) and a per-cell
   z-score against the isotype features, (L - mean_iso) / max(SD_iso (ddof 0), 0.01). No empty droplets.
 
 Isotype columns are dropped from the output. Protein target = value - NTC mean (NTC = the screen's own
-NTC cells, the same cells as the RNA baseline; the authors used a looser guide > 0 rule, spec §2.4).
-Expressed proteins: mean > 0.5 and SD (ddof 0) > 0.1 over the perturbed cells (spec §2.8).
+NTC cells, the same cells as the RNA baseline; the authors used a looser guide > 0 rule).
+Expressed proteins: mean > 0.5 and SD (ddof 0) > 0.1 over the perturbed cells (the authors' notebook).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from cdt.data.errors import ContractError
 
 METHODS = ("dsb", "isotype_z")
-ISOTYPE_PREFIX = "ADT-CTL"  # the authors' isotype naming (spec §2.2)
+ISOTYPE_PREFIX = "ADT-CTL"  # the authors' isotype naming
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def isotype_mask(adt: ad.AnnData) -> np.ndarray:
 def isotype_zscore(
     counts: np.ndarray, iso: np.ndarray, pseudocount: float = 10.0, sd_floor: float = 0.01
 ) -> np.ndarray:
-    """The authors' per-cell isotype z-score (spec §2.3). counts: [cells, F]; iso: [F] bool -> [cells, F]."""
+    """The authors' per-cell isotype z-score. counts: [cells, F]; iso: [F] bool -> [cells, F]."""
     if not iso.any():
         raise ValueError("isotype_z normalisation needs at least one isotype-control feature")
     logc = np.log(np.asarray(counts, dtype=np.float64) + pseudocount)

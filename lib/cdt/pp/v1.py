@@ -1,12 +1,12 @@
 """CDT v1 inputs: Gasperini enhancer-gene pairs, an enhancer-level split, fixed gene/protein embeddings.
 
-Pairs come from the GEO "all DEG results" table (GSE120861, cdt1 §2.1): DHS rows with a numeric
+Pairs come from the GEO "all DEG results" table (GSE120861): DHS rows with a numeric
 adjusted empirical p-value; label = padj < 0.05; beta = the effect size. An enhancer is its
 (chrom, start, stop); its Enformer window is centred on (start + stop) // 2.
 
-Split (the method the paper describes, not the pair-level split its files used, cdt1 §2.2): all pairs
-of one enhancer go to one split; enhancers are stratified by whether any of their pairs is significant
-and split 70/15/15 with a seed.
+Split (the method the paper describes, not the pair-level split its files used; paper/METHODS.md, 'CDT v1 pairs and
+split'): all pairs of one enhancer go to one split; enhancers are stratified by whether any of their pairs is
+significant and split 70/15/15 with a seed.
 
 Genome build: Gasperini coordinates are hg19; the authors cut hg38 windows at them (a known defect).
 `check_genome` refuses a pairs table and a DNA store whose builds differ.

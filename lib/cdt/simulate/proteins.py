@@ -45,7 +45,7 @@ OVERLAP_EXTRA = (
     "VTCN1",
     "TNFRSF4",
 )
-"""Non-target genes measured as mRNA and as an expressed protein in CDT-III (§6.5); they join the curated list."""
+"""Non-target genes measured as mRNA and as an expressed protein in CDT-III (Fig 6); they join the curated list."""
 
 WEAK_RESPONDERS = (
     "ITGB1",
@@ -304,7 +304,7 @@ class Panel:
 
 def overlap_extra_count(preset: Preset) -> int:
     """How many OVERLAP_EXTRA genes join the curated list: 11 at the published 65 expressed proteins, so that with
-    the five curated targets among the responders ~16 genes are measured at both levels (CDT-III §6.5)."""
+    the five curated targets among the responders ~16 genes are measured at both levels (CDT-III Fig 6)."""
     return min(len(OVERLAP_EXTRA), max(1, round(11 * preset.n_expressed_proteins / 65)))
 
 
@@ -458,7 +458,8 @@ def simulate_adt(
 
 
 def cd52_summary(screen: ad.AnnData) -> dict:
-    """The CD52 analysis on measured values: detectable protein changes and mRNA/protein direction (CDT-III §6)."""
+    """The CD52 analysis on measured values: detectable protein changes and mRNA/protein direction
+    (CDT-III Figs 4 and 6)."""
     cd52 = (screen.obs["perturbation"] == "CD52").to_numpy()
     names = np.asarray(screen.uns["protein_names"], dtype=str)
     expressed = np.asarray(screen.uns["protein_expressed"], dtype=bool)

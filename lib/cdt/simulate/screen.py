@@ -73,7 +73,7 @@ PUBLISHED_CELLS: dict[str, int] = {
     "TNFSF13B": 700,
     "TNFSF9": 349,
 }
-"""Cells per TSS target in the published screen (CDT-II §0); the paper preset reproduces them exactly."""
+"""Cells per TSS target in the published screen (CDT-II Methods); the paper preset reproduces them exactly."""
 PUBLISHED_CELLS_PER_TARGET = 305  # the paper preset's `cells_per_target`
 
 NOT_CURATED_TARGETS = ("TFRC", "CD44", "TNFSF9")
@@ -261,8 +261,8 @@ MODULE_SPECS: tuple[tuple[str, str | None, float, tuple[str, ...], str], ...] = 
 STATES = tuple(name for name, _, _, _, kind in MODULE_SPECS if kind == "state")
 
 
-# The 28 CRISPRi TSS targets of STING-seq v2 with hg38 TSS coordinates (CDT-II spec §1.5; CD55 has a locus but no
-# cells), in the order of the authors' TSS table: gene, chrom, tss, strand.
+# The 28 CRISPRi TSS targets of STING-seq v2 with hg38 TSS coordinates (the authors' morris_28genes_tss.csv, tests/data;
+# CD55 has a locus but no cells), in the order of the authors' TSS table: gene, chrom, tss, strand.
 TSS_TARGETS: tuple[tuple[str, str, int, str], ...] = (
     ("CD52", "chr1", 26317958, "+"),
     ("CD58", "chr1", 116571026, "-"),

@@ -2,7 +2,7 @@
 
 CDT-II and CDT v1 train in one phase; CDT-III in two (protein warm-up with the nuclear stage frozen,
 then joint fine-tuning with differential learning rates). The `paper` preset keeps the published
-hyper-parameters (spec values where the spec and the papers disagree, with the paper's variant as a
+hyper-parameters (the authors' notebook values where they and the papers disagree, with the paper's variant as a
 switch); `mini` and `tiny` shorten the schedules and raise learning rates so that training fits the
 reproduction's time budget — those choices are recorded in every run's ``config.json``.
 """
@@ -32,7 +32,7 @@ class Phase:
     lr: float = 1e-4  # all parameters, or the new (cytosolic) ones when `lr_nuclear` is set
     lr_nuclear: float | None = None  # CDT-III phase 2: the transferred CDT-II parameters
     weight_decay: float = 1e-5
-    freeze_nuclear: bool = False  # CDT-III phase 1 (frozen modules stay in train mode, as in the spec)
+    freeze_nuclear: bool = False  # CDT-III phase 1 (frozen modules stay in train mode, as in the authors' notebook)
     protein_lambda: float = 0.0  # L = L_RNA + lambda * L_protein
     monitor: str = "val_loss"
     sched_factor: float = 0.5
@@ -61,7 +61,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     kinds: tuple[str, ...] = ("TSS", "SNP")  # perturbation kinds trained on (CDT-III: TSS only)
     huber_delta: float | None = None  # CDT v1: Huber loss on the target-gene output; None = MSE
-    protein_loss_on: str = "expressed"  # "expressed" (spec) | "all" proteins in the protein loss
+    protein_loss_on: str = "expressed"  # "expressed" (authors' notebook) | "all" proteins in the protein loss
     v1_split: str = "enhancer"  # CDT v1: "enhancer" (pairs.csv `split`, as the paper says) | "pair" (`pair_split`)
     init_from: str | None = None  # CDT-III: trained CDT-II run directory or checkpoint
     bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
@@ -125,7 +125,7 @@ class TrainConfig:
         return replace(base, preset=preset).with_(**changes)
 
 
-# --- published settings (spec §5 CDT-II, §4 CDT-III, §4 CDT v1) -------------------------------------------------
+# --- published settings (paper/METHODS.md, 'Published settings') -------------------------------------------------
 
 
 def _cdt2() -> TrainConfig:

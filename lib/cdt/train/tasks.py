@@ -27,7 +27,8 @@ def rna_protein_loss(
     protein_mask: Tensor | None = None,
     lam: float = 0.0,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """L = MSE(RNA) over B x G + lam * MSE(protein) over B x (proteins in `protein_mask`) (CDT-III §4.2)."""
+    """L = MSE(RNA) over B x G + lam * MSE(protein) over B x (proteins in `protein_mask`) (paper/METHODS.md, 'CDT-III
+    loss and phases')."""
     rna_loss = F.mse_loss(rna_pred.float(), rna_target)
     if protein_pred is None:
         return rna_loss, {"loss": rna_loss}
