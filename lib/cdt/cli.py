@@ -2,21 +2,61 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from cdt.config import HELD_OUT_GENES, PRESETS
+from cdt.data.errors import CDTError
 
-app = typer.Typer(help="Central Dogma Transformer toolkit.", no_args_is_help=True, add_completion=False)
+DEBUG_VARIABLE = "CDT_DEBUG"
+MESSAGE_LINES = 2  # lines of an error message printed (the traceback is there with --debug)
+
+
+class Commands(TyperGroup):
+    """The command group: the project's errors and the readers' OSError/ValueError become a short message, exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (CDTError, OSError, ValueError) as exc:
+            if ctx.meta.get("cdt_debug") or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+                raise
+            err = Console(stderr=True, highlight=False, soft_wrap=True)
+            lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+            err.print(f"[red]error[/red]: {escape(lines[0])}")
+            for line in lines[1:MESSAGE_LINES]:
+                err.print(escape(line))
+            err.print(f"[dim](run with --debug or {DEBUG_VARIABLE}=1 for the full traceback)[/dim]")
+            ctx.exit(1)
+
+
+app = typer.Typer(cls=Commands, help="Central Dogma Transformer toolkit.", no_args_is_help=True, add_completion=False)
 console = Console()
 
 
+def _preset_name(name: str) -> str:
+    """A usage error (exit 2) listing the valid presets, before any work."""
+    if name is not None and name not in PRESETS:
+        raise typer.BadParameter(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return name
+
+
 @app.callback()
-def main() -> None:
+def main(
+    ctx: typer.Context,
+    debug: bool = typer.Option(
+        False, "--debug", help=f"Show the full traceback of an error (or set {DEBUG_VARIABLE}=1)."
+    ),
+) -> None:
     """Simulate or prepare screens, train CDT models, and rebuild the papers' figures."""
+    ctx.meta["cdt_debug"] = debug
 
 
 @app.command()
@@ -30,7 +70,9 @@ def presets() -> None:
 
 @app.command()
 def simulate(
-    preset: str = typer.Option("mini", help="Preset: tiny (tests), mini (default), paper (published sizes)."),
+    preset: str = typer.Option(
+        "mini", callback=_preset_name, help="Preset: tiny (tests), mini (default), paper (published sizes)."
+    ),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same files."),
     out: Path = typer.Option(..., help="Output directory (raw/, processed/, external/, truth/, v1/, manifest.json)."),
 ) -> None:
@@ -92,7 +134,9 @@ def simulate(
 
 @app.command()
 def models(
-    preset: str = typer.Option("paper", help="Preset whose dimensions to use (tiny, mini, paper)."),
+    preset: str = typer.Option(
+        "paper", callback=_preset_name, help="Preset whose dimensions to use (tiny, mini, paper)."
+    ),
     figures: Path = typer.Option(None, help="Also write each model's architecture schematic (PNG) to this directory."),
 ) -> None:
     """Each model's modules, shapes and parameter counts (built on the meta device: no memory used)."""
@@ -142,34 +186,36 @@ def prepare(
     cpm_scale: float = typer.Option(1e6, help="Counts per this many library counts (1e6 = CPM)."),
 ) -> None:
     """Raw CRISPRi screen -> processed screens (curated + full gene sets) in the screen contract."""
+    from cdt.data.staging import staged_output
     from cdt.pp import prepare as run
 
     def names(s: str) -> list[str]:
         return [g.strip() for g in s.split(",") if g.strip()]
 
-    res = run(
-        counts,
-        guides,
-        out,
-        snp_assignments=snp_assignments,
-        second_screen=second_screen,
-        adt=adt,
-        held_out=names(held_out),
-        val_genes=names(val_genes),
-        umi_threshold=umi_threshold,
-        competing_fraction=competing_fraction,
-        min_detection=min_detection,
-        full_min_detection=full_min_detection,
-        forced_genes=names(forced_genes),
-        protein_method=protein_method,
-        seed=seed,
-        cpm_scale=cpm_scale,
-    )
+    with staged_output(out) as stage:  # the files replace earlier ones only once all of them are made
+        res = run(
+            counts,
+            guides,
+            stage,
+            snp_assignments=snp_assignments,
+            second_screen=second_screen,
+            adt=adt,
+            held_out=names(held_out),
+            val_genes=names(val_genes),
+            umi_threshold=umi_threshold,
+            competing_fraction=competing_fraction,
+            min_detection=min_detection,
+            full_min_detection=full_min_detection,
+            forced_genes=names(forced_genes),
+            protein_method=protein_method,
+            seed=seed,
+            cpm_scale=cpm_scale,
+        )
     table = Table("status", "cells", "fraction", title="guide assignment")
     for row in res.qc.itertuples():
         table.add_row(row.status, str(row.n_cells), f"{row.fraction:.3f}")
     console.print(table)
-    console.print(f"wrote {res.curated}, {res.full}, {res.qc_path}")
+    console.print(f"wrote {out / res.curated.name}, {out / res.full.name}, {out / res.qc_path.name}")
 
 
 @app.command("embed-dna")
@@ -193,25 +239,42 @@ def embed_dna(
     """Enformer trunk embeddings [896, 3072] per locus into the DNA store."""
     from cdt.pp import embed_dna as run
 
-    path = run(
-        fasta,
-        loci,
-        out,
-        model=model,
-        window=window,
-        batch_size=batch_size,
-        reverse_complement_minus=reverse_complement,
-        genome=genome,
-        device=device,
-    )
+    try:
+        path = run(
+            fasta,
+            loci,
+            out,
+            model=model,
+            window=window,
+            batch_size=batch_size,
+            reverse_complement_minus=reverse_complement,
+            genome=genome,
+            device=device,
+        )
+    except OSError as exc:
+        if "huggingface" not in str(exc).lower():
+            raise
+        first = str(exc).strip().splitlines()[0]
+        raise CDTError(
+            f"cannot load the Enformer weights {model!r}: {first}",
+            "pass --model DIR (a local from_pretrained copy of the weights), or allow downloads from huggingface.co",
+        ) from exc
     console.print(f"wrote {path}")
 
 
 @app.command()
 def train(
     model: str = typer.Option(..., help="cdt1, cdt2, cdt3 (two-stage) or cdt3-single (single-stage ablation)."),
-    preset: str = typer.Option("mini", help="Model dimensions and default schedule (tiny, mini, paper)."),
-    data: Path = typer.Option(..., help="Data directory written by `cdt simulate` (processed/, v1/)."),
+    preset: str = typer.Option(
+        "mini", callback=_preset_name, help="Model dimensions and default schedule (tiny, mini, paper)."
+    ),
+    data: Path = typer.Option(
+        None,
+        help="Data directory: a screen directory (screen_<gene set>.h5ad from `cdt prepare` + dna.h5) or a "
+        "`cdt simulate` directory (processed/, v1/).",
+    ),
+    screen: Path = typer.Option(None, help="Instead of --data: the screen (.h5ad in the screen contract)."),
+    dna: Path = typer.Option(None, help="Instead of --data: the DNA store (.h5) holding every locus of --screen."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories (named by a data+config hash) go."),
     protocol: str = typer.Option(
         "paper",
@@ -228,22 +291,33 @@ def train(
         "enhancer",
         help="CDT v1: enhancer-level split (pairs.csv `split`) or pair-level (`pair_split`, as the authors' files).",
     ),
+    input_protocol: str = typer.Option(
+        "cell",
+        help="CDT-II/III input: cell (each cell's own RNA/protein, as the papers), control (a random NTC cell's, "
+        "drawn afresh each epoch: only the DNA tells the perturbation) or ntc-mean (the NTC mean profile).",
+    ),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
     """Train a model (resumes an unfinished run, reuses a finished one); under torchrun: DistributedDataParallel."""
     import os
 
-    # on shared CPUs, spinning OpenMP workers slowed 2-thread training ~20x; must be set before torch loads
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from cdt.train import TrainConfig
+    from cdt.train import DataFiles, TrainConfig
     from cdt.train import train as run
 
+    if (screen is None) != (dna is None) or (screen is not None and data is not None):
+        raise typer.BadParameter("give either --data DIR or both --screen FILE and --dna FILE", param_hint="--data")
+    if data is None and screen is None:
+        raise typer.BadParameter("give a data directory, or the files with --screen and --dna", param_hint="--data")
+    if screen is not None and model == "cdt1":
+        raise typer.BadParameter("CDT v1 trains on enhancer pairs: give --data DIR (with v1/)", param_hint="--screen")
+    files = DataFiles(screen=str(screen), dna=str(dna)) if screen is not None else data
     changes = {
         "protocol": protocol,
         "seed": seed,
         "gene_set": gene_set,
         "v1_split": v1_split,
         "init_from": str(init_from) if init_from else None,
+        "input_protocol": input_protocol,
     }
     if epochs is not None:
         changes["epochs"] = epochs
@@ -251,7 +325,7 @@ def train(
         cfg = TrainConfig.for_model(model, preset, **changes)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    res = run(cfg, data, runs_dir, progress=progress)
+    res = run(cfg, files, runs_dir, progress=progress)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     m = res.metrics
@@ -260,7 +334,8 @@ def train(
         "metric",
         "model",
         "mean-training-effect baseline",
-        title=f"{res.run_dir} ({'reused' if res.reused else 'trained'}, protocol {cfg.protocol})",
+        title=f"{res.run_dir} ({'reused' if res.reused else 'trained'}, protocol {cfg.protocol}, "
+        f"input {cfg.input_protocol})",
     )
     for role in ("select", "test"):
         for key in ("loss", "r", "pb_r", "protein_r", "protein_pb_r", "r2"):
@@ -279,7 +354,11 @@ def _fmt(x) -> str:
 
 @app.command()
 def reproduce(
-    preset: str = typer.Option("mini", help="tiny | mini | paper (synthetic data size)"),
+    preset: str = typer.Option(
+        None,
+        callback=_preset_name,
+        help="tiny | mini | paper: synthetic data size (default mini); real data: from the files",
+    ),
     data: str = typer.Option("synthetic", help="synthetic (simulated screen) or real (the authors' files)"),
     data_dir: Path = typer.Option(None, help="real: directory with the authors' files (see data/README.md)"),
     seed: int = typer.Option(0, help="simulation and training seed"),
@@ -287,11 +366,20 @@ def reproduce(
     runs_dir: Path = typer.Option(Path("runs"), help="training runs (reused when finished)"),
     protocol: str = typer.Option("paper", help="paper (held-out genes select and are reported) | clean"),
     only: list[str] = typer.Option(None, help="run only notebooks whose name starts with this (repeatable)"),
+    train_missing: bool = typer.Option(
+        False, help="real: train the models that have no published weights (hours on a CPU; listed first)"
+    ),
 ) -> None:
     """Rebuild every figure and table of CDT I-III: data, training (cached), notebooks, REPORT.md."""
     from cdt.reproduce import NotebookFailed
     from cdt.reproduce import reproduce as run
 
+    if data not in ("synthetic", "real"):
+        raise typer.BadParameter(f"{data!r}; choose synthetic or real", param_hint="--data")
+    if data == "real" and data_dir is None:
+        raise typer.BadParameter(
+            "--data real needs the directory with the authors' files (see data/README.md)", param_hint="--data-dir"
+        )
     try:
         run(
             preset=preset,
@@ -302,6 +390,7 @@ def reproduce(
             runs_dir=runs_dir,
             only=only,
             protocol=protocol,
+            train_missing=train_missing,
         )
     except NotebookFailed as exc:
         console.print(f"[red]notebook failed[/red]: {exc}")
