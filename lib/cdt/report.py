@@ -108,13 +108,32 @@ def collect_numbers(out_dir: str | os.PathLike) -> pd.DataFrame:
     return pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True)
 
 
-def write_report(out_dir: str | os.PathLike, header: dict, timings: dict[str, float] | None = None) -> Path:
-    """Render ``REPORT.md``: provenance, headline numbers per paper, then every table."""
+def write_report(
+    out_dir: str | os.PathLike,
+    header: dict,
+    timings: dict[str, float] | None = None,
+    *,
+    weights: dict[str, str] | None = None,
+    skipped: list[str] | None = None,
+    files: list[dict] | None = None,
+) -> Path:
+    """Render ``REPORT.md``: provenance (files read, the weights of each model, models skipped), headline numbers
+    per paper, then every table."""
     out = Path(out_dir)
     numbers = collect_numbers(out)
     lines = ["# Reproduction report", ""]
     lines += [f"- **{k}**: {v}" for k, v in header.items()]
     lines.append("")
+    if files:
+        lines += ["## Files read", "", "| file | bytes | sha256 |", "|---|---|---|"]
+        lines += [f"| {f['name']} | {f['size']:,} | `{f['sha256']}` |" for f in files]
+        lines.append("")
+    if weights:
+        lines += ["## Weights of each model", "", "| model | weights |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in weights.items()]
+        lines.append("")
+    if skipped:
+        lines += ["## Models not run", ""] + [f"- {line}" for line in skipped] + [""]
     if header.get("data", "").startswith("synthetic"):
         lines += [
             "Values below come from the embedded **synthetic** screen, not the K562 data of the papers: the",

@@ -8,10 +8,12 @@ is what gets executed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,7 @@ def find_repo_root() -> Path:
 
 
 REPO_ROOT = find_repo_root()
+REAL_LABEL = "real (authors' files)"
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 console = Console(stderr=True)
 
@@ -52,6 +55,9 @@ class DataPaths:
     side_effects: str | None = None
     truth_dir: str | None = None
     cdt2_checkpoint: str | None = None
+    cdt3_checkpoint: str | None = None
+    data_dir: str | None = None  # real data: the directory the files were read from
+    inputs: list[dict] = field(default_factory=list)  # real data: name, size, sha256 of every file read
 
 
 @dataclass
@@ -63,7 +69,9 @@ class Context:
     seed: int
     out_dir: str
     paths: DataPaths
-    runs: dict[str, str] = field(default_factory=dict)  # model key -> run directory
+    runs: dict[str, str] = field(default_factory=dict)  # model key -> run directory or published checkpoint
+    weights: dict[str, str] = field(default_factory=dict)  # model key -> "published (<file>)" | "trained here (<run>)"
+    skipped: dict[str, str] = field(default_factory=dict)  # model key -> why it is missing and how to get it
 
     @property
     def synthetic(self) -> bool:
@@ -73,11 +81,29 @@ class Context:
     def source_label(self) -> str:
         if self.synthetic:
             return f"synthetic ({self.preset}, seed {self.seed})"
-        return "real (authors' published files)"
+        return REAL_LABEL
 
     @property
     def figures_dir(self) -> Path:
         return Path(self.out_dir) / "figures"
+
+    def show(self, fig, name: str) -> None:
+        """Save a figure as ``figures/<name>.png`` and ``.pdf`` (marked with its data source) and display it."""
+        from IPython.display import display
+
+        from cdt.pl import save_figure
+
+        save_figure(fig, name, self.figures_dir, synthetic=self.synthetic)
+        display(fig)
+
+    def table(self, df, name: str):
+        """Save a table as ``tables/<name>.csv`` and display it."""
+        from IPython.display import display
+
+        from cdt.report import save_table
+
+        save_table(df, name, self.out_dir)
+        display(df)
 
     def save(self) -> Path:
         path = Path(self.out_dir) / "context.json"
@@ -140,36 +166,117 @@ def get_synthetic_data(preset: str, seed: int, data_root: Path) -> DataPaths:
     return synthetic_paths(out)
 
 
-def real_paths(data_dir: Path, processed_root: Path) -> DataPaths:
-    """Convert the authors' files in `data_dir` (layout in data/README.md) into the contract once."""
+# the authors' files, by the names they publish them under; "required" ones must be present
+AUTHORS_FILES: dict[str, tuple[str, bool]] = {  # keyed by `read_authors_screen`'s argument names
+    "effects_h5": ("morris_celllevel_effects_2361.h5", True),
+    "enformer_h5": ("morris_28genes_enformer.h5", True),
+    "snp_effects_h5": ("morris_snp_celllevel_effects_2361.h5", False),
+    "snp_enformer_h5": ("morris_snp_enformer.h5", False),
+    "adt_h5": ("morris_celllevel_effects_with_adt.h5", False),
+}
+PUBLISHED_WEIGHTS: dict[str, str] = {"cdt2": "cdt_morris_celllevel_best.pt", "cdt3": "cdt_2stage_vce_best.pt"}
+CONVERTER_VERSION = 2  # bump when the conversion's output changes, so cached conversions are redone
+
+
+def file_facts(path: Path, cache: dict[str, dict] | None = None) -> dict:
+    """Name, size, modification time and SHA-256 of a file; the checksum is reused from `cache` if size and mtime agree."""
+    st = path.stat()
+    old = (cache or {}).get(str(path.resolve()))
+    if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+        return old
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return {"name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
+
+
+def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths:
+    """Convert the authors' files in `data_dir` (names in data/README.md) into the contract, once per content.
+
+    The conversion goes to ``<processed_root>/real-<fingerprint>``, the fingerprint being the SHA-256 of the
+    data files present (optional SNP / ADT files included): a changed or newly added file converts again.
+    Checksums are recomputed only when a file's size or modification time changes. Conversions are written
+    beside the target and renamed, so an interrupted run leaves nothing half-written.
+    """
     from cdt.data.authors import read_authors_screen
     from cdt.data.screen import write_screen
 
     d = Path(data_dir)
-    required = ["morris_celllevel_effects_2361.h5", "morris_28genes_enformer.h5"]
-    missing = [name for name in required if not (d / name).exists()]
+    missing = [name for name, required in AUTHORS_FILES.values() if required and not (d / name).exists()]
     if missing:
         raise FileNotFoundError(f"{d}: missing {', '.join(missing)} (see data/README.md for the download list)")
-    out = processed_root / "real"
+    present = {key: d / name for key, (name, _) in AUTHORS_FILES.items() if (d / name).exists()}
+    weights = {key: d / name for key, name in PUBLISHED_WEIGHTS.items() if (d / name).exists()}
+    checksums = processed_root / "real-checksums.json"  # path -> size, mtime, sha256: files are hashed once
+    cache = json.loads(checksums.read_text()) if checksums.exists() else {}
+    facts = [file_facts(p, cache) for p in [*present.values(), *weights.values()]]
+    processed_root.mkdir(parents=True, exist_ok=True)
+    found = {str(p.resolve()): f for p, f in zip([*present.values(), *weights.values()], facts, strict=True)}
+    checksums.write_text(json.dumps({**cache, **found}, indent=2))
+    data_names = {p.name for p in present.values()}
+    key = {
+        "version": CONVERTER_VERSION,
+        "seed": seed,
+        "files": [{k: f[k] for k in ("name", "sha256")} for f in facts if f["name"] in data_names],
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    out = processed_root / f"real-{digest}"
     screen_path, dna_path = out / "screen_curated.h5ad", out / "dna.h5"
-    if not screen_path.exists():
-        optional = {
-            "snp_effects_h5": d / "morris_snp_celllevel_effects_2361.h5",
-            "snp_enformer_h5": d / "morris_snp_enformer.h5",
-            "adt_h5": d / "morris_celllevel_effects_with_adt.h5",
-        }
-        kwargs = {k: v for k, v in optional.items() if v.exists()}
-        screen, _ = read_authors_screen(d / required[0], d / required[1], dna_store_out=dna_path, **kwargs)
-        write_screen(screen, screen_path)
+    if not (out / "inputs.json").exists():
+        console.print(f"converting the authors' files in {d} ({', '.join(p.name for p in present.values())})")
+        tmp = processed_root / f".{out.name}.partial"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        try:
+            if ("snp_effects_h5" in present) != ("snp_enformer_h5" in present):
+                console.print("[yellow]only one of the two SNP files is present: SNP cells are left out[/yellow]")
+                present = {k: v for k, v in present.items() if not k.startswith("snp_")}
+            screen, store = read_authors_screen(dna_store_out=tmp / "dna.h5", seed=seed, **present)
+            store.close()
+            write_screen(screen, tmp / "screen_curated.h5ad")
+            del screen
+            (tmp / "inputs.json").write_text(json.dumps(key, indent=2))  # written last: marks a finished conversion
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    else:
+        console.print(f"[dim]reusing the conversion in {out} (same input files)[/dim]")
     hic = sorted([*d.glob("hic/*.mcool"), *d.glob("hic/*.cool")])
-    ckpt = d / "cdt_morris_celllevel_best.pt"
     return DataPaths(
         screen=str(screen_path),
         dna=str(dna_path),
         encode_dir=str(d / "encode") if (d / "encode").is_dir() else None,
         hic=str(hic[0]) if hic else None,
         genesets_dir=str(d / "genesets") if (d / "genesets").is_dir() else None,
-        cdt2_checkpoint=str(ckpt) if ckpt.exists() else None,
+        cdt2_checkpoint=str(weights["cdt2"]) if "cdt2" in weights else None,
+        cdt3_checkpoint=str(weights["cdt3"]) if "cdt3" in weights else None,
+        data_dir=str(d.resolve()),
+        inputs=[{k: f[k] for k in ("name", "size", "sha256")} for f in facts],
+    )
+
+
+def preset_for_data(dna_path: str, screen_path: str) -> str:
+    """The preset whose model dimensions fit the data (DNA windows [n_bins, dim] and the gene count)."""
+    import h5py
+
+    from cdt.config import PRESETS
+    from cdt.data.dnastore import DNAStore
+
+    with DNAStore(dna_path) as store:
+        n_bins, dim = store.n_bins, store.dim
+    with h5py.File(screen_path, "r") as h5:
+        n_genes = len(h5["var"][h5["var"].attrs["_index"]])
+    for name, preset in PRESETS.items():
+        if (preset.n_bins, preset.dna_dim, preset.n_genes) == (n_bins, dim, n_genes):
+            return name
+    raise ValueError(
+        f"{dna_path}: DNA windows [{n_bins}, {dim}] with {n_genes} genes fit no preset "
+        f"({', '.join(f'{k}: [{p.n_bins}, {p.dna_dim}], {p.n_genes} genes' for k, p in PRESETS.items())})"
     )
 
 
@@ -232,19 +339,27 @@ def open_context(
     data_dir: str | os.PathLike | None = None,
     runs_dir: str | os.PathLike = REPO_ROOT / "runs",
     out_dir: str | os.PathLike = REPO_ROOT / "paper",
-    preset: str = "mini",
+    preset: str | None = "mini",
     seed: int = 0,
     protocol: str = "paper",
     timings: dict[str, float] | None = None,
+    train_missing: bool = False,
+    *,
+    models: Sequence[str] | None = None,
 ) -> Context:
-    """Get the data and every trained model a notebook needs (cached), and save the context.
+    """Get the data and every model a notebook needs (cached), and save the context.
 
     A notebook opened on its own calls this too, so it runs without `cdt reproduce` having run;
-    finished simulations and training runs are reused, unfinished runs resume.
+    finished simulations and training runs are reused, unfinished runs resume. On real data the
+    preset follows the data (None or any other name is replaced by the one that fits), published
+    weights are used where they exist, and a model without them is trained only with `train_missing`
+    (or reused if a finished run exists); otherwise it is listed in `Context.skipped`.
     """
-    get_preset(preset)  # fail early on a bad name
     if data_source not in ("synthetic", "real"):
         raise ValueError(f"data_source must be 'synthetic' or 'real', not {data_source!r}")
+    if data_source == "synthetic":
+        preset = preset or "mini"
+        get_preset(preset)  # fail early on a bad name
     timings = {} if timings is None else timings
     data_root = REPO_ROOT / "data" / "processed"
     t0 = time.perf_counter()
@@ -253,10 +368,18 @@ def open_context(
     else:
         if data_dir is None:
             raise ValueError("--data real needs --data-dir with the authors' files (see data/README.md)")
-        paths = real_paths(Path(data_dir), data_root)
+        paths = real_paths(Path(data_dir), data_root, seed)
+        fitted = preset_for_data(paths.dna, paths.screen)
+        if preset not in (None, fitted):
+            console.print(f"[yellow]preset {preset!r} does not fit the real data; using {fitted!r}[/yellow]")
+        preset = fitted
     timings["data"] = time.perf_counter() - t0
     ctx = Context(data_source=data_source, preset=preset, seed=seed, out_dir=str(out_dir), paths=paths)
-    ctx.runs = train_models(ctx, Path(runs_dir), protocol, timings)
+    if ctx.synthetic:
+        ctx.runs = train_models(ctx, Path(runs_dir), protocol, timings, models)
+        ctx.weights = {k: f"trained here ({Path(v).name})" for k, v in ctx.runs.items()}
+    else:
+        real_models(ctx, Path(runs_dir), protocol, timings, train_missing)
     ctx.save()
     return ctx
 
@@ -267,36 +390,68 @@ def open_notebook(
     data_dir: str | os.PathLike | None = None,
     runs_dir: str | os.PathLike = REPO_ROOT / "runs",
     out_dir: str | os.PathLike = REPO_ROOT / "paper",
-    preset: str = "mini",
+    preset: str | None = "",
     seed: int = 0,
     protocol: str = "paper",
+    *,
+    models: Sequence[str] | None = None,
 ) -> tuple[Context, Numbers]:
-    """A notebook's first call, with its parameters cell: the context (`open_context`: data and trained models),
-    the `Numbers` its headline values go into (named after the notebook), and the figure style set."""
+    """A notebook's first call, with its parameters cell: the context (`open_context`: data and the trained
+    `models` it reads, all when None), the `Numbers` its headline values go into (named after the notebook),
+    and the figure style set. Models without weights are named with what it takes to get them.
+
+    An empty synthetic `preset` means the preset of the last `cdt reproduce` into `out_dir`, or ``tiny`` (a
+    few minutes from nothing) when there is none, so a notebook opened on its own finishes quickly.
+    """
     from cdt.pl import set_style
 
-    ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset, seed, protocol)
+    if data_source == "synthetic" and not preset:
+        preset = last_preset(out_dir) or "tiny"
+    ctx = open_context(data_source, data_dir or None, runs_dir, out_dir, preset or None, seed, protocol, models=models)
     set_style()
+    for line in skipped_lines(ctx):
+        print(line)
     return ctx, Numbers(name, ctx.out_dir, ctx.source_label, protocol)
 
 
-def train_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, float]) -> dict[str, str]:
-    """Train (or reuse) every model the notebooks read; returns model key -> run directory or checkpoint."""
+def last_preset(out_dir: str | os.PathLike) -> str | None:
+    """The synthetic preset of the reproduction saved in `out_dir`, if any."""
+    path = Path(out_dir) / "context.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return saved["preset"] if saved.get("data_source") == "synthetic" else None
+
+
+# rough training minutes of one model per preset on two quiet CPU cores (mini: `cdt train --model cdt2`, 2.5 min)
+TRAIN_MINUTES = {"tiny": 0.3, "mini": 2.5, "paper": 24 * 60}
+
+
+def models_needed(models: Sequence[str] | None) -> list[str]:
+    """The synthetic runs to get for `models` (all when None), with the runs they start from, in training order."""
+    unknown = sorted(set(models or ()) - set(SYNTHETIC_RUNS))
+    if unknown:
+        raise ValueError(f"unknown model key(s) {unknown}; known: {', '.join(SYNTHETIC_RUNS)}")
+    wanted = set(SYNTHETIC_RUNS if models is None else models)
+    for key in reversed(list(SYNTHETIC_RUNS)):
+        if key in wanted and SYNTHETIC_RUNS[key][2] is not None:
+            wanted.add(SYNTHETIC_RUNS[key][2])
+    return [k for k in SYNTHETIC_RUNS if k in wanted]
+
+
+def train_models(
+    ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, float], models: Sequence[str] | None = None
+) -> dict[str, str]:
+    """Train (or reuse) the synthetic-data `models` (all the notebooks read when None); returns key -> run directory.
+
+    First says which runs will train and roughly how long that takes, so a reader knows what to expect.
+    """
     from cdt.train import DataFiles, TrainConfig, train
 
     p = ctx.paths
-    runs: dict[str, str] = {}
-    if ctx.synthetic:
-        plan = SYNTHETIC_RUNS
-    else:
-        plan = {"cdt2": SYNTHETIC_RUNS["cdt2"]}
-        if _has_proteins(p.screen):
-            plan["cdt3"] = SYNTHETIC_RUNS["cdt3"]
-        if p.cdt2_checkpoint:  # the published CDT-II weights replace training it
-            runs["cdt2"] = p.cdt2_checkpoint
-    for key, (model, gene_set, init_key) in plan.items():
-        if key in runs:
-            continue
+    jobs = []
+    for key in models_needed(models):
+        model, gene_set, _ = SYNTHETIC_RUNS[key]
         if model == "cdt1":
             files = DataFiles(dna=p.v1_dna, pairs=p.v1_pairs, embeddings=p.v1_embeddings)
             cfg = TrainConfig.for_model(model, ctx.preset, protocol=protocol, seed=ctx.seed)
@@ -304,14 +459,126 @@ def train_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str,
             screen = p.screen_full if gene_set == "full" else p.screen
             files = DataFiles(dna=p.dna, screen=screen)
             cfg = TrainConfig.for_model(model, ctx.preset, protocol=protocol, seed=ctx.seed, gene_set=gene_set)
+        jobs.append((key, cfg, files))
+    finished = _finished_runs(jobs, runs_dir)
+    todo = [key for key, *_ in jobs if key not in finished]
+    if todo:
+        minutes = TRAIN_MINUTES.get(ctx.preset, TRAIN_MINUTES["mini"]) * len(todo)
+        console.print(
+            f"to train: {', '.join(todo)} (preset {ctx.preset}, roughly {minutes:.0f} min on two CPU cores)"
+            + (f"; reused: {', '.join(sorted(finished))}" if finished else "")
+        )
+    runs: dict[str, str] = {}
+    for key, cfg, files in jobs:
+        model, gene_set, init_key = SYNTHETIC_RUNS[key]
         if init_key is not None:
             cfg = cfg.with_(init_from=runs[init_key])
-        console.print(f"[bold]train[/bold] {key} ({model}, {gene_set}, protocol {protocol})")
+        verb = "reuse" if key in finished else "train"
+        console.print(f"{verb} {key} ({model}, {gene_set} genes, protocol {protocol})")
+        t0 = time.perf_counter()
+        result = train(cfg, files, runs_dir)
+        timings[f"{verb} {key}"] = time.perf_counter() - t0
+        runs[key] = str(result.run_dir)
+    return runs
+
+
+def _finished_runs(jobs: list, runs_dir: Path) -> set[str]:
+    """Keys of `jobs` (key, config, files) whose run has finished, following each run's start from another."""
+    from cdt.train.runs import run_name
+
+    done: dict[str, Path] = {}
+    for key, cfg, files in jobs:
+        init_key = SYNTHETIC_RUNS[key][2]
+        if init_key is not None:
+            if init_key not in done:
+                continue
+            cfg = cfg.with_(init_from=str(done[init_key]))
+        run_dir = runs_dir / run_name(cfg, files)[0]
+        if (run_dir / "metrics.json").exists():
+            done[key] = run_dir
+    return set(done)
+
+
+# real data: model key -> (what it is, trainer model name); the order is the order they are trained in
+REAL_MODELS: dict[str, tuple[str, str]] = {
+    "cdt2": ("CDT-II", "cdt2"),
+    "cdt3": ("CDT-III two-stage", "cdt3"),
+    "cdt3_single": ("CDT-III single-stage ablation", "cdt3-single"),
+    "cdt2_full": ("CDT-II on the full 9,335-gene set (ablation)", "cdt2"),
+    "cdt1": ("CDT v1", "cdt1"),
+}
+PAPER_CPU_SECONDS_PER_CELL = 1.4  # one training step per cell at the paper's dimensions on 2 CPU cores (90 s / 64)
+GPU_ADVICE = "GPU advised"
+
+
+def training_estimate(cfg, n_cells: int) -> str:
+    """Upper bound on CPU training time: every phase to its epoch limit (early stopping usually ends sooner)."""
+    p, paper = get_preset(cfg.preset), get_preset("paper")
+    size = (p.n_bins * p.dna_dim + p.n_genes**2) / (paper.n_bins * paper.dna_dim + paper.n_genes**2)
+    seconds = PAPER_CPU_SECONDS_PER_CELL * size * n_cells * sum(ph.epochs for ph in cfg.phases)
+    return f"up to {seconds / 3600:,.0f} h on this CPU" if seconds >= 3600 else f"up to {seconds / 60:,.0f} min"
+
+
+def real_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, float], train_missing: bool) -> None:
+    """Fill `ctx.runs`, `ctx.weights` and `ctx.skipped` for real data: published weights first, then finished
+    runs, then (only with `train_missing`) training; what cannot be had is listed with how to get it."""
+    from cdt.train import DataFiles, TrainConfig, train
+    from cdt.train.runs import run_name
+
+    p = ctx.paths
+    has_proteins = _has_proteins(p.screen)
+    published = {"cdt2": p.cdt2_checkpoint, "cdt3": p.cdt3_checkpoint}
+    files = DataFiles(dna=p.dna, screen=p.screen)
+    n_train = _n_training_cells(p.screen, protocol)
+    for key, (label, model) in REAL_MODELS.items():
+        if published.get(key):
+            ctx.runs[key] = published[key]
+            ctx.weights[key] = f"published ({Path(published[key]).name})"
+            continue
+        unavailable = {
+            "cdt2_full": "the authors publish no 9,335-gene effects file to train it on",
+            "cdt1": "needs the Gasperini files (gasperini_train.h5, gasperini_val.h5), not wired for real data",
+        }.get(key)
+        if key.startswith("cdt3") and not has_proteins:
+            unavailable = "needs morris_celllevel_effects_with_adt.h5 (proteins)"
+        if unavailable:
+            ctx.skipped[key] = f"{label}: not run: {unavailable}"
+            continue
+        cfg = TrainConfig.for_model(model, ctx.preset, protocol=protocol, seed=ctx.seed)
+        if model.startswith("cdt3") and "cdt2" in ctx.runs:
+            cfg = cfg.with_(init_from=ctx.runs["cdt2"])
+        finished = runs_dir / run_name(cfg, files)[0] / "metrics.json"
+        if not (train_missing or finished.exists()):
+            init = f" --init-from {cfg.init_from}" if cfg.init_from else ""
+            ctx.skipped[key] = (
+                f"{label}: no published weights; needs a training run: `cdt train --model {model} --preset "
+                f"{ctx.preset} --screen {p.screen} --dna {p.dna}{init}` ({training_estimate(cfg, n_train)}; "
+                f"{GPU_ADVICE}), or `cdt reproduce --train-missing`"
+            )
+            continue
+        console.print(f"[bold]train[/bold] {key} ({model}, protocol {protocol}; {training_estimate(cfg, n_train)})")
         t0 = time.perf_counter()
         result = train(cfg, files, runs_dir)
         timings[f"train {key}"] = time.perf_counter() - t0
-        runs[key] = str(result.run_dir)
-    return runs
+        ctx.runs[key] = str(result.run_dir)
+        ctx.weights[key] = f"trained here ({result.run_dir.name})"
+
+
+def skipped_lines(ctx: Context) -> list[str]:
+    """One line per model the notebooks will do without."""
+    return [f"skipped {line}" for line in ctx.skipped.values()]
+
+
+def _n_training_cells(screen_path: str, protocol: str) -> int:
+    import anndata as ad
+
+    from cdt.train import split_roles
+
+    screen = ad.read_h5ad(screen_path, backed="r")
+    try:
+        return int(screen.obs["split"].isin(split_roles("cdt2", protocol)["train"]).sum())
+    finally:
+        screen.file.close()
 
 
 def _has_proteins(screen_path: str) -> bool:
@@ -322,7 +589,7 @@ def _has_proteins(screen_path: str) -> bool:
 
 
 def reproduce(
-    preset: str = "mini",
+    preset: str | None = None,
     data_source: str = "synthetic",
     data_dir: str | os.PathLike | None = None,
     seed: int = 0,
@@ -330,20 +597,29 @@ def reproduce(
     runs_dir: str | os.PathLike = REPO_ROOT / "runs",
     only: list[str] | None = None,
     protocol: str = "paper",
+    train_missing: bool = False,
 ) -> Path:
-    """Data -> models -> notebooks -> REPORT.md. Returns the report path; a failing cell raises `NotebookFailed`."""
+    """Data -> models -> notebooks -> REPORT.md. Returns the report path; a failing cell raises `NotebookFailed`.
+
+    `preset` defaults to mini on synthetic data and follows the files on real data. On real data only
+    `train_missing` lets models without published weights train (their time is estimated up front).
+    """
     from cdt.report import write_report
 
     out_dir, runs_dir = Path(out_dir).resolve(), Path(runs_dir).resolve()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    ctx = open_context(data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, timings)
+    ctx = open_context(data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, timings, train_missing)
+    for key, source in ctx.weights.items():
+        console.print(f"{key}: {source}")
+    for line in skipped_lines(ctx):
+        console.print(f"[yellow]{line}[/yellow]")
     params = {
         "data_source": data_source,
-        "data_dir": str(data_dir) if data_dir else "",
+        "data_dir": str(Path(data_dir).resolve()) if data_dir else "",
         "runs_dir": str(runs_dir),
         "out_dir": str(out_dir),
-        "preset": preset,
+        "preset": ctx.preset,
         "seed": seed,
         "protocol": protocol,
     }
@@ -358,13 +634,17 @@ def reproduce(
     timings["total"] = time.perf_counter() - started
     header = {
         "data": ctx.source_label,
-        "preset": preset,
+        "preset": ctx.preset,
         "seed": seed,
         "protocol": protocol,
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
         "figures": str(ctx.figures_dir),
         "runs": ", ".join(f"{k}: {Path(v).name}" for k, v in ctx.runs.items()),
     }
-    report = write_report(out_dir, header, timings)
+    if not ctx.synthetic:
+        header["data directory"] = ctx.paths.data_dir
+    report = write_report(
+        out_dir, header, timings, weights=ctx.weights, skipped=skipped_lines(ctx), files=ctx.paths.inputs
+    )
     console.print(f"report: {report}")
     return report

@@ -1,9 +1,9 @@
 """Readers of the authors' published files into our screen contract and DNA store.
 
-Layouts (see ``../shared/spec``): CDT-II cell-level effects and Enformer files (cdt2 §1),
-the CDT-III effects file with ADT proteins (cdt3 §2.7), CDT v1 ``gasperini_{train,val}.h5``
-(cdt1 §2.8). Names in these files are byte strings; targets are matched to embeddings by
-name (gene symbol, or ``"SNP-<id>"`` -> integer id), never by row order. Every problem raises
+Layouts (data/README.md lists the files): CDT-II cell-level effects and Enformer files, the CDT-III
+effects file with ADT proteins, CDT v1 ``gasperini_{train,val}.h5``. Names in these files are byte
+strings; targets are matched to embeddings by name (gene symbol, or ``"SNP-<id>"`` -> integer id),
+never by row order. Every problem raises
 `ContractError` naming the file and the dataset at fault, before anything is written.
 """
 
@@ -26,7 +26,8 @@ from cdt.data.errors import ContractError
 from cdt.data.screen import make_screen, validate_screen
 
 ENFORMER_BIN_SIZE = 128  # bp per Enformer output bin (896 bins cover the central 114,688 bp)
-EXPRESSED_MEAN, EXPRESSED_SD = 0.5, 0.1  # CDT-III expressed-protein screen on DSB values (cdt3 §2.8)
+VAL_FRACTION = 0.2  # validation genes of the clean protocol: a fifth of the training targets (4 of 22)
+EXPRESSED_MEAN, EXPRESSED_SD = 0.5, 0.1  # CDT-III expressed-protein screen on DSB values
 _SNP_NAME = re.compile(r"^SNP-(\d+)$")
 
 
@@ -157,6 +158,8 @@ def read_authors_screen(
     adt_h5: str | os.PathLike | None = None,
     held_out: tuple[str, ...] | list[str] = HELD_OUT_GENES,
     dna_store_out: str | os.PathLike | None = None,
+    n_val_genes: int | None = None,
+    seed: int = 0,
 ) -> tuple[ad.AnnData, DNAStore]:
     """Read the authors' cell-level effect files into a screen and their Enformer files into a DNA store.
 
@@ -169,6 +172,10 @@ def read_authors_screen(
       The SNP Enformer file holds only ``embeddings`` and ``snp_ids``, so SNP loci get chrom ``"NA"``,
       center 0 and strand ``"."``.
     - ``adt_h5``: ``morris_celllevel_effects_with_adt.h5`` — proteins for the TSS cells (see `_read_adt`).
+
+    Validation genes (split ``val``, for ``--protocol clean``): `n_val_genes` (default a fifth) of the TSS
+    training targets, drawn with `seed` (`choose_val_genes`). The paper protocol trains on them; the clean
+    protocol selects the checkpoint with them.
 
     The screen has no NTC cells: the authors' files summarise them as ``ntc_mean_*`` vectors.
     ``dna_store_out`` defaults to ``<enformer stem>.cdt_store.h5`` beside `enformer_h5`.
@@ -203,6 +210,8 @@ def read_authors_screen(
 
         obs = pd.concat([p["obs"] for p in parts])
         obs["split"] = np.where((obs["kind"] == "TSS") & obs["perturbation"].isin(list(held_out)), "test", "train")
+        val_genes = choose_val_genes(tss["perturbation"], held_out, n_val_genes, seed)
+        obs.loc[(obs["kind"] == "TSS") & obs["perturbation"].isin(val_genes), "split"] = "val"
         prot = {}
         if adt_h5 is not None:
             prot = _read_adt(open_(adt_h5, "CDT-III effects file with ADT"), tss, n_cells=len(obs))
@@ -233,6 +242,7 @@ def read_authors_screen(
                     if v is not None
                 },
                 "file_val_genes": tss["file_val_genes"],
+                "val_genes": val_genes,
                 "ntc_mean_expr_source": tss["ntc_mean_expr_source"],
             }
         )
@@ -249,8 +259,23 @@ def read_authors_screen(
     return screen, store
 
 
+def choose_val_genes(targets: list[str], held_out, n: int | None = None, seed: int = 0) -> list[str]:
+    """`n` (default: a fifth, rounded) validation genes drawn with `seed` from the TSS targets not held out.
+
+    The authors' files define no validation genes of their own (their ``val_genes`` are the held-out
+    genes, which the paper protocol both selects on and reports); the clean protocol needs genes that
+    select the checkpoint and are never reported, so they are taken from the training targets.
+    """
+    pool = sorted(set(targets) - set(held_out))
+    n = round(VAL_FRACTION * len(pool)) if n is None else n
+    if n > len(pool) - 1:
+        raise ValueError(f"{n} validation genes leave fewer than one training target among {len(pool)}")
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(pool, n, replace=False).tolist()) if n else []
+
+
 def _read_tss(f: _H5) -> dict:
-    """TSS cells of a cell-level effects file (cdt2 §1.1, cdt3 §2.1)."""
+    """TSS cells of a cell-level effects file."""
     genes = f.names("gene_names_cdt", unique=True)
     n_genes = len(genes)
     log2fc = f.floats("log2fc", (None, n_genes))
@@ -296,7 +321,7 @@ def _read_tss(f: _H5) -> dict:
 
 
 def _read_snp(f: _H5, genes: list[str]) -> dict:
-    """SNP cells (cdt2 §1.2). The file has no gene list of its own unless it carries ``gene_names_cdt``."""
+    """SNP cells. The file has no gene list of its own unless it carries ``gene_names_cdt``."""
     n_genes = len(genes)
     if "gene_names_cdt" in f and f.names("gene_names_cdt") != genes:
         f.fail("gene_names_cdt", "gene order differs from the TSS effects file")
@@ -335,7 +360,7 @@ def _embedding_shape(f: _H5, n_rows: int | None) -> tuple[int, int]:
 
 
 def _tss_embeddings(f: _H5, targets: list[str]) -> tuple[dict[str, _Row], pd.DataFrame]:
-    """Rows of ``morris_28genes_enformer.h5`` keyed by gene name, with their coordinates (cdt2 §1.3)."""
+    """Rows of ``morris_28genes_enformer.h5`` keyed by gene name, with their coordinates."""
     names = f.names("gene_names", unique=True)
     n = len(names)
     _embedding_shape(f, n)
@@ -371,7 +396,7 @@ def _snp_embeddings(f: _H5, snp_ids: dict[str, int], shape: tuple[int, int]) -> 
 
 
 def _read_adt(f: _H5, tss: dict, n_cells: int) -> dict:
-    """Proteins of the CDT-III file (cdt3 §2.5-2.8) aligned to the TSS cells; other cells get zeros.
+    """Proteins of the CDT-III file aligned to the TSS cells; other cells get zeros.
 
     Cells are matched by the file's own keys: ``cell_barcodes`` when both files have them, else
     ``original_cell_idx``, else identical row order; the matched cells' targets must agree.
@@ -447,7 +472,7 @@ def _read_adt(f: _H5, tss: dict, n_cells: int) -> dict:
 
 
 def read_gasperini_h5(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Read CDT v1 ``gasperini_{train,val}.h5`` (cdt1 §2.8) into a pairs table and model-ready arrays.
+    """Read CDT v1 ``gasperini_{train,val}.h5`` into a pairs table and model-ready arrays.
 
     Table columns: enhancer_id (``chrom:start-end``), chrom, enhancer_start, enhancer_end,
     enhancer_center (``(start + end) // 2``, the Enformer window centre), gene_id (ENSG), beta, label,

@@ -174,9 +174,34 @@ def load_published_cdt2(path: str | Path, cfg: CDT2Config | None = None) -> tupl
 
 
 def load_published_cdt3(path: str | Path, cfg: CDT3Config | None = None) -> tuple[CDT3, dict[str, Any]]:
-    """A CDT-III file (its `model_state_dict` or a bare state_dict) -> (model in eval, the file's other entries)."""
+    """A CDT-III file (its `model_state_dict` or a bare state_dict) -> (model in eval, the file's other entries).
+
+    Head count and dropouts are not in the weights: they come from the file's `model_config` / `config`
+    (``nhead``, ``dropout``, ``protein_dropout``) when it has them, else from the paper's values.
+    """
     state, meta = split_checkpoint(read_torch_file(path), str(path))
-    model = CDT3(cfg or cdt3_config_from_state_dict(state))
+    model = CDT3(cfg or cdt3_config_from_state_dict(state, **_cdt3_hyperparameters(meta)))
+    return load_state_dict_strict(model, state, str(path)).eval(), meta
+
+
+def _cdt3_hyperparameters(meta: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for section in ("config", "model_config"):  # model_config is what built the model: it wins
+        entries = meta.get(section)
+        if isinstance(entries, dict):
+            for theirs, ours in (("nhead", "n_heads"), ("dropout", "dropout"), ("protein_dropout", "protein_dropout")):
+                if isinstance(entries.get(theirs), int | float):
+                    found[ours] = entries[theirs]
+    return found
+
+
+def load_published(path: str | Path) -> tuple[CDT2 | CDT3, dict[str, Any]]:
+    """A published CDT-II or CDT-III checkpoint, whichever the file holds -> (model in eval, meta)."""
+    state, meta = split_checkpoint(read_torch_file(path), str(path))
+    if any(k.startswith("protein_encoder.") for k in state):
+        model = CDT3(cdt3_config_from_state_dict(state, **_cdt3_hyperparameters(meta)))
+    else:
+        model = CDT2(cdt2_config_from_state_dict(state))
     return load_state_dict_strict(model, state, str(path)).eval(), meta
 
 
@@ -185,7 +210,7 @@ def load_published_cdt3(path: str | Path, cfg: CDT3Config | None = None) -> tupl
 
 
 def cdt2_to_cdt3_key(key: str, single_stage: bool = False) -> str | None:
-    """Where a CDT-II tensor goes in CDT-III (cdt3_methods.md §3.5); None = it has no place there.
+    """Where a CDT-II tensor goes in CDT-III; None = it has no place there.
 
     The single-stage ablation keeps CDT-II's pools under `vce.` but its fusion is d x 3 and starts from scratch.
     """

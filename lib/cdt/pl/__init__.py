@@ -18,6 +18,7 @@ import seaborn as sns  # noqa: E402
 
 PALETTE = {"CDT": "#1f4e79", "baseline": "#9e9e9e", "published": "#c0392b", "truth": "#2e7d32"}
 SYNTHETIC_MARK = "synthetic data (cdt simulate)"
+REAL_MARK = "real (authors' files)"
 
 
 def set_style() -> None:
@@ -27,14 +28,14 @@ def set_style() -> None:
 
 
 def save_figure(fig: plt.Figure, name: str, out_dir: str | os.PathLike, synthetic: bool) -> list[Path]:
-    """Save `fig` as ``<out_dir>/<name>.png`` and ``.pdf``; stamp it when the data are synthetic.
+    """Save `fig` as ``<out_dir>/<name>.png`` and ``.pdf``, stamped with its data source (synthetic or real).
 
     `name` carries the paper and panel id, e.g. ``cdt2_fig3b_per_gene_r``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if synthetic:
-        fig.text(0.995, 0.005, SYNTHETIC_MARK, ha="right", va="bottom", fontsize=8, color="#b03a2e", alpha=0.9)
+    mark, colour = (SYNTHETIC_MARK, "#b03a2e") if synthetic else (REAL_MARK, "#1f4e79")
+    fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=colour, alpha=0.9)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
         fig.savefig(p)

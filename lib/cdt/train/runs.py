@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -27,10 +28,12 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cdt.models.checkpoints import load_checkpoint, load_published_cdt2
+from cdt.data.errors import ContractError, RunError
+from cdt.models.checkpoints import load_checkpoint, load_published
+from cdt.train.checks import check_inputs
 from cdt.train.config import TrainConfig
 from cdt.train.data import PairData, ScreenData, split_roles
-from cdt.train.loop import BEST, Trainer, setup_distributed
+from cdt.train.loop import BEST, LAST, Trainer, setup_distributed
 
 TRAINER_VERSION = 1
 CONTENT_HASH_LIMIT = 2 * 1024**3  # larger files are identified by path, size and mtime instead of content
@@ -47,15 +50,33 @@ class DataFiles:
 
     @classmethod
     def from_dir(cls, data_dir: str | os.PathLike, model: str, gene_set: str = "curated") -> DataFiles:
-        """The files of a `cdt simulate` output directory for this model and gene set."""
+        """The files of a data directory for this model and gene set.
+
+        A screen directory holds ``screen_<gene_set>.h5ad`` (written by `cdt prepare`) and ``dna.h5`` (the DNA
+        store, e.g. from `cdt embed-dna`); a `cdt simulate` directory holds one under ``processed/`` and the
+        CDT v1 files under ``v1/``. Missing files are named, with both layouts, before any work.
+        """
         d = Path(data_dir)
         if model == "cdt1":
-            return cls(
+            files = cls(
                 dna=str(d / "v1/dna_enhancers.h5"),
                 pairs=str(d / "v1/pairs.csv"),
                 embeddings=str(d / "v1/embeddings.h5"),
             )
-        return cls(dna=str(d / "processed/dna.h5"), screen=str(d / f"processed/screen_{gene_set}.h5ad"))
+        else:
+            screens = d / "processed" if (d / "processed").is_dir() else d
+            files = cls(dna=str(screens / "dna.h5"), screen=str(screens / f"screen_{gene_set}.h5ad"))
+        missing = [Path(p).relative_to(d).as_posix() for p in files.paths().values() if not Path(p).is_file()]
+        if missing:
+            raise ContractError(
+                str(d),
+                "data directory",
+                f"no {', '.join(missing)}",
+                hint="a screen directory holds screen_curated.h5ad / screen_full.h5ad (cdt prepare) and dna.h5 "
+                "(cdt embed-dna); a `cdt simulate` directory holds them under processed/ and CDT v1's files "
+                "under v1/; or give the files with --screen and --dna",
+            )
+        return files
 
     def paths(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -101,7 +122,8 @@ def run_name(cfg: TrainConfig, files: DataFiles) -> tuple[str, dict]:
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
     gene_set = "" if cfg.model == "cdt1" or cfg.gene_set == "curated" else f"-{cfg.gene_set}"
-    return f"{cfg.model}-{cfg.preset}-{cfg.protocol}{gene_set}-{digest}", payload
+    inputs = "" if cfg.input_protocol == "cell" else f"-{cfg.input_protocol}"
+    return f"{cfg.model}-{cfg.preset}-{cfg.protocol}{gene_set}{inputs}-{digest}", payload
 
 
 def load_data(cfg: TrainConfig, files: DataFiles) -> ScreenData | PairData:
@@ -113,7 +135,14 @@ def load_data(cfg: TrainConfig, files: DataFiles) -> ScreenData | PairData:
         )
     if files.screen is None:
         raise ValueError(f"{cfg.model} needs DataFiles(screen=..., dna=...)")
-    return ScreenData(files.screen, files.dna, cfg.kinds, proteins=cfg.has_proteins)
+    return ScreenData(
+        files.screen,
+        files.dna,
+        cfg.kinds,
+        proteins=cfg.has_proteins,
+        input_protocol=cfg.input_protocol,
+        seed=cfg.seed,
+    )
 
 
 def train(
@@ -124,7 +153,8 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> RunResult:
-    """Train `cfg` on `data` (a `cdt simulate` directory or explicit `DataFiles`) in a run directory under `runs_dir`.
+    """Train `cfg` on `data` (a data directory, see `DataFiles.from_dir`, or explicit `DataFiles`) in a run directory
+    under `runs_dir`.
 
     A finished run with the same config and data is returned as is; an unfinished one resumes from its last
     epoch. CDT-III without `init_from` first trains (or reuses) the matching CDT-II run. `stop_after` pauses
@@ -134,7 +164,13 @@ def train(
     runs_dir = Path(runs_dir)
     if cfg.model in ("cdt3", "cdt3-single") and cfg.init_from is None:
         cdt2_cfg = TrainConfig.for_model(
-            "cdt2", cfg.preset, protocol=cfg.protocol, seed=cfg.seed, gene_set=cfg.gene_set, bf16=cfg.bf16
+            "cdt2",
+            cfg.preset,
+            protocol=cfg.protocol,
+            seed=cfg.seed,
+            gene_set=cfg.gene_set,
+            bf16=cfg.bf16,
+            input_protocol=cfg.input_protocol,
         )
         cdt2_files = DataFiles(dna=files.dna, screen=files.screen)
         dep = train(cdt2_cfg, cdt2_files, runs_dir, progress=progress)
@@ -142,10 +178,15 @@ def train(
     name, fingerprint = run_name(cfg, files)
     run_dir = runs_dir / name
     if (run_dir / "metrics.json").exists():
+        if not (run_dir / BEST).exists():
+            raise RunError(
+                f"{run_dir}: marked finished but has no {BEST}; not reusing it", "delete the run directory and rerun"
+            )
         return _result(run_dir, reused=True)
 
     dist_info = setup_distributed()
     started = time.perf_counter()
+    check_inputs(cfg, files.dna, files.pairs if cfg.model == "cdt1" else None)
     data_obj = load_data(cfg, files)
     roles = split_roles(cfg.model, cfg.protocol)
     idx = {role: data_obj.indices(splits) for role, splits in roles.items()}
@@ -164,6 +205,7 @@ def train(
                 "files": files.paths(),
                 "fingerprint": fingerprint,
                 "protocol": cfg.protocol,
+                "input_protocol": cfg.input_protocol,
                 "roles": {k: list(v) for k, v in roles.items()},
                 "n_samples": {k: int(len(v)) for k, v in idx.items()},
                 "world_size": dist_info.world,
@@ -171,9 +213,21 @@ def train(
         )
         _samples_table(data_obj, idx).to_csv(run_dir / "samples.csv", index=False)
     dist_info.barrier()
-    trainer = Trainer(cfg, data_obj, idx, run_dir, dist_info, progress=progress)
-    if not trainer.fit(stop_after=stop_after):
+    try:
+        trainer = Trainer(cfg, data_obj, idx, run_dir, dist_info, progress=progress)
+        done = trainer.fit(stop_after=stop_after)
+    except BaseException:
+        if dist_info.main and not (run_dir / LAST).exists():  # nothing to resume: leave no half-made run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    if not done:
         return _result(run_dir, reused=False)
+    if not (run_dir / BEST).exists():
+        raise RunError(
+            f"{run_dir}: training ended without a best checkpoint (no epoch gave a finite "
+            f"{cfg.phases[-1].monitor}); the run is not finished",
+            "check the inputs for extreme values, or lower the learning rate",
+        )
     metrics = final_metrics(trainer, roles)
     metrics["wall_seconds"] = time.perf_counter() - started  # this call, incl. loading and final evaluation
     metrics["train_seconds"] = trainer.loop.seconds  # the epochs, summed over every session of the run
@@ -191,6 +245,7 @@ def final_metrics(trainer: Trainer, roles: dict[str, tuple[str, ...]]) -> dict:
     out: dict = {
         "model": cfg.model,
         "protocol": cfg.protocol,
+        "input_protocol": cfg.input_protocol,
         "reported": list(roles["report"]),
         "roles": {k: list(v) for k, v in roles.items()},
         "epochs_trained": len(trainer.history),
@@ -301,7 +356,7 @@ def _finite(obj):
 
 
 def open_run(path: str | os.PathLike) -> LoadedRun:
-    """A training run directory (`cdt.train.load_run`), or a published CDT-II checkpoint file.
+    """A training run directory (`cdt.train.load_run`), or a published CDT-II or CDT-III checkpoint file.
 
     A checkpoint has no training history, metrics or TrainConfig: those fields are empty (config None).
     """
@@ -310,5 +365,5 @@ def open_run(path: str | os.PathLike) -> LoadedRun:
         return load_run(p)
     if not p.exists():
         raise FileNotFoundError(f"{p}: neither a run directory nor a checkpoint file")
-    model, meta = load_published_cdt2(p)
+    model, meta = load_published(p)
     return LoadedRun(run_dir=p, model=model, config=None, history=pd.DataFrame(), metrics={}, extra=meta, files={})
