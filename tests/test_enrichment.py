@@ -22,8 +22,10 @@ def test_gmt_round_trip_and_errors(tmp_path):
     with pytest.raises(ContractError, match="missing.gmt: file: GMT file not found"):
         enrichment.read_gmt(tmp_path / "missing.gmt")
     (tmp_path / "empty.gmt").write_text("only_a_name\n")
-    with pytest.raises(ContractError, match="empty.gmt: gene sets"):
+    with pytest.raises(ContractError, match="empty.gmt: line 1: fewer than 3 tab-separated fields"):
         enrichment.read_gmt(tmp_path / "empty.gmt")
+    with pytest.raises(ContractError, match="empty.gmt: gene sets: no line with a term"):
+        enrichment.read_gmt(tmp_path / "empty.gmt", strict=False)
     (tmp_path / "lib.txt").write_text("T\t\tA\n")
     with pytest.raises(ContractError, match="suffix"):
         enrichment.read_gmt(tmp_path / "lib.txt")

@@ -239,26 +239,17 @@ def embed_dna(
     """Enformer trunk embeddings [896, 3072] per locus into the DNA store."""
     from cdt.pp import embed_dna as run
 
-    try:
-        path = run(
-            fasta,
-            loci,
-            out,
-            model=model,
-            window=window,
-            batch_size=batch_size,
-            reverse_complement_minus=reverse_complement,
-            genome=genome,
-            device=device,
-        )
-    except OSError as exc:
-        if "huggingface" not in str(exc).lower():
-            raise
-        first = str(exc).strip().splitlines()[0]
-        raise CDTError(
-            f"cannot load the Enformer weights {model!r}: {first}",
-            "pass --model DIR (a local from_pretrained copy of the weights), or allow downloads from huggingface.co",
-        ) from exc
+    path = run(
+        fasta,
+        loci,
+        out,
+        model=model,
+        window=window,
+        batch_size=batch_size,
+        reverse_complement_minus=reverse_complement,
+        genome=genome,
+        device=device,
+    )
     console.print(f"wrote {path}")
 
 

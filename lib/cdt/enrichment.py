@@ -10,6 +10,7 @@ Enrichr odds ratio and combined score are recomputed from the counts. Adjusted P
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -46,14 +47,50 @@ GeneSets = Mapping[str, Sequence[str]]
 Library = str | PathLike | GeneSets
 
 
-def read_gmt(path: str | PathLike) -> dict[str, list[str]]:
-    """Term -> genes from a GMT file (gseapy's reader), with errors that name the file."""
+def read_gmt(path: str | PathLike, *, strict: bool = True) -> dict[str, list[str]]:
+    """Term -> genes from a GMT file: one term per line, tab-separated term, description and genes.
+
+    Malformed lines (fewer than three tab-separated fields, e.g. space-separated; an empty term; no genes; a term
+    seen before) raise an error naming the file and the first such line, since a silently shorter library changes
+    every P value. `strict=False` skips them with a warning instead.
+    """
     path = Path(path)
     if not path.is_file():
         raise ContractError(str(path), "file", "GMT file not found")
     if path.suffix.lower() != ".gmt":
         raise ContractError(str(path), "file", "a GMT library must have the .gmt suffix")
-    sets = gseapy.read_gmt(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ContractError(str(path), f"line {line}", "not UTF-8 text; save the file as UTF-8") from None
+    sets: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    bad: list[tuple[int, str]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        term = fields[0].strip()
+        genes = [g.strip() for g in fields[2:] if g.strip()]
+        if len(fields) < 3:
+            spaced = " (space-separated?)" if len(line.split()) >= 3 else ""
+            bad.append((n, f"fewer than 3 tab-separated fields (term, description, genes){spaced}"))
+        elif not term:
+            bad.append((n, "empty term name"))
+        elif not genes:
+            bad.append((n, f"term {term!r} has no genes"))
+        elif term in seen:
+            bad.append((n, f"term {term!r} repeats line {seen[term]}"))
+        else:
+            sets[term], seen[term] = genes, n
+    if bad and strict:
+        more = f" ({len(bad)} malformed lines: {', '.join(str(n) for n, _ in bad[:8])})" if len(bad) > 1 else ""
+        raise ContractError(
+            str(path), f"line {bad[0][0]}", bad[0][1] + more, "fix these lines, or read with strict=False to skip them"
+        )
+    if bad:
+        warnings.warn(f"{path}: skipped {len(bad)} malformed lines: {', '.join(str(n) for n, _ in bad)}", stacklevel=2)
     if not sets:
         raise ContractError(str(path), "gene sets", "no line with a term, a description and >= 1 gene")
     return sets

@@ -39,8 +39,9 @@ class HiC:
         uri = str(path) if group else _cooler_uri(self.path, resolution)
         try:
             self.clr = cooler.Cooler(uri)
+            self.clr.binsize  # noqa: B018 - reads the header now, so a damaged file fails here, named
         except (OSError, KeyError, ValueError) as exc:
-            raise ContractError(uri, "file", f"not a readable cooler ({exc})") from exc
+            raise ContractError(uri, "file", f"not a readable cooler ({_first_line(exc)})") from None
         if self.clr.binsize is None:
             raise ContractError(uri, "bins", "variable-size bins are not supported")
         self.resolution = int(self.clr.binsize)
@@ -81,7 +82,12 @@ class HiC:
         if not ok.any():
             return out
         lo, hi = int(j[ok].min()), int(j[ok].max()) + 1
-        row = self.clr.matrix(balance=balance)[i : i + 1, lo:hi][0].astype(float)  # [hi - lo] contacts of bin i
+        try:
+            row = self.clr.matrix(balance=balance)[i : i + 1, lo:hi][0].astype(float)  # [hi - lo] contacts of bin i
+        except (OSError, KeyError, ValueError) as exc:
+            raise ContractError(
+                str(self.path), "pixels", f"unreadable, truncated or corrupt? ({_first_line(exc)})"
+            ) from None
         out[ok] = row[j[ok] - lo]
         if kind.startswith("oe"):
             exp = self.expected(chrom, balance)  # [bins on chrom] mean contact by diagonal offset
@@ -122,11 +128,15 @@ class HiC:
 
 def _cooler_uri(path: Path, resolution: int | None) -> str:
     """`path` for a single-resolution cooler, ``path::/resolutions/<res>`` for an .mcool (resolution required if many)."""
-    if not cooler.fileops.is_cooler(str(path)) and not cooler.fileops.is_multires_file(str(path)):
+    try:
+        single, multi = cooler.fileops.is_cooler(str(path)), cooler.fileops.is_multires_file(str(path))
+        available = sorted(int(p.rsplit("/", 1)[-1]) for p in cooler.fileops.list_coolers(str(path))) if multi else []
+    except OSError as exc:
+        raise ContractError(str(path), "file", f"truncated or corrupt HDF5 file ({_first_line(exc)})") from None
+    if not single and not multi:
         raise ContractError(str(path), "file", "neither a .cool nor an .mcool (cooler) file")
-    if not cooler.fileops.is_multires_file(str(path)):
+    if not multi:
         return str(path)
-    available = sorted(int(p.rsplit("/", 1)[-1]) for p in cooler.fileops.list_coolers(str(path)))
     if resolution is None:
         if len(available) != 1:
             raise ContractError(str(path), "resolution", f"multi-resolution file; choose one of {available}")
@@ -134,6 +144,11 @@ def _cooler_uri(path: Path, resolution: int | None) -> str:
     if resolution not in available:
         raise ContractError(str(path), "resolution", f"{resolution} bp not stored; available {available}")
     return f"{path}::/resolutions/{resolution}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cdt.data.errors import ContractError
+from cdt.data.staging import check_complete
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,20 @@ class DNAStore:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: DNA store does not exist")
+        check_complete(self.path)
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise ContractError(str(self.path), "file", f"not a readable HDF5 file ({exc})") from exc
         if "loci" not in self._h5:
+            self._h5.close()
             raise ContractError(str(self.path), "/loci", "missing group (not a DNA store)")
-        self.n_bins = int(self._h5.attrs.get("n_bins", -1))
-        self.dim = int(self._h5.attrs.get("dim", -1))
+        try:
+            self.n_bins = int(self._h5.attrs["n_bins"])
+            self.dim = int(self._h5.attrs["dim"])
+        except (KeyError, TypeError, ValueError):
+            self._h5.close()
+            raise ContractError(str(self.path), "attrs", "n_bins and dim must be stored as integers") from None
         self.model = str(self._h5.attrs.get("model", ""))
         self.genome = str(self._h5.attrs.get("genome", ""))  # assembly of the coordinates, e.g. "hg38" ("" = unknown)
         self._cache: dict[str, Locus] = {}
@@ -74,14 +81,33 @@ class DNAStore:
         return len(self._h5["loci"])
 
     def __getitem__(self, locus_id: str) -> np.ndarray:
-        """The locus embedding as float32 `[n_bins, dim]` (read from disk on each call)."""
+        """The locus embedding as float32 `[n_bins, dim]` (read from disk on each call; shape, type, finite checked)."""
         if locus_id not in self:
             raise KeyError(f"{self.path}: locus {locus_id!r} not in DNA store")
+        field = f"/loci/{locus_id}"
         try:
             arr = self._h5["loci"][locus_id][()]
-        except OSError as exc:
-            raise ContractError(str(self.path), f"/loci/{locus_id}", f"unreadable ({exc})") from exc
-        return arr.astype(np.float32)
+        except (OSError, TypeError) as exc:
+            raise ContractError(str(self.path), field, f"unreadable ({exc})") from exc
+        if arr.dtype.kind not in "fiu":
+            raise ContractError(
+                str(self.path), field, f"stored as {arr.dtype} ({arr.dtype.kind!r} kind), not as float embeddings"
+            )
+        if arr.shape != (self.n_bins, self.dim):
+            raise ContractError(
+                str(self.path),
+                field,
+                f"shape {list(arr.shape)}, but the store's [n_bins, dim] is {[self.n_bins, self.dim]}; "
+                "re-embed this locus",
+            )
+        arr = arr.astype(np.float32)
+        finite = np.isfinite(arr)
+        if not finite.all():
+            b, d = np.argwhere(~finite)[0].tolist()
+            raise ContractError(
+                str(self.path), field, f"{int((~finite).sum())} non-finite values (first at bin {b}, column {d})"
+            )
+        return arr
 
     def locus(self, locus_id: str) -> Locus:
         """Coordinates of a locus."""
@@ -108,6 +134,16 @@ class DNAStore:
     def stack(self, locus_ids: list[str]) -> np.ndarray:
         """`[len(locus_ids), n_bins, dim]` float32 for a list of loci (each read once)."""
         return np.stack([self[k] for k in locus_ids]) if locus_ids else np.zeros((0, self.n_bins, self.dim), np.float32)
+
+    def check_shape(self, n_bins: int, dim: int, preset: str) -> None:
+        """Refuse a store whose windows do not have the preset's `[n_bins, dim]` (names this file, not the screen)."""
+        if (self.n_bins, self.dim) != (n_bins, dim):
+            raise ContractError(
+                str(self.path),
+                "n_bins/dim",
+                f"DNA windows are [n_bins, dim] = {[self.n_bins, self.dim]} but preset {preset!r} expects "
+                f"{[n_bins, dim]}; use the preset the data were made for",
+            )
 
     def close(self) -> None:
         self._h5.close()

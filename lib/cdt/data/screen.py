@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cdt.data.errors import ContractError
+from cdt.data.staging import check_complete
 
 if TYPE_CHECKING:
     from cdt.data.dnastore import DNAStore
@@ -86,7 +87,7 @@ def make_screen(
 
 
 def validate_screen(
-    adata: ad.AnnData,
+    adata: ad.AnnData | str | os.PathLike,
     source: str | os.PathLike = "<in memory>",
     dna_store: DNAStore | None = None,
     require_proteins: bool = False,
@@ -95,8 +96,12 @@ def validate_screen(
 
     Checks required fields, shapes, finite values, unique gene names, known kinds and splits,
     non-empty ``train`` and ``test`` splits, and (when a store is given) that every perturbed
-    cell's locus is in the DNA store.
+    cell's locus is in the DNA store. Given a path, the file is read first (and named in errors).
     """
+    if isinstance(adata, (str, os.PathLike)):
+        return validate_screen(_read_h5ad(Path(adata)), adata, dna_store, require_proteins)
+    if not isinstance(adata, ad.AnnData):
+        raise TypeError(f"validate_screen takes an AnnData or a path, not {type(adata).__name__}")
     src = str(source)
 
     def fail(field: str, problem: str) -> None:
@@ -170,13 +175,22 @@ def validate_screen(
 def read_screen(path: str | os.PathLike, dna_store: DNAStore | None = None) -> ad.AnnData:
     """Read an ``.h5ad`` screen and validate it; errors name the file."""
     path = Path(path)
+    return validate_screen(_read_h5ad(path), path, dna_store=dna_store)
+
+
+def _read_h5ad(path: Path) -> ad.AnnData:
     if not path.exists():
         raise FileNotFoundError(f"{path}: screen file does not exist")
+    check_complete(path)
     try:
-        adata = ad.read_h5ad(path)
+        return ad.read_h5ad(path)
     except Exception as exc:  # h5py/anndata raise many types for truncated or foreign files
-        raise ContractError(str(path), "file", f"cannot be read as h5ad ({exc})") from exc
-    return validate_screen(adata, path, dna_store=dna_store)
+        raise ContractError(str(path), "file", f"cannot be read as h5ad ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def write_screen(adata: ad.AnnData, path: str | os.PathLike) -> Path:

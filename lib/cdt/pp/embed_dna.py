@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import h5py
@@ -181,10 +182,10 @@ def embed_dna(
     work = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"model": model_name, "genome": genome, "window": window, "bin_size": bin_size, "format": "cdt-dna-store-1"}
-    if out.exists() and not work.exists():  # extend a finished store: check it first, then reopen it as partial
+    if out.exists() and not work.exists():  # extend a finished store: check it, then extend a copy of it
         with h5py.File(out, "r") as h5:
             _check_or_set_attrs(h5, meta, out)
-        os.replace(out, work)
+        shutil.copyfile(out, work)  # the finished store stays in place until the extended one replaces it
     with h5py.File(work, "a") as h5:
         _check_or_set_attrs(h5, meta, work)
         grp = h5.require_group("loci")

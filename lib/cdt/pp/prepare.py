@@ -73,8 +73,15 @@ def check_counts(adata: ad.AnnData, source: str = "<counts>") -> ad.AnnData:
         dup = adata.obs_names[adata.obs_names.duplicated()].unique()
         raise ContractError(source, "obs_names", f"{len(dup)} duplicate barcodes, e.g. {dup[:3].tolist()}")
     x = sp.csr_matrix(adata.X)
-    if x.nnz and ((x.data < 0).any() or not np.allclose(x.data, np.round(x.data))):
-        raise ContractError(source, "X", "counts must be non-negative integers (raw UMI counts, not normalised)")
+    bad = np.flatnonzero((x.data < 0) | (x.data != np.rint(x.data))) if x.nnz else []
+    if len(bad):
+        cell = int(np.searchsorted(x.indptr, bad[0], side="right") - 1)
+        raise ContractError(
+            source,
+            "X",
+            f"counts must be non-negative integers (raw UMI counts, not normalised); {len(bad)} values are not, "
+            f"first {x.data[bad[0]]:g} (cell {adata.obs_names[cell]}, gene {adata.var_names[x.indices[bad[0]]]})",
+        )
     adata.X = x
     return adata
 

@@ -148,7 +148,8 @@ def enhancer_loci(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_genome(pairs: pd.DataFrame, store: DNAStore, pairs_source: str = "<pairs>") -> None:
-    """Refuse pairs whose genome build differs from the DNA store's; also every enhancer must be in the store.
+    """Refuse pairs whose genome build differs from the DNA store's; every enhancer must be in the store, its
+    window centred within one bin of the pair's enhancer centre (same chromosome).
 
     A side without build information (no ``genome`` column / attribute) cannot be checked and is logged.
     """
@@ -171,6 +172,18 @@ def check_genome(pairs: pd.DataFrame, store: DNAStore, pairs_source: str = "<pai
             "enhancer_id",
             f"{len(missing)} enhancers have no DNA window in {store.path}, e.g. {missing[:3]}",
         )
+    if {"chrom", "enhancer_center"} <= set(pairs.columns):
+        first = pairs.drop_duplicates("enhancer_id")
+        for row in first.itertuples():
+            locus = store.locus(str(row.enhancer_id))
+            if str(row.chrom) != locus.chrom or abs(int(row.enhancer_center) - locus.center) > locus.bin_size:
+                raise ContractError(
+                    pairs_source,
+                    "enhancer_center",
+                    f"enhancer {row.enhancer_id} is at {row.chrom}:{row.enhancer_center} but its window in "
+                    f"{store.path} is centred at {locus.chrom}:{locus.center} (more than one {locus.bin_size}-bp "
+                    "bin away); re-embed the enhancers from these pairs",
+                )
 
 
 def prepare_v1(

@@ -23,6 +23,7 @@ from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from cdt.config import HELD_OUT_GENES, Preset, get_preset
+from cdt.data.staging import staged_output
 from cdt.pp.prepare import prepare
 from cdt.simulate import proteins, screen
 from cdt.simulate.annotations import side_effect_table, write_genesets
@@ -37,7 +38,8 @@ class _Log:
     """Stage timer that prints what is being done when `progress` is on."""
 
     def __init__(self, progress: bool):
-        self.console = Console(stderr=True, quiet=not progress)
+        # plain text lines in a notebook too (not one HTML box per line), without the source-file column
+        self.console = Console(stderr=True, quiet=not progress, force_jupyter=False, log_path=False)
         self.t0 = self.last = time.perf_counter()
         self.timing: dict[str, float] = {}
 
@@ -57,7 +59,11 @@ def child_rngs(seed: int) -> dict[str, np.random.Generator]:
 
 
 def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) -> dict:
-    """Write the whole simulated data set to `out` and return the manifest (also written to manifest.json)."""
+    """Write the whole simulated data set to `out` and return the manifest (also written to manifest.json).
+
+    The files are made in a staging directory beside `out` and moved in at the end, manifest.json last: an
+    interrupted or failed run leaves an earlier data set in `out` as it was.
+    """
     from cdt.simulate.genome import simulate_genome
     from cdt.simulate.v1 import simulate_v1
 
@@ -65,12 +71,15 @@ def simulate(preset: Preset | str, seed: int, out: Path, progress: bool = True) 
     out = Path(out)
     log = _Log(progress)
     rngs = child_rngs(seed)
-    manifest, loci, curated = simulate_screen(preset, seed, out, log=log)
-    simulate_genome(preset, loci.loc[:, [*LOCI_COLUMNS, *OPTIONAL_LOCI_COLUMNS]], out, rngs["genome"])
-    log.done("genome", "DNA windows, ENCODE peaks and tracks, Hi-C")
-    simulate_v1(preset, curated[: preset.v1_n_genes], out, rngs["v1"])
-    log.done("v1", "CDT v1 enhancer-gene pairs and embeddings")
-    return write_manifest(out, manifest, log)
+    with staged_output(out, last="manifest.json") as stage:  # `out` changes only once every file is made
+        manifest, loci, curated = simulate_screen(preset, seed, stage, log=log)
+        simulate_genome(preset, loci.loc[:, [*LOCI_COLUMNS, *OPTIONAL_LOCI_COLUMNS]], stage, rngs["genome"])
+        log.done("genome", "DNA windows, ENCODE peaks and tracks, Hi-C")
+        simulate_v1(preset, curated[: preset.v1_n_genes], stage, rngs["v1"])
+        log.done("v1", "CDT v1 enhancer-gene pairs and embeddings")
+        manifest = write_manifest(stage, manifest, log)
+    log.console.log(f"simulate | {len(manifest['files'])} files -> {out}", markup=False)
+    return manifest
 
 
 def simulate_screen(

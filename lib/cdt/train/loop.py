@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from cdt.config import get_preset
+from cdt.data.errors import TrainingError
 from cdt.models import CDT1, CDT2, CDT3, CDT1Config, CDT2Config, CDT3Config
 from cdt.models.checkpoints import (
     TransferReport,
@@ -40,11 +41,13 @@ from cdt.models.checkpoints import (
     split_checkpoint,
     transfer_cdt2_to_cdt3,
 )
+from cdt.train.checks import check_resume
 from cdt.train.config import Phase, TrainConfig
 from cdt.train.data import PairData, Samples, ScreenData, epoch_batches
 from cdt.train.tasks import PairTask, ScreenTask
 
 LAST, BEST, HISTORY = "last.pt", "best.pt", "history.csv"
+NONFINITE_HINT = "check these samples' inputs for extreme values, or lower the learning rate"
 
 
 # --- processes -------------------------------------------------------------------------------------------------
@@ -261,6 +264,7 @@ class Trainer:
         ckpt_extra = None
         if last.exists():
             state, meta = split_checkpoint(read_torch_file(last), str(last))
+            check_resume(meta.get("extra", {}), cfg, last)
             load_state_dict_strict(model, state, str(last))
             ckpt_extra = meta["extra"]
             self.init_info = ckpt_extra.get("init")
@@ -398,11 +402,13 @@ class Trainer:
         loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=self.data.collate)
         meter = self.task.meter(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        for batch in tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.progress):
+        for b, batch in enumerate(tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.progress)):
             batch = batch.to(self.device)
             with self._autocast():
                 out = self.task.forward(net, batch)
             loss, parts = self.task.loss(out, batch, phase.protein_lambda)
+            if not torch.isfinite(loss):
+                raise TrainingError(self._nonfinite(idx[batches[b]], b, len(batches)), NONFINITE_HINT)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
@@ -431,6 +437,14 @@ class Trainer:
             meter.update(out, batch, parts)
         self.dist.all_reduce(meter.tensors())
         return meter
+
+    def _nonfinite(self, rows: np.ndarray, b: int, n_batches: int) -> str:
+        """Where a non-finite loss appeared: epoch, batch and the first samples (and DNA loci) in it."""
+        where = f"{self.run_dir}: non-finite training loss at epoch {self.loop.epoch + 1}, batch {b + 1} of {n_batches}"
+        if isinstance(self.data, ScreenData):
+            loci = sorted(set(self.data.loci[self.data.locus[rows].numpy()]))
+            return f"{where}: cells {', '.join(self.data.obs_names[rows[:3]])}; loci {', '.join(loci[:5])}"
+        return f"{where}: pairs {', '.join(self.data.pair_ids[rows[:3]])}"
 
     # -- checkpoints --
     def _best_extra(self, row: dict, phase: Phase) -> dict:
