@@ -345,3 +345,30 @@ def test_v1_comparison_sets_the_run_beside_the_pair_baselines(tmp_path, tiny_dna
         assert model.loc[split, "n"] == (pairs["split"] == split).sum()
     assert set(table["method"]) >= {"CDT v1", "mean training beta of the target gene", "ridge: gene embeddings + DNA"}
     assert set(table.loc[table["split"] == "val", "role"]) == {"reported"}  # paper protocol: val is reported
+
+
+def test_ablation_findings_render_as_one_bullet_list():
+    from markdown_it import MarkdownIt
+
+    summary = pd.DataFrame(
+        {
+            "run": ["curated", "full"],
+            "val_r_best": [0.64, 0.37],
+            "train_r_best": [0.65, 0.40],
+            "best_epoch": [3, 2],
+            "stop_epoch": [3, 15],
+            "baseline_r": [0.15, 0.10],
+        }
+    )
+    fair = pd.DataFrame({"model": ["full model, curated genes only"], "r": [0.60]})
+    text = ap.ablation_findings(summary, fair, synthetic=True)
+    html = MarkdownIt().render(text)
+    assert "<ol" not in html and html.count("<li>") == 5
+    assert (
+        "(0.640, best epoch 3 of 3) is <strong>higher than</strong> the full-set model's (0.370, best epoch 2 of 15)"
+        in html
+    )
+    assert "<strong>still higher</strong> (+0.040)" in html and "+0.230 comes from scoring" in html
+    assert "Train minus validation r of the curated model at its best epoch: +0.010" in html
+    assert "Synthetic data" in html
+    assert "Synthetic data" not in ap.ablation_findings(summary, fair, synthetic=False)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,8 @@ def find_repo_root() -> Path:
 REPO_ROOT = find_repo_root()
 REAL_LABEL = "real (authors' files)"
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-console = Console(stderr=True)
+# in a notebook kernel: plain lines on stdout (not one HTML box each, not the red stderr stream)
+console = Console(stderr="ipykernel" not in sys.modules, force_jupyter=False, highlight=False)
 
 
 @dataclass
@@ -303,6 +305,10 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
     src_ipynb = nb_dir / f".{source.stem}.source.ipynb"
     jupytext.write(jupytext.read(source), src_ipynb)
     executed = nb_dir / f"{source.stem}.ipynb"
+    # models are trained before the notebooks run, so a progress bar there only leaves a frozen 0% in the output
+    quiet = {"TQDM_DISABLE": "1"}
+    saved_env = {k: os.environ.get(k) for k in quiet}
+    os.environ.update(quiet)  # the kernel inherits the environment it starts with
     try:
         pm.execute_notebook(
             str(src_ipynb),
@@ -313,6 +319,7 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
             cwd=str(source.parent),
             progress_bar=False,
             log_output=False,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the kernel's note on unencrypted local TCP
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(
@@ -321,6 +328,11 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict) -> Path:
         ) from None
     finally:
         src_ipynb.unlink(missing_ok=True)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return executed
 
 

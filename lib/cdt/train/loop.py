@@ -320,6 +320,11 @@ class Trainer:
         finally:
             bar.close()
 
+    @property
+    def batch_bar(self) -> bool:
+        """A bar over each epoch's batches in a terminal; a notebook shows one bar per model (its epochs)."""
+        return self.progress and not any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
+
     def _optimiser(self, model: nn.Module, phase: Phase):
         """AdamW over the trainable parameters (CDT-III: nuclear frozen, or nuclear/new groups) + plateau scheduler."""
         nuclear_ids = {id(p) for p in model.nuclear_parameters()} if isinstance(model, CDT3) else set()
@@ -402,7 +407,7 @@ class Trainer:
         loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=self.data.collate)
         meter = self.task.meter(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        for b, batch in enumerate(tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.progress)):
+        for b, batch in enumerate(tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.batch_bar)):
             batch = batch.to(self.device)
             with self._autocast():
                 out = self.task.forward(net, batch)
