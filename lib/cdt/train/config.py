@@ -15,6 +15,7 @@ from cdt.config import get_preset
 
 MODELS: tuple[str, ...] = ("cdt1", "cdt2", "cdt3", "cdt3-single")
 PROTOCOLS: tuple[str, ...] = ("paper", "clean")
+INPUT_PROTOCOLS: tuple[str, ...] = ("cell", "control", "ntc-mean")  # what the model is given as RNA/protein input
 GENE_SETS: tuple[str, ...] = ("curated", "full")
 V1_SPLITS: tuple[str, ...] = ("enhancer", "pair")
 
@@ -65,11 +66,14 @@ class TrainConfig:
     v1_split: str = "enhancer"  # CDT v1: "enhancer" (pairs.csv `split`, as the paper says) | "pair" (`pair_split`)
     init_from: str | None = None  # CDT-III: trained CDT-II run directory or checkpoint
     bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
+    # cell: each cell's own RNA/protein; control: a random NTC cell's (fresh per epoch); ntc-mean: the NTC mean
+    input_protocol: str = "cell"
 
     def __post_init__(self) -> None:
         checks = {
             "model": (self.model, MODELS),
             "protocol": (self.protocol, PROTOCOLS),
+            "input_protocol": (self.input_protocol, INPUT_PROTOCOLS),
             "gene_set": (self.gene_set, GENE_SETS),
             "v1_split": (self.v1_split, V1_SPLITS),
             "protein_loss_on": (self.protein_loss_on, ("expressed", "all")),
@@ -78,6 +82,8 @@ class TrainConfig:
             if value not in allowed:
                 raise ValueError(f"TrainConfig.{name}={value!r}; choose one of {', '.join(allowed)}")
         get_preset(self.preset)
+        if self.model == "cdt1" and self.input_protocol != "cell":
+            raise ValueError(f"TrainConfig.input_protocol={self.input_protocol!r}: CDT v1 has no RNA or protein input")
         if not self.phases:
             raise ValueError("TrainConfig.phases is empty")
         if self.batch_size < 1:
@@ -99,6 +105,8 @@ class TrainConfig:
         d = asdict(self)
         d["phases"] = [asdict(p) for p in self.phases]
         d["kinds"] = list(self.kinds)
+        if self.input_protocol == "cell":  # the default is left out: earlier runs keep their names and files
+            del d["input_protocol"]
         return d
 
     @classmethod

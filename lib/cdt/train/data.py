@@ -1,7 +1,13 @@
 """Training data held in memory as tensors, batched with each distinct DNA locus once.
 
 `ScreenData` (CDT-II/III) holds a processed screen: cells x genes inputs and targets, proteins, and one
-float32 tensor with the DNA embeddings of the perturbed loci. `PairData` (CDT v1) holds enhancer-gene pairs
+float32 tensor with the DNA embeddings of the perturbed loci. Its input protocol decides which RNA and protein
+values the model is given for a cell (the target is always the cell's own):
+
+- ``cell``      the cell's own values (the papers' set-up; the target is then an affine map of the input);
+- ``control``   the values of an NTC cell drawn at random (seeded: a fresh draw every training epoch, one fixed
+                draw for evaluation), so that only the DNA says which perturbation happened;
+- ``ntc-mean``  the NTC mean profile for every cell. `PairData` (CDT v1) holds enhancer-gene pairs
 with their enhancer windows and the fixed gene/protein embeddings. A `Samples` dataset yields sample
 indices; the data object's `collate` gathers a batch from them (for screens: the batch's distinct loci plus a
 per-cell `locus_index`, the input the models take).
@@ -23,6 +29,7 @@ from torch.utils.data import Dataset
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
 from cdt.data.screen import read_screen, validate_screen
+from cdt.train.config import INPUT_PROTOCOLS
 
 V1_COLUMNS = ("enhancer_id", "target_gene", "target_index", "beta")
 
@@ -91,12 +98,26 @@ class Samples(Dataset):
 
 
 class ScreenData:
-    """A processed screen (cells of the chosen kinds) as tensors, with the loci's DNA in memory."""
+    """A processed screen (cells of the chosen kinds) as tensors, with the loci's DNA in memory.
+
+    `input_protocol` and `seed` choose the model inputs (module docstring); `rna` / `protein` stay the cells'
+    own values, `input_rna` / `input_protein` are the tables `collate` reads inputs from.
+    """
 
     def __init__(
-        self, screen: str | os.PathLike, dna: str | os.PathLike, kinds: tuple[str, ...], proteins: bool = False
+        self,
+        screen: str | os.PathLike,
+        dna: str | os.PathLike,
+        kinds: tuple[str, ...],
+        proteins: bool = False,
+        *,
+        input_protocol: str = "cell",
+        seed: int = 0,
     ):
+        if input_protocol not in INPUT_PROTOCOLS:
+            raise ValueError(f"input_protocol={input_protocol!r}; choose one of {', '.join(INPUT_PROTOCOLS)}")
         self.path = Path(screen)
+        self.input_protocol, self.seed = input_protocol, seed
         with DNAStore(dna) as store:
             adata = read_screen(self.path, dna_store=store)
             if proteins:
@@ -105,6 +126,16 @@ class ScreenData:
             keep = np.isin(kind, kinds)
             if not keep.any():
                 raise ContractError(str(self.path), "obs['kind']", f"no cells of kinds {list(kinds)}")
+            self._keep = keep  # [n_obs] rows of the file kept; control draws are made over every row
+            if input_protocol == "control":
+                ntc = adata[kind == "NTC"]
+                if ntc.n_obs == 0:
+                    raise ContractError(str(self.path), "obs['kind']", NO_NTC_CELLS)
+                self._pool_rna = torch.from_numpy(_dense(ntc.X))  # [M, G]
+                self._pool_protein = torch.from_numpy(_protein_values(ntc)) if proteins else None
+            elif input_protocol == "ntc-mean":
+                self._pool_rna = torch.from_numpy(np.asarray(adata.var["ntc_mean_expr"], np.float32))[None]  # [1, G]
+                self._pool_protein = torch.from_numpy(ntc_mean_protein(adata))[None] if proteins else None
             adata = adata[keep]
             obs = adata.obs
             self.obs_names = obs.index.to_numpy(dtype=str)
@@ -126,6 +157,11 @@ class ScreenData:
             self.protein_names = np.asarray(adata.uns["protein_names"], dtype=str)
             if not self.expressed.any():
                 raise ContractError(str(self.path), "uns['protein_expressed']", "no protein is marked expressed")
+        if input_protocol == "cell":
+            self.input_rna, self.input_protein = self.rna, self.protein
+        else:
+            self.input_rna, self.input_protein = self._pool_rna, self._pool_protein
+        self._draws: dict[int | None, Tensor] = {}
 
     @property
     def n_genes(self) -> int:
@@ -142,19 +178,88 @@ class ScreenData:
         """Cells in any of `splits`, in file order."""
         return np.flatnonzero(np.isin(self.split, splits))
 
-    def collate(self, cells: list[int]) -> CellBatch:
+    def input_rows(self, idx: Tensor, epoch: int | None = None) -> Tensor:
+        """[B] rows of `input_rna` / `input_protein` that cells `idx` get as input in training `epoch` (None:
+        evaluation): the cells themselves (`cell`), their drawn NTC cells (`control`), the mean row (`ntc-mean`)."""
+        if self.input_protocol == "cell":
+            return idx
+        if self.input_protocol == "ntc-mean":
+            return torch.zeros_like(idx)
+        if epoch not in self._draws:
+            if len(self._draws) > 1:  # keep the evaluation draw and the current epoch's
+                self._draws = {None: self._draws[None]} if None in self._draws else {}
+            draw = control_draw(len(self._keep), len(self._pool_rna), self.seed, epoch)
+            self._draws[epoch] = torch.from_numpy(draw[self._keep])
+        return self._draws[epoch][idx]
+
+    def collate(self, cells: list[int], epoch: int | None = None) -> CellBatch:
+        """The batch of `cells`; `epoch` is the training epoch (fresh control draws), None in evaluation."""
         idx = torch.as_tensor(cells, dtype=torch.long)
         loci, locus_index = torch.unique(self.locus[idx], return_inverse=True)  # [U], [B]
+        rows = self.input_rows(idx, epoch)
         prot = self.protein is not None
         return CellBatch(
             dna=self.dna[loci],
             locus_index=locus_index,
-            rna=self.rna[idx],
+            rna=self.input_rna[rows],
             target=self.target[idx],
             group=self.group[idx],
-            protein=self.protein[idx] if prot else None,
+            protein=self.input_protein[rows] if prot else None,
             protein_target=self.protein_target[idx] if prot else None,
         )
+
+
+NO_NTC_CELLS = (
+    "no NTC cells: the 'control' input protocol draws each cell's input from them "
+    "(the authors' files summarise NTC cells as means; use 'ntc-mean')"
+)
+
+
+def control_draw(n_cells: int, n_ntc: int, seed: int, epoch: int | None = None) -> np.ndarray:
+    """[n_cells] position (in [0, n_ntc)) of the NTC cell whose input each screen row gets under `control`.
+
+    One stream per (seed, epoch): training epoch e draws afresh, `epoch=None` is the fixed evaluation draw.
+    """
+    stream = 0 if epoch is None else int(epoch) + 1
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), stream]))
+    return rng.integers(n_ntc, size=n_cells).astype(np.int64)
+
+
+def ntc_mean_protein(adata) -> np.ndarray:
+    """[P] float32 NTC mean protein level: protein - protein_target in the rows with protein data."""
+    diff = np.asarray(adata.obsm["protein"], np.float64) - np.asarray(adata.obsm["protein_target"], np.float64)
+    if "has_protein" in adata.obs:
+        diff = diff[adata.obs["has_protein"].to_numpy(dtype=bool)]
+    return diff.mean(0).astype(np.float32)
+
+
+def protocol_inputs(adata, input_protocol: str, *, seed: int = 0):
+    """A copy of a screen whose inputs (`X`, `obsm['protein']`) are what the model sees under `input_protocol`.
+
+    Targets and obs are unchanged; control cells come from the fixed evaluation draw, as in `ScreenData`, so the
+    interpretation tools (predictions, attention, gradients) see the inputs a run was evaluated on. `cell`
+    returns `adata` itself.
+    """
+    if input_protocol not in INPUT_PROTOCOLS:
+        raise ValueError(f"input_protocol={input_protocol!r}; choose one of {', '.join(INPUT_PROTOCOLS)}")
+    if input_protocol == "cell":
+        return adata
+    out = adata.copy()
+    has_protein = "protein" in adata.obsm
+    if input_protocol == "control":
+        ntc = np.flatnonzero(adata.obs["kind"].astype(str).to_numpy() == "NTC")
+        if len(ntc) == 0:
+            raise ContractError(str(adata.uns.get("cdt", {}).get("source", "screen")), "obs['kind']", NO_NTC_CELLS)
+        rows = ntc[control_draw(adata.n_obs, len(ntc), seed)]
+        out.X = _dense(adata.X)[rows]
+        if has_protein:
+            out.obsm["protein"] = _protein_values(adata)[rows]
+    else:
+        out.X = np.broadcast_to(np.asarray(adata.var["ntc_mean_expr"], np.float32), adata.shape).copy()
+        if has_protein:
+            out.obsm["protein"] = np.broadcast_to(ntc_mean_protein(adata), adata.obsm["protein"].shape).copy()
+    out.uns["input_protocol"] = input_protocol
+    return out
 
 
 class PairData:
@@ -279,6 +384,10 @@ def _read_v1_embeddings(path: Path) -> tuple[Tensor, Tensor, np.ndarray]:
         if not np.isfinite(arr).all():
             raise ContractError(str(path), key, "non-finite values")
     return torch.from_numpy(rna), torch.from_numpy(prot), genes
+
+
+def _protein_values(adata) -> np.ndarray:
+    return np.ascontiguousarray(adata.obsm["protein"], dtype=np.float32)
 
 
 def _dense(arr) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -404,7 +405,10 @@ class Trainer:
         batches = epoch_batches(
             len(idx), self.cfg.batch_size, self.data_gen, self.dist.rank, self.dist.world, self.cfg.drop_last
         )
-        loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=self.data.collate)
+        collate = self.data.collate
+        if isinstance(self.data, ScreenData):  # control inputs are drawn afresh each epoch
+            collate = functools.partial(collate, epoch=self.loop.epoch)
+        loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=collate)
         meter = self.task.meter(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
         for b, batch in enumerate(tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.batch_bar)):
