@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 from cdt.report import Numbers, collect_numbers, markdown_table, write_report
 
 
@@ -21,5 +22,33 @@ def test_numbers_round_trip_into_report(tmp_path):
 def test_markdown_formats_numbers_and_truncates():
     df = pd.DataFrame({"a": [21072185.0, 3.5e-17, float("nan")], "b": ["x|y", "1.6727272727", "7"]})
     md = markdown_table(df, max_rows=2)
-    assert "21,072,185" in md and "3.50e-17" in md and "x/y" in md and "1.67" in md
+    assert "21,072,185" in md and "3.50e-17" in md and "x\\|y" in md and "1.67" in md
     assert "1 more rows" in md
+
+
+def test_summary_counts_reproduced_differing_and_untestable_numbers_per_paper():
+    from cdt.report import compare_numbers, summary_lines
+
+    numbers = pd.DataFrame(
+        {
+            "paper": ["CDT-II", "CDT-II", "CDT-II", "CDT-III", "CDT-III", "CDT-III"],
+            "item": ["Fig 2A", "Fig 3A", "Fig 6A", "Table 1", "Table 2", "Fig 4"],
+            "quantity": ["val r", "r", "odds ratio", "r", "count", "note only"],
+            "published": [0.64, 0.64, 201.0, 0.85, 40, None],
+            "value": [0.60, 0.50, 190.0, None, 30, 1.0],
+        }
+    )
+    rows = compare_numbers(numbers).set_index("item")
+    # |0.60-0.64| = 0.04 <= 0.05; |0.50-0.64| = 0.14 > 0.05; |190-201| = 11 <= 20.1; no value; |30-40| = 10 > 4
+    assert rows["status"].to_dict() == {
+        "Fig 2A": "reproduced",
+        "Fig 3A": "differs",
+        "Fig 6A": "reproduced",
+        "Table 1": "not testable",
+        "Table 2": "differs",
+    }
+    assert rows.loc["Table 2", "gap"] == pytest.approx(10 / 4.0)
+    text = "\n".join(summary_lines(numbers))
+    assert "| CDT-II | 3 | 2 | 1 | 0 |" in text and "| CDT-III | 2 | 0 | 1 | 1 |" in text
+    # ranked by difference over tolerance: 0.14 / 0.05 = 2.8 before 10 / 4 = 2.5
+    assert "1. CDT-II Fig 3A, r: published 0.64, here 0.5\n2. CDT-III Table 2, count: published 40, here 30" in text

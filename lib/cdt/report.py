@@ -95,10 +95,62 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 40) -> str:
     shown = df.head(max_rows)
     lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
     for _, row in shown.iterrows():
-        lines.append("| " + " | ".join(_fmt(v).replace("|", "/") for v in row.tolist()) + " |")
+        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row.tolist()) + " |")
     if len(df) > max_rows:
         lines.append(f"\n*({len(df) - max_rows} more rows in the CSV)*")
     return "\n".join(lines)
+
+
+ABS_TOLERANCE = 0.05  # for published values within [-1, 1] (correlations, fractions, AUROC)
+REL_TOLERANCE = 0.10  # for larger published values (counts, odds ratios, fold changes)
+
+
+def compare_numbers(numbers: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a published number, classed ``reproduced`` (within `ABS_TOLERANCE` of a published value in
+    [-1, 1], else within `REL_TOLERANCE` of it), ``differs`` or ``not testable`` (no number on this data), with
+    the difference scaled by the tolerance (`gap`, > 1 means outside it) to rank differences across quantities."""
+    published = pd.to_numeric(numbers["published"], errors="coerce")
+    value = pd.to_numeric(numbers["value"], errors="coerce")
+    rows = numbers.loc[published.notna()].copy()
+    p, v = published[rows.index], value[rows.index]
+    tolerance = (p.abs() * REL_TOLERANCE).where(p.abs() > 1, ABS_TOLERANCE)
+    rows["gap"] = (v - p).abs() / tolerance
+    rows["status"] = "not testable"
+    rows.loc[v.notna() & (rows["gap"] <= 1), "status"] = "reproduced"
+    rows.loc[v.notna() & (rows["gap"] > 1), "status"] = "differs"
+    return rows
+
+
+def summary_lines(numbers: pd.DataFrame, n_differences: int = 5) -> list[str]:
+    """The report's opening: per paper, published numbers reproduced / differing / not testable, and the largest
+    differences (relative to the tolerance)."""
+    rows = compare_numbers(numbers)
+    if rows.empty:
+        return []
+    lines = [
+        "## Summary",
+        "",
+        f"A published number counts as reproduced when this run's value lies within {ABS_TOLERANCE} of it (published "
+        f"values between -1 and 1: correlations, fractions, AUROC) or within {REL_TOLERANCE:.0%} of it (larger "
+        "values); not testable means this data gave no value for it.",
+        "",
+        "| paper | published numbers | reproduced | differ | not testable |",
+        "|---|---|---|---|---|",
+    ]
+    for paper, group in rows.groupby("paper", sort=False):
+        counts = group["status"].value_counts()
+        lines.append(
+            f"| {paper} | {len(group)} | {counts.get('reproduced', 0)} | {counts.get('differs', 0)} | "
+            f"{counts.get('not testable', 0)} |"
+        )
+    differs = rows[rows["status"] == "differs"].sort_values("gap", ascending=False).head(n_differences)
+    if not differs.empty:
+        lines += ["", f"The {len(differs)} largest differences:", ""]
+        lines += [
+            f"{i}. {r.paper} {r.item}, {r.quantity}: published {_fmt(r.published)}, here {_fmt(r.value)}"
+            for i, r in enumerate(differs.itertuples(), 1)
+        ]
+    return [*lines, ""]
 
 
 def collect_numbers(out_dir: str | os.PathLike) -> pd.DataFrame:
@@ -124,6 +176,7 @@ def write_report(
     lines = ["# Reproduction report", ""]
     lines += [f"- **{k}**: {v}" for k, v in header.items()]
     lines.append("")
+    lines += summary_lines(numbers)
     if files:
         lines += ["## Files read", "", "| file | bytes | sha256 |", "|---|---|---|"]
         lines += [f"| {f['name']} | {f['size']:,} | `{f['sha256']}` |" for f in files]
