@@ -227,7 +227,7 @@ maps = mean_attention_maps(
     dna,
     cells=ab.first_cells(screen, targets, N_CELLS_TARGET),
     maps=["rna_self_0", "dna_to_rna"],
-    heads=True,
+    heads=False,  # head-averaged per perturbation: head-resolved maps of every perturbation do not fit in memory
     by="perturbation",
     splits=None,
 )
@@ -483,8 +483,10 @@ truth, mask, truth_what = ab.head_truth(genes, truth_dir, bench.labels)
 abl_cells = ab.first_cells(screen, held, N_CELLS_ABLATION)
 ablations, ranks = {}, []
 for label, run in runs.items():
-    if label == "CDT-II":
-        head_map = ab.pooled_map(maps, "rna_self_0", heads=True)
+    if label == "CDT-II":  # the cells of section 2, pooled over perturbations, head by head
+        head_map = mean_attention_maps(
+            run, screen, dna, cells=ab.first_cells(screen, targets, N_CELLS_TARGET), maps=["rna_self_0"], splits=None
+        )["rna_self_0"].values
     else:
         head_map = mean_attention_maps(
             run, screen, dna, cells=ab.first_cells(screen, targets, 1), maps=["rna_self_0"], heads=True, splits=None

@@ -106,28 +106,61 @@ def map_axes(
         "rna": np.asarray(genes, dtype=str),
         "protein": None if proteins is None else np.asarray(proteins, dtype=str),
     }
-    pool = np.array(["pool"])
-    layout = {
-        r"dna_self_\d+": ("dna", "dna"),
-        r"rna_self_\d+": ("rna", "rna"),
-        "dna_to_rna": ("rna", "dna"),
-        r"protein_self_\d+": ("protein", "protein"),
-        "rna_to_protein": ("protein", "rna"),
-        "vce_dna": (None, "dna"),
-        "vce_rna": (None, "rna"),
-        "vce_protein": (None, "protein"),
-    }
-    for pattern, (q, k) in layout.items():
+    q, k = _map_kinds(name)
+    if "protein" in (q, k) and proteins is None:
+        raise ValueError(f"map {name!r} needs protein names")
+    return (np.array(["pool"]) if q is None else axes[q]), axes[k]
+
+
+# (query axis, key axis) of every map the models return; None = the single pooling query of a VCE
+MAP_LAYOUT: dict[str, tuple[str | None, str]] = {
+    r"dna_self_\d+": ("dna", "dna"),
+    r"rna_self_\d+": ("rna", "rna"),
+    "dna_to_rna": ("rna", "dna"),
+    r"protein_self_\d+": ("protein", "protein"),
+    "rna_to_protein": ("protein", "rna"),
+    "vce_dna": (None, "dna"),
+    "vce_rna": (None, "rna"),
+    "vce_protein": (None, "protein"),
+}
+
+
+def _map_kinds(name: str) -> tuple[str | None, str]:
+    for pattern, kinds in MAP_LAYOUT.items():
         if re.fullmatch(pattern, name):
-            if "protein" in (q, k) and proteins is None:
-                raise ValueError(f"map {name!r} needs protein names")
-            return (pool if q is None else axes[q]), axes[k]
+            return kinds
     raise ValueError(f"unknown attention map {name!r}")
 
 
 def _labels(model: nn.Module, screen: ad.AnnData, name: str) -> tuple[np.ndarray, np.ndarray]:
     proteins = screen.uns.get("protein_names") if "protein_names" in screen.uns else None
     return map_axes(name, screen.var_names.to_numpy(dtype=str), model.cfg.n_bins, proteins)
+
+
+ATTENTION_BYTES_PER_PASS = 1 << 30  # attention weights one forward pass may hold (all requested maps, all heads)
+
+
+def attention_batch_size(
+    model: nn.Module, screen: ad.AnnData, maps: Sequence[str] | None = None, budget: int = ATTENTION_BYTES_PER_PASS
+) -> int:
+    """Cells per forward pass so that the pass's float32 attention maps (with the scores they are computed from)
+    stay within `budget` bytes: 16 at the small presets, 1-2 at the paper's 2,361 genes ([8, 2361, 2361] per cell)."""
+    cfg = model.cfg
+    sizes = {"dna": cfg.n_bins, "rna": screen.n_vars, "protein": getattr(cfg, "n_proteins", 0), None: 1}
+    names = list(maps) if maps is not None else _model_map_names(cfg)
+    per_cell = 0
+    for name in names:
+        q, k = _map_kinds(name)
+        per_cell += 2 * 4 * cfg.n_heads * sizes[q] * sizes[k]  # scores and softmax weights, float32
+    return int(max(1, min(16, budget // max(per_cell, 1))))
+
+
+def _model_map_names(cfg: Any) -> list[str]:
+    names = [f"dna_self_{i}" for i in range(cfg.n_dna_layers)] + [f"rna_self_{i}" for i in range(cfg.n_rna_layers)]
+    names += ["dna_to_rna"]
+    if hasattr(cfg, "n_protein_layers"):
+        names += [f"protein_self_{i}" for i in range(cfg.n_protein_layers)] + ["rna_to_protein"]
+    return names
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -167,7 +200,7 @@ def mean_attention_maps(
     splits: Sequence[str] | None = HELD_OUT_SPLITS,
     first_n: int | None = None,
     locus: str | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     progress: bool = False,
 ) -> dict[str, AttentionMap] | dict[str, dict[str, AttentionMap]]:
     """Cell-mean attention maps, accumulated in float64 batch by batch (memory flat in the number of cells).
@@ -175,10 +208,13 @@ def mean_attention_maps(
     cells: None (all cells in `splits`), a perturbation name (its cells in `splits`), a mask, positions or obs names;
     `first_n` keeps the first N of them in file order. maps: names to keep (default all). by: an obs column
     (e.g. "locus", "perturbation") -> {group: {map: AttentionMap}}; otherwise {map: AttentionMap}.
-    `locus` gives every cell that locus's DNA.
+    `locus` gives every cell that locus's DNA. `batch_size` defaults to `attention_batch_size` (from the dimensions).
+    Memory: one float64 [H, Q, K] sum per group and map with `heads`, [Q, K] without; at the paper's 2,361 genes a
+    head-resolved RNA map is 357 MB, so grouping by perturbation should go with ``heads=False``.
     """
     model, prov = resolve_model(model)
     screen = resolve_screen(screen)
+    batch_size = batch_size or attention_batch_size(model, screen, maps)
     rows, selection = resolve_cells(screen, cells, splits, first_n)
     if by is not None and by not in screen.obs:
         raise ValueError(f"obs has no column {by!r} to group by")
@@ -195,7 +231,8 @@ def mean_attention_maps(
             del attn  # free this batch's maps before the next forward pass, not after it
     obs_names = screen.obs_names.to_numpy(dtype=str)
     out: dict[str, dict[str, AttentionMap]] = {}
-    for (g, name), s in sums.items():
+    for g, name in list(sums):
+        mean = sums.pop((g, name)).div_(counts[g])  # in place: the sums become the means without a second copy
         q_names, k_names = _labels(model, screen, name)
         used = rows[group_of[rows] == g]
         meta = {
@@ -210,7 +247,7 @@ def mean_attention_maps(
         }
         out.setdefault(g, {})[name] = AttentionMap(
             name=name,
-            values=(s / counts[g]).cpu().numpy(),
+            values=mean.cpu().numpy(),
             heads=heads,
             cells=obs_names[used],
             query_names=q_names,
@@ -231,7 +268,7 @@ def mean_attention(
     splits: Sequence[str] | None = HELD_OUT_SPLITS,
     first_n: int | None = None,
     locus: str | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     progress: bool = False,
 ) -> AttentionMap:
     """One cell-mean map, e.g. `mean_attention(model, screen, dna, "GFI1B", "rna_self_0", first_n=20)`."""
@@ -259,7 +296,7 @@ def cross_attention_profiles(
     heads: bool = True,
     splits: Sequence[str] | None = HELD_OUT_SPLITS,
     first_n: int | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     progress: bool = False,
 ) -> dict[str, AttentionMap]:
     """DNA->RNA cross-attention averaged over each locus's cells: {locus: [H, G, L] map}.
@@ -307,7 +344,7 @@ def attention_rows(
     splits: Sequence[str] | None = HELD_OUT_SPLITS,
     first_n: int | None = None,
     locus: str | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     progress: bool = False,
 ) -> AttentionMap:
     """Per cell, the row of `query` (a gene, protein or bin of the map's query axis): [N, K], head-averaged by default.
@@ -322,6 +359,7 @@ def attention_rows(
     if hits.size != 1:
         raise ValueError(f"query {query!r} is not on the query axis of {map!r} (e.g. {q_names[:3].tolist()})")
     qi = int(hits[0])
+    batch_size = batch_size or attention_batch_size(model, screen, [map])
     values: np.ndarray | None = None
     with open_store(dna_store) as store, eval_mode(model), torch.no_grad():
         check_model_fits(model, screen, store)

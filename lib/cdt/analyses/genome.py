@@ -204,7 +204,7 @@ def locus_profiles(
     loci: Sequence[str],
     n_cells: int = 20,
     min_cells: int = 5,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     label: str = "",
 ) -> LocusProfiles:
     """Cross-attention profile per locus from the first `n_cells` cells of that locus (streamed means,

@@ -117,7 +117,7 @@ def gene_maps(
     gene: str = "GFI1B",
     first_n: int = 50,
     maps: Sequence[str] | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
 ) -> dict[str, AttentionMap]:
     """Head-resolved cell means of every attention map over the first `first_n` cells of `gene` (file order, any
     split): one streamed pass feeds Figs 4A, 4C, 4D, the top-N overlap and the hub roles."""

@@ -1,0 +1,217 @@
+"""The authors' files and published weights end to end: conversion cache, weights, skipped models, report.
+
+The slow test writes the authors' layouts at the real dimensions (few cells, random content, random weights in
+both published formats) and runs ``cdt reproduce --data real`` through every notebook.
+"""
+
+import csv
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from cdt import reproduce
+from cdt.analyses.cd52 import protein_genes
+from cdt.attention import attention_batch_size
+from cdt.data.authors import choose_val_genes
+from cdt.models.cdt3 import CDT3, CDT3Config
+from cdt.models.checkpoints import CheckpointError, load_published
+from cdt.report import write_report
+from cdt.train import open_run
+
+sys.path.insert(0, str(Path(__file__).parent))
+from authors_files import HELD_OUT, REAL_CELLS, write_authors_files  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _small_cdt3() -> CDT3:
+    torch.manual_seed(0)
+    return CDT3(
+        CDT3Config(
+            n_genes=6, n_proteins=3, n_bins=4, dna_dim=5, d_model=8, n_heads=4, pool_heads=2, ffn_dim=16, dropout=0.1
+        )
+    )
+
+
+def test_published_cdt3_format_loads_with_its_hyperparameters(tmp_path):
+    model = _small_cdt3()
+    path = tmp_path / "cdt_2stage_vce_best.pt"
+    torch.save(
+        {
+            "model_state_dict": model.state_dict(),
+            "config": {"nhead": 4, "dropout": 0.1, "protein_dropout": 0.25},
+            "model_config": {"n_genes": 6, "n_proteins": 3, "hidden_dim": 8, "nhead": 2, "dropout": 0.2},
+            "epoch": 3,
+            "expressed_mask": np.array([True, False, True]),
+        },
+        path,
+    )
+    loaded, meta = load_published(path)
+    assert isinstance(loaded, CDT3)
+    # sizes from the weights; heads and dropouts from the file, model_config over config
+    assert (loaded.cfg.n_genes, loaded.cfg.n_proteins, loaded.cfg.d_model) == (6, 3, 8)
+    assert (loaded.cfg.n_heads, loaded.cfg.dropout, loaded.cfg.protein_dropout) == (2, 0.2, 0.25)
+    assert meta["expressed_mask"].dtype == bool and meta["expressed_mask"].tolist() == [True, False, True]
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+    run = open_run(path)  # what the notebooks call
+    assert isinstance(run.model, CDT3) and run.extra["epoch"] == 3
+
+
+def test_published_checkpoint_that_fits_no_model_names_the_keys(tmp_path):
+    state = _small_cdt3().state_dict()
+    del state["protein_task_layer.3.bias"]
+    torch.save({"model_state_dict": state}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad\.pt: state_dict: does not fit CDT3; missing keys \(1\)"):
+        load_published(tmp_path / "bad.pt")
+
+
+def test_validation_genes_are_seeded_training_targets():
+    targets = sorted(REAL_CELLS)
+    val = choose_val_genes(targets, HELD_OUT, seed=0)
+    assert len(val) == 4 and val == sorted(val)  # a fifth of the 22 training targets
+    assert not set(val) & set(HELD_OUT) and set(val) <= set(targets)
+    assert choose_val_genes(targets, HELD_OUT, seed=0) == val
+    assert choose_val_genes(targets, HELD_OUT, seed=1) != val
+    assert choose_val_genes(["A", "B", "GFI1B"], ["GFI1B"]) == []  # round(0.4) = 0
+    with pytest.raises(ValueError, match="2 validation genes leave fewer than one training target among 2"):
+        choose_val_genes(["A", "B"], [], n=2)
+
+
+def test_attention_batch_size_follows_the_dimensions():
+    def model(n_genes, n_bins, n_heads):
+        cfg = SimpleNamespace(n_bins=n_bins, n_heads=n_heads, n_dna_layers=2, n_rna_layers=1)
+        return SimpleNamespace(cfg=cfg), SimpleNamespace(n_vars=n_genes)
+
+    paper, screen = model(2361, 896, 8)
+    per_cell = 2 * 4 * 8 * 2361 * 2361  # scores + weights of one [8, 2361, 2361] float32 map
+    assert attention_batch_size(paper, screen, ["rna_self_0"]) == (1 << 30) // per_cell == 3
+    every = per_cell + 2 * 4 * 8 * (2 * 896 * 896 + 2361 * 896)
+    assert attention_batch_size(paper, screen) == max(1, (1 << 30) // every) == 1
+    assert attention_batch_size(*model(64, 64, 4)) == 16  # small presets keep the old default
+
+
+def test_adt_table_covers_the_189_proteins():
+    with open(REPO / "data" / "adt_gene_symbols.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    ids = [r["morris_adt_id"] for r in rows]
+    assert len(ids) == 189 == len(set(ids)) and all(r["gene_symbol"] for r in rows)
+    table = {r["morris_adt_id"]: r["gene_symbol"] for r in rows}
+    assert (table["ADT-0033"], table["ADT-0394"], table["ADT-0142"], table["ADT-0801"]) == (
+        "CD52",
+        "TFRC",
+        "FCGR2A",
+        "NCR3",
+    )
+    screen = SimpleNamespace(uns={"protein_names": np.array(ids)})
+    genes = protein_genes(screen, REPO / "data" / "adt_gene_symbols.csv")
+    assert genes.notna().all() and genes["ADT-1052"] == "GGT1"
+
+
+@pytest.fixture
+def small_real_dir(authors_files, tmp_path):
+    """The conftest's small authors' files (8 bins x 4 dims) in one directory, with a CDT-II checkpoint file."""
+    f = authors_files()
+    d = f.effects.parent
+    torch.save({"w": torch.zeros(1)}, d / "cdt_morris_celllevel_best.pt")  # only listed here, never loaded
+    return d
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_conversion_keyed_by_the_files_present(small_real_dir, tmp_path):
+    d, root = small_real_dir, tmp_path / "processed"
+    first = reproduce.real_paths(d, root)
+    out = Path(first.screen).parent
+    assert out.name.startswith("real-") and (out / "inputs.json").exists()
+    assert [f["name"] for f in first.inputs] == [
+        "morris_celllevel_effects_2361.h5",
+        "morris_28genes_enformer.h5",
+        "morris_snp_celllevel_effects_2361.h5",
+        "morris_snp_enformer.h5",
+        "morris_celllevel_effects_with_adt.h5",
+        "cdt_morris_celllevel_best.pt",
+    ]
+    assert all(
+        f["sha256"] == _sha256(d / f["name"]) and f["size"] == (d / f["name"]).stat().st_size for f in first.inputs
+    )
+    assert first.cdt2_checkpoint == str(d / "cdt_morris_celllevel_best.pt") and first.cdt3_checkpoint is None
+    stamp = (out / "inputs.json").stat().st_mtime_ns
+    assert reproduce.real_paths(d, root).screen == first.screen  # same files: reused, not converted again
+    assert (out / "inputs.json").stat().st_mtime_ns == stamp
+
+    adt = d / "morris_celllevel_effects_with_adt.h5"
+    adt.rename(tmp_path / adt.name)
+    without = reproduce.real_paths(d, root)
+    assert Path(without.screen).parent != out and not reproduce._has_proteins(without.screen)
+    (tmp_path / adt.name).rename(adt)  # the optional file appears (again): the conversion with proteins is used
+    assert reproduce.real_paths(d, root).screen == first.screen and reproduce._has_proteins(first.screen)
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []  # no staging left behind
+
+
+def test_preset_must_fit_the_data(small_real_dir, tmp_path):
+    paths = reproduce.real_paths(small_real_dir, tmp_path / "processed")
+    with pytest.raises(ValueError, match=r"DNA windows \[8, 4\] with 8 genes fit no preset \(tiny: \[64, 16\]"):
+        reproduce.preset_for_data(paths.dna, paths.screen)
+
+
+def test_models_without_weights_are_listed_not_trained(small_real_dir, tmp_path):
+    paths = reproduce.real_paths(small_real_dir, tmp_path / "processed")
+    ctx = reproduce.Context("real", "tiny", 0, str(tmp_path / "out"), paths)
+    reproduce.real_models(ctx, tmp_path / "runs", "paper", {}, train_missing=False)
+    assert ctx.runs == {"cdt2": paths.cdt2_checkpoint}
+    assert ctx.weights == {"cdt2": "published (cdt_morris_celllevel_best.pt)"}
+    assert list(ctx.skipped) == ["cdt3", "cdt3_single", "cdt2_full", "cdt1"]
+    assert ctx.skipped["cdt3"].startswith(
+        "CDT-III two-stage: no published weights; needs a training run: `cdt train --model cdt3 --preset tiny "
+        f"--screen {paths.screen} --dna {paths.dna} --init-from {paths.cdt2_checkpoint}` (up to "
+    )
+    assert "GPU advised" in ctx.skipped["cdt3"] and "--train-missing" in ctx.skipped["cdt3"]
+    assert "no 9,335-gene effects file" in ctx.skipped["cdt2_full"]
+    assert not (tmp_path / "runs").exists()  # nothing trained
+    assert reproduce.skipped_lines(ctx)[0].startswith("skipped CDT-III two-stage: no published weights")
+
+
+def test_report_lists_files_weights_and_skipped_models(tmp_path):
+    files = [{"name": "a.h5", "size": 1234567, "sha256": "ab" * 32}]
+    path = write_report(
+        tmp_path,
+        {"data": "real (authors' files)"},
+        weights={"cdt2": "published (cdt_morris_celllevel_best.pt)"},
+        skipped=["skipped CDT v1: not run"],
+        files=files,
+    )
+    text = path.read_text()
+    assert f"| a.h5 | 1,234,567 | `{'ab' * 32}` |" in text
+    assert "| cdt2 | published (cdt_morris_celllevel_best.pt) |" in text
+    assert "## Models not run\n\n- skipped CDT v1: not run\n" in text
+
+
+@pytest.mark.slow
+def test_reproduce_on_the_authors_files_at_real_dimensions(tmp_path):
+    data = tmp_path / "authors"
+    write_authors_files(data, cells_per_target=2)
+    out = tmp_path / "paper"
+    done = subprocess.run(
+        [sys.executable, "-m", "cdt.cli", "reproduce", "--data", "real", "--data-dir", str(data), "--out", str(out)]
+        + ["--runs-dir", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = (out / "REPORT.md").read_text()
+    assert "- **data**: real (authors' files)" in report and "- **preset**: paper" in report
+    assert "| cdt2 | published (cdt_morris_celllevel_best.pt) |" in report
+    assert "| cdt3 | published (cdt_2stage_vce_best.pt) |" in report
+    assert "skipped CDT-III single-stage ablation: no published weights; needs a training run" in report
+    assert "| morris_28genes_enformer.h5 |" in report
+    executed = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
+    assert executed == sorted(p.stem + ".ipynb" for p in reproduce.notebooks())
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing was trained
