@@ -46,6 +46,7 @@ import cdt.analyses.prediction as ap
 import cdt.pl
 import cdt.pl.prediction as pp
 from cdt.pl.schematic import draw_schematic
+from cdt.published import CDT2_PER_GENE_R, CDT2_TOP50, CDT3_STAGE_ABLATION
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
 from cdt.train import open_run
@@ -90,41 +91,29 @@ display(params)
 p = params.set_index("model")["paper_preset"]
 note = "model code built at the paper preset (meta device); trained models here are smaller"
 nums.add(
-    "CDT v1",
-    "Table 3",
-    "parameters at the paper dimensions",
-    60e6,
-    float(p["CDT v1"]),
-    "model_parameter_counts.csv",
-    note,
+    key=("CDT v1", "Table 3", "parameters at the paper dimensions"),
+    value=float(p["CDT v1"]),
+    file="model_parameter_counts.csv",
+    note=note,
 )
 nums.add(
-    "CDT-II",
-    "Fig 1",
-    "parameters at the paper dimensions",
-    21e6,
-    float(p["CDT-II"]),
-    "model_parameter_counts.csv",
-    note,
+    key=("CDT-II", "Fig 1", "parameters at the paper dimensions"),
+    value=float(p["CDT-II"]),
+    file="model_parameter_counts.csv",
+    note=note,
 )
 nums.add(
-    "CDT-III",
-    "Fig 1",
-    "parameters at the paper dimensions",
-    30_987_766,
-    float(p["CDT-III"]),
-    "model_parameter_counts.csv",
-    note,
+    key=("CDT-III", "Fig 1", "parameters at the paper dimensions"),
+    value=float(p["CDT-III"]),
+    file="model_parameter_counts.csv",
+    note=note,
 )
 if "CDT-II full gene set (9,335 genes)" in p:
     nums.add(
-        "CDT-II",
-        "Fig 2",
-        "parameters, 9,335-gene ablation model",
-        54e6,
-        float(p["CDT-II full gene set (9,335 genes)"]),
-        "model_parameter_counts.csv",
-        "the paper's ~54 M is not reproduced by the stated architecture (~28 M); its stage-2 code is unpublished",
+        key=("CDT-II", "Fig 2", "parameters, 9,335-gene ablation model"),
+        value=float(p["CDT-II full gene set (9,335 genes)"]),
+        file="model_parameter_counts.csv",
+        note="the paper's ~54 M is not reproduced by the stated architecture (~28 M); its stage-2 code is unpublished",
     )
 
 # %% [markdown]
@@ -163,41 +152,32 @@ if "cdt1" in runs and ctx.paths.v1_dna:
     )
     base_r = ap.run_summary(v1).get("baseline_r", float("nan"))
     nums.add(
-        "CDT v1",
-        "Fig 2A",
-        "val Pearson r, predicted vs observed beta",
-        0.503,
-        v1_stats["r"],
-        "cdt1_fig2a_pred_vs_obs_beta.png",
-        f"n = {v1_stats['n']} {'/'.join(v1_splits)} pairs (published 996)",
-    )
-    nums.add("CDT v1", "Fig 2A", "val Spearman rho", None, v1_stats["rho"], "cdt1_fig2a_pred_vs_obs_beta.png")
-    nums.add(
-        "CDT v1",
-        "Fig 2B/C",
-        "best epoch",
-        16,
-        v1_hist["best_epoch"],
-        "cdt1_fig2bc_learning_curves.png",
-        f"of at most {v1.config.phases[0].epochs} (published 50)",
-    )
-    nums.add("CDT v1", "Fig 2B/C", "stop epoch", 26, v1_hist["stop_epoch"], "cdt1_fig2bc_learning_curves.png")
-    nums.add(
-        "CDT v1",
-        "Fig 2B/C",
-        "train r at the last epoch",
-        0.65,
-        v1_hist["train_r_last"],
-        "cdt1_fig2bc_learning_curves.png",
+        key=("CDT v1", "Fig 2A", "val Pearson r, predicted vs observed beta"),
+        value=v1_stats["r"],
+        file="cdt1_fig2a_pred_vs_obs_beta.png",
+        note=f"n = {v1_stats['n']} {'/'.join(v1_splits)} pairs (published 996)",
     )
     nums.add(
-        "CDT v1",
-        "Fig 2A",
-        "per-gene mean training beta baseline r",
-        None,
-        base_r,
-        "",
-        "trainer's baseline: each pair predicted as the mean training beta of its target gene",
+        key=("CDT v1", "Fig 2A", "val Spearman rho"), value=v1_stats["rho"], file="cdt1_fig2a_pred_vs_obs_beta.png"
+    )
+    nums.add(
+        key=("CDT v1", "Fig 2B/C", "best epoch"),
+        value=v1_hist["best_epoch"],
+        file="cdt1_fig2bc_learning_curves.png",
+        note=f"of at most {v1.config.phases[0].epochs} (published 50)",
+    )
+    nums.add(
+        key=("CDT v1", "Fig 2B/C", "stop epoch"), value=v1_hist["stop_epoch"], file="cdt1_fig2bc_learning_curves.png"
+    )
+    nums.add(
+        key=("CDT v1", "Fig 2B/C", "train r at the last epoch"),
+        value=v1_hist["train_r_last"],
+        file="cdt1_fig2bc_learning_curves.png",
+    )
+    nums.add(
+        key=("CDT v1", "Fig 2A", "per-gene mean training beta baseline r"),
+        value=base_r,
+        note="trainer's baseline: each pair predicted as the mean training beta of its target gene",
     )
     display(
         Markdown(f"""
@@ -221,29 +201,25 @@ overall = overall.assign(rho=o["rho"], r_squared=o["r_squared"], R2=o["R2"], mse
 save_table(overall, "cdt2_fig3a_overall_scores", ctx.out_dir)
 f3a = "cdt2_fig3a_pred_vs_actual.png"
 nums.add(
-    "CDT-II",
-    "Fig 3A",
-    "overall Pearson r (cells x genes)",
-    0.64,
-    o["r"],
-    f3a,
-    f"{len(cdt2.groups)} cells x {len(cdt2.genes)} genes (published 2,037 x 2,361)",
+    key=("CDT-II", "Fig 3A", "overall Pearson r (cells x genes)"),
+    value=o["r"],
+    file=f3a,
+    note=f"{len(cdt2.groups)} cells x {len(cdt2.genes)} genes (published 2,037 x 2,361)",
 )
-nums.add("CDT-II", "Fig 3A", "r^2 (the paper's 'R^2')", 0.41, o["r_squared"], f3a)
+nums.add(key=("CDT-II", "Fig 3A", "r^2 (the paper's 'R^2')"), value=o["r_squared"], file=f3a)
 nums.add(
-    "CDT-II", "Fig 3A", "coefficient of determination 1 - SSE/SST", None, o["R2"], f3a, "not reported by the paper"
+    key=("CDT-II", "Fig 3A", "coefficient of determination 1 - SSE/SST"),
+    value=o["R2"],
+    file=f3a,
+    note="not reported by the paper",
 )
-nums.add("CDT-II", "Fig 3A", "Spearman rho", 0.46, o["rho"], f3a)
+nums.add(key=("CDT-II", "Fig 3A", "Spearman rho"), value=o["rho"], file=f3a)
 base2 = ap.run_summary(runs["cdt2"]).get("baseline_r")
 if base2 is not None:
     nums.add(
-        "CDT-II",
-        "Fig 3A",
-        "mean-training-effect baseline r",
-        None,
-        base2,
-        "",
-        "trainer's baseline on the same cells: every cell predicted as the mean training log2FC",
+        key=("CDT-II", "Fig 3A", "mean-training-effect baseline r"),
+        value=base2,
+        note="trainer's baseline on the same cells: every cell predicted as the mean training log2FC",
     )
 display(overall)
 
@@ -254,36 +230,31 @@ display(overall)
 # knocked-down gene's own column (only where that gene is among the model's outputs).
 
 # %%
-per_gene = ap.per_gene_table(cdt2, ap.CDT2_PER_GENE_R)
+per_gene = ap.per_gene_table(cdt2, CDT2_PER_GENE_R)
 save_table(per_gene, "cdt2_fig3b_per_gene_r", ctx.out_dir)
 pb = cdt2.evaluation.per_perturbation
 show(
-    pp.pseudobulk_panels(ap.pseudobulk(cdt2), pb["r_mean"], pb["n_cells"], list(ap.CDT2_PER_GENE_R)),
+    pp.pseudobulk_panels(ap.pseudobulk(cdt2), pb["r_mean"], pb["n_cells"], list(CDT2_PER_GENE_R)),
     "cdt2_fig3b_per_gene_r",
 )
 for _, row in per_gene.iterrows():
     nums.add(
-        "CDT-II",
-        "Fig 3B",
-        f"pseudo-bulk r, {row['perturbation']}",
-        row.get("published_r_mean"),
-        row["r_mean"],
-        "cdt2_fig3b_per_gene_r.png",
-        f"{int(row['n_cells'])} cells",
+        key=("CDT-II", "Fig 3B", f"pseudo-bulk r, {row['perturbation']}"),
+        value=row["r_mean"],
+        file="cdt2_fig3b_per_gene_r.png",
+        note=f"{int(row['n_cells'])} cells",
     )
 nums.add(
-    "CDT-II", "Fig 3B", "pseudo-bulk r, mean over held-out genes", 0.84, o["r_mean_avg"], "cdt2_fig3b_per_gene_r.png"
+    key=("CDT-II", "Fig 3B", "pseudo-bulk r, mean over held-out genes"),
+    value=o["r_mean_avg"],
+    file="cdt2_fig3b_per_gene_r.png",
 )
 base2_pb = ap.run_summary(runs["cdt2"]).get("baseline_pb_r")
 if base2_pb is not None:
     nums.add(
-        "CDT-II",
-        "Fig 3B",
-        "mean-training-effect baseline pseudo-bulk r (mean)",
-        None,
-        base2_pb,
-        "",
-        "trainer's baseline on the same cells",
+        key=("CDT-II", "Fig 3B", "mean-training-effect baseline pseudo-bulk r (mean)"),
+        value=base2_pb,
+        note="trainer's baseline on the same cells",
     )
 display(per_gene)
 
@@ -295,12 +266,9 @@ if "GFI1B" in set(cdt2.groups):
     profile, r_gfi1b = ap.trans_profile(cdt2, "GFI1B")
     show(pp.trans_profile(profile, "GFI1B", r_gfi1b), "cdt2_fig3c_gfi1b_trans_profile")
     nums.add(
-        "CDT-II",
-        "Fig 3C",
-        "GFI1B mean predicted vs mean observed profile r",
-        0.88,
-        r_gfi1b,
-        "cdt2_fig3c_gfi1b_trans_profile.png",
+        key=("CDT-II", "Fig 3C", "GFI1B mean predicted vs mean observed profile r"),
+        value=r_gfi1b,
+        file="cdt2_fig3c_gfi1b_trans_profile.png",
     )
 else:
     display(Markdown("**Skipped:** GFI1B is not among the held-out perturbations of this screen."))
@@ -311,38 +279,29 @@ else:
 # distribution over all model genes (expected overlap 50 x 50 / n_genes).
 
 # %%
-top = ap.top_targets(cdt2, 50, ap.CDT2_TOP50)
+top = ap.top_targets(cdt2, 50, CDT2_TOP50)
 save_table(top.drop(columns="shared_genes"), "cdt2_text_top50_overlap", ctx.out_dir)
 display(top.drop(columns="shared_genes"))
-for gene, published in ap.CDT2_TOP50.items():
+for gene in CDT2_TOP50:
     row = top[top["perturbation"] == gene]
     if len(row):
         row = row.iloc[0]
         nums.add(
-            "CDT-II",
-            "text",
-            f"top-50 overlap, {gene} (shared genes)",
-            published,
-            int(row["shared"]),
-            "cdt2_text_top50_overlap.csv",
-            f"of {int(row['top_n'])}, among {int(row['M'])} genes",
+            key=("CDT-II", "text", f"top-50 overlap, {gene} (shared genes)"),
+            value=int(row["shared"]),
+            file="cdt2_text_top50_overlap.csv",
+            note=f"of {int(row['top_n'])}, among {int(row['M'])} genes",
         )
         nums.add(
-            "CDT-II",
-            "text",
-            f"top-50 overlap, {gene} (fold over chance)",
-            26 / (50 * 50 / 2361) if gene == "GFI1B" else 25 / (50 * 50 / 2361),
-            float(row["fold"]),
-            "cdt2_text_top50_overlap.csv",
-            "published fold from 2,361 genes",
+            key=("CDT-II", "text", f"top-50 overlap, {gene} (fold over chance)"),
+            value=float(row["fold"]),
+            file="cdt2_text_top50_overlap.csv",
+            note="published fold from 2,361 genes",
         )
         nums.add(
-            "CDT-II",
-            "text",
-            f"top-50 overlap, {gene} (hypergeometric P)",
-            None,
-            float(row["p_value"]),
-            "cdt2_text_top50_overlap.csv",
+            key=("CDT-II", "text", f"top-50 overlap, {gene} (hypergeometric P)"),
+            value=float(row["p_value"]),
+            file="cdt2_text_top50_overlap.csv",
         )
 
 # %% [markdown]
@@ -367,37 +326,25 @@ if "cdt3" in runs:
     o3 = cdt3.evaluation.overall
     n_expr = int(cdt3.expressed.sum())
     nums.add(
-        "CDT-III",
-        "Table 1",
-        "per-gene RNA r, CDT-II (mean of held-out genes)",
-        0.804,
-        o["r_mean_avg"],
-        "cdt3_fig2b_per_gene_rna_r.png",
+        key=("CDT-III", "Table 1", "per-gene RNA r, CDT-II (mean of held-out genes)"),
+        value=o["r_mean_avg"],
+        file="cdt3_fig2b_per_gene_rna_r.png",
     )
     nums.add(
-        "CDT-III",
-        "Table 1",
-        "per-gene RNA r, CDT-III (mean of held-out genes)",
-        0.843,
-        o3["r_mean_avg"],
-        "cdt3_fig2b_per_gene_rna_r.png",
+        key=("CDT-III", "Table 1", "per-gene RNA r, CDT-III (mean of held-out genes)"),
+        value=o3["r_mean_avg"],
+        file="cdt3_fig2b_per_gene_rna_r.png",
     )
     nums.add(
-        "CDT-III",
-        "Table 1",
-        "per-gene RNA r, CDT-III minus CDT-II",
-        0.843 - 0.804,
-        o3["r_mean_avg"] - o["r_mean_avg"],
-        "cdt3_fig2b_per_gene_rna_r.png",
+        key=("CDT-III", "Table 1", "per-gene RNA r, CDT-III minus CDT-II"),
+        value=o3["r_mean_avg"] - o["r_mean_avg"],
+        file="cdt3_fig2b_per_gene_rna_r.png",
     )
     nums.add(
-        "CDT-III",
-        "Table 1",
-        "per-gene protein r over expressed proteins (mean)",
-        0.969,
-        o3["prot_r_mean_expressed_avg"],
-        "cdt3_table1_per_gene_r.csv",
-        f"{n_expr} expressed (published 65)",
+        key=("CDT-III", "Table 1", "per-gene protein r over expressed proteins (mean)"),
+        value=o3["prot_r_mean_expressed_avg"],
+        file="cdt3_table1_per_gene_r.csv",
+        note=f"{n_expr} expressed (published 65)",
     )
     display(table1)
 else:
@@ -418,36 +365,31 @@ if "cdt3" in runs and "cdt3_single" in runs:
         {"CDT-II (RNA only)": cdt2, "CDT-III single-stage (lambda 0.1)": single, "CDT-III two-stage": cdt3}
     )
     save_table(stages, "cdt3_fig2a_single_vs_two_stage", ctx.out_dir)
-    show(pp.model_bars(stages, "rna_r", published=ap.CDT3_STAGE_ABLATION), "cdt3_fig2a_single_vs_two_stage")
+    show(pp.model_bars(stages, "rna_r", published=CDT3_STAGE_ABLATION), "cdt3_fig2a_single_vs_two_stage")
     init = runs["cdt3_single"].metrics.get("init", {})
     s = stages.set_index("model")
     f2a = "cdt3_fig2a_single_vs_two_stage.png"
-    nums.add("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage", 0.64, float(s.loc["CDT-III two-stage", "rna_r"]), f2a)
     nums.add(
-        "CDT-III",
-        "Fig 2A / Table 4",
-        "RNA r, single-stage",
-        0.24,
-        float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
-        f2a,
-        "ours: lambda 0.1; nearest published variant B (lambda 0.11); published range .19-.37",
+        key=("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage"),
+        value=float(s.loc["CDT-III two-stage", "rna_r"]),
+        file=f2a,
     )
     nums.add(
-        "CDT-III",
-        "Fig 2A / Table 4",
-        "RNA r, two-stage minus single-stage",
-        0.64 - 0.37,
-        float(s.loc["CDT-III two-stage", "rna_r"] - s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
-        f2a,
-        "published: against the best single-stage variant (D, 0.37)",
+        key=("CDT-III", "Fig 2A / Table 4", "RNA r, single-stage"),
+        value=float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
+        file=f2a,
+        note="ours: lambda 0.1; nearest published variant B (lambda 0.11); published range .19-.37",
     )
     nums.add(
-        "CDT-III",
-        "Table 4",
-        "protein r (pooled, expressed), two-stage",
-        0.43,
-        float(s.loc["CDT-III two-stage", "protein_r_expressed"]),
-        f2a,
+        key=("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage minus single-stage"),
+        value=float(s.loc["CDT-III two-stage", "rna_r"] - s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
+        file=f2a,
+        note="published: against the best single-stage variant (D, 0.37)",
+    )
+    nums.add(
+        key=("CDT-III", "Table 4", "protein r (pooled, expressed), two-stage"),
+        value=float(s.loc["CDT-III two-stage", "protein_r_expressed"]),
+        file=f2a,
     )
     display(stages)
     display(
@@ -456,7 +398,7 @@ if "cdt3" in runs and "cdt3_single" in runs:
             f"transferred: {', '.join(init.get('skipped', [])) or 'none'}."
         )
     )
-    display(ap.CDT3_STAGE_ABLATION)
+    display(CDT3_STAGE_ABLATION)
 
 # %% [markdown]
 # ## CDT-III — Fig 2C: per-gene protein predicted vs actual

@@ -50,6 +50,7 @@ import cdt.pl.network as pn
 import cdt.tl
 import pandas as pd
 from cdt.data.screen import read_screen
+from cdt.published import CDT3_TABLE5, CELL_CORRELATION_MEAN, GFI1B_TOP100, HUB_COUNTS
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
 from cdt.train import open_run
@@ -122,16 +123,14 @@ pn.show(fig, "cdt2_fig4d_rna_self_attention_heatmap", ctx)
 # %%
 var = an.cell_variation(run, screen, ctx.paths.dna, GENE, first_n=20)
 save_table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes", ctx.out_dir)
-fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=an.CELL_CORRELATION_MEAN)
+fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=CELL_CORRELATION_MEAN)
 pn.show(fig, "cdt2_fig4e_cell_attention_correlation", ctx)
 nums.add(
-    "CDT-II",
-    "Fig 4E",
-    f"mean pairwise r of {GENE} attention rows, {var.summary['n_pairs']} cell pairs",
-    an.CELL_CORRELATION_MEAN,
-    var.summary["mean"],
-    "cdt2_fig4e_cell_attention_correlation.png",
+    key=("CDT-II", "Fig 4E", f"mean pairwise r of {GENE} attention rows"),
+    value=var.summary["mean"],
+    file="cdt2_fig4e_cell_attention_correlation.png",
     note=f"min {var.summary['min']:.3f}; authors' notebook gave 0.82",
+    detail=f"{var.summary['n_pairs']} cell pairs",
 )
 
 # %% [markdown]
@@ -145,65 +144,47 @@ nums.add(
 scores = an.gene_scores(maps["rna_self_0"], screen, GENE, edges)
 overlap = an.overlap_table(scores, N)
 save_table(overlap, "cdt2_text_gfi1b_top_overlap", ctx.out_dir)
-fig = pn.method_overlap(overlap, GENE, published_fold=an.GFI1B_TOP100["fold"])
+fig = pn.method_overlap(overlap, GENE, published_fold=GFI1B_TOP100["fold"])
 pn.show(fig, "cdt2_text_gfi1b_top_overlap", ctx)
 display(overlap)
 o = overlap.set_index("method")
 fig_o = "cdt2_text_gfi1b_top_overlap.png"
 scale = f"top {N} of {screen.n_vars} genes (paper: top 100 of 2,361)"
 nums.add(
-    "CDT-II",
-    "text (GFI1B overlap)",
-    "shared genes, attention vs experimental top-N",
-    an.GFI1B_TOP100["k"],
-    int(o.loc["attention_down", "overlap"]),
-    fig_o,
+    key=("CDT-II", "text (GFI1B overlap)", "shared genes, attention vs experimental top-N"),
+    value=int(o.loc["attention_down", "overlap"]),
+    file=fig_o,
     note=scale,
 )
 nums.add(
-    "CDT-II",
-    "text (GFI1B overlap)",
-    "fold enrichment",
-    an.GFI1B_TOP100["fold"],
-    float(o.loc["attention_down", "fold"]),
-    fig_o,
+    key=("CDT-II", "text (GFI1B overlap)", "fold enrichment"),
+    value=float(o.loc["attention_down", "fold"]),
+    file=fig_o,
     note=scale,
 )
 nums.add(
-    "CDT-II",
-    "text (GFI1B overlap)",
-    "hypergeometric P",
-    an.GFI1B_TOP100["p_value"],
-    float(o.loc["attention_down", "p_value"]),
-    fig_o,
+    key=("CDT-II", "text (GFI1B overlap)", "hypergeometric P"),
+    value=float(o.loc["attention_down", "p_value"]),
+    file=fig_o,
     note=scale + "; P depends on N and M",
 )
 nums.add(
-    "CDT-II",
-    "text (GFI1B overlap)",
-    "fold enrichment, expression correlation (no model)",
-    None,
-    float(o.loc["correlation", "fold"]),
-    fig_o,
+    key=("CDT-II", "text (GFI1B overlap)", "fold enrichment, expression correlation (no model)"),
+    value=float(o.loc["correlation", "fold"]),
+    file=fig_o,
     note="baseline: |Spearman| with GFI1B in unperturbed cells",
 )
 if edges is not None:
     nums.add(
-        "CDT-II",
-        "text (GFI1B overlap)",
-        "share of attention top-N that are true GFI1B targets",
-        None,
-        float(o.loc["attention_down", "true_target_share"]),
-        fig_o,
+        key=("CDT-II", "text (GFI1B overlap)", "share of attention top-N that are true GFI1B targets"),
+        value=float(o.loc["attention_down", "true_target_share"]),
+        file=fig_o,
         note=f"simulated truth; base rate {o.loc['attention_down', 'true_target_base']:.3f}",
     )
     nums.add(
-        "CDT-II",
-        "text (GFI1B overlap)",
-        "share of correlation top-N that are true GFI1B targets",
-        None,
-        float(o.loc["correlation", "true_target_share"]),
-        fig_o,
+        key=("CDT-II", "text (GFI1B overlap)", "share of correlation top-N that are true GFI1B targets"),
+        value=float(o.loc["correlation", "true_target_share"]),
+        file=fig_o,
         note="simulated truth",
     )
 
@@ -220,26 +201,20 @@ fig = pn.hub_network(cdt.tl.hub_subnetwork(roles), counts, GENE)
 pn.show(fig, "cdt2_fig5a_gfi1b_network", ctx)
 role_stats = an.role_summary(role_genes, scores)
 display(role_stats)
-for role, published in an.HUB_COUNTS.items():
+for role in HUB_COUNTS:
     nums.add(
-        "CDT-II",
-        "Fig 5A",
-        f"{role} partners of {GENE}",
-        published,
-        counts[role],
-        "cdt2_fig5a_gfi1b_network.png",
+        key=("CDT-II", "Fig 5A", f"{role} partners of {GENE}"),
+        value=counts[role],
+        file="cdt2_fig5a_gfi1b_network.png",
         note=f"{screen.n_vars} genes (paper 2,361): ~5% of genes by design",
     )
 if edges is not None and len(role_stats):
     rs = role_stats.set_index("role")
     if "downstream" in rs.index:
         nums.add(
-            "CDT-II",
-            "Fig 5A",
-            "share of downstream partners that are true GFI1B targets",
-            None,
-            float(rs.loc["downstream", "true_target_share"]),
-            "cdt2_fig5a_gfi1b_hub_roles.csv",
+            key=("CDT-II", "Fig 5A", "share of downstream partners that are true GFI1B targets"),
+            value=float(rs.loc["downstream", "true_target_share"]),
+            file="cdt2_fig5a_gfi1b_hub_roles.csv",
             note=f"simulated truth; base rate {rs.loc['downstream', 'true_target_base']:.3f}",
         )
 
@@ -263,47 +238,32 @@ display(method_r)
 mr = method_r.set_index(["a", "b"])["pearson_r"]
 fig_g = "cdt2_text_gradient_vs_effect.png"
 nums.add(
-    "CDT-II",
-    "text (gradients)",
-    f"r gradient importance vs |effect|, {GENE}",
-    an.GRADIENT_R,
-    r_grad,
-    fig_g,
+    key=("CDT-II", "text (gradients)", f"r gradient importance vs |effect|, {GENE}"),
+    value=r_grad,
+    file=fig_g,
     note=f"top {N} outputs; v3 Fig 8A gives 0.86 for GFI1B",
 )
 nums.add(
-    "CDT-II",
-    "text (gradients)",
-    "mean r over held-out genes",
-    sum(an.GRADIENT_R_PER_GENE.values()) / 5,
-    float(grad["r"].mean()),
-    "cdt2_text_gradient_vs_effect_per_gene.csv",
+    key=("CDT-II", "text (gradients)", "mean r over held-out genes"),
+    value=float(grad["r"].mean()),
+    file="cdt2_text_gradient_vs_effect_per_gene.csv",
     note=f"{len(grad)} genes with cells",
 )
 nums.add(
-    "CDT-II",
-    "text (gradients)",
-    "r attention row vs gradient importance",
-    an.ATTENTION_GRADIENT_R,
-    float(mr.loc[("attention_down", "gradient_importance")]),
-    "cdt2_text_method_correlations.csv",
+    key=("CDT-II", "text (gradients)", "r attention row vs gradient importance"),
+    value=float(mr.loc[("attention_down", "gradient_importance")]),
+    file="cdt2_text_method_correlations.csv",
 )
 nums.add(
-    "CDT-II",
-    "text (gradients)",
-    "r attention row vs |effect|",
-    None,
-    float(mr.loc[("effect", "attention_down")]),
-    "cdt2_text_method_correlations.csv",
+    key=("CDT-II", "text (gradients)", "r attention row vs |effect|"),
+    value=float(mr.loc[("effect", "attention_down")]),
+    file="cdt2_text_method_correlations.csv",
     note="an earlier authors' notebook printed 0.26",
 )
 nums.add(
-    "CDT-II",
-    "text (gradients)",
-    "r expression correlation vs |effect| (no model)",
-    None,
-    float(mr.loc[("effect", "correlation")]),
-    "cdt2_text_method_correlations.csv",
+    key=("CDT-II", "text (gradients)", "r expression correlation vs |effect| (no model)"),
+    value=float(mr.loc[("effect", "correlation")]),
+    file="cdt2_text_method_correlations.csv",
     note="baseline",
 )
 
@@ -318,12 +278,9 @@ save_table(kd_table, "cdt2_text_in_silico_knockdown", ctx.out_dir)
 display(kd_table)
 for row in kd_table.itertuples():
     nums.add(
-        "CDT-II",
-        "text (in-silico knockdown)",
-        f"r predicted change vs observed, {row.perturbation}",
-        an.KNOCKDOWN_R if row.perturbation == GENE else None,
-        float(row.r),
-        "cdt2_text_in_silico_knockdown.csv",
+        key=("CDT-II", "text (in-silico knockdown)", f"r predicted change vs observed, {row.perturbation}"),
+        value=float(row.r),
+        file="cdt2_text_in_silico_knockdown.csv",
     )
 
 # %% [markdown]
@@ -338,7 +295,7 @@ inventory = an.attention_inventory(run3, preset=preset)
 save_table(inventory, "cdt3_table5_attention_maps", ctx.out_dir)
 display(inventory)
 if have_cdt3:
-    six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=10, maps=list(an.CDT3_TABLE5["map"]))
+    six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=10, maps=list(CDT3_TABLE5["map"]))
     fig = pn.attention_maps_grid({k: m.head_mean() for k, m in six.items()}, "CD52")
     pn.show(fig, "cdt3_table5_attention_maps_cd52", ctx)
 else:
@@ -367,12 +324,9 @@ if "cdt1" in ctx.runs:
     display(chosen)
     spread = float(chosen["row_effective_positions"].max() / chosen["row_effective_positions"].min())
     nums.add(
-        "CDT v1",
-        "Fig 7",
-        "bins attended per query, most diffuse / most concentrated head",
-        None,
-        spread,
-        "cdt1_fig7_dna_self_attention_heads.png",
+        key=("CDT v1", "Fig 7", "bins attended per query, most diffuse / most concentrated head"),
+        value=spread,
+        file="cdt1_fig7_dna_self_attention_heads.png",
         note="paper shows the diversity qualitatively",
     )
 else:

@@ -87,12 +87,9 @@ display(summary)
 singletons = summary.set_index("network")["singletons"]
 for key in ("self", "cross"):
     nums.add(
-        "CDT-II",
-        "text (Louvain)",
-        f"communities, {nets[key].name} network",
-        an.COMMUNITY_COUNTS[key],
-        nets[key].n_communities,
-        "cdt2_text_louvain_communities.csv",
+        key=("CDT-II", "text (Louvain)", f"communities, {nets[key].name} network"),
+        value=nets[key].n_communities,
+        file="cdt2_text_louvain_communities.csv",
         note=f"{screen.n_vars} genes (paper 2,361); {int(singletons[nets[key].name])} singletons",
     )
 partitions = pd.concat([cdt.tl.partition_table(n.communities).assign(network=k) for k, n in all_nets.items()])
@@ -141,12 +138,9 @@ for (key, cid), label in zip(picks.items(), ("c1", "c3"), strict=True):
     hits = an.term_hits(enrichments[key][enrichments[key]["Community_ID"] == cid])
     p = float(hits["P_value"].iloc[0]) if len(hits) else None
     nums.add(
-        "CDT-II",
-        "Fig 5B",
-        f"RNA binding P, {label.upper()} ({nets[key].name})",
-        an.RNA_BINDING_P[label],
-        p,
-        "cdt2_fig5b_module_enrichment.png",
+        key=("CDT-II", "Fig 5B", f"RNA binding P, {label.upper()} ({nets[key].name})"),
+        value=p,
+        file="cdt2_fig5b_module_enrichment.png",
         note="offline GMT, screen genes as background" if not online else "Enrichr online",
     )
 
@@ -181,21 +175,13 @@ venn_row = pd.DataFrame(
 save_table(venn_row, "cdt2_fig5c_venn", ctx.out_dir)
 fig_v = "cdt2_fig5c_venn.png"
 note = f"{screen.n_vars} genes (paper 2,361)"
-nums.add("CDT-II", "Fig 5C", "C1 size", an.MODULE_VENN["c1"], len(c1), fig_v, note=note)
-nums.add("CDT-II", "Fig 5C", "C3 size", an.MODULE_VENN["c3"], len(c3), fig_v, note=note)
-nums.add("CDT-II", "Fig 5C", "shared genes", an.MODULE_VENN["shared"], venn.k, fig_v)
+nums.add(key=("CDT-II", "Fig 5C", "C1 size"), value=len(c1), file=fig_v, note=note)
+nums.add(key=("CDT-II", "Fig 5C", "C3 size"), value=len(c3), file=fig_v, note=note)
+nums.add(key=("CDT-II", "Fig 5C", "shared genes"), value=venn.k, file=fig_v)
+nums.add(key=("CDT-II", "Fig 5C", "share of C3 in C1"), value=venn.k / len(c3), file=fig_v)
+nums.add(key=("CDT-II", "Fig 5C", "fold enrichment"), value=venn.fold, file=fig_v)
 nums.add(
-    "CDT-II", "Fig 5C", "share of C3 in C1", an.MODULE_VENN["shared"] / an.MODULE_VENN["c3"], venn.k / len(c3), fig_v
-)
-nums.add("CDT-II", "Fig 5C", "fold enrichment", an.MODULE_VENN["fold"], venn.fold, fig_v)
-nums.add(
-    "CDT-II",
-    "Fig 5C",
-    "hypergeometric P",
-    an.MODULE_VENN["p_value"],
-    venn.p_value,
-    fig_v,
-    note="P depends on the gene count",
+    key=("CDT-II", "Fig 5C", "hypergeometric P"), value=venn.p_value, file=fig_v, note="P depends on the gene count"
 )
 
 # %% [markdown]
@@ -215,12 +201,9 @@ if ctx.paths.truth_dir:
     rna = recovery[recovery["module"] == "rna_processing"].set_index("network")
     for key in all_nets:
         nums.add(
-            "CDT-II",
-            "sim (module recovery)",
-            f"rna_processing module: best community Jaccard, {key}",
-            None,
-            float(rna.loc[key, "jaccard"]),
-            "cdt2_sim_module_recovery.png",
+            key=("CDT-II", "sim (module recovery)", f"rna_processing module: best community Jaccard, {key}"),
+            value=float(rna.loc[key, "jaccard"]),
+            file="cdt2_sim_module_recovery.png",
             note=f"recall {rna.loc[key, 'recall']:.2f}, P {rna.loc[key, 'p_value']:.1e}",
         )
     ranks = pd.concat(
@@ -237,23 +220,17 @@ if ctx.paths.truth_dir:
         chosen = set(nets[k].communities[picks[k]])
         best = int(rna.loc[k, "community"])
         nums.add(
-            "CDT-II",
-            "sim (module recovery)",
-            f"{label}: Jaccard with the planted RNA module",
-            None,
-            len(chosen & members) / len(chosen | members),
-            "cdt2_sim_module_recovery.csv",
+            key=("CDT-II", "sim (module recovery)", f"{label}: Jaccard with the planted RNA module"),
+            value=len(chosen & members) / len(chosen | members),
+            file="cdt2_sim_module_recovery.csv",
             note=f"{label} is community {picks[k]}; best match is community {best} "
             f"(Jaccard {rna.loc[k, 'jaccard']:.2f})",
         )
         mine = ranks[ranks["network"] == k]
         nums.add(
-            "CDT-II",
-            "sim (module recovery)",
-            f"{label}: best rank of a planted RNA-module term",
-            None,
-            float(mine["rank_overall"].min()),
-            "cdt2_sim_planted_term_ranks.csv",
+            key=("CDT-II", "sim (module recovery)", f"{label}: best rank of a planted RNA-module term"),
+            value=float(mine["rank_overall"].min()),
+            file="cdt2_sim_planted_term_ranks.csv",
             note="1 = the community's most significant term over all libraries",
         )
 else:

@@ -56,6 +56,7 @@ from cdt import genome, hic
 from cdt.analyses.prediction import run_summary
 from cdt.config import HELD_OUT_GENES
 from cdt.data.dnastore import DNAStore
+from cdt.published import CDT2_PEAK_OFFSET_KB
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
 from cdt.train import open_run
@@ -100,7 +101,7 @@ prof2 = ag.locus_profiles(cdt2.model, p.screen, p.dna, tss, n_cells=20, label="C
 prof3 = ag.locus_profiles(cdt3.model, p.screen, p.dna, tss, n_cells=20, label="CDT-III") if cdt3 else None
 t_profiles = time.perf_counter() - t0
 peaks = prof_held.peaks(bin_size)
-peaks["published_offset_kb"] = peaks["locus"].map(lambda g: (ag.CDT2_PEAK_BIN[g] - 448) * 0.128)
+peaks["published_offset_kb"] = peaks["locus"].map(CDT2_PEAK_OFFSET_KB)
 save_table(peaks, "cdt2_fig4b_profile_peaks", ctx.out_dir)
 elements = {g: ag.window_elements(truth, loci[g]) for g in held} if truth is not None else None
 fig = pg.cross_attention_profiles(prof_held.values, bin_size, elements, prof_held.n_cells)
@@ -108,12 +109,9 @@ cdt.pl.save_figure(fig, "cdt2_fig4b_cross_attention_profiles", ctx.figures_dir, 
 display(fig, peaks)
 for r in peaks.itertuples():
     nums.add(
-        "CDT-II",
-        "Fig 4B",
-        f"{r.locus}: profile peak offset from the TSS (kb)",
-        round(r.published_offset_kb, 2),
-        float(r.peak_offset_kb),
-        "cdt2_fig4b_cross_attention_profiles.png",
+        key=("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)"),
+        value=float(r.peak_offset_kb),
+        file="cdt2_fig4b_cross_attention_profiles.png",
         note=f"max / uniform {r.max_over_uniform:.2f}; window +-{n_bins * bin_size / 2e3:.1f} kb (paper 57.3)",
     )
 display(
@@ -140,30 +138,21 @@ if have_encode:
     display(fig, fisher[["gene", "mark", "n_top", "n_peak_bins", "a", "odds_ratio", "p_value", "published_or"]])
     f = fisher.set_index(["gene", "mark"])
     nums.add(
-        "CDT-II",
-        "Fig 6A",
-        "gene x mark pairs with P < 1e-3 (of testable)",
-        "23/24",
-        f"{fsum['n_significant']}/{fsum['n_testable']}",
-        "cdt2_fig6a_encode_fisher.png",
+        key=("CDT-II", "Fig 6A", "gene x mark pairs with P < 1e-3 (of testable)"),
+        value=f"{fsum['n_significant']}/{fsum['n_testable']}",
+        file="cdt2_fig6a_encode_fisher.png",
     )
     nums.add(
-        "CDT-II",
-        "Fig 6A",
-        "pairs with odds ratio > 1 (of testable)",
-        None,
-        f"{fsum['n_or_above_1']}/{fsum['n_testable']}",
-        "cdt2_fig6a_encode_fisher.png",
+        key=("CDT-II", "Fig 6A", "pairs with odds ratio > 1 (of testable)"),
+        value=f"{fsum['n_or_above_1']}/{fsum['n_testable']}",
+        file="cdt2_fig6a_encode_fisher.png",
     )
-    for gene, mark, pub in (("GFI1B", "DNase", 201.2), ("CD52", "CTCF", 28.4)):
+    for gene, mark in (("GFI1B", "DNase"), ("CD52", "CTCF")):
         if (gene, mark) in f.index:
             nums.add(
-                "CDT-II",
-                "Fig 6A",
-                f"{mark} odds ratio at {gene}",
-                pub,
-                float(f.loc[(gene, mark), "odds_ratio"]),
-                "cdt2_fig6a_encode_fisher.png",
+                key=("CDT-II", "Fig 6A", f"{mark} odds ratio at {gene}"),
+                value=float(f.loc[(gene, mark), "odds_ratio"]),
+                file="cdt2_fig6a_encode_fisher.png",
                 note=f"P = {f.loc[(gene, mark), 'p_value']:.2g}",
             )
 
@@ -181,22 +170,20 @@ if have_encode:
     cdt.pl.save_figure(fig, "cdt2_fig6b_bin_classes", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, classes["cohens_d"])
     cs = classes["summary"]
-    nums.add("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins", 2.4, cs["d_CTCF"], "cdt2_fig6b_bin_classes.png")
     nums.add(
-        "CDT-II",
-        "Fig 6B",
-        "Cohen's d, promoter vs unannotated bins",
-        1.4,
-        cs["d_promoter"],
-        "cdt2_fig6b_bin_classes.png",
+        key=("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins"),
+        value=cs["d_CTCF"],
+        file="cdt2_fig6b_bin_classes.png",
     )
     nums.add(
-        "CDT-II",
-        "Fig 6B",
-        "Kruskal-Wallis P across bin classes",
-        1e-45,
-        cs["kruskal_p"],
-        "cdt2_fig6b_bin_classes.png",
+        key=("CDT-II", "Fig 6B", "Cohen's d, promoter vs unannotated bins"),
+        value=cs["d_promoter"],
+        file="cdt2_fig6b_bin_classes.png",
+    )
+    nums.add(
+        key=("CDT-II", "Fig 6B", "Kruskal-Wallis P across bin classes"),
+        value=cs["kruskal_p"],
+        file="cdt2_fig6b_bin_classes.png",
         note=f"n bins per class {classes['kruskal'].n}",
     )
 
@@ -219,21 +206,15 @@ if have_encode:
     cdt.pl.save_figure(fig, "cdt2_supp1b_threshold_sweep", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
     nums.add(
-        "CDT-II",
-        "Supp 1a",
-        "gene x mark pairs with permutation P < 0.005 (of tested)",
-        "14/15",
-        f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)}",
-        "cdt2_supp1a_permutation.png",
+        key=("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)"),
+        value=f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)}",
+        file="cdt2_supp1a_permutation.png",
         note="marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins",
     )
     nums.add(
-        "CDT-II",
-        "Supp 1b",
-        "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%",
-        "stays significant",
-        f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
-        "cdt2_supp1b_threshold_sweep.png",
+        key=("CDT-II", "Supp 1b", "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%"),
+        value=f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
+        file="cdt2_supp1b_threshold_sweep.png",
     )
 
 # %% [markdown]
@@ -263,7 +244,6 @@ if have_encode:
                 f"mean Jaccard index of {agreement.mean():.2f} across loci (1 = identical bins)."
             )
         )
-    published = {"CDT-III": (8.59, "27/27"), "CDT-II": (6.6, None)}
     for label, s in ctcf_sums.items():
         note = (
             "CDT-II's own paper: 7.67x (26/28 > 2x)"
@@ -273,29 +253,20 @@ if have_encode:
             else ""
         )
         nums.add(
-            "CDT-III",
-            "Table 2",
-            f"{label}: mean CTCF enrichment, top-10% bins",
-            published[label][0],
-            s["mean"],
-            "cdt3_table2_ctcf_enrichment.png",
+            key=("CDT-III", "Table 2", f"{label}: mean CTCF enrichment, top-10% bins"),
+            value=s["mean"],
+            file="cdt3_table2_ctcf_enrichment.png",
             note=f"{s['n_genes']} loci with CTCF; median {s['median']:.2f}. " + note,
         )
         nums.add(
-            "CDT-III",
-            "Table 2",
-            f"{label}: loci > 2x (of loci with CTCF)",
-            published[label][1],
-            f"{s['n_above_2']}/{s['n_genes']}",
-            "cdt3_table2_ctcf_enrichment.png",
+            key=("CDT-III", "Table 2", f"{label}: loci > 2x (of loci with CTCF)"),
+            value=f"{s['n_above_2']}/{s['n_genes']}",
+            file="cdt3_table2_ctcf_enrichment.png",
         )
         nums.add(
-            "CDT-III",
-            "Table 2",
-            f"{label}: permutation P (mean enrichment)",
-            0.001 if label == "CDT-III" else None,
-            s["p_value"],
-            "cdt3_table2_ctcf_enrichment.png",
+            key=("CDT-III", "Table 2", f"{label}: permutation P (mean enrichment)"),
+            value=s["p_value"],
+            file="cdt3_table2_ctcf_enrichment.png",
             note=f"null {s['null_mean']:.2f} +- {s['null_sd']:.2f}; authors' pooled variant P {s['p_value_authors']:.3g}"
             "; published P < 0.001",
         )
@@ -322,23 +293,19 @@ if have_hic:
     display(fig)
     fname = "cdt3_fig3_hic_contact.png"
     nums.add(
-        "CDT-III",
-        "Fig 3A",
-        f"{hprof.label}: mean contact ratio top-20 / random-20",
-        1.30,
-        test_all["mean_ratio"],
-        fname,
+        key=("CDT-III", "Fig 3A", f"{hprof.label}: mean contact ratio top-20 / random-20"),
+        value=test_all["mean_ratio"],
+        file=fname,
         note=f"Hi-C at {contacts.resolution} bp (paper 5 kb)",
     )
-    nums.add("CDT-III", "Fig 3A", "loci with ratio > 1", "16/25", f"{test_all['n_above_1']}/{test_all['n']}", fname)
-    nums.add("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)", 0.020, test_all["p_value"], fname)
     nums.add(
-        "CDT-III",
-        "Fig 3A",
-        "mean ratio without the promoter's own Hi-C bin",
-        None,
-        test_off["mean_ratio"],
-        "cdt3_fig3_hic_contact_off_diagonal.png",
+        key=("CDT-III", "Fig 3A", "loci with ratio > 1"), value=f"{test_all['n_above_1']}/{test_all['n']}", file=fname
+    )
+    nums.add(key=("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)"), value=test_all["p_value"], file=fname)
+    nums.add(
+        key=("CDT-III", "Fig 3A", "mean ratio without the promoter's own Hi-C bin"),
+        value=test_off["mean_ratio"],
+        file="cdt3_fig3_hic_contact_off_diagonal.png",
         note=f"{test_off['n_above_1']}/{test_off['n']} > 1, P {test_off['p_value']:.3g}; not in the paper",
     )
 
@@ -350,7 +317,7 @@ if have_hic:
 # %%
 if have_encode:
     tprof = prof3 if prof3 is not None else prof2
-    for gene, pub in (("CD55", "3/4"), ("FCGR2A", "1/2")):
+    for gene in ("CD55", "FCGR2A"):
         if gene not in loci:
             continue
         track = ag.genome_track(tprof.values.loc[gene].to_numpy(), loci[gene], marks["CTCF"], elements=truth)
@@ -362,12 +329,9 @@ if have_encode:
         cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
         display(fig)
         nums.add(
-            "CDT-III",
-            "Fig 7" if gene == "CD55" else "Fig 8",
-            f"{gene}: CTCF peaks in the top-10% bins",
-            pub,
-            f"{track['k']}/{track['n']}",
-            f"{name}.png",
+            key=("CDT-III", "Fig 7" if gene == "CD55" else "Fig 8", f"{gene}: CTCF peaks in the top-10% bins"),
+            value=f"{track['k']}/{track['n']}",
+            file=f"{name}.png",
         )
 
 # %% [markdown]
@@ -388,22 +352,16 @@ if have_v1:
     display(fig, pd.Series(dsum))
     scale = attr.n_bins * attr.bin_size / ag.PAPER_WINDOW_BP
     nums.add(
-        "CDT v1",
-        "Fig 3",
-        "mean |attention peak - enhancer| (kb)",
-        30.1,
-        dsum["mean_abs_kb"],
-        "cdt1_fig3_peak_distance.png",
+        key=("CDT v1", "Fig 3", "mean |attention peak - enhancer| (kb)"),
+        value=dsum["mean_abs_kb"],
+        file="cdt1_fig3_peak_distance.png",
         note=f"window +-{dsum['half_window_kb']:.1f} kb: paper value scaled = "
         f"{30.1 * scale:.1f} kb; uniform random peak {dsum['uniform_mean_abs_kb']:.1f} kb; n = {dsum['n']}",
     )
     nums.add(
-        "CDT v1",
-        "Fig 3",
-        "share of peaks within the (scaled) 50-kb threshold",
-        0.82,
-        dsum["frac_within"],
-        "cdt1_fig3_peak_distance.png",
+        key=("CDT v1", "Fig 3", "share of peaks within the (scaled) 50-kb threshold"),
+        value=dsum["frac_within"],
+        file="cdt1_fig3_peak_distance.png",
         note=f"threshold {dsum['within_bp'] / 1e3:.1f} kb here; uniform random "
         f"peak {dsum['uniform_frac_within']:.2f} (paper window: 0.87)",
     )
@@ -424,12 +382,9 @@ if have_v1:
     cdt.pl.save_figure(fig, "cdt1_fig4_attention_gradient_overlap", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
     nums.add(
-        "CDT v1",
-        "Fig 4A",
-        "mean overlap of top-20 attention and top-20 gradient bins",
-        2.2,
-        osum["mean"],
-        "cdt1_fig4_attention_gradient_overlap.png",
+        key=("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins"),
+        value=osum["mean"],
+        file="cdt1_fig4_attention_gradient_overlap.png",
         note=f"chance {osum['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)",
     )
 
@@ -461,29 +416,20 @@ if have_v1:
     cdt.pl.save_figure(fig, "cdt1_fig5_strongest_sample", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig, pd.Series({k: v for k, v in case.items() if k != "ctcf_kb"}))
     nums.add(
-        "CDT v1",
-        "Fig 5",
-        "attention peak offset from the enhancer (kb)",
-        47.4,
-        case["attention_peak_kb"],
-        "cdt1_fig5_strongest_sample.png",
+        key=("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)"),
+        value=case["attention_peak_kb"],
+        file="cdt1_fig5_strongest_sample.png",
         note=f"{case['pair']}, beta {case['beta']:.2f}",
     )
     nums.add(
-        "CDT v1",
-        "Fig 5",
-        "gradient peak offset from the enhancer (kb)",
-        -56.7,
-        case["gradient_peak_kb"],
-        "cdt1_fig5_strongest_sample.png",
+        key=("CDT v1", "Fig 5", "gradient peak offset from the enhancer (kb)"),
+        value=case["gradient_peak_kb"],
+        file="cdt1_fig5_strongest_sample.png",
     )
     nums.add(
-        "CDT v1",
-        "Fig 5",
-        "gradient peak to nearest CTCF site (kb)",
-        0.0,
-        case["gradient_to_ctcf_kb"],
-        "cdt1_fig5_strongest_sample.png",
+        key=("CDT v1", "Fig 5", "gradient peak to nearest CTCF site (kb)"),
+        value=case["gradient_to_ctcf_kb"],
+        file="cdt1_fig5_strongest_sample.png",
         note=f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
         f"kb; {len(case['ctcf_kb'])} CTCF sites in the window",
     )
@@ -529,21 +475,15 @@ if have_hic:
         oe = pairs["oe"]
         w = hic.ratio_test(oe) if len(oe) > 1 else {"p_value": np.nan}
         nums.add(
-            "CDT v1",
-            "Fig 6",
-            "O/E contact, strongest pair's enhancer and promoter",
-            "elevated",
-            float(strongest["oe"]),
-            "cdt1_fig6_hic_enhancer_promoter.png",
+            key=("CDT v1", "Fig 6", "O/E contact, strongest pair's enhancer and promoter"),
+            value=float(strongest["oe"]),
+            file="cdt1_fig6_hic_enhancer_promoter.png",
             note=f"{strongest['pair']} ({source}), {strongest['distance_kb']:.0f} kb apart",
         )
         nums.add(
-            "CDT v1",
-            "Fig 6",
-            "pairs with O/E > 1 (median O/E)",
-            None,
-            f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
-            "cdt1_fig6_hic_enhancer_promoter.png",
+            key=("CDT v1", "Fig 6", "pairs with O/E > 1 (median O/E)"),
+            value=f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
+            file="cdt1_fig6_hic_enhancer_promoter.png",
             note=f"{source}; one-sided Wilcoxon vs 1: P {w['p_value']:.3g}; not in the paper",
         )
     else:
@@ -574,22 +514,16 @@ if truth is not None:
     main = next(iter(scores))
     for target in ("any element", "CTCF", "promoter"):
         nums.add(
-            "truth",
-            "planted elements",
-            f"{main}: AUROC for {target} bins",
-            None,
-            float(r.loc[(main, target), "auroc"]),
-            "truth_element_recovery_attention.png",
+            key=("truth", "planted elements", f"{main}: AUROC for {target} bins"),
+            value=float(r.loc[(main, target), "auroc"]),
+            file="truth_element_recovery_attention.png",
             note=f"embedding norm {r.loc[('embedding_norm', target), 'auroc']:.3f}, near TSS "
             f"{r.loc[('near_centre', target), 'auroc']:.3f}, random {r.loc[('random', target), 'auroc']:.3f}",
         )
         nums.add(
-            "truth",
-            "planted elements",
-            f"{main}: top-10% bins on {target}, fold over base rate",
-            None,
-            float(r.loc[(main, target), "top_fold"]),
-            "truth_element_recovery_attention.png",
+            key=("truth", "planted elements", f"{main}: top-10% bins on {target}, fold over base rate"),
+            value=float(r.loc[(main, target), "top_fold"]),
+            file="truth_element_recovery_attention.png",
             note=f"embedding norm {r.loc[('embedding_norm', target), 'top_fold']:.2f}, random "
             f"{r.loc[('random', target), 'top_fold']:.2f}",
         )
@@ -607,12 +541,9 @@ if truth is not None:
         v = v1_rec.set_index(["method", "target"])
         for method in ("attention", "gradient"):
             nums.add(
-                "truth",
-                "planted elements",
-                f"CDT v1 {method}: AUROC for any element",
-                None,
-                float(v.loc[(method, "any element"), "auroc"]),
-                "truth_element_recovery_v1.png",
+                key=("truth", "planted elements", f"CDT v1 {method}: AUROC for any element"),
+                value=float(v.loc[(method, "any element"), "auroc"]),
+                file="truth_element_recovery_v1.png",
                 note=f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
                 f"{v.loc[('random', 'any element'), 'auroc']:.3f}",
             )

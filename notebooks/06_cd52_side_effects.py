@@ -65,14 +65,9 @@ FIRST_N = 30  # perturbed-cell gradients: the authors' first 30 CD52 cells in fi
 screen = resolve_screen(ctx.paths.screen)
 run = open_run(ctx.runs["cdt3"]) if "cdt3" in ctx.runs else None
 has_cd52 = PERT in set(screen.obs["perturbation"].astype(str))
-has_proteins = "protein_names" in screen.uns
-ready = run is not None and has_cd52 and has_proteins
-# ADT ID -> gene symbol: the user's adt_mapping.csv beside the data if given, else the project's 189-entry table
-user_mapping = Path(data_dir) / "adt_mapping.csv" if data_dir else None
-mapping = (
-    user_mapping if user_mapping is not None and user_mapping.exists() else REPO_ROOT / "data/adt_gene_symbols.csv"
-)
-genes = a.protein_genes(screen, mapping) if has_proteins else None
+ready = run is not None and has_cd52
+mapping = Path(data_dir) / "adt_mapping.csv" if data_dir else None
+genes = a.protein_genes(screen, mapping if mapping is not None and mapping.exists() else None)
 if ready:
     display(
         Markdown(
@@ -81,12 +76,7 @@ if ready:
         )
     )
 else:
-    if not has_proteins:
-        why = "the screen has no proteins (on real data: morris_celllevel_effects_with_adt.h5 is missing)"
-    elif run is None:
-        why = "no CDT-III weights"
-    else:
-        why = f"no {PERT} cells in the screen"
+    why = "no trained CDT-III (the data have no proteins)" if run is None else f"no {PERT} cells in the screen"
     display(Markdown(f"**Skipped:** {why}; every section below is skipped."))
 
 
@@ -116,42 +106,30 @@ if ready:
         kp.protein.assign(predicted_ntc_protein_input=kc.protein["predicted"]), "cdt3_fig4b_cd52_protein", ctx.out_dir
     )
     nums.add(
-        "CDT-III",
-        "Fig 4A",
-        "CD52 pseudo-bulk RNA r",
-        a.PUBLISHED["rna_r"],
-        s["rna_r"],
-        "cdt3_fig4a_cd52_rna.png",
-        f"{s['n_genes']} genes, {s['n_cells']} cells (published 2,361 genes, 131 cells)",
+        key=("CDT-III", "Fig 4A", "CD52 pseudo-bulk RNA r"),
+        value=s["rna_r"],
+        file="cdt3_fig4a_cd52_rna.png",
+        note=f"{s['n_genes']} genes, {s['n_cells']} cells (published 2,361 genes, 131 cells)",
     )
     nums.add(
-        "CDT-III",
-        "Fig 4B",
-        "CD52 pseudo-bulk protein r, expressed proteins",
-        a.PUBLISHED["protein_r"],
-        s["protein_r"],
-        "cdt3_fig4b_cd52_protein.png",
-        f"{s['n_expressed']} expressed (published 65)",
+        key=("CDT-III", "Fig 4B", "CD52 pseudo-bulk protein r, expressed proteins"),
+        value=s["protein_r"],
+        file="cdt3_fig4b_cd52_protein.png",
+        note=f"{s['n_expressed']} expressed (published 65)",
     )
     nums.add(
-        "CDT-III",
-        "Fig 4B",
-        "same, protein input = NTC mean (control)",
-        None,
-        sc["protein_r"],
-        "cdt3_fig4b_cd52_protein.png",
-        "measured proteins hidden from the model",
+        key=("CDT-III", "Fig 4B", "same, protein input = NTC mean (control)"),
+        value=sc["protein_r"],
+        file="cdt3_fig4b_cd52_protein.png",
+        note="measured proteins hidden from the model",
     )
     self_kd = ""
     if "self_kd_r" in s:
         nums.add(
-            "CDT-III",
-            "text",
-            "CD52 self-knockdown r across cells",
-            a.PUBLISHED["self_kd_r"],
-            s["self_kd_r"],
-            "cdt3_fig4a_cd52_rna.png",
-            f"mean predicted {s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f} (published -0.136 vs -0.172)",
+            key=("CDT-III", "text", "CD52 self-knockdown r across cells"),
+            value=s["self_kd_r"],
+            file="cdt3_fig4a_cd52_rna.png",
+            note=f"mean predicted {s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f} (published -0.136 vs -0.172)",
         )
         self_kd = (
             f" CD52's own log2FC: predicted {s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f} "
@@ -179,40 +157,28 @@ if ready:
     show(pc.side_effect_bars(det, ds), "cdt3_fig4c_side_effect_map")
     save_table(det, "cdt3_fig4c_side_effect_map", ctx.out_dir)
     nums.add(
-        "CDT-III",
-        "Fig 4C",
-        "detectable proteins (|measured change| > 0.1)",
-        a.PUBLISHED["n_detectable"],
-        ds["n_detectable"],
-        "cdt3_fig4c_side_effect_map.png",
-        f"of {ds['n_expressed']} expressed (published 65)",
+        key=("CDT-III", "Fig 4C", "detectable proteins (|measured change| > 0.1)"),
+        value=ds["n_detectable"],
+        file="cdt3_fig4c_side_effect_map.png",
+        note=f"of {ds['n_expressed']} expressed (published 65)",
     )
     nums.add(
-        "CDT-III",
-        "Fig 4C",
-        "direction agreement (count)",
-        a.PUBLISHED["n_agree"],
-        ds["n_agree"],
-        "cdt3_fig4c_side_effect_map.png",
-        f"of {ds['n_detectable']} detectable (published 29/29)",
+        key=("CDT-III", "Fig 4C", "direction agreement (count)"),
+        value=ds["n_agree"],
+        file="cdt3_fig4c_side_effect_map.png",
+        note=f"of {ds['n_detectable']} detectable (published 29/29)",
     )
     nums.add(
-        "CDT-III",
-        "Fig 4C",
-        "direction agreement, protein input = NTC mean",
-        None,
-        ds_c["n_agree"],
-        "cdt3_fig4c_side_effect_map.csv",
-        f"of {ds_c['n_detectable']} detectable; control",
+        key=("CDT-III", "Fig 4C", "direction agreement, protein input = NTC mean"),
+        value=ds_c["n_agree"],
+        file="cdt3_fig4c_side_effect_map.csv",
+        note=f"of {ds_c['n_detectable']} detectable; control",
     )
     nums.add(
-        "CDT-III",
-        "Fig 4C",
-        "direction agreement of a constant majority-sign prediction",
-        29,
-        ds["n_agree_constant"],
-        "cdt3_fig4c_side_effect_map.csv",
-        f"of {ds['n_detectable']}; published: all 29 rise, so 'every protein rises' also scores 29/29",
+        key=("CDT-III", "Fig 4C", "direction agreement of a constant majority-sign prediction"),
+        value=ds["n_agree_constant"],
+        file="cdt3_fig4c_side_effect_map.csv",
+        note=f"of {ds['n_detectable']}; published: all 29 rise, so 'every protein rises' also scores 29/29",
     )
     display(
         Markdown(f"""
@@ -247,38 +213,26 @@ if ready:
     cells_note = a.first_n_note(grads, FIRST_N)
     for key, label in (("all", "all proteins"), ("expressed", "expressed proteins")):
         nums.add(
-            "CDT-III",
-            "Table 10",
-            f"gradient r NTC-mean vs cells, {label}",
-            a.PUBLISHED[f"grad_r_{key}"],
-            float(c.loc[key, "r"]),
-            "cdt3_table10_gradient_concordance.png",
-            cells_note,
+            key=("CDT-III", "Table 10", f"gradient r NTC-mean vs cells, {label}"),
+            value=float(c.loc[key, "r"]),
+            file="cdt3_table10_gradient_concordance.png",
+            note=cells_note,
         )
         nums.add(
-            "CDT-III",
-            "Table 10",
-            f"gradient Spearman, {label}",
-            a.PUBLISHED[f"grad_rho_{key}"],
-            float(c.loc[key, "rho"]),
-            "cdt3_table10_gradient_concordance.png",
+            key=("CDT-III", "Table 10", f"gradient Spearman, {label}"),
+            value=float(c.loc[key, "rho"]),
+            file="cdt3_table10_gradient_concordance.png",
         )
         nums.add(
-            "CDT-III",
-            "Table 10",
-            f"gradient same direction, {label}",
-            a.PUBLISHED[f"grad_direction_{key}"],
-            float(c.loc[key, "fraction_same_direction"]),
-            "cdt3_table10_gradient_concordance.png",
-            f"{int(c.loc[key, 'n_same_direction'])}/{int(c.loc[key, 'n'])}",
+            key=("CDT-III", "Table 10", f"gradient same direction, {label}"),
+            value=float(c.loc[key, "fraction_same_direction"]),
+            file="cdt3_table10_gradient_concordance.png",
+            note=f"{int(c.loc[key, 'n_same_direction'])}/{int(c.loc[key, 'n'])}",
         )
     nums.add(
-        "CDT-III",
-        "Table 10",
-        "same direction, top 20 by |NTC-mean gradient|",
-        a.PUBLISHED["grad_top20_direction"],
-        float(c.loc["top20", "fraction_same_direction"]),
-        "cdt3_table10_gradient_concordance.png",
+        key=("CDT-III", "Table 10", "same direction, top 20 by |NTC-mean gradient|"),
+        value=float(c.loc["top20", "fraction_same_direction"]),
+        file="cdt3_table10_gradient_concordance.png",
     )
     display(
         Markdown(f"""
@@ -310,34 +264,27 @@ if ready:
     shared_pub = int(t8["published_gradient"].notna().sum())
     fc = t8.set_index("gene")["gradient"].get("FCGR2A")
     nums.add(
-        "CDT-III",
-        "Table 8",
-        "top protein by |gradient| (NTC-mean input)",
-        "FCGR2A +0.059",
-        f"{top['protein']} {top['gradient']:+.3g}",
-        "cdt3_table8_gradient_top20.csv",
+        key=("CDT-III", "Table 8", "top protein by |gradient| (NTC-mean input)"),
+        value=f"{top['protein']} {top['gradient']:+.3g}",
+        file="cdt3_table8_gradient_top20.csv",
     )
     if fc is not None:
         nums.add(
-            "CDT-III", "Table 8", "FCGR2A gradient (in the top 20)", 0.059, float(fc), "cdt3_table8_gradient_top20.csv"
+            key=("CDT-III", "Table 8", "FCGR2A gradient (in the top 20)"),
+            value=float(fc),
+            file="cdt3_table8_gradient_top20.csv",
         )
     nums.add(
-        "CDT-III",
-        "Table 8",
-        "top-20 rows whose code label differs from the first-order direction",
-        None,
-        n_flip,
-        "cdt3_table8_gradient_top20.csv",
-        f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); first-order caution",
+        key=("CDT-III", "Table 8", "top-20 rows whose code label differs from the first-order direction"),
+        value=n_flip,
+        file="cdt3_table8_gradient_top20.csv",
+        note=f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); first-order caution",
     )
     nums.add(
-        "CDT-III",
-        "Table 8",
-        "published top-20 proteins also in this top 20",
-        None,
-        shared_pub,
-        "cdt3_table8_gradient_top20.csv",
-        "by gene symbol",
+        key=("CDT-III", "Table 8", "published top-20 proteins also in this top 20"),
+        value=shared_pub,
+        file="cdt3_table8_gradient_top20.csv",
+        note="by gene symbol",
     )
     display(
         Markdown(f"""
@@ -368,31 +315,22 @@ if ready:
     t3, ss = a.side_effect_table(effects, kp.protein, grads)
     save_table(t3, "cdt3_table3_side_effects", ctx.out_dir)
     nums.add(
-        "CDT-III",
-        "Table 3",
-        "side effects recapitulated (direction of a linked protein)",
-        a.PUBLISHED["n_recapitulated"],
-        ss["n_recapitulated"],
-        "cdt3_table3_side_effects.csv",
-        f"of {ss['n_side_effects']} ({ss['n_linked']} with a linked protein; published 5/7); file {se_path.name}",
+        key=("CDT-III", "Table 3", "side effects recapitulated (direction of a linked protein)"),
+        value=ss["n_recapitulated"],
+        file="cdt3_table3_side_effects.csv",
+        note=f"of {ss['n_side_effects']} ({ss['n_linked']} with a linked protein; published 5/7); file {se_path.name}",
     )
     nums.add(
-        "CDT-III",
-        "Table 3",
-        "same, and |predicted change| > 0.1",
-        None,
-        ss["n_recapitulated_detectable"],
-        "cdt3_table3_side_effects.csv",
-        f"of {ss['n_side_effects']}",
+        key=("CDT-III", "Table 3", "same, and |predicted change| > 0.1"),
+        value=ss["n_recapitulated_detectable"],
+        file="cdt3_table3_side_effects.csv",
+        note=f"of {ss['n_side_effects']}",
     )
     nums.add(
-        "CDT-III",
-        "Table 3",
-        "same, gradient first-order direction",
-        None,
-        ss["n_recapitulated_gradient"],
-        "cdt3_table3_side_effects.csv",
-        f"of {ss['n_side_effects']}",
+        key=("CDT-III", "Table 3", "same, gradient first-order direction"),
+        value=ss["n_recapitulated_gradient"],
+        file="cdt3_table3_side_effects.csv",
+        note=f"of {ss['n_side_effects']}",
     )
     display(
         Markdown(f"""
@@ -417,31 +355,22 @@ if ready:
     if len(t6):
         show(pc.divergence_bars(t6, s6), "cdt3_fig6_mrna_protein_divergence")
     nums.add(
-        "CDT-III",
-        "Fig 6",
-        "genes measured at both levels",
-        a.PUBLISHED["n_both_levels"],
-        s6["n_both_levels"],
-        "cdt3_fig6_mrna_protein_divergence.png",
-        "" if genes.notna().all() else "only proteins with a known gene symbol can be matched",
+        key=("CDT-III", "Fig 6", "genes measured at both levels"),
+        value=s6["n_both_levels"],
+        file="cdt3_fig6_mrna_protein_divergence.png",
+        note="" if genes.notna().all() else "only proteins with a known gene symbol can be matched",
     )
     nums.add(
-        "CDT-III",
-        "Fig 6",
-        "opposite mRNA/protein direction (measured)",
-        a.PUBLISHED["n_opposite"],
-        s6["n_opposite"],
-        "cdt3_fig6_mrna_protein_divergence.png",
-        f"of {s6['n_both_levels']} (published 13/16)",
+        key=("CDT-III", "Fig 6", "opposite mRNA/protein direction (measured)"),
+        value=s6["n_opposite"],
+        file="cdt3_fig6_mrna_protein_divergence.png",
+        note=f"of {s6['n_both_levels']} (published 13/16)",
     )
     nums.add(
-        "CDT-III",
-        "Fig 6",
-        "opposite genes with both directions predicted",
-        None,
-        s6["n_opposite_both_correct"],
-        "cdt3_fig6_mrna_protein_divergence.csv",
-        f"of {s6['n_opposite']}; the paper's claim, untested there",
+        key=("CDT-III", "Fig 6", "opposite genes with both directions predicted"),
+        value=s6["n_opposite_both_correct"],
+        file="cdt3_fig6_mrna_protein_divergence.csv",
+        note=f"of {s6['n_opposite']}; the paper's claim, untested there",
     )
     display(
         Markdown(f"""
@@ -474,32 +403,23 @@ if ready and ctx.paths.truth_dir:
     save_table(a.side_effect_truth(effects, links), "cdt3_truth_side_effect_links", ctx.out_dir)
     show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
     nums.add(
-        "CDT-III",
-        "truth",
-        "planted CD52 effects recovered by predicted side-effect proteins",
-        None,
-        ts["recall"],
-        "cdt3_truth_cd52_protein_wiring.png",
-        f"{ts['n_shared']}/{ts['n_planted']} planted, {ts['n_predicted']} predicted; precision {ts['precision']:.2f}",
+        key=("CDT-III", "truth", "planted CD52 effects recovered by predicted side-effect proteins"),
+        value=ts["recall"],
+        file="cdt3_truth_cd52_protein_wiring.png",
+        note=f"{ts['n_shared']}/{ts['n_planted']} planted, {ts['n_predicted']} predicted; precision {ts['precision']:.2f}",
     )
     nums.add(
-        "CDT-III",
-        "truth",
-        "planted proteins with the planted direction predicted",
-        None,
-        ts["n_planted_direction_predicted"],
-        "cdt3_truth_cd52_protein_wiring.csv",
-        f"of {ts['n_planted']} (measured: {ts['n_planted_direction_measured']}; NTC-mean protein input: "
+        key=("CDT-III", "truth", "planted proteins with the planted direction predicted"),
+        value=ts["n_planted_direction_predicted"],
+        file="cdt3_truth_cd52_protein_wiring.csv",
+        note=f"of {ts['n_planted']} (measured: {ts['n_planted_direction_measured']}; NTC-mean protein input: "
         f"{ts_c['n_planted_direction_predicted']})",
     )
     nums.add(
-        "CDT-III",
-        "truth",
-        "gradient sign = planted sign (NTC-mean input)",
-        None,
-        ts["gradient_ntc_mean_sign_matches_weight"],
-        "cdt3_truth_cd52_protein_wiring.png",
-        f"of {ts['n_planted']} (chance {ts['gradient_ntc_mean_sign_matches_chance']:.1f}); AUROC of |gradient| "
+        key=("CDT-III", "truth", "gradient sign = planted sign (NTC-mean input)"),
+        value=ts["gradient_ntc_mean_sign_matches_weight"],
+        file="cdt3_truth_cd52_protein_wiring.png",
+        note=f"of {ts['n_planted']} (chance {ts['gradient_ntc_mean_sign_matches_chance']:.1f}); AUROC of |gradient| "
         f"{ts['gradient_ntc_mean_auroc']:.2f}",
     )
     display(

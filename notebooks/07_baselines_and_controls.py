@@ -124,27 +124,20 @@ show(
 # %%
 fig_pred = "controls_prediction_baselines.png"
 nums.add(
-    BP,
-    "screen contract",
-    "max abs. difference of log2FC and (X - ln(NTC mean CPM + 1)) / ln 2",
-    None,
-    identity["max_abs_difference"],
-    "",
-    f"over {identity['n_values']:,} cell x gene values",
+    key=(BP, "screen contract", "max abs. difference of log2FC and (X - ln(NTC mean CPM + 1)) / ln 2"),
+    value=identity["max_abs_difference"],
+    note=f"over {identity['n_values']:,} cell x gene values",
 )
-nums.add(BP, "screen contract", "r between log2FC and the affine map of the input", None, identity["r"])
+nums.add(key=(BP, "screen contract", "r between log2FC and the affine map of the input"), value=identity["r"])
 for model, target in reported[["model", "target"]].drop_duplicates().itertuples(index=False):
     for method in (model, "mean", "ridge", "ridge_dna", "nearest_locus"):
         name = "" if method == model else f" — {ab.BASELINE_LABELS[method]}"
         for metric, what in (("r", "overall r"), ("pb_r", "mean pseudo-bulk r")):
             nums.add(
-                BP,
-                f"prediction, {model} {target}",
-                f"{what}{name}",
-                None,
-                comp.value(model, protocol, target, method, metric),
-                fig_pred,
-                "CDT run (metrics.json)" if method == model else "same test cells and metric",
+                key=(BP, f"prediction, {model} {target}", f"{what}{name}"),
+                value=comp.value(model, protocol, target, method, metric),
+                file=fig_pred,
+                note="CDT run (metrics.json)" if method == model else "same test cells and metric",
             )
 
 lines = []
@@ -190,13 +183,10 @@ if "cdt1" in ctx.runs:
     display(v1_table.round(3))
     for row in v1_table.itertuples(index=False):
         nums.add(
-            BP,
-            "prediction, CDT v1",
-            f"{row.split} r — {row.method}",
-            None,
-            row.r,
-            "controls_v1_pair_baselines.csv",
-            f"n = {row.n} pairs",
+            key=(BP, "prediction, CDT v1", f"{row.split} r — {row.method}"),
+            value=row.r,
+            file="controls_v1_pair_baselines.csv",
+            note=f"n = {row.n} pairs",
         )
     v1_r = v1_table.set_index(["method", "split"])["r"]
     lines = []
@@ -227,7 +217,7 @@ maps = mean_attention_maps(
     dna,
     cells=ab.first_cells(screen, targets, N_CELLS_TARGET),
     maps=["rna_self_0", "dna_to_rna"],
-    heads=False,  # head-averaged per perturbation: head-resolved maps of every perturbation do not fit in memory
+    heads=True,
     by="perturbation",
     splits=None,
 )
@@ -277,13 +267,10 @@ for which, summary in (("all perturbed genes", edges), ("held-out genes only", e
         if which == "all perturbed genes":
             for f, (m, v) in best.items():
                 nums.add(
-                    BP,
-                    f"edges vs {target}",
-                    f"mean AUROC over perturbations, best {f} score ({m})",
-                    None,
-                    v,
-                    fig_edges,
-                    f"{n} perturbations",
+                    key=(BP, f"edges vs {target}", f"mean AUROC over perturbations, best {f} score ({m})"),
+                    value=v,
+                    file=fig_edges,
+                    note=f"{n} perturbations",
                 )
         (ma, a), (mg, g), (mc, c), (mf, f_) = best.values()
         lines.append(
@@ -296,7 +283,9 @@ if "GFI1B" in targets:
     for target in g.index.get_level_values(0).unique():
         for m in ("attention_row", "attention_column", "jacobian_column", "spearman_ntc"):
             if (target, m) in g.index:
-                nums.add(BP, f"GFI1B edges vs {target}", f"AUROC, {m}", None, float(g[(target, m)]), fig_edges)
+                nums.add(
+                    key=(BP, f"GFI1B edges vs {target}", f"AUROC, {m}"), value=float(g[(target, m)]), file=fig_edges
+                )
 md(
     "Mean AUROC over perturbations (0.5 = chance), best score of each family:\n\n"
     + "\n".join(lines)
@@ -336,13 +325,10 @@ lines = []
 for metric, t in inc.items():
     for _, row in t.iterrows():
         nums.add(
-            BP,
-            f"incremental value ({metric} AUROC)",
-            f"gain from adding {row['added']}",
-            None,
-            float(row["delta"]),
-            "controls_incremental_value.png",
-            f"95% CI [{row['ci_low']:.3f}, {row['ci_high']:.3f}]; base {row['auroc_base']:.3f}",
+            key=(BP, f"incremental value ({metric} AUROC)", f"gain from adding {row['added']}"),
+            value=float(row["delta"]),
+            file="controls_incremental_value.png",
+            note=f"95% CI [{row['ci_low']:.3f}, {row['ci_high']:.3f}]; base {row['auroc_base']:.3f}",
         )
     up = t[t["ci_low"] > 0]["added"].tolist()
     down = t[t["ci_high"] < 0]["added"].tolist()
@@ -426,13 +412,10 @@ if truth_dir:
         ):
             if (m, target) in au.index:
                 nums.add(
-                    BP,
-                    f"truth recovery: {target}",
-                    f"AUROC, {m}",
-                    None,
-                    float(au[(m, target)]),
-                    fig_truth,
-                    "best gene-level pair baseline" if m == best_fl else "",
+                    key=(BP, f"truth recovery: {target}", f"AUROC, {m}"),
+                    value=float(au[(m, target)]),
+                    file=fig_truth,
+                    note="best gene-level pair baseline" if m == best_fl else "",
                 )
     el = {k: t.set_index(["method", "target"])["auroc"] for k, t in el_tabs.items()}
     for k, ae in el.items():
@@ -440,12 +423,9 @@ if truth_dir:
             for m in ("cross_attention", "embedding_norm", "near_centre"):
                 if (m, target) in ae.index:
                     nums.add(
-                        BP,
-                        f"truth recovery: {k}",
-                        f"AUROC for {target} bins, {m}",
-                        None,
-                        float(ae[(m, target)]),
-                        fig_truth,
+                        key=(BP, f"truth recovery: {k}", f"AUROC for {target} bins, {m}"),
+                        value=float(ae[(m, target)]),
+                        file=fig_truth,
                     )
     best_fl = max(gene_level, key=lambda m: au[(m, "network_undirected")])
     cmp = ab.compare_methods
@@ -483,10 +463,8 @@ truth, mask, truth_what = ab.head_truth(genes, truth_dir, bench.labels)
 abl_cells = ab.first_cells(screen, held, N_CELLS_ABLATION)
 ablations, ranks = {}, []
 for label, run in runs.items():
-    if label == "CDT-II":  # the cells of section 2, pooled over perturbations, head by head
-        head_map = mean_attention_maps(
-            run, screen, dna, cells=ab.first_cells(screen, targets, N_CELLS_TARGET), maps=["rna_self_0"], splits=None
-        )["rna_self_0"].values
+    if label == "CDT-II":
+        head_map = ab.pooled_map(maps, "rna_self_0", heads=True)
     else:
         head_map = mean_attention_maps(
             run, screen, dna, cells=ab.first_cells(screen, targets, 1), maps=["rna_self_0"], heads=True, splits=None
@@ -521,13 +499,10 @@ for label, t in ablations.items():
     display(Markdown(f"**{label}**"), s.round(4))
     for c in ("top", "bottom", "random"):
         nums.add(
-            BP,
-            f"head ablation, {label}",
-            f"delta r, {c} {int(s.loc[c, 'k'])} heads",
-            None,
-            float(s.loc[c, "delta_r"]),
-            "controls_head_ablation.png",
-            f"intact r {t['r'].iloc[0]:.3f}; embedding cosine distance {s.loc[c, 'embedding_cos_mean']:.2e}"
+            key=(BP, f"head ablation, {label}", f"delta r, {c} {int(s.loc[c, 'k'])} heads"),
+            value=float(s.loc[c, "delta_r"]),
+            file="controls_head_ablation.png",
+            note=f"intact r {t['r'].iloc[0]:.3f}; embedding cosine distance {s.loc[c, 'embedding_cos_mean']:.2e}"
             + ("; mean over random draws" if c == "random" else ""),
         )
     lines.append(

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from cdt.report import Numbers, collect_numbers, markdown_table, write_report
@@ -5,16 +7,17 @@ from cdt.report import Numbers, collect_numbers, markdown_table, write_report
 
 def test_numbers_round_trip_into_report(tmp_path):
     nums = Numbers("02_prediction", tmp_path, "synthetic (tiny, seed 0)", "paper")
-    assert nums.add("CDT-II", "Fig 3A", "overall r", 0.64, 0.123456, file="cdt2_fig3a.png") == 0.123456
-    nums.add("CDT-II", "Fig 6A", "pairs P<1e-3", "23/24", "3/24")
+    key = ("CDT-II", "Fig 3A", "overall Pearson r (cells x genes)")
+    assert nums.add(key=key, value=0.123456, file="cdt2_fig3a.png") == 0.123456
+    nums.add(key=("CDT-II", "Fig 6A", "gene x mark pairs with P < 1e-3 (of testable)"), value="3/24")
     nums.save()
     nums.save()  # saving twice rewrites, never duplicates
     table = collect_numbers(tmp_path)
     assert len(table) == 2 and set(table["notebook"]) == {"02_prediction"}
     pd.DataFrame({"gene": ["GFI1B"], "r": [0.88]}).to_csv(tmp_path / "tables" / "per_gene.csv", index=False)
     report = write_report(tmp_path, {"data": "synthetic (tiny, seed 0)"}, {"total": 12.5}).read_text()
-    assert "## CDT-II" in report and "| Fig 3A | overall r | 0.64 | 0.123 |" in report
-    assert "| Fig 6A | pairs P<1e-3 | 23/24 | 3/24 |" in report
+    assert "## CDT-II" in report and "| Fig 3A | overall Pearson r (cells x genes) | 0.64 | 0.123 |" in report
+    assert "| Fig 6A | gene x mark pairs with P < 1e-3 (of testable) | 23/24 | 3/24 |" in report
     assert "### per_gene" in report and "| total | 12.5 |" in report
     assert "synthetic" in report
 
@@ -52,3 +55,14 @@ def test_summary_counts_reproduced_differing_and_untestable_numbers_per_paper():
     assert "| CDT-II | 3 | 2 | 1 | 0 |" in text and "| CDT-III | 2 | 0 | 1 | 1 |" in text
     # ranked by difference over tolerance: 0.14 / 0.05 = 2.8 before 10 / 4 = 2.5
     assert "1. CDT-II Fig 3A, r: published 0.64, here 0.5\n2. CDT-III Table 2, count: published 40, here 30" in text
+
+
+def test_numbers_take_the_published_value_from_the_registry_by_key():
+    nums = Numbers("03_gfi1b_network", Path("."), "synthetic (tiny, seed 0)", "paper")
+    with pytest.raises(TypeError):
+        nums.add(("CDT-II", "Fig 4E", "mean pairwise r of GFI1B attention rows"), 0.5)  # keyword-only
+    nums.add(key=("CDT-II", "Fig 4E", "mean pairwise r of GFI1B attention rows"), value=0.5, detail="171 cell pairs")
+    nums.add(key=("beyond the papers", "baselines", "ridge r"), value=1.0)
+    rows = nums.table()
+    assert rows["quantity"].tolist() == ["mean pairwise r of GFI1B attention rows, 171 cell pairs", "ridge r"]
+    assert rows["published"].tolist()[0] == 0.75 and rows["published"].isna().tolist() == [False, True]

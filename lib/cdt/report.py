@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdt.published import Key, published_value
+
 COLUMNS = ["paper", "item", "quantity", "published", "value", "source", "protocol", "file", "note", "notebook"]
 
 
@@ -29,22 +31,27 @@ class Numbers:
 
     def add(
         self,
-        paper: str,
-        item: str,
-        quantity: str,
-        published: float | str | None,
+        *,
+        key: Key,
         value: float | str | None,
         file: str = "",
         note: str = "",
         protocol: str | None = None,
+        detail: str = "",
     ) -> float | str | None:
-        """Record one number and return `value` (so a notebook can display it inline)."""
+        """Record one number under `key` = (paper, item, quantity) and return `value` (a notebook can show it inline).
+
+        The published value comes from `cdt.published.HEADLINE` (None for rows beyond the papers), so a result and a
+        published value cannot be swapped. `detail` extends the quantity's wording with data-dependent text
+        (", 171 cell pairs") without changing the key.
+        """
+        paper, item, quantity = key
         self.rows.append(
             {
                 "paper": paper,
                 "item": item,
-                "quantity": quantity,
-                "published": published,
+                "quantity": f"{quantity}, {detail}" if detail else quantity,
+                "published": published_value(key),
                 "value": value,
                 "source": self.source,
                 "protocol": self.protocol if protocol is None else protocol,

@@ -42,55 +42,8 @@ from cdt.evaluate import (
     self_knockdown_r,
 )
 from cdt.gradients import protein_gradient_column
+from cdt.published import CDT3_TABLE8
 from cdt.stats import Overlap, set_overlap
-
-# --- published values (CDT-III on K562) -------------------------------------------------------------------------------
-
-PUBLISHED: dict[str, float] = {
-    "rna_r": 0.748,  # Fig 4A: pseudo-bulk r over the 2,361 genes, 131 CD52 cells
-    "protein_r": 0.962,  # Fig 4B: pseudo-bulk r over the 65 expressed proteins
-    "self_kd_r": 0.952,  # text: CD52 own log2FC, predicted vs actual across cells
-    "n_detectable": 29,  # Fig 4C: expressed proteins with |measured change| > 0.1
-    "n_agree": 29,  # Fig 4C: of which predicted in the measured direction
-    "n_recapitulated": 5,  # Table 3 (qualitative curation)
-    "n_side_effects": 7,
-    "grad_r_all": 0.913,  # Table 10: NTC-mean vs perturbed-cell gradients, 189 proteins
-    "grad_r_expressed": 0.939,  # 65 expressed proteins
-    "grad_rho_all": 0.752,
-    "grad_rho_expressed": 0.865,
-    "grad_direction_all": 145 / 189,
-    "grad_direction_expressed": 63 / 65,
-    "grad_top20_direction": 20 / 20,
-    "n_both_levels": 16,  # Fig 6
-    "n_opposite": 13,
-}
-
-TABLE8_PUBLISHED = pd.Series(
-    {
-        "FCGR2A": 0.059,
-        "MCAM": 0.044,
-        "ICAM1": 0.043,
-        "CD81": 0.031,
-        "CD58": 0.030,
-        "GGT1": 0.030,
-        "ITGB1": 0.019,
-        "IGKC": 0.010,
-        "TRGV9": 0.010,
-        "TFRC": -0.009,
-        "IGLC1": 0.008,
-        "ITGAX": 0.008,
-        "CD40": 0.007,
-        "CRLF2": 0.007,
-        "CD5": 0.006,
-        "CDH5": 0.006,
-        "B2M": -0.006,
-        "TNFRSF13C": 0.006,
-        "CCR8": 0.006,
-        "PTGDR2": 0.005,
-    },
-    name="published_gradient",
-)
-"""CDT-III Table 8: top-20 proteins by d protein / d RNA(CD52), as printed (paper: NTC-mean input)."""
 
 CLINICAL_GENES: tuple[str, ...] = ("TFRC", "CD81", "MCAM", "CD58", "ICAM1", "FCGR2A", "TNFRSF13C", "CD40")
 """Proteins the authors colour as clinically relevant in Fig 4C."""
@@ -345,7 +298,7 @@ def gradient_table(
     prediction: KnockdownPrediction,
     source: str = "ntc_mean",
     n: int = 20,
-    published: pd.Series = TABLE8_PUBLISHED,
+    published: pd.Series = CDT3_TABLE8,
 ) -> pd.DataFrame:
     """Table 8: the top-n proteins by |gradient| of `source` ("ntc_mean" as the paper states, or "cells" as the
     authors' saved CSV), with the code's label and the first-order direction after knockdown.

@@ -36,84 +36,9 @@ from cdt.data.errors import ContractError
 from cdt.evaluate import eval_mode, explicit_batch, forward, ntc_mean_protein, resolve_screen
 from cdt.gradients import v1_dna_gradient_norms
 from cdt.models import CDT3
+from cdt.published import CDT2_FISHER_OR, CDT3_CTCF, CDT3_HIC_RATIO
 from cdt.train import LoadedRun
 from cdt.train.runs import DataFiles, load_data
-
-# --- published values (the papers, real K562 / Gasperini data) -------------------------------------------------------
-
-CDT2_FISHER_OR: dict[str, dict[str, float]] = {
-    "CD44": {"DNase": np.inf, "CTCF": np.inf, "H3K4me3": 11.2, "H3K27ac": np.nan, "H3K4me1": 3.5},
-    "CD52": {"DNase": 9.5, "CTCF": 28.4, "H3K4me3": 7.9, "H3K27ac": 4.2, "H3K4me1": 4.5},
-    "GFI1B": {"DNase": 201.2, "CTCF": 27.0, "H3K4me3": 10.5, "H3K27ac": 6.6, "H3K4me1": 5.0},
-    "TFRC": {"DNase": 29.5, "CTCF": 26.7, "H3K4me3": 6.9, "H3K27ac": 10.7, "H3K4me1": 5.9},
-    "TNFSF9": {"DNase": 19.9, "CTCF": 16.7, "H3K4me3": 6.5, "H3K27ac": 8.6, "H3K4me1": 6.8},
-}
-"""CDT-II Fig 6A (paper Fig 7A): Fisher sample odds ratio of the top-10% bins per gene x mark (23/24 P < 1e-3)."""
-
-CDT2_PEAK_BIN: dict[str, int] = {"CD44": 450, "CD52": 730, "GFI1B": 455, "TFRC": 869, "TNFSF9": 695}
-"""CDT-II Fig 4B: argmax bin of each held-out locus's profile (of 896; the TSS starts bin 448)."""
-
-CDT3_CTCF: dict[str, tuple[int, int]] = {
-    "CD82": (7, 7),
-    "CD69": (7, 7),
-    "CD40": (9, 9),
-    "ITGB1": (2, 2),
-    "ENTPD1": (2, 2),
-    "KLRG1": (3, 3),
-    "KLRD1": (2, 2),
-    "TNFSF13B": (3, 3),
-    "B2M": (4, 4),
-    "CD19": (4, 4),
-    "NECTIN2": (4, 4),
-    "EPCAM": (4, 4),
-    "TFRC": (2, 2),
-    "GFI1B": (3, 3),
-    "ICAM1": (8, 7),
-    "CD52": (7, 6),
-    "CD81": (7, 6),
-    "SLC3A2": (6, 5),
-    "TNFSF9": (5, 4),
-    "CD44": (4, 3),
-    "CD58": (4, 3),
-    "CD55": (4, 3),
-    "LGALS3": (4, 3),
-    "ITGAE": (4, 3),
-    "FCGR2A": (2, 1),
-    "CD83": (5, 2),
-    "IL21R": (6, 2),
-    "MSR1": (0, 0),
-}
-"""CDT-III Table 6: per gene (CTCF peaks in the window, of them in the top-10% bins); mean enrichment 8.59x."""
-
-CDT3_HIC_RATIO: dict[str, float] = {
-    "CD55": 2.75,
-    "CD82": 2.28,
-    "IL21R": 2.20,
-    "FCGR2A": 2.08,
-    "CD83": 1.99,
-    "ITGB1": 1.72,
-    "ITGAE": 1.53,
-    "CD44": 1.49,
-    "SLC3A2": 1.39,
-    "MSR1": 1.37,
-    "EPCAM": 1.32,
-    "TNFSF13B": 1.30,
-    "NECTIN2": 1.30,
-    "LGALS3": 1.24,
-    "KLRD1": 1.11,
-    "CD40": 1.08,
-    "CD69": 0.97,
-    "ICAM1": 0.94,
-    "KLRG1": 0.79,
-    "ENTPD1": 0.72,
-    "CD58": 0.69,
-    "CD52": 0.67,
-    "CD81": 0.62,
-    "TNFSF9": 0.55,
-    "CD19": 0.33,
-}
-"""CDT-III Table 9 / Fig 3A: top-20 over random-20 promoter contact (first 7 from the table, the rest read off the
-figure; mean 1.30, 16/25 > 1, one-sided Wilcoxon P = 0.020)."""
 
 PAPER_WINDOW_BP = 896 * 128
 """The published DNA window (Enformer: 896 bins x 128 bp = 114,688 bp); distances scale with the window."""

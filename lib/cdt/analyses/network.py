@@ -46,38 +46,14 @@ from cdt.gradients import Knockdown, gene_jacobian, importance_vs_effect, in_sil
 from cdt.models import CDT1, CDT3
 from cdt.models.cdt3 import CDT3Config
 from cdt.networks import HubRoles, hub_roles, louvain_communities, top_edge_graph
+from cdt.published import CDT3_TABLE5, GRADIENT_R_PER_GENE
 from cdt.stats import Overlap, set_overlap, top_n
 
 PUBLISHED_GENES = 2361
 """The CDT-II gene universe: top-N sizes of the papers are scaled from it to the preset's gene count."""
 
-# --- published values (CDT-II on K562) --------------------------------------------------------------------------------
-
-CELL_CORRELATION_MEAN = 0.75  # Fig 4E: mean pairwise r of the GFI1B row over 20 cells (authors' notebook: 0.82)
-GFI1B_TOP100 = {"n": 100, "k": 28, "fold": 6.6, "p_value": 3.5e-17}  # attention top-100 vs experimental top-100
-HUB_COUNTS = {"downstream": 85, "upstream": 85, "bidirectional": 33}  # Fig 5A
-GRADIENT_R = 0.83  # text: gradient importance vs |effect|
-GRADIENT_R_PER_GENE = {"CD44": 0.84, "CD52": 0.76, "GFI1B": 0.86, "TFRC": 0.85, "TNFSF9": 0.81}  # v3 Fig 8B
-ATTENTION_GRADIENT_R = 0.27  # text: "r = 0.27 between methods" (attention row vs gradient importance)
-KNOCKDOWN_R = 0.07  # text: in-silico knockdown (expression set to zero)
-COMMUNITY_COUNTS = {"self": 5, "cross": 53}  # Louvain, resolution 1.0
-MODULE_VENN = {"c1": 679, "c3": 165, "shared": 132, "fold": 2.8, "p_value": 9.3e-46}  # Fig 5C
-RNA_BINDING_P = {"c1": 5e-16, "c3": 1e-16}  # Fig 5B / text, GO molecular function "RNA binding"
 MODULE_TERM = "RNA Binding"
 """The term that names the RNA-processing module (GO molecular function); C1/C3 are the communities enriched for it."""
-
-CDT3_TABLE5 = pd.DataFrame(
-    [
-        ("dna_self_0", "DNA self-attention (L0)", "8 x 896 x 896", "genomic interactions", "CDT-II"),
-        ("dna_self_1", "DNA self-attention (L1)", "8 x 896 x 896", "higher-order genomic", "CDT-II"),
-        ("rna_self_0", "RNA self-attention", "8 x 2,361 x 2,361", "gene co-regulation", "CDT-II"),
-        ("dna_to_rna", "DNA->RNA cross-attention", "8 x 2,361 x 896", "transcriptional control", "CDT-II"),
-        ("protein_self_0", "protein self-attention", "8 x 189 x 189", "protein co-regulation", "CDT-III"),
-        ("rna_to_protein", "RNA->protein cross-attention", "8 x 189 x 2,361", "translational control", "CDT-III"),
-    ],
-    columns=["map", "attention map", "published_shape", "biological meaning", "source"],
-)
-"""CDT-III Table 5 (appendix E): the six attention maps, [heads, queries, keys]."""
 
 RNA_MAPS = ("rna_self_0", "dna_to_rna")
 

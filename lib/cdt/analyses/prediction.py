@@ -43,71 +43,9 @@ from cdt.evaluate import (
 )
 from cdt.models import CDT1
 from cdt.models.summary import build_models, example_inputs
+from cdt.published import CDT3_TABLE1, PUBLISHED_PARAMS, V1_TABLE1, V1_TABLE2
 from cdt.train import LoadedRun, TrainConfig
 from cdt.train.runs import DataFiles, load_data
-
-# --- published values (the papers, real K562 / Gasperini data) -------------------------------------------------------
-
-CDT2_PER_GENE_R: dict[str, float] = {"GFI1B": 0.88, "TNFSF9": 0.86, "TFRC": 0.85, "CD44": 0.85, "CD52": 0.75}
-"""CDT-II Fig 3B: pseudo-bulk r per held-out gene (mean 0.84)."""
-
-CDT2_TOP50: dict[str, int] = {"GFI1B": 26, "CD52": 25}
-"""CDT-II text (v2): shared genes among the top-50 predicted and top-50 observed trans targets."""
-
-CDT3_TABLE1 = pd.DataFrame(
-    {
-        "perturbation": ["GFI1B", "TNFSF9", "TFRC", "CD44", "CD52"],
-        "cells": [477, 349, 847, 233, 131],
-        "rna_r_cdt2": [0.851, 0.831, 0.824, 0.795, 0.719],
-        "rna_r_cdt3": [0.885, 0.868, 0.854, 0.858, 0.748],
-        "protein_r_expressed": [0.969, 0.991, 0.989, 0.935, 0.962],
-    }
-)
-"""CDT-III Table 1: per-gene pseudo-bulk r (means .804 -> .843; protein .969 over 65 expressed proteins)."""
-
-CDT3_STAGE_ABLATION = pd.DataFrame(
-    {
-        "variant": [
-            "CDT-II (RNA only)",
-            "single-stage A",
-            "single-stage B",
-            "single-stage C",
-            "single-stage D",
-            "single-stage E (lambda warm-up)",
-            "CDT-III two-stage",
-        ],
-        "lambda": ["—", "1.0", "0.11", "0.05", "0.01", "0.001 -> 0.01", "0.1"],
-        "rna_r": [0.64, 0.19, 0.24, 0.35, 0.37, 0.30, 0.64],
-        "protein_r": [np.nan, 0.76, 0.77, 0.81, 0.80, 0.21, 0.43],
-    }
-)
-"""CDT-III Table 4 / Table 7: pooled per-cell r on the held-out cells (protein r of single-stage over all 189)."""
-
-V1_TABLE1 = {
-    "DNA": ("Enformer (trunk)", "896 bins x 3,072"),
-    "RNA": ("scGPT gene tokens", "2,360 x 512"),
-    "Protein": ("ESM-C / ProteomeLM", "2,360 x 768"),
-}
-"""CDT v1 Table 1: foundation model and embedding shape per modality."""
-
-V1_TABLE2 = {  # attention map -> (what attends to what, published shape)
-    "dna_self": ("DNA bins attend to DNA bins: long-range genomic interactions", "896 x 896"),
-    "rna_self": ("genes attend to genes: co-expression, shared regulation", "n_genes x n_genes"),
-    "protein_self": ("proteins attend to proteins: complexes, pathways", "n_proteins x n_proteins"),
-    "dna_to_rna": ("genes (query) attend to DNA bins: transcriptional regulation", "n_genes x 896"),
-    "rna_to_protein": ("proteins (query) attend to genes: translation", "n_proteins x n_genes"),
-    "vce": ("VCE pooling query attends to one modality's tokens", "—"),
-}
-"""CDT v1 Table 2: attention mechanisms, their reading and shapes."""
-
-PUBLISHED_PARAMS: dict[str, float] = {
-    "CDT v1": 60e6,
-    "CDT-II": 21e6,
-    "CDT-II full gene set (9,335 genes)": 54e6,
-    "CDT-III": 30_987_766,
-}
-"""Parameter counts the papers state (CDT v1 ~60 M, CDT-II ~21 M, its 9,335-gene ablation ~54 M, CDT-III exact)."""
-
 
 # --- runs and learning curves ----------------------------------------------------------------------------------------
 
