@@ -7,6 +7,7 @@ table CSV, into ``REPORT.md``.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from dataclasses import dataclass, field
@@ -217,3 +218,76 @@ def write_report(
     path = out / "REPORT.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def write_site(out_dir: str | os.PathLike, title: str = "CDT reproduction") -> Path:
+    """Write ``index.html``: the summary, every executed notebook rendered to HTML, and one card per figure and
+    table (thumbnail, published vs reproduced numbers recorded with it, data source); returns its path."""
+    from nbconvert import HTMLExporter
+
+    out = Path(out_dir)
+    numbers = collect_numbers(out)
+    pages = []
+    exporter = HTMLExporter(template_name="lab")
+    for nb in sorted((out / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        body, _ = exporter.from_filename(str(nb))
+        page = nb.with_suffix(".html")
+        page.write_text(body)
+        pages.append(page.relative_to(out))
+    rows = compare_numbers(numbers) if len(numbers) else numbers
+    status = dict(zip(rows.index, rows["status"], strict=True)) if len(rows) else {}
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{SITE_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    summary = summary_lines(numbers)
+    if summary:
+        from markdown_it import MarkdownIt
+
+        parts.append(MarkdownIt("commonmark").enable("table").render("\n".join(summary)))
+    parts.append("<h2>Notebooks</h2><ul>")
+    parts += [f"<li><a href='{p.as_posix()}'>{html.escape(p.stem)}</a></li>" for p in pages]
+    parts.append("</ul>")
+    for kind, files in (
+        ("Figures", sorted((out / "figures").glob("*.png"))),
+        ("Tables", sorted(p for p in (out / "tables").glob("*.csv") if not p.name.startswith("numbers_"))),
+    ):
+        parts.append(f"<h2>{kind}</h2><div class='cards'>")
+        for f in files:
+            link = f.relative_to(out).as_posix()
+            head = f"<img src='{link}' alt='{html.escape(f.stem)}'>" if f.suffix == ".png" else ""
+            mine = numbers[numbers["file"].astype(str) == f.name] if len(numbers) else numbers
+            lines = "".join(
+                f"<tr class='{status.get(i, 'beyond')}'><td>{html.escape(' '.join(map(str, r[['paper', 'item']])))}: "
+                f"{html.escape(str(r['quantity']))}</td>"
+                f"<td>{html.escape(_fmt(r['published']))}</td><td>{html.escape(_fmt(r['value']))}</td></tr>"
+                for i, r in mine.iterrows()
+            )
+            source = html.escape(str(mine["source"].iloc[0])) if len(mine) else ""
+            parts.append(
+                f"<div class='card'><a href='{link}'>{head}<b>{html.escape(f.stem)}</b></a>"
+                + (f"<div class='source'>data: {source}</div>" if source else "")
+                + (f"<table><tr><th>number</th><th>published</th><th>here</th></tr>{lines}</table>" if lines else "")
+                + "</div>"
+            )
+        parts.append("</div>")
+    parts.append("</body></html>")
+    path = out / "index.html"
+    path.write_text("\n".join(parts))
+    return path
+
+
+SITE_CSS = """
+body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
+.cards { display: flex; flex-wrap: wrap; gap: 1em; }
+.card { width: 320px; border: 1px solid #ccc; padding: .5em; font-size: 13px; }
+.card img { width: 100%; }
+.card table { border-collapse: collapse; width: 100%; }
+.card td, .card th { border-top: 1px solid #eee; padding: 2px; text-align: left; }
+.source { color: #555; }
+tr.reproduced td:last-child { color: #2e7d32; }
+tr.differs td:last-child { color: #c62828; }
+table { border-collapse: collapse; }
+th, td { padding: 2px 6px; }
+"""

@@ -616,7 +616,7 @@ def reproduce(
     `preset` defaults to mini on synthetic data and follows the files on real data. On real data only
     `train_missing` lets models without published weights train (their time is estimated up front).
     """
-    from cdt.report import write_report
+    from cdt.report import write_report, write_site
 
     out_dir, runs_dir = Path(out_dir).resolve(), Path(runs_dir).resolve()
     timings: dict[str, float] = {}
@@ -658,5 +658,6 @@ def reproduce(
     report = write_report(
         out_dir, header, timings, weights=ctx.weights, skipped=skipped_lines(ctx), files=ctx.paths.inputs
     )
-    console.print(f"report: {report}")
+    site = write_site(out_dir)
+    console.print(f"report: {report}; browsable: {site}")
     return report

@@ -13,6 +13,7 @@ data), with CPM per 10,000 counts (`screen.CPM_SCALE`) and the authors' isotype 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -38,8 +39,16 @@ class _Log:
     """Stage timer that prints what is being done when `progress` is on."""
 
     def __init__(self, progress: bool):
-        # plain text lines in a notebook too (not one HTML box per line), without the source-file column
-        self.console = Console(stderr=True, quiet=not progress, force_jupyter=False, log_path=False)
+        # in a notebook kernel: plain unwrapped lines (not one HTML box each, no colour codes); no source-file column
+        plain = "ipykernel" in sys.modules
+        self.console = Console(
+            stderr=True,
+            quiet=not progress,
+            force_jupyter=False,
+            force_terminal=False if plain else None,
+            soft_wrap=plain,
+            log_path=False,
+        )
         self.t0 = self.last = time.perf_counter()
         self.timing: dict[str, float] = {}
 
