@@ -43,7 +43,7 @@ protocol = "paper"
 # %%
 import cdt.analyses.prediction as ap
 import cdt.pl
-import cdt.pl.prediction as pp
+import cdt.pl.prediction as pr
 from cdt.published import CDT2_ABLATION_R
 from cdt.report import save_table
 from cdt.reproduce import open_notebook
@@ -83,7 +83,7 @@ if have_full:
 if have_full:
     curves = ap.learning_curves({k: r.history for k, r in runs.items()})
     best = {k: (int(s["best_epoch"]), float(s["val_r_best"])) for k, s in summary.set_index("run").iterrows()}
-    fig = pp.learning_curves(curves, best=best, published=CDT2_ABLATION_R)
+    fig = pr.learning_curves(curves, best=best, published=CDT2_ABLATION_R)
     cdt.pl.save_figure(fig, "cdt2_fig2ab_learning_curves", ctx.figures_dir, synthetic=ctx.synthetic)
     display(fig)
 

@@ -210,7 +210,7 @@ else:
 
 # %%
 targets = ab.perturbed_genes(screen)
-held, held_loci = ab.held_out(screen), ab.held_out(screen, "locus")
+held, held_loci = ab.tested_perturbations(screen), ab.tested_perturbations(screen, "locus")
 maps = mean_attention_maps(
     cdt2,
     screen,

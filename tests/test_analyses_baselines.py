@@ -135,7 +135,7 @@ def test_perturbed_genes_first_cells_and_held_out(tiny_screen):
     for g in ("B2M", "GFI1B"):
         assert np.flatnonzero(mask & (pert == g)).tolist() == np.flatnonzero(pert == g)[:2].tolist()
     assert ab.first_cells(a, ["SNP-1"], 5, "locus").sum() == 2
-    assert ab.held_out(a) == ["GFI1B"] and ab.held_out(a, "locus") == ["GFI1B"]
+    assert ab.tested_perturbations(a) == ["GFI1B"] and ab.tested_perturbations(a, "locus") == ["GFI1B"]
 
 
 # ---------------------------------------------------------------------------------------------------------- maps, scores

@@ -45,7 +45,7 @@ def test_locus_profiles_mean_first_cells_and_fall_back_to_ntc_mean(data):
     assert prof.n_cells.to_dict() == {"GFI1B": 3, "CD55": 0, "B2M": 3}
     np.testing.assert_allclose(prof.values.sum(1), 1.0, rtol=1e-5)  # every query row sums to 1 over bins
     with DNAStore(dna) as store, torch.no_grad():
-        rows = ag.first_cells(screen, ["GFI1B"], 3)["GFI1B"]
+        rows = ag.first_cells_per_locus(screen, ["GFI1B"], 3)["GFI1B"]
         assert list(screen.obs["perturbation"].iloc[rows]) == ["GFI1B"] * 3 and (np.diff(rows) > 0).all()
         x = torch.from_numpy(np.asarray(screen.X[rows], np.float32))
         w = model(torch.from_numpy(store["GFI1B"])[None].expand(3, -1, -1), x, return_attention=True)
@@ -81,7 +81,7 @@ def test_sample_odds_ratio_matches_fisher_and_permutation_matches_library():
     hits = {"G": pd.DataFrame({"DNase": hit.astype(int), "CTCF": 0, "H3K4me3": hit[::-1].astype(int)})}
     table, nulls = ag.permutation_table({"G": profile}, hits, n_perm=200, seed=42)
     assert list(table["mark"]) == ["DNase", "H3K4me3"]  # CTCF has < 5 peak bins
-    ref = genome.circular_permutation_test(profile, hit, n_perm=200, seed=42)  # same first generator draws
+    ref = genome.odds_ratio_permutation_test(profile, hit, n_perm=200, seed=42)  # same first generator draws
     np.testing.assert_array_equal(nulls[("G", "DNase")], ref.null)
     assert table.iloc[0]["p_value"] == ref.p_value and table.iloc[0]["observed_or"] == ref.observed
     assert ref.p_value < 0.05

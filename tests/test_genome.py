@@ -277,12 +277,12 @@ def test_enrichment_table_and_threshold_sweep():
 
 def test_circular_permutation_separates_aligned_from_random():
     profile, hits, _ = aligned_case()
-    aligned = genome.circular_permutation_test(profile, hits["CTCF"].to_numpy(), n_perm=200, seed=42)
+    aligned = genome.odds_ratio_permutation_test(profile, hits["CTCF"].to_numpy(), n_perm=200, seed=42)
     assert aligned.observed == np.inf and aligned.n_extreme == 0 and aligned.p_value == pytest.approx(1 / 201)
     assert len(aligned.null) == 200 and np.median(aligned.null) < 5
-    unrelated = genome.circular_permutation_test(profile, hits["DNase"].to_numpy(), n_perm=200, seed=42)
+    unrelated = genome.odds_ratio_permutation_test(profile, hits["DNase"].to_numpy(), n_perm=200, seed=42)
     assert unrelated.p_value > 0.05
-    again = genome.circular_permutation_test(profile, hits["DNase"].to_numpy(), n_perm=200, seed=42)
+    again = genome.odds_ratio_permutation_test(profile, hits["DNase"].to_numpy(), n_perm=200, seed=42)
     np.testing.assert_array_equal(unrelated.null, again.null)
 
 

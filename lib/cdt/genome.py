@@ -364,7 +364,7 @@ def threshold_sweep(
     return pd.DataFrame(rows)
 
 
-def circular_permutation_test(
+def odds_ratio_permutation_test(
     profile: np.ndarray, hit: np.ndarray, q: float = 0.10, n_perm: int = 1000, seed: int = 42
 ) -> stats.Permutation:
     """Supp Fig 1a: roll the attention profile by a random shift in [1, n_bins - 1] (peaks fixed), recompute the OR.

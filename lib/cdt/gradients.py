@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from torch import Tensor, nn
 from torch.func import jvp, vjp, vmap
 
+from cdt.attention import attention_batch_size
 from cdt.data.dnastore import DNAStore
 from cdt.evaluate import (
     HELD_OUT_SPLITS,
@@ -121,7 +122,7 @@ def jacobian(
     splits: Sequence[str] | None = HELD_OUT_SPLITS,
     first_n: int | None = None,
     batch_size: int = 4,
-    chunk_size: int = 16,
+    chunk_size: int | None = None,
     progress: bool = False,
 ) -> Jacobian:
     """Mean |J| and mean J of `output` ("rna" log2FC or "protein") w.r.t. the input RNA, over cells.
@@ -129,7 +130,10 @@ def jacobian(
     at="cells": each selected cell's own inputs (cells as in `cdt.attention.mean_attention_maps`).
     at="ntc_mean": one input, var["ntc_mean_expr"] (and for CDT-III the NTC-mean protein) with the DNA of `locus`
     (default: the locus of `cells` when that is a perturbation name).
-    Memory per step ~ chunk_size x batch_size x the model's attention maps; lower either if it is too much.
+    Memory per step ~ chunk_size x batch_size x the model's attention maps; `chunk_size` (outputs differentiated
+    together) defaults to what `cdt.attention.attention_batch_size` allows, 16 at the small presets and 1 at the
+    paper's dimensions. Time grows with the number of outputs (one backward pass each), not with the cells at
+    at="ntc_mean".
     """
     model, prov = resolve_model(model)
     screen = resolve_screen(screen)
@@ -144,6 +148,7 @@ def jacobian(
     )
     out_idx = _output_index(out_names, outputs, "genes of the screen" if output == "rna" else "protein names")
     genes = screen.var_names.to_numpy(dtype=str)
+    chunk_size = chunk_size or attention_batch_size(model, screen)
     sum_abs = torch.zeros(len(out_idx), len(genes), dtype=torch.float64)
     sum_signed = torch.zeros_like(sum_abs)
     with open_store(dna_store) as store, eval_mode(model):

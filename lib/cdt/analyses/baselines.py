@@ -289,7 +289,7 @@ def first_cells(screen: ad.AnnData, groups: Sequence[str], n: int, column: str =
     return mask
 
 
-def held_out(screen: ad.AnnData, column: str = "perturbation") -> list[str]:
+def tested_perturbations(screen: ad.AnnData, column: str = "perturbation") -> list[str]:
     """Perturbations (or, with column="locus", their loci) with cells in the reported 'test' split (sorted)."""
     obs = screen.obs
     return sorted(obs.loc[obs["split"].astype(str) == "test", column].astype(str).unique())

@@ -116,7 +116,7 @@ class LocusProfiles:
         )
 
 
-def first_cells(screen: ad.AnnData, loci: Sequence[str], n: int) -> dict[str, np.ndarray]:
+def first_cells_per_locus(screen: ad.AnnData, loci: Sequence[str], n: int) -> dict[str, np.ndarray]:
     """Row positions of the first `n` cells (file order, any split) of each locus; loci without cells get none."""
     locus_of = screen.obs["locus"].astype(str).to_numpy()
     return {k: np.flatnonzero(locus_of == k)[:n] for k in loci}
@@ -136,7 +136,7 @@ def locus_profiles(
     `cdt.attention.cross_attention_profiles`); a locus with fewer than `min_cells` cells gets one forward pass with
     the NTC-mean expression (and NTC-mean proteins for CDT-III) at its DNA, as CDT-III did for CD55."""
     screen = resolve_screen(screen)
-    chosen = first_cells(screen, loci, n_cells)
+    chosen = first_cells_per_locus(screen, loci, n_cells)
     with_cells = [k for k in loci if len(chosen[k]) >= min(min_cells, n_cells)]
     rows: dict[str, np.ndarray] = {}
     used: dict[str, int] = {}

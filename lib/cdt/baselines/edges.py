@@ -50,7 +50,7 @@ def attention_column(attn: ArrayLike, g: int) -> np.ndarray:
     return _square(attn)[:, g].copy()
 
 
-def cross_attention_similarity(cross: ArrayLike, g: int) -> np.ndarray:
+def cross_attention_cosine(cross: ArrayLike, g: int) -> np.ndarray:
     """Cosine similarity of g's DNA->RNA attention profile with every gene's: cross [G, L] -> [G]."""
     c = np.asarray(cross, dtype=float)
     if c.ndim != 2:
@@ -111,7 +111,7 @@ def edge_scores(
         out["attention_row"] = attention_row(rna_attention, g)
         out["attention_column"] = attention_column(rna_attention, g)
     if cross_attention is not None:
-        out["cross_attention_similarity"] = cross_attention_similarity(cross_attention, g)
+        out["cross_attention_similarity"] = cross_attention_cosine(cross_attention, g)
     if jacobian is not None:
         out["jacobian_column"] = jacobian_column(jacobian, g)
         out["jacobian_row"] = jacobian_row(jacobian, g)

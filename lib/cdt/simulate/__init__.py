@@ -27,7 +27,7 @@ from cdt.config import HELD_OUT_GENES, Preset, get_preset
 from cdt.data.staging import staged_output
 from cdt.pp.prepare import prepare
 from cdt.simulate import proteins, screen
-from cdt.simulate.annotations import side_effect_table, write_genesets
+from cdt.simulate.annotations import simulated_side_effects, write_genesets
 from cdt.simulate.genome import LOCI_COLUMNS, OPTIONAL_LOCI_COLUMNS
 from cdt.simulate.screen import GeneDesign
 
@@ -168,7 +168,7 @@ def simulate_screen(
     log.done("processed", f"curated {cur.shape}, full {full.shape} -> {out / 'processed'}")
 
     planted = write_genesets(design, out / "external" / "genesets", rngs["annotations"])
-    side_effect_table(panel.names).to_csv(out / "external" / "side_effects.csv", index=False)
+    simulated_side_effects(panel.names).to_csv(out / "external" / "side_effects.csv", index=False)
     truth = out / "truth"
     design.edges().to_csv(truth / "network_edges.csv", index=False)
     design.modules.to_csv(truth / "modules.csv", index=False)

@@ -152,7 +152,7 @@ def write_genesets(design: GeneDesign, out: Path, rng: np.random.Generator) -> p
     return pd.DataFrame(rows, columns=["library", "term", "module"])
 
 
-def side_effect_table(proteins: list[str]) -> pd.DataFrame:
+def simulated_side_effects(proteins: list[str]) -> pd.DataFrame:
     """The side-effect annotation (columns as `data/alemtuzumab_side_effects.csv`), limited to panel proteins."""
     rows = []
     for effect, incidence, linked, direction in SIDE_EFFECTS:

@@ -79,7 +79,7 @@ PUBLISHED_CELLS_PER_TARGET = 305  # the paper preset's `cells_per_target`
 NOT_CURATED_TARGETS = ("TFRC", "CD44", "TNFSF9")
 """Held-out targets that are absent from the published 2,361-gene list (they have loci and cells, no column)."""
 
-HG38_CHROM_SIZES: dict[str, int] = {c: n for c, n in HG38_CHROMSIZES.items() if c != "chrY"}
+HG38_CHROMSIZES_NO_Y: dict[str, int] = {c: n for c, n in HG38_CHROMSIZES.items() if c != "chrY"}
 
 # Real symbols used for the first members of each planted group (the rest get neutral synthetic names).
 RNA_PROCESSING = (
@@ -380,7 +380,7 @@ class GeneDesign:
 
 
 def _genomic_order(df: pd.DataFrame) -> list[str]:
-    chrom_rank = {c: i for i, c in enumerate([*HG38_CHROM_SIZES, "chrM"])}
+    chrom_rank = {c: i for i, c in enumerate([*HG38_CHROMSIZES_NO_Y, "chrM"])}
     key = df["chrom"].map(chrom_rank) * 1e10 + df["tss"]
     return key.sort_values(kind="stable").index.tolist()
 
@@ -576,8 +576,8 @@ class _SyntheticNames:
 def _place_genes(symbols: list[str], tss: pd.DataFrame, rng: np.random.Generator):
     """Real coordinates for the 28 targets; random hg38 positions (>= 5 kb apart) for the rest; chrM for MT-."""
     real = tss.set_index("gene_name")
-    chroms = list(HG38_CHROM_SIZES)
-    weights = np.array([HG38_CHROM_SIZES[c] for c in chroms], dtype=float)
+    chroms = list(HG38_CHROMSIZES_NO_Y)
+    weights = np.array([HG38_CHROMSIZES_NO_Y[c] for c in chroms], dtype=float)
     weights /= weights.sum()
     gap = 5_000
     taken: set[tuple[str, int]] = set()  # (chrom, position // gap) of every placed TSS
@@ -600,7 +600,7 @@ def _place_genes(symbols: list[str], tss: pd.DataFrame, rng: np.random.Generator
         else:
             while True:
                 c = chroms[rng.choice(len(chroms), p=weights)]
-                p = int(rng.integers(1_000_000, HG38_CHROM_SIZES[c] - 1_000_000))
+                p = int(rng.integers(1_000_000, HG38_CHROMSIZES_NO_Y[c] - 1_000_000))
                 if free(c, p):
                     break
             taken.add((c, p // gap))
