@@ -80,7 +80,7 @@ def check_counts(adata: ad.AnnData, source: str = "<counts>") -> ad.AnnData:
             source,
             "X",
             f"counts must be non-negative integers (raw UMI counts, not normalised); {len(bad)} values are not, "
-            f"first {x.data[bad[0]]:g} (cell {adata.obs_names[cell]}, gene {adata.var_names[x.indices[bad[0]]]})",
+            f"first {x.data[bad[0]]:.10g} (cell {adata.obs_names[cell]}, gene {adata.var_names[x.indices[bad[0]]]})",
         )
     adata.X = x
     return adata
