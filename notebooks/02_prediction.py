@@ -43,7 +43,6 @@ protocol = "paper"
 
 # %%
 import cdt.analyses.prediction as ap
-import cdt.pl
 import cdt.pl.prediction as pr
 from cdt.pl.schematic import draw_schematic
 from cdt.published import CDT2_PER_GENE_R, CDT2_TOP50, CDT3_STAGE_ABLATION
@@ -62,12 +61,6 @@ display(
 )
 
 
-def show(fig, name):
-    """Save under the paper's panel name and display."""
-    cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
-
-
 # %% [markdown]
 # ## Architectures (CDT v1 Fig 1, CDT-II Fig 1 / CDT-III Fig 5, CDT-III Fig 1)
 # The papers' Figure 1 drawings are replaced by schematics generated from the trained models: one box per
@@ -83,7 +76,7 @@ schematics = {
 }
 for key, (name, title) in schematics.items():
     if key in runs:
-        show(draw_schematic(runs[key].model, f"{title}, {ctx.preset} preset"), name)
+        ctx.show(draw_schematic(runs[key].model, f"{title}, {ctx.preset} preset"), name, data=False)
 
 params = ap.parameter_counts(ctx.preset)
 save_table(params, "model_parameter_counts", ctx.out_dir)
@@ -145,8 +138,8 @@ if "cdt1" in runs and ctx.paths.v1_dna:
     pairs = ap.v1_predictions(v1, splits=v1_splits)
     v1_stats = ap.v1_scores(pairs)
     v1_hist = ap.history_summary(v1.history)
-    show(pr.v1_scatter(pairs, v1_stats), "cdt1_fig2a_pred_vs_obs_beta")
-    show(
+    ctx.show(pr.v1_scatter(pairs, v1_stats), "cdt1_fig2a_pred_vs_obs_beta")
+    ctx.show(
         pr.v1_history(v1.history, v1_hist["best_epoch"], "Huber loss" if v1.config.huber_delta is not None else "MSE"),
         "cdt1_fig2bc_learning_curves",
     )
@@ -195,7 +188,7 @@ train r at the end {v1_hist["train_r_last"]:.3f} (published 0.65). The trainer's
 # %%
 cdt2 = ap.held_out(runs["cdt2"], ctx.paths.screen, ctx.paths.dna, "CDT-II")
 o = cdt2.evaluation.overall
-show(pr.pred_vs_actual(cdt2.pred.rna, cdt2.target, o), "cdt2_fig3a_pred_vs_actual")
+ctx.show(pr.pred_vs_actual(cdt2.pred.rna, cdt2.target, o), "cdt2_fig3a_pred_vs_actual")
 overall = ap.stage_comparison({"CDT-II": cdt2}).drop(columns=["protein_r_expressed", "protein_pb_r_expressed"])
 overall = overall.assign(rho=o["rho"], r_squared=o["r_squared"], R2=o["R2"], mse=o["mse"], n_pairs=o["n"])
 save_table(overall, "cdt2_fig3a_overall_scores", ctx.out_dir)
@@ -233,7 +226,7 @@ display(overall)
 per_gene = ap.per_gene_table(cdt2, CDT2_PER_GENE_R)
 save_table(per_gene, "cdt2_fig3b_per_gene_r", ctx.out_dir)
 pb = cdt2.evaluation.per_perturbation
-show(
+ctx.show(
     pr.pseudobulk_panels(ap.pseudobulk(cdt2), pb["r_mean"], pb["n_cells"], list(CDT2_PER_GENE_R)),
     "cdt2_fig3b_per_gene_r",
 )
@@ -264,7 +257,7 @@ display(per_gene)
 # %%
 if "GFI1B" in set(cdt2.groups):
     profile, r_gfi1b = ap.trans_profile(cdt2, "GFI1B")
-    show(pr.trans_profile(profile, "GFI1B", r_gfi1b), "cdt2_fig3c_gfi1b_trans_profile")
+    ctx.show(pr.trans_profile(profile, "GFI1B", r_gfi1b), "cdt2_fig3c_gfi1b_trans_profile")
     nums.add(
         key=("CDT-II", "Fig 3C", "GFI1B mean predicted vs mean observed profile r"),
         value=r_gfi1b,
@@ -314,7 +307,7 @@ if "cdt3" in runs:
     cdt3 = ap.held_out(runs["cdt3"], ctx.paths.screen, ctx.paths.dna, "CDT-III")
     table1 = ap.cdt2_vs_cdt3(cdt2, cdt3)
     save_table(table1, "cdt3_table1_per_gene_r", ctx.out_dir)
-    show(
+    ctx.show(
         pr.paired_bars(
             table1,
             ["rna_r_cdt2", "rna_r_cdt3"],
@@ -365,7 +358,7 @@ if "cdt3" in runs and "cdt3_single" in runs:
         {"CDT-II (RNA only)": cdt2, "CDT-III single-stage (lambda 0.1)": single, "CDT-III two-stage": cdt3}
     )
     save_table(stages, "cdt3_fig2a_single_vs_two_stage", ctx.out_dir)
-    show(pr.model_bars(stages, "rna_r", published=CDT3_STAGE_ABLATION), "cdt3_fig2a_single_vs_two_stage")
+    ctx.show(pr.model_bars(stages, "rna_r", published=CDT3_STAGE_ABLATION), "cdt3_fig2a_single_vs_two_stage")
     init = runs["cdt3_single"].metrics.get("init", {})
     s = stages.set_index("model")
     f2a = "cdt3_fig2a_single_vs_two_stage.png"
@@ -406,7 +399,7 @@ if "cdt3" in runs and "cdt3_single" in runs:
 # %%
 if "cdt3" in runs:
     prot = ap.pseudobulk(cdt3, "protein")
-    show(
+    ctx.show(
         pr.pseudobulk_overlay(prot, cdt3.evaluation.per_perturbation["prot_r_mean_expressed"]),
         "cdt3_fig2c_protein_pred_vs_actual",
     )

@@ -89,13 +89,14 @@ class Context:
     def figures_dir(self) -> Path:
         return Path(self.out_dir) / "figures"
 
-    def show(self, fig, name: str) -> None:
-        """Save a figure as ``figures/<name>.png`` and ``.pdf`` (marked with its data source) and display it."""
+    def show(self, fig, name: str, *, data: bool = True) -> None:
+        """Save a figure as ``figures/<name>.png`` and ``.pdf`` (marked with its data source unless it shows no
+        `data`, as a schematic) and display it."""
         from IPython.display import display
 
         from cdt.pl import save_figure
 
-        save_figure(fig, name, self.figures_dir, synthetic=self.synthetic)
+        save_figure(fig, name, self.figures_dir, synthetic=self.synthetic, data=data)
         display(fig)
 
     def table(self, df, name: str):

@@ -1,7 +1,15 @@
 """Plotting (`cdt.pl`): one seaborn style for every figure, and saving PNG + PDF under stable, panel-named files.
 
-Figures made from synthetic data carry a visible mark, so a synthetic panel is never mistaken for
-the published one.
+Figures made from data carry a visible mark of their source, so a synthetic panel is never mistaken for
+the published one; drawings that involve no data (the architecture schematics) carry none.
+
+Colours keep one meaning in every figure (`PALETTE`):
+
+- ``CDT``: dark blue, this project's trained models and their results;
+- ``baseline``: grey, simple predictors and model-free references;
+- ``published``: red, values the papers report (lines, markers, bars) and nothing else;
+- ``truth``: green, what the simulator planted (synthetic data only);
+- ``NA_COLOUR``: light grey with an "N/A" label, a value that does not exist (never a colour of the data scale).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import seaborn as sns  # noqa: E402
 PALETTE = {"CDT": "#1f4e79", "baseline": "#9e9e9e", "published": "#c0392b", "truth": "#2e7d32"}
 SYNTHETIC_MARK = "synthetic data (cdt simulate)"
 REAL_MARK = "real (authors' files)"
+NA_COLOUR = "#e0e0e0"
 
 
 def set_style() -> None:
@@ -27,7 +36,9 @@ def set_style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "axes.titleweight": "bold"})
 
 
-def save_figure(fig: plt.Figure, name: str, out_dir: str | os.PathLike, synthetic: bool) -> list[Path]:
+def save_figure(
+    fig: plt.Figure, name: str, out_dir: str | os.PathLike, synthetic: bool, *, data: bool = True
+) -> list[Path]:
     """Save `fig` as ``<out_dir>/<name>.png`` and ``.pdf``, stamped with its data source (synthetic or real).
 
     `name` carries the paper and panel id, e.g. ``cdt2_fig3b_per_gene_r``.
@@ -35,7 +46,8 @@ def save_figure(fig: plt.Figure, name: str, out_dir: str | os.PathLike, syntheti
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mark, colour = (SYNTHETIC_MARK, "#b03a2e") if synthetic else (REAL_MARK, "#1f4e79")
-    fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=colour, alpha=0.9)
+    if data:  # a drawing of no data (a schematic) has no source to mark
+        fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=colour, alpha=0.9)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
         fig.savefig(p)

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from cdt.pl import PALETTE
+from cdt.pl import NA_COLOUR, PALETTE
 
 MARK_COLOURS = {"DNase": "#984ea3", "CTCF": "#e41a1c", "H3K4me3": "#377eb8", "H3K27ac": "#ff7f00", "H3K4me1": "#4daf4a"}
 CLASS_COLOURS = {
@@ -89,18 +89,28 @@ def _element_legend() -> tuple[list, list[str]]:
     return [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[k]) for k in names], names
 
 
-def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[str], vmax: float = 12.0) -> Figure:
-    """CDT-II Fig 6A: odds ratio of the top-10% bins per gene x mark (colour clipped at vmax), value and stars."""
+def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[str], vmax: float = 300.0) -> Figure:
+    """CDT-II Fig 6A: odds ratio of the top-10% bins per gene x mark, value and stars.
+
+    Odds ratios span orders of magnitude (the paper shows up to 201x), so the colour is on a log scale centred on
+    1 (no enrichment): blue below, red above. A cell without an odds ratio (no bin carries the mark, or none of the
+    top bins) is grey and reads N/A, so it cannot be mistaken for depletion.
+    """
     t = table.set_index(["gene", "mark"])
     odds = np.array([[t.loc[(g, m), "odds_ratio"] for m in marks] for g in genes], float)
     p = np.array([[t.loc[(g, m), "p_value"] for m in marks] for g in genes], float)
-    fig, ax = plt.subplots(figsize=(1.2 * len(marks) + 2, 0.6 * len(genes) + 1.5))
-    shown = np.clip(np.nan_to_num(odds, nan=0.0, posinf=vmax), 0, vmax)
-    im = ax.imshow(shown, cmap="YlOrRd", vmin=0, vmax=vmax, aspect="auto")
+    fig, ax = plt.subplots(figsize=(1.2 * len(marks) + 2.5, 0.6 * len(genes) + 1.5))
+    missing = np.isnan(odds) | (odds <= 0)
+    shown = np.ma.masked_array(np.clip(np.where(missing, 1.0, odds), 1 / vmax, vmax), mask=missing)
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad(NA_COLOUR)
+    norm = LogNorm(vmin=1 / vmax, vmax=vmax)
+    im = ax.imshow(shown, cmap=cmap, norm=norm, aspect="auto")
     for i in range(len(genes)):
         for j in range(len(marks)):
             o = odds[i, j]
-            text = "N/A" if np.isnan(o) or o == 0 else (">999" if np.isinf(o) else f"{o:.1f}") + _stars(p[i, j])
+            text = "N/A" if missing[i, j] else (">999" if np.isinf(o) else f"{o:.1f}") + _stars(p[i, j])
+            strong = not missing[i, j] and abs(np.log(shown[i, j])) > np.log(vmax) / 2
             ax.text(
                 j,
                 i,
@@ -109,12 +119,16 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
                 va="center",
                 fontsize=8,
                 fontweight="bold",
-                color="white" if shown[i, j] > vmax / 2 else "black",
+                color="white" if strong else "black",
             )
     ax.set_xticks(range(len(marks)), marks)
     ax.set_yticks(range(len(genes)), genes)
+    ax.set_xlabel(
+        "ENCODE mark (K562)\ngrey N/A: no odds ratio (mark absent from the window); * P<0.05 ** P<0.01 *** P<0.001"
+    )
+    ax.set_ylabel("held-out gene")
     ax.grid(False)
-    fig.colorbar(im, ax=ax, label="odds ratio")
+    fig.colorbar(im, ax=ax, label="odds ratio, top-10% bins vs the rest (log scale)")
     ax.set_title("A  ENCODE enrichment of the top-10% attention bins", loc="left")
     fig.tight_layout()
     return fig

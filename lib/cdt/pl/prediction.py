@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from cdt.pl import PALETTE
 
-RUN_COLOURS = ("#000000", "#e74c3c", "#1f4e79", "#2e7d32", "#8e44ad")  # curated black, full red (CDT-II Fig 2)
+RUN_COLOURS = ("#1f4e79", "#e67e22", "#000000", "#8e44ad", "#16a085")  # runs; red stays for published values
 
 
 def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
@@ -44,23 +44,29 @@ def learning_curves(
         c = RUN_COLOURS[i % len(RUN_COLOURS)]
         run = curves[curves["label"] == label]
         val, train = run[run["set"] == "val"], run[run["set"] == "train"]
-        a.plot(val["epoch"], val["r"], color=c, lw=1.8, label=label)
-        if best and label in best:
+        name = label
+        if best and label in best:  # in the legend, not as text beside the point: two runs' labels cannot collide
             e, r = best[label]
-            a.axhline(r, color=c, ls=":", lw=0.8)
-            a.annotate(f"{r:.2f} (epoch {e})", (e, r), textcoords="offset points", xytext=(4, 6), color=c, fontsize=9)
+            a.plot([e], [r], marker="o", ms=6, color=c, zorder=3)
+            name = f"{label}: best {r:.2f} at epoch {e}"
+        a.plot(val["epoch"], val["r"], color=c, lw=1.8, label=name)
         if published and label in published:
-            a.axhline(published[label], color=c, ls="--", lw=0.8, alpha=0.5)
+            a.axhline(
+                published[label],
+                color=c,
+                ls="--",
+                lw=0.9,
+                alpha=0.7,
+                label=f"{label}: published {published[label]:.2f}",
+            )
         b.plot(train["epoch"], train["r"], color=c, lw=1.6, label=f"{label} train")
         b.plot(val["epoch"], val["r"], color=c, lw=1.6, ls="--", label=f"{label} val")
     for ax in (a, b):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    a.set(title="A  val r per epoch", xlabel="epoch", ylabel="Pearson r (cells x genes)")
-    b.set(title="B  train vs val", xlabel="epoch")
-    if published:
-        a.plot([], [], color="0.5", ls="--", lw=0.8, label="published val r")
-    a.legend(loc="best", fontsize=8)
-    b.legend(loc="best", fontsize=8)
+    a.set(title="A  validation r per epoch (dot: best checkpoint)", xlabel="epoch", ylabel="Pearson r (cells x genes)")
+    b.set(title="B  train vs validation", xlabel="epoch")
+    for ax in (a, b):  # below the axes: a legend inside would cover a curve or a published line
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
