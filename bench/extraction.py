@@ -3,7 +3,7 @@
 Ours ("streamed") is `cdt.attention.mean_attention_maps`: cells grouped by locus, each locus's DNA read once per
 batch and run through the DNA branch once, only the requested maps materialised (the fused kernel elsewhere), each
 batch's maps added into float64 sums and freed. The reference ("dense") is the straightforward per-cell script:
-every cell's DNA window read from the store, the per-cell materialised-attention model of `bench/reference.py`,
+every cell's DNA window read from the store, the per-cell explicit maps of `bench/reference.py`,
 every cell's maps kept and averaged at the end, one cell per forward pass as the authors' attention notebook does
 (the authors' notebook, batch 1; `--dense-batch-size` batches it too). A third mode ("naive", `--naive`) runs our model
 but keeps the maps, separating the two effects.
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from cdt.config import get_preset
 from common import build_screen_inputs, choose_threads, load_average, median, peak_device_mb, peak_rss_mb, pick_device
-from reference import ReferenceCDT2
+from reference import reference_maps
 
 MODES = ("streamed", "naive", "dense")
 
@@ -59,14 +59,13 @@ def extract(
                 for m in maps:
                     kept[m].append(attn[m].clone())
         else:  # dense: per-cell DNA reads, per-cell model, every cell's maps kept
-            ref = ReferenceCDT2(model).eval()
             loci = screen.obs["locus"].astype(str).to_numpy()
             for s in range(0, len(rows), batch_size):
                 r = rows[s : s + batch_size]
                 dna = torch.from_numpy(np.stack([store[loci[i]] for i in r]))  # [b, L, D], one read per cell
                 x = screen.X[r]
                 rna = torch.from_numpy(np.asarray(x.toarray() if hasattr(x, "toarray") else x, np.float32))  # [b, G]
-                _, attn = ref(dna.to(device), rna.to(device))
+                attn = reference_maps(model, dna.to(device), rna.to(device))
                 for m in maps:
                     kept[m].append(attn[m])
     return {m: torch.cat(v).mean(0, dtype=torch.float64).cpu() for m, v in kept.items()}

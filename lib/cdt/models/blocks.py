@@ -6,6 +6,14 @@ softmax(QK^T / sqrt(d_head)) and the output is computed from exactly those weigh
 attention never changes the prediction (in eval mode; in train mode attention dropout is applied to the
 weights before they meet V, and the returned maps are the weights before dropout).
 
+Training on a CPU can take a cheaper route to the same random function (`fast_dropout`, on for `cdt train`):
+PyTorch's CPU dropout draws a float per element from a Bernoulli sampler, and its CPU attention kernel has no
+dropout, so with attention dropout it falls back to a path that also checks every row for -inf. The cheaper route
+draws the keep/drop decision of each element from 32 random bits (4 bytes of one 64-bit draw per two elements;
+dropped when below round(p 2^32), a probability within 2^-33 of p, finer than float32 p itself), and attends with
+softmax -> drop -> @ V -> rescale, dividing the [Q, hd] output by 1 - p instead of the [Q, K] weights. Same
+distribution of masks, same expectation and the same function in eval mode; only the random stream differs.
+
 Projections live directly on the module that uses them (`q_proj`, `dna_q_proj`, `in_proj_weight`, ...)
 rather than in a sub-module, so that the native `state_dict` keys are the published checkpoint keys.
 """
@@ -65,12 +73,53 @@ class AttentionRecorder:
         return self.maps
 
 
+def keep_mask(shape: torch.Size, p: float, device: torch.device) -> Tensor:
+    """Bool mask, True with probability 1 - p (to within 2^-33), from 32 random bits per element."""
+    n = math.prod(shape)
+    bits = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-(2**63), None)
+    drop_below = -(2**31) + round(p * 2**32)
+    return (bits.view(torch.int32)[:n] >= drop_below).view(shape)
+
+
+def cheap_dropout(x: Tensor, p: float) -> Tensor:
+    """Training-mode dropout with a `keep_mask`: kept elements scaled by 1 / (1 - p), the others zero."""
+    return torch.where(keep_mask(x.shape, p, x.device), x, 0.0).mul_(1.0 / (1.0 - p))
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout that draws its CPU training mask with `keep_mask` when `fast` is set (see the module docstring)."""
+
+    fast: bool = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.fast and self.training and self.p > 0 and x.device.type == "cpu":
+            return cheap_dropout(x, self.p)
+        return super().forward(x)
+
+
+def attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, p: float) -> Tensor:
+    """softmax(QK^T / sqrt(d_head)) with Bernoulli(1 - p) dropout, @ V, on heads [B, H, L, hd] -> [B, H, Q, hd].
+
+    The 1 / (1 - p) rescaling is applied to the output rather than to the [Q, K] weights (the same product).
+    """
+    weights = torch.softmax((q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1), dim=-1)  # [B, H, Q, K]
+    out = torch.where(keep_mask(weights.shape, p, weights.device), weights, 0.0) @ v
+    return out.mul_(1.0 / (1.0 - p))
+
+
 def attend(
-    q: Tensor, k: Tensor, v: Tensor, n_heads: int, dropout_p: float = 0.0, need_weights: bool = False
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    n_heads: int,
+    dropout_p: float = 0.0,
+    need_weights: bool = False,
+    fast_dropout: bool = False,
 ) -> tuple[Tensor, Tensor | None]:
     """Multi-head scaled dot-product attention on already projected q [B, Q, d], k, v [B, K, d].
 
-    Returns the merged heads [B, Q, d] and, if asked, the weights [B, H, Q, K].
+    Returns the merged heads [B, Q, d] and, if asked, the weights [B, H, Q, K]. `fast_dropout` takes
+    `attention_with_dropout` on a CPU when weights are dropped (PyTorch's CPU kernel cannot drop them).
     """
     B, Q, d = q.shape
     K = k.shape[1]
@@ -81,6 +130,9 @@ def attend(
     if need_weights:
         weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hd), dim=-1)  # [B, H, Q, K]
         out = F.dropout(weights, dropout_p) @ v  # [B, H, Q, hd]
+    elif fast_dropout and dropout_p > 0 and q.device.type == "cpu":
+        weights = None
+        out = attention_with_dropout(q, k, v, dropout_p)
     else:
         weights = None
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
@@ -127,20 +179,21 @@ class AttentionBlock(_Projections):
         super().__init__()
         self.n_heads = n_heads
         self.attn_dropout = dropout
+        self.fast_dropout = False
         self._add_projections("", d, packed)
         self.ffn = nn.Sequential(
-            nn.Linear(d, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d), nn.Dropout(dropout)
+            nn.Linear(d, ffn_dim), nn.GELU(), Dropout(dropout), nn.Linear(ffn_dim, d), Dropout(dropout)
         )
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, kv: Tensor | None = None, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         # x: [B, Q, d] queries; kv: [B, K, d] keys/values (x itself for self-attention)
         kv = x if kv is None else kv
         q, k, v = self._project("", x, kv)
         p = self.attn_dropout if self.training else 0.0
-        a, weights = attend(q, k, v, self.n_heads, p, need_weights)  # [B, Q, d], [B, H, Q, K]
+        a, weights = attend(q, k, v, self.n_heads, p, need_weights, self.fast_dropout)  # [B, Q, d], [B, H, Q, K]
         x = self.norm1(x + self.dropout(self.out_proj(a)))
         x = self.norm2(x + self.ffn(x))
         return x, weights
@@ -153,7 +206,7 @@ class SequenceProjector(nn.Module):
         super().__init__()
         self.linear = nn.Linear(in_dim, d)
         self.norm = nn.LayerNorm(d)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.dropout(self.norm(self.linear(x)))  # [..., in_dim] -> [..., d]
@@ -170,8 +223,8 @@ class RawExpressionEncoder(nn.Module):
         super().__init__()
         self.identity_name = identity_name
         self.add_module(identity_name, nn.Embedding(n_features, d))
-        self.expr_projector = nn.Sequential(nn.Linear(1, d), nn.LayerNorm(d), nn.GELU(), nn.Dropout(dropout))
-        self.combine = nn.Sequential(nn.Linear(2 * d, d), nn.LayerNorm(d), nn.Dropout(dropout))
+        self.expr_projector = nn.Sequential(nn.Linear(1, d), nn.LayerNorm(d), nn.GELU(), Dropout(dropout))
+        self.combine = nn.Sequential(nn.Linear(2 * d, d), nn.LayerNorm(d), Dropout(dropout))
 
     def forward(self, x: Tensor) -> Tensor:
         # x: [B, n] expression values -> tokens [B, n, d]
@@ -204,6 +257,7 @@ class VirtualCellEmbedder(_Projections):
         self.n_context = n_context
         self.n_heads = n_heads
         self.pool_dropout = pool_dropout
+        self.fast_dropout = False
         for m in modalities:
             self.register_parameter(f"{m}_query", nn.Parameter(torch.randn(1, 1, d)))
         for m in modalities:
@@ -211,7 +265,7 @@ class VirtualCellEmbedder(_Projections):
         n_in = (len(modalities) + n_context) * d
         hidden = fusion_hidden or n_in
         self.fusion = nn.Sequential(
-            nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d), nn.LayerNorm(d)
+            nn.Linear(n_in, hidden), nn.GELU(), Dropout(dropout), nn.Linear(hidden, d), nn.LayerNorm(d)
         )
 
     def pool(self, modality: str, seq: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -219,7 +273,7 @@ class VirtualCellEmbedder(_Projections):
         query = getattr(self, f"{modality}_query").expand(seq.shape[0], -1, -1)  # [B, 1, d]
         q, k, v = self._project(f"{modality}_", query, seq)
         p = self.pool_dropout if self.training else 0.0
-        a, weights = attend(q, k, v, self.n_heads, p, need_weights)  # [B, 1, d]
+        a, weights = attend(q, k, v, self.n_heads, p, need_weights, self.fast_dropout)  # [B, 1, d]
         return getattr(self, f"{modality}_out_proj")(a).squeeze(1), weights
 
     def fuse(self, parts: list[Tensor]) -> Tensor:
@@ -228,7 +282,17 @@ class VirtualCellEmbedder(_Projections):
 
 def task_head(d: int, n_out: int, dropout: float) -> nn.Sequential:
     """Two-layer head: Linear(d -> d) -> GELU -> Dropout -> Linear(d -> n_out) (the trained 512 -> 512 form)."""
-    return nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Dropout(dropout), nn.Linear(d, n_out))
+    return nn.Sequential(nn.Linear(d, d), nn.GELU(), Dropout(dropout), nn.Linear(d, n_out))
+
+
+def set_fast_dropout(model: nn.Module, enabled: bool) -> nn.Module:
+    """Switch every dropout and attention module of `model` to (or off) the cheaper CPU training route."""
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.fast = enabled
+        elif isinstance(m, AttentionBlock | VirtualCellEmbedder):
+            m.fast_dropout = enabled
+    return model
 
 
 def gather_loci(x: Tensor, locus_index: Tensor | None) -> Tensor:

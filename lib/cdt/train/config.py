@@ -65,7 +65,11 @@ class TrainConfig:
     protein_loss_on: str = "expressed"  # "expressed" (authors' notebook) | "all" proteins in the protein loss
     v1_split: str = "enhancer"  # CDT v1: "enhancer" (pairs.csv `split`, as the paper says) | "pair" (`pair_split`)
     init_from: str | None = None  # CDT-III: trained CDT-II run directory or checkpoint
-    bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
+    # speed (none changes the model's function; the eval-mode outputs of given weights are the same either way):
+    bf16: bool = True  # autocast to bfloat16 on CUDA and on CPUs with bf16 matrix units (AMX, AVX512-bf16)
+    fast_dropout: bool = True  # CPU: dropout masks from 32 random bits, attention dropout without the -inf checks
+    locus_run: int = 4  # CDT-II/III: cells of one locus drawn in runs of this many (DNA branch once per locus); 1: off
+    fused_adamw: bool = True  # AdamW's fused kernel (CPU and CUDA)
     # cell: each cell's own RNA/protein; control: a random NTC cell's (fresh per epoch); ntc-mean: the NTC mean
     input_protocol: str = "cell"
 
@@ -86,6 +90,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.input_protocol={self.input_protocol!r}: CDT v1 has no RNA or protein input")
         if not self.phases:
             raise ValueError("TrainConfig.phases is empty")
+        if self.locus_run < 1:
+            raise ValueError(f"TrainConfig.locus_run={self.locus_run} must be >= 1")
         if self.batch_size < 1:
             raise ValueError(f"TrainConfig.batch_size={self.batch_size} must be >= 1")
 

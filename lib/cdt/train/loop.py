@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from cdt.config import get_preset
 from cdt.data.errors import TrainingError
 from cdt.models import CDT1, CDT2, CDT3, CDT1Config, CDT2Config, CDT3Config
+from cdt.models.blocks import set_fast_dropout
 from cdt.models.checkpoints import (
     TransferReport,
     load_state_dict_strict,
@@ -181,6 +182,53 @@ def build_model(cfg: TrainConfig, data: ScreenData | PairData) -> nn.Module:
     return model
 
 
+def cpu_bf16_units() -> bool:
+    """True on CPUs with bf16 matrix instructions (AMX or AVX512-bf16): only there does bf16 autocast speed up CPU
+    matmuls; elsewhere (AVX2) it converts every operand and is slower than float32."""
+    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+
+
+def bf16_autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA and on CPUs with bf16 units when `enabled`, else a no-op context."""
+    if enabled and (device.type == "cuda" or (device.type == "cpu" and cpu_bf16_units())):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_adamw(params, lr: float, weight_decay: float, fused: bool) -> torch.optim.AdamW:
+    """AdamW, with its fused kernel (one pass over every parameter) when `fused`."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+def prepare_for_training(model: nn.Module, cfg: TrainConfig) -> nn.Module:
+    """Apply the configuration's speed switches that live on the model (the cheaper CPU dropout route)."""
+    return set_fast_dropout(model, cfg.fast_dropout)
+
+
+def locus_run_batches(
+    loci: Tensor, batch_size: int, run: int, generator: torch.Generator, drop_last: bool = False
+) -> list[list[int]]:
+    """Shuffled batches of positions 0..n-1 (`loci` [n]: each position's locus) in which cells of one locus come in
+    runs of `run`, so that the DNA branch, which runs once per distinct locus of a batch, runs fewer times.
+
+    Every position is drawn once per epoch: each locus's cells are shuffled and cut into runs, all runs are shuffled
+    together and concatenated, and the sequence is cut into batches. A batch of b cells then holds about b / run + 1
+    loci (without runs, nearly b at small batches).
+    """
+    order = torch.randperm(len(loci), generator=generator)
+    grouped = order[torch.argsort(loci[order], stable=True)].tolist()  # by locus, shuffled within each
+    runs, start = [], 0
+    for count in torch.bincount(loci).tolist():
+        cells = grouped[start : start + count]
+        runs += [cells[i : i + run] for i in range(0, count, run)]
+        start += count
+    flat = [i for r in torch.randperm(len(runs), generator=generator).tolist() for i in runs[r]]
+    batches = [flat[i : i + batch_size] for i in range(0, len(flat), batch_size)]
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
 def init_from_cdt2(model: CDT3, source: str | os.PathLike) -> TransferReport:
     """Copy a trained CDT-II (a run directory's best checkpoint, or a checkpoint file) into CDT-III."""
     path = Path(source)
@@ -276,7 +324,7 @@ class Trainer:
                 "copied": len(report.copied),
                 "skipped": [k for k, _ in report.skipped],
             }
-        self.model = model.to(self.device)
+        self.model = prepare_for_training(model, cfg).to(self.device)
         seed_everything(derive_seed(cfg.seed, "train", self.dist.rank))  # dropout stream of this process
         self.data_gen = torch.Generator().manual_seed(cfg.seed)  # identical on all ranks
         loop = self.loop = LoopState()
@@ -342,7 +390,7 @@ class Trainer:
             ]
         else:
             groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": phase.lr, "name": "all"}]
-        opt = torch.optim.AdamW(groups, lr=phase.lr, weight_decay=phase.weight_decay)
+        opt = make_adamw(groups, phase.lr, phase.weight_decay, self.cfg.fused_adamw)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode=phase.mode, factor=phase.sched_factor, patience=phase.sched_patience
         )
@@ -355,9 +403,7 @@ class Trainer:
         return DistributedDataParallel(model, device_ids=ids)
 
     def _autocast(self):
-        if self.device.type == "cuda" and self.cfg.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return bf16_autocast(self.device, self.cfg.bf16)
 
     # -- one epoch --
     def _epoch(self, net, model, opt, sched, phase: Phase, loop: LoopState) -> dict:
@@ -402,9 +448,15 @@ class Trainer:
     def _train_pass(self, net, model, opt, phase: Phase) -> dict[str, float]:
         model.train()
         idx = self.idx["train"]
-        batches = epoch_batches(
-            len(idx), self.cfg.batch_size, self.data_gen, self.dist.rank, self.dist.world, self.cfg.drop_last
-        )
+        if isinstance(self.data, ScreenData) and self.cfg.locus_run > 1 and self.dist.world == 1:
+            loci = self.data.locus[torch.as_tensor(idx)]
+            batches = locus_run_batches(
+                loci, self.cfg.batch_size, self.cfg.locus_run, self.data_gen, self.cfg.drop_last
+            )
+        else:
+            batches = epoch_batches(
+                len(idx), self.cfg.batch_size, self.data_gen, self.dist.rank, self.dist.world, self.cfg.drop_last
+            )
         collate = self.data.collate
         if isinstance(self.data, ScreenData):  # control inputs are drawn afresh each epoch
             collate = functools.partial(collate, epoch=self.loop.epoch)

@@ -1,0 +1,109 @@
+"""The speed switches of `cdt train`: the cheaper CPU dropout draws the same masks in distribution and computes
+the same function with them, eval mode is untouched, locus runs draw every cell once, bf16 only where it pays."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from cdt.config import get_preset
+from cdt.models import CDT2, CDT2Config
+from cdt.models.blocks import attention_with_dropout, cheap_dropout, keep_mask, set_fast_dropout
+from cdt.train import loop
+from cdt.train.config import TrainConfig
+from cdt.train.loop import bf16_autocast, locus_run_batches
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
+def test_keep_mask_keeps_each_element_with_probability_one_minus_p(p):
+    torch.manual_seed(0)
+    n = 2_000_001  # odd: the last 64-bit draw is used for one element only
+    mask = keep_mask(torch.Size([n]), p, torch.device("cpu"))
+    assert mask.dtype == torch.bool and mask.shape == (n,)
+    sigma = math.sqrt(p * (1 - p) / n)
+    assert abs(mask.float().mean().item() - (1 - p)) < 5 * sigma
+    # neighbouring elements (the two halves of one 64-bit draw) are independent
+    pairs = mask[: n - 1].view(-1, 2).float()
+    assert abs((pairs[:, 0] * pairs[:, 1]).mean().item() - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / (n // 2))
+
+
+def test_cheap_dropout_is_mask_times_input_over_keep_probability():
+    x = torch.randn(3, 5, 7, requires_grad=True)
+    torch.manual_seed(1)
+    y = cheap_dropout(x, 0.3)
+    torch.manual_seed(1)
+    mask = keep_mask(x.shape, 0.3, x.device)
+    torch.testing.assert_close(y, x.detach() * mask / 0.7)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, mask.float() / 0.7)
+
+
+def test_attention_with_dropout_is_dropped_softmax_weights_times_v():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 6, 8), torch.randn(2, 4, 9, 8), torch.randn(2, 4, 9, 8)
+    torch.manual_seed(2)
+    out = attention_with_dropout(q, k, v, 0.3)
+    torch.manual_seed(2)
+    mask = keep_mask(torch.Size([2, 4, 6, 9]), 0.3, q.device)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8), dim=-1)
+    torch.testing.assert_close(out, (weights * mask / 0.7) @ v)
+
+
+def test_fast_dropout_changes_nothing_in_eval_mode():
+    torch.manual_seed(0)
+    cfg = CDT2Config.from_preset(get_preset("tiny"))
+    model = CDT2(cfg).eval()
+    dna, rna = torch.randn(2, cfg.n_bins, cfg.dna_dim), torch.rand(5, cfg.n_genes)
+    locus_index = torch.tensor([0, 1, 1, 0, 1])
+    with torch.no_grad():
+        plain = model(dna, rna, locus_index=locus_index).rna
+        fast = set_fast_dropout(model, True)(dna, rna, locus_index=locus_index).rna
+    assert torch.equal(plain, fast)
+
+
+def test_fast_dropout_trains_with_the_same_expected_output():
+    # dropout keeps the expectation: averaged over many training-mode passes, one block's output under the cheap
+    # route and under PyTorch's agree to within the Monte-Carlo error
+    torch.manual_seed(0)
+    cfg = CDT2Config.from_preset(get_preset("tiny"))
+    block = CDT2(cfg).dna_self_attn_layers[0].train()
+    x = torch.randn(1, 16, cfg.d_model)
+    with torch.no_grad():
+        means = []
+        for fast in (False, True):
+            set_fast_dropout(block, fast)
+            means.append(torch.stack([block(x)[0] for _ in range(400)]).mean(0))
+    assert (means[0] - means[1]).abs().mean().item() < 0.02
+
+
+def test_locus_runs_draw_every_cell_once_with_few_loci_per_batch():
+    loci = torch.tensor([0] * 13 + [1] * 6 + [2] * 9 + [3] * 2 + [4] * 10)
+    gen = torch.Generator().manual_seed(0)
+    batches = locus_run_batches(loci, 8, 4, gen)
+    assert sorted(i for b in batches for i in b) == list(range(len(loci)))
+    assert [len(b) for b in batches] == [8, 8, 8, 8, 8]
+    # 13 runs (13 = 4+4+4+1, 6 = 4+2, 9 = 4+4+1, 2, 10 = 4+4+2) over 5 batches: each batch boundary splits at most
+    # one run, so the batches hold at most 13 + 4 (batch, locus) pairs
+    assert sum(len(set(loci[b].tolist())) for b in batches) <= 17
+    again = locus_run_batches(loci, 8, 4, torch.Generator().manual_seed(0))
+    assert again == batches
+    assert locus_run_batches(loci, 8, 4, gen) != batches  # the next epoch draws anew
+    assert len(locus_run_batches(loci, 16, 4, gen, drop_last=True)) == 2
+
+
+def test_locus_run_must_be_positive():
+    with pytest.raises(ValueError, match="TrainConfig.locus_run=0 must be >= 1"):
+        TrainConfig.for_model("cdt2", "tiny", locus_run=0)
+
+
+def test_bf16_autocast_only_with_bf16_units(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(loop, "cpu_bf16_units", lambda: False)
+    with bf16_autocast(cpu):
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(loop, "cpu_bf16_units", lambda: True)
+    with bf16_autocast(cpu):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    with bf16_autocast(cpu, enabled=False):
+        assert not torch.is_autocast_enabled("cpu")
