@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -9,9 +11,9 @@ import pytest
 import torch
 from cdt.cli import app
 from cdt.data.dnastore import DNAStore
-from cdt.data.errors import ContractError
+from cdt.data.errors import ContractError, WeightsUnavailableError
 from cdt.pp import embed_dna, fetch_window, one_hot, read_loci
-from cdt.pp.embed_dna import reverse_complement
+from cdt.pp.embed_dna import load_enformer, reverse_complement
 from typer.testing import CliRunner
 
 WINDOW = 128 * 32  # 4,096 bp -> 32 bins before the crop
@@ -207,3 +209,59 @@ def test_cli_embed_dna_with_local_model_directory(genome, tmp_path, tiny_enforme
     assert res.exit_code == 0, res.output
     with DNAStore(tmp_path / "cli.h5") as store:
         assert len(store) == 4 and store.genome == "hg38" and store["MID"].shape == (N_BINS, 96)
+
+
+# --- weights that cannot be loaded: one message saying how to provide them ------------------------------------------
+
+HOW_TO = (
+    "give --model DIR: a directory with config.json and model.safetensors (or pytorch_model.bin), as written by "
+    "save_pretrained or by `huggingface-cli download EleutherAI/enformer-official-rough --local-dir DIR` on a machine "
+    "with network; the Enformer code comes with the dna extra (pip install 'cdt[dna]')"
+)
+
+
+def embed_cli(genome, tmp_path, model: str):
+    fa_path, loci_path, _ = genome
+    args = ["embed-dna", "--fasta", fa_path, "--loci", loci_path, "--out", tmp_path / "w.h5", "--model", model]
+    res = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "400", "HF_HUB_OFFLINE": "1"})
+    return res.exit_code, [line for line in res.stderr.splitlines() if line.strip()]
+
+
+def test_missing_weights_directory_says_how_to_provide_them(genome, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, lines = embed_cli(genome, tmp_path, str(tmp_path / "nowhere"))
+    assert code == 1 and lines[:2] == [
+        f"error: {tmp_path / 'nowhere'}: Enformer weights directory does not exist",
+        HOW_TO,
+    ]
+    code, lines = embed_cli(genome, tmp_path, str(tmp_path / "empty"))
+    assert code == 1 and lines[0] == (
+        f"error: {tmp_path / 'empty'}: no config.json, model.safetensors or pytorch_model.bin in the Enformer weights "
+        "directory"
+    )
+    assert len(lines) == 3 and lines[1] == HOW_TO  # the message, the hint, the --debug pointer: no traceback
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    with pytest.raises(WeightsUnavailableError, match=r"empty: no model.safetensors or pytorch_model.bin in the"):
+        load_enformer(str(tmp_path / "empty"))
+    assert not (tmp_path / "w.h5").exists() and not (tmp_path / "w.h5.partial").exists()
+
+
+def test_unreachable_hub_and_missing_package_say_how_to_provide_weights(monkeypatch):
+    class Offline:  # enformer_pytorch as it behaves without network and without a cached download
+        @staticmethod
+        def from_pretrained(name):
+            raise OSError(f"We couldn't connect to 'https://huggingface.co' to load the files of {name}.\nCheck ...")
+
+    monkeypatch.setitem(sys.modules, "enformer_pytorch", Offline)
+    monkeypatch.setitem(sys.modules, "enformer_pytorch.modeling_enformer", type("M", (), {"Attention": None}))
+    with pytest.raises(WeightsUnavailableError) as err:
+        load_enformer("enformer")
+    assert str(err.value) == (
+        "cannot load the Enformer weights 'EleutherAI/enformer-official-rough': We couldn't connect to "
+        "'https://huggingface.co' to load the files of EleutherAI/enformer-official-rough.\n" + HOW_TO
+    )
+    monkeypatch.setitem(sys.modules, "enformer_pytorch", None)  # not installed: import raises ImportError
+    with pytest.raises(WeightsUnavailableError) as err:
+        load_enformer("enformer")
+    assert str(err.value).startswith("Enformer embeddings need the enformer-pytorch package (")
+    assert err.value.hint == "install the dna extra: pip install 'cdt[dna]' (pip install -e '.[dna]' in a checkout)"

@@ -1,6 +1,6 @@
 """Layers read downwards: a module may import its own layer or a lower one, never a higher one.
 
-config/data < pp < simulate < models < train < tools < baselines < analyses < pl < app
+config/data < pp < simulate < models < train < tools < baselines < analyses < pl < app (and `python -m cdt`)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("baselines",),
     ("analyses",),
     ("pl",),
-    ("reproduce", "report", "cli"),
+    ("reproduce", "report", "cli", "__main__"),
 ]
 RANK = {name: i for i, group in enumerate(LAYERS) for name in group}
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "cdt"

@@ -226,7 +226,10 @@ def embed_dna(
     ),
     out: Path = typer.Option(..., help="DNA store (.h5); resumes from <out>.partial and adds missing loci."),
     model: str = typer.Option(
-        "enformer", help="'enformer' (EleutherAI/enformer-official-rough) or a local from_pretrained directory."
+        "enformer",
+        help="'enformer' (EleutherAI/enformer-official-rough: Hugging Face cache or download) or a local directory "
+        "with config.json and model.safetensors / pytorch_model.bin (save_pretrained or `huggingface-cli download "
+        "--local-dir`). Needs the dna extra.",
     ),
     genome: str = typer.Option("", help="Genome build of the FASTA and loci, e.g. hg38 (stored in the DNA store)."),
     window: int = typer.Option(196_608, help="Input sequence length (bp) centred on each locus."),
@@ -301,7 +304,7 @@ def train(
         raise typer.BadParameter("give a data directory, or the files with --screen and --dna", param_hint="--data")
     if screen is not None and model == "cdt1":
         raise typer.BadParameter("CDT v1 trains on enhancer pairs: give --data DIR (with v1/)", param_hint="--screen")
-    files = DataFiles(screen=str(screen), dna=str(dna)) if screen is not None else data
+    files = DataFiles(screen=str(screen.absolute()), dna=str(dna.absolute())) if screen is not None else data
     changes = {
         "protocol": protocol,
         "seed": seed,
@@ -348,10 +351,16 @@ def reproduce(
     preset: str = typer.Option(
         None,
         callback=_preset_name,
-        help="tiny | mini | paper: synthetic data size (default mini); real data: from the files",
+        help="tiny | mini | paper: synthetic data size (default mini); real data and own screens: from the files",
     ),
-    data: str = typer.Option("synthetic", help="synthetic (simulated screen) or real (the authors' files)"),
-    data_dir: Path = typer.Option(None, help="real: directory with the authors' files (see data/README.md)"),
+    data: str = typer.Option(
+        "synthetic", help="synthetic (simulated screen), real (the authors' files) or own (your screen directory)"
+    ),
+    data_dir: Path = typer.Option(
+        None,
+        help="real: directory with the authors' files; own: the screen directory (screen_curated.h5ad, dna.h5; "
+        "see data/README.md)",
+    ),
     seed: int = typer.Option(0, help="simulation and training seed"),
     out: Path = typer.Option(Path("paper"), help="where figures/, tables/, notebooks/ and REPORT.md go"),
     runs_dir: Path = typer.Option(Path("runs"), help="training runs (reused when finished)"),
@@ -365,8 +374,12 @@ def reproduce(
     from cdt.reproduce import NotebookFailed
     from cdt.reproduce import reproduce as run
 
-    if data not in ("synthetic", "real"):
-        raise typer.BadParameter(f"{data!r}; choose synthetic or real", param_hint="--data")
+    if data not in ("synthetic", "real", "own"):
+        raise typer.BadParameter(f"{data!r}; choose synthetic, real or own", param_hint="--data")
+    if data == "own" and data_dir is None:
+        raise typer.BadParameter(
+            "--data own needs the screen directory (cdt prepare's output with dna.h5)", param_hint="--data-dir"
+        )
     if data == "real" and data_dir is None:
         raise typer.BadParameter(
             "--data real needs the directory with the authors' files (see data/README.md)", param_hint="--data-dir"

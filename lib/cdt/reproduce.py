@@ -66,7 +66,7 @@ class DataPaths:
 class Context:
     """What a notebook needs to know about this reproduction (saved as ``<out>/context.json``)."""
 
-    data_source: str  # "synthetic" | "real"
+    data_source: str  # "synthetic" | "real" | "own"
     preset: str
     seed: int
     out_dir: str
@@ -83,6 +83,8 @@ class Context:
     def source_label(self) -> str:
         if self.synthetic:
             return f"synthetic ({self.preset}, seed {self.seed})"
+        if self.data_source == "own":
+            return f"own screen ({Path(self.paths.data_dir).name}, {self.preset})"
         return REAL_LABEL
 
     @property
@@ -263,8 +265,9 @@ def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths
     )
 
 
-def preset_for_data(dna_path: str, screen_path: str) -> str:
-    """The preset whose model dimensions fit the data (DNA windows [n_bins, dim] and the gene count)."""
+def preset_for_data(dna_path: str, screen_path: str | None = None) -> str:
+    """The preset whose model dimensions fit the data: DNA windows [n_bins, dim] and, given the screen, the gene
+    count (an own screen has its own gene count: only the DNA windows must fit)."""
     import h5py
 
     from cdt.config import PRESETS
@@ -272,15 +275,50 @@ def preset_for_data(dna_path: str, screen_path: str) -> str:
 
     with DNAStore(dna_path) as store:
         n_bins, dim = store.n_bins, store.dim
-    with h5py.File(screen_path, "r") as h5:
-        n_genes = len(h5["var"][h5["var"].attrs["_index"]])
+    n_genes = None
+    if screen_path is not None:
+        with h5py.File(screen_path, "r") as h5:
+            n_genes = len(h5["var"][h5["var"].attrs["_index"]])
     for name, preset in PRESETS.items():
-        if (preset.n_bins, preset.dna_dim, preset.n_genes) == (n_bins, dim, n_genes):
+        if (preset.n_bins, preset.dna_dim) == (n_bins, dim) and n_genes in (None, preset.n_genes):
             return name
     raise ValueError(
-        f"{dna_path}: DNA windows [{n_bins}, {dim}] with {n_genes} genes fit no preset "
+        f"{dna_path}: DNA windows [{n_bins}, {dim}]{'' if n_genes is None else f' with {n_genes} genes'} fit no preset "
         f"({', '.join(f'{k}: [{p.n_bins}, {p.dna_dim}], {p.n_genes} genes' for k, p in PRESETS.items())})"
     )
+
+
+def own_paths(data_dir: Path) -> DataPaths:
+    """Paths of a screen directory (`cdt prepare` + a DNA store; layout in data/README.md). ENCODE peaks, Hi-C
+    and gene-set libraries are read from ``encode/``, ``hic/`` and ``genesets/`` inside it when present."""
+    from cdt.train import DataFiles
+
+    d = Path(data_dir)
+    files = DataFiles.from_dir(d, "cdt2")  # names the missing screen / DNA store before any work
+    full = Path(files.screen).with_name("screen_full.h5ad")
+    hic = sorted([*d.glob("hic/*.mcool"), *d.glob("hic/*.cool")])
+    read = [Path(files.screen), Path(files.dna), *([full] if full.exists() else [])]
+    return DataPaths(
+        screen=files.screen,
+        dna=files.dna,
+        screen_full=str(full) if full.exists() else None,
+        encode_dir=str(d / "encode") if (d / "encode").is_dir() else None,
+        hic=str(hic[0]) if hic else None,
+        genesets_dir=str(d / "genesets") if (d / "genesets").is_dir() else None,
+        data_dir=str(d.resolve()),
+        inputs=[{k: f[k] for k in ("name", "size", "sha256")} for f in map(file_facts, read)],
+    )
+
+
+def own_models(paths: DataPaths, models: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The runs an own screen can have among `models` (all when None), and why each other one is left out."""
+    why = {"cdt1": "CDT v1: not run: it trains on enhancer-gene pairs, not on a screen"}
+    if paths.screen_full is None:
+        why["cdt2_full"] = "CDT-II full gene set: not run: no screen_full.h5ad in the screen directory"
+    if not _has_proteins(paths.screen):
+        why["cdt3"] = why["cdt3_single"] = "CDT-III: not run: the screen has no proteins (cdt prepare --adt)"
+    wanted = models_needed(models)
+    return [k for k in wanted if k not in why], {k: v for k, v in why.items() if k in wanted}
 
 
 def notebooks(selected: list[str] | None = None) -> list[Path]:
@@ -366,10 +404,11 @@ def open_context(
     finished simulations and training runs are reused, unfinished runs resume. On real data the
     preset follows the data (None or any other name is replaced by the one that fits), published
     weights are used where they exist, and a model without them is trained only with `train_missing`
-    (or reused if a finished run exists); otherwise it is listed in `Context.skipped`.
+    (or reused if a finished run exists); otherwise it is listed in `Context.skipped`. On an own screen
+    (`own_paths`) the preset follows the DNA windows and the models its files allow are trained (or reused).
     """
-    if data_source not in ("synthetic", "real"):
-        raise ValueError(f"data_source must be 'synthetic' or 'real', not {data_source!r}")
+    if data_source not in ("synthetic", "real", "own"):
+        raise ValueError(f"data_source must be 'synthetic', 'real' or 'own', not {data_source!r}")
     if data_source == "synthetic":
         preset = preset or "mini"
         get_preset(preset)  # fail early on a bad name
@@ -378,6 +417,14 @@ def open_context(
     t0 = time.perf_counter()
     if data_source == "synthetic":
         paths = get_synthetic_data(preset, seed, Path(data_dir) if data_dir else data_root)
+    elif data_source == "own":
+        if data_dir is None:
+            raise ValueError("--data own needs --data-dir: the screen directory (see data/README.md)")
+        paths = own_paths(Path(data_dir))
+        fitted = preset_for_data(paths.dna)
+        if preset not in (None, fitted):
+            raise ValueError(f"{paths.dna}: the DNA windows fit preset {fitted!r}, not {preset!r}")
+        preset = fitted
     else:
         if data_dir is None:
             raise ValueError("--data real needs --data-dir with the authors' files (see data/README.md)")
@@ -388,7 +435,9 @@ def open_context(
         preset = fitted
     timings["data"] = time.perf_counter() - t0
     ctx = Context(data_source=data_source, preset=preset, seed=seed, out_dir=str(out_dir), paths=paths)
-    if ctx.synthetic:
+    if data_source == "own":
+        models, ctx.skipped = own_models(paths, models)
+    if data_source in ("synthetic", "own"):
         ctx.runs = train_models(ctx, Path(runs_dir), protocol, timings, models)
         ctx.weights = {k: f"trained here ({Path(v).name})" for k, v in ctx.runs.items()}
     else:
@@ -614,8 +663,10 @@ def reproduce(
 ) -> Path:
     """Data -> models -> notebooks -> REPORT.md. Returns the report path; a failing cell raises `NotebookFailed`.
 
-    `preset` defaults to mini on synthetic data and follows the files on real data. On real data only
-    `train_missing` lets models without published weights train (their time is estimated up front).
+    `preset` defaults to mini on synthetic data and follows the files on real data and on an own screen
+    (`data_source` "own": a screen directory, see `own_paths`; its models are trained like the synthetic ones).
+    On real data only `train_missing` lets models without published weights train (their time is estimated
+    up front).
     """
     from cdt.report import write_report, write_site
 

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from cdt.data.errors import ContractError
+from cdt.data.errors import ContractError, WeightsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +133,59 @@ def reverse_complement(seq: str) -> str:
     return seq.upper().translate(_COMPLEMENT)[::-1]
 
 
-def load_enformer(name: str = "enformer") -> torch.nn.Module:
-    """The pretrained Enformer: 'enformer' = EleutherAI/enformer-official-rough, or a local from_pretrained
-    directory. Loaded with `enformer_pytorch.from_pretrained` (= `Enformer.from_pretrained` plus the TF-exact
-    gamma positional features the official weights were trained with); needs the weights cached or network."""
-    from enformer_pytorch import from_pretrained
+WEIGHT_FILES = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+WEIGHTS_HINT = (
+    "give --model DIR: a directory with config.json and model.safetensors (or pytorch_model.bin), as written by "
+    f"save_pretrained or by `huggingface-cli download {ENFORMER_WEIGHTS} --local-dir DIR` on a machine with "
+    "network; the Enformer code comes with the dna extra (pip install 'cdt[dna]')"
+)
 
-    return from_pretrained(ENFORMER_WEIGHTS if name == "enformer" else name)
+
+def load_enformer(name: str = "enformer") -> torch.nn.Module:
+    """The pretrained Enformer: 'enformer' = EleutherAI/enformer-official-rough (Hugging Face cache or download),
+    another Hub id, or a local from_pretrained directory.
+
+    Loaded with `enformer_pytorch.from_pretrained`. The official weights were trained with TensorFlow's gamma
+    positional features; a local directory with the official shape (1,536-wide, 11 layers) gets them too, so a
+    copy of the official weights embeds exactly like the download. Anything that stops the loading (package
+    missing, directory without weights, no network and no cache) raises `WeightsUnavailableError` saying how to
+    provide the weights.
+    """
+    repo = ENFORMER_WEIGHTS if name == "enformer" else name
+    local = Path(repo).expanduser()
+    if local.exists() or repo.startswith((".", "/", "~")) or repo.count("/") != 1:
+        if not local.is_dir():
+            raise WeightsUnavailableError(f"{repo}: Enformer weights directory does not exist", WEIGHTS_HINT)
+        absent = [f for f in ("config.json",) if not (local / f).is_file()]
+        if not any((local / f).is_file() for f in WEIGHT_FILES):
+            absent.append(" or ".join(WEIGHT_FILES[:2]))
+        if absent:
+            raise WeightsUnavailableError(
+                f"{repo}: no {', '.join(absent)} in the Enformer weights directory", WEIGHTS_HINT
+            )
+    try:
+        import enformer_pytorch
+        from enformer_pytorch.modeling_enformer import Attention
+    except ImportError as exc:
+        raise WeightsUnavailableError(
+            f"Enformer embeddings need the enformer-pytorch package ({exc})",
+            "install the dna extra: pip install 'cdt[dna]' (pip install -e '.[dna]' in a checkout)",
+        ) from exc
+    try:
+        model = enformer_pytorch.from_pretrained(str(local) if local.is_dir() else repo)
+    except (OSError, ValueError) as exc:  # Hub errors (no network, unknown id, no cache) are OSError / ValueError
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise WeightsUnavailableError(f"cannot load the Enformer weights {repo!r}: {first}", WEIGHTS_HINT) from exc
+    if local.is_dir() and (model.config.dim, model.config.depth) == (1536, 11):
+        for module in model.modules():
+            if isinstance(module, Attention):
+                module.use_tf_gamma = True
+    return model
 
 
 def embed_dna(

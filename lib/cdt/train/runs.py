@@ -54,9 +54,10 @@ class DataFiles:
 
         A screen directory holds ``screen_<gene_set>.h5ad`` (written by `cdt prepare`) and ``dna.h5`` (the DNA
         store, e.g. from `cdt embed-dna`); a `cdt simulate` directory holds one under ``processed/`` and the
-        CDT v1 files under ``v1/``. Missing files are named, with both layouts, before any work.
+        CDT v1 files under ``v1/``. Missing files are named, with both layouts, before any work. The paths are
+        absolute, so a run records files that analyses find from any working directory.
         """
-        d = Path(data_dir)
+        d = Path(data_dir).absolute()
         if model == "cdt1":
             files = cls(
                 dna=str(d / "v1/dna_enhancers.h5"),
