@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 from torch import Tensor, nn
 
 from cdt.data.dnastore import DNAStore
-from cdt.data.screen import TARGET_LAYER, read_screen
+from cdt.data.screen import TARGET_LAYER, dense, read_screen
 from cdt.models import CDT1, CDT2, CDT3, ModelOutput
 from cdt.stats import Overlap, top_n_overlap
 from cdt.train.metrics import GroupSums, PearsonSums
@@ -204,11 +204,6 @@ class Batch:
     protein: Tensor | None = None  # [B, P] (CDT-III)
 
 
-def _dense(x) -> np.ndarray:
-    x = x.toarray() if hasattr(x, "toarray") else x
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
 def screen_batches(
     model: nn.Module,
     screen: ad.AnnData,
@@ -260,8 +255,10 @@ def screen_batches(
             loci=list(uniq),
             dna=torch.stack([cache[u] for u in uniq]),
             locus_index=torch.as_tensor(inv.ravel(), dtype=torch.long, device=device),
-            rna=torch.from_numpy(_dense(screen.X[r])).to(device),
-            protein=torch.from_numpy(_dense(screen.obsm["protein"][r])).to(device) if with_protein else None,
+            rna=torch.from_numpy(dense(screen.X[r], dtype=np.float32)).to(device),
+            protein=torch.from_numpy(dense(screen.obsm["protein"][r], dtype=np.float32)).to(device)
+            if with_protein
+            else None,
         )
 
 
@@ -443,7 +440,7 @@ def observed_profile(
 ) -> pd.Series:
     """Observed cell-mean profile (default log2FC) of a perturbation over all its cells (in `splits` if given)."""
     rows = select_cells(screen, perturbation, splits)
-    values = _dense(screen.layers[layer][rows] if layer != "X" else screen.X[rows]).astype(np.float64)
+    values = dense(screen.layers[layer][rows] if layer != "X" else screen.X[rows], dtype=np.float32).astype(np.float64)
     return pd.Series(values.mean(0), index=screen.var_names.copy(), name=perturbation)
 
 
@@ -485,7 +482,7 @@ def evaluate_predictions(pred: Predictions, screen: ad.AnnData, top_n: int = 50)
     and over all proteins (`prot_r_mean`).
     """
     rows = pred.rows
-    target = _dense(screen.layers[TARGET_LAYER][rows])
+    target = dense(screen.layers[TARGET_LAYER][rows], dtype=np.float32)
     groups = screen.obs["perturbation"].astype(str).to_numpy()[rows]
     genes = screen.var_names.to_numpy(dtype=str)
     overall = scores(pred.rna, target)
@@ -501,7 +498,7 @@ def evaluate_predictions(pred: Predictions, screen: ad.AnnData, top_n: int = 50)
     overall["r_mean_avg"] = float(table["r_mean"].mean())
     per_protein = None
     if pred.protein is not None:
-        ptarget = _dense(screen.obsm["protein_target"][rows])
+        ptarget = dense(screen.obsm["protein_target"][rows], dtype=np.float32)
         expressed = np.asarray(screen.uns["protein_expressed"], dtype=bool)
         names = np.asarray(screen.uns["protein_names"], dtype=str)
         overall.update(scores(pred.protein[:, expressed], ptarget[:, expressed], "prot_"))

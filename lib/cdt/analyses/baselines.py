@@ -41,6 +41,7 @@ from cdt.baselines import (
 )
 from cdt.baselines.predict import DEFAULT_ALPHAS
 from cdt.data.dnastore import DNAStore
+from cdt.data.screen import dense
 from cdt.evaluate import open_store, predict, screen_batches
 from cdt.gradients import Jacobian, gene_jacobian
 from cdt.models import CDT3
@@ -82,8 +83,8 @@ def affine_identity(screen: ad.AnnData) -> dict[str, float]:
     log2FC = (ln(CPM+1) - ln(NTC mean CPM + 1)) / ln 2 is recomputed from X and var["ntc_mean_cpm"] and compared
     with layers["log2fc"]: max |difference|, Pearson r over all cells x genes, number of values.
     """
-    x = _dense(screen.X).astype(np.float64)
-    y = _dense(screen.layers["log2fc"]).astype(np.float64)
+    x = dense(screen.X, dtype=np.float32).astype(np.float64)
+    y = dense(screen.layers["log2fc"], dtype=np.float32).astype(np.float64)
     implied = (x - np.log1p(screen.var["ntc_mean_cpm"].to_numpy(np.float64))) / math.log(2)
     return {
         "max_abs_difference": float(np.abs(implied - y).max()),
@@ -146,7 +147,7 @@ def predicted_scores(
     pred = predict(model, screen, dna, test.to_numpy())
     groups = screen.obs["perturbation"].astype(str).to_numpy()[pred.rows]
     if target == "rna":
-        y, yhat = _dense(screen.layers["log2fc"][pred.rows]), pred.rna
+        y, yhat = dense(screen.layers["log2fc"][pred.rows], dtype=np.float32), pred.rna
     else:
         expressed = np.asarray(screen.uns["protein_expressed"], dtype=bool)
         y = np.asarray(screen.obsm["protein_target"], np.float32)[pred.rows][:, expressed]
@@ -405,7 +406,7 @@ def gene_pair_scores(
     Model-free: |Spearman| over NTC cells and over the training cells of `kinds`; gene-level features of both genes
     (sum of their percentile ranks of the NTC mean, variance and dropout), which say nothing about the pair.
     """
-    x = _dense(screen.X).astype(np.float64)
+    x = dense(screen.X, dtype=np.float32).astype(np.float64)
     obs = screen.obs
     ntc = x[(obs["kind"].astype(str) == "NTC").to_numpy()]
     trained = x[(obs["kind"].astype(str).isin(list(kinds)) & (obs["split"].astype(str) == "train")).to_numpy()]
@@ -507,7 +508,7 @@ def ablation_inputs(
         batches = list(screen_batches(model, screen, store, rows, batch_size))
     groups = screen.obs["perturbation"].astype(str).to_numpy()[rows]
     if output == "rna":
-        return AblationInputs(batches, _dense(screen.layers["log2fc"][rows]), groups, None)
+        return AblationInputs(batches, dense(screen.layers["log2fc"][rows], dtype=np.float32), groups, None)
     expressed = np.flatnonzero(np.asarray(screen.uns["protein_expressed"], dtype=bool))
     target = np.asarray(screen.obsm["protein_target"], np.float32)[rows][:, expressed]
     return AblationInputs(batches, target, groups, expressed)
@@ -571,8 +572,3 @@ def compare_methods(
         name_b or b,
         value.upper(),
     )
-
-
-def _dense(x) -> np.ndarray:
-    x = x.toarray() if hasattr(x, "toarray") else x
-    return np.asarray(x, dtype=np.float32)

@@ -32,7 +32,7 @@ from torch import nn
 
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
-from cdt.data.screen import TARGET_LAYER
+from cdt.data.screen import TARGET_LAYER, dense
 from cdt.evaluate import (
     ntc_mean_protein,
     pearson,
@@ -67,11 +67,6 @@ the side-effect table links, but not the whole panel. A full map can be given as
 
 DETECTABLE = 0.1  # DSB units: |measured pseudo-bulk change| above this is "detectable" (CDT-III Fig 4C)
 SIDE_EFFECT_COLUMNS = ("side_effect", "incidence", "linked_genes", "linked_direction")
-
-
-def _dense(x) -> np.ndarray:
-    x = x.toarray() if hasattr(x, "toarray") else x
-    return np.asarray(x, dtype=np.float64)
 
 
 def _sign_label(x: float) -> str:
@@ -146,7 +141,7 @@ def knockdown_prediction(
     pred = predict(model, sub, dna, np.arange(sub.n_obs), batch_size)
     if pred.protein is None:
         raise TypeError(f"the CD52 analysis needs a CDT-III model (protein outputs); got {pred.meta['model']}")
-    actual = _dense(sub.layers[TARGET_LAYER])  # [N, G]
+    actual = dense(sub.layers[TARGET_LAYER], dtype=np.float64)  # [N, G]
     gene_names = screen.var_names.to_numpy(dtype=str)
     rna = pd.DataFrame({"gene": gene_names, "actual": actual.mean(0), "predicted": pred.rna.mean(0)})
     names = np.asarray(screen.uns["protein_names"], dtype=str)
@@ -157,7 +152,7 @@ def knockdown_prediction(
             "protein": names,
             "gene": genes.reindex(names).to_numpy(),
             "expressed": expressed,
-            "actual": _dense(sub.obsm["protein_target"]).mean(0),
+            "actual": dense(sub.obsm["protein_target"], dtype=np.float64).mean(0),
             "predicted": pred.protein.astype(np.float64).mean(0),
         }
     )
@@ -233,7 +228,7 @@ def input_change(screen: ad.AnnData, perturbation: str, gene: str) -> float:
     """Mean input ln(CPM+1) of `gene` over the perturbation's cells minus the NTC-mean input (negative for CRISPRi)."""
     rows = select_cells(screen, perturbation, splits=None)
     j = screen.var_names.get_loc(gene)
-    return float(_dense(screen.X[rows][:, [j]]).mean() - float(screen.var["ntc_mean_expr"].iloc[j]))
+    return float(dense(screen.X[rows][:, [j]], dtype=np.float64).mean() - float(screen.var["ntc_mean_expr"].iloc[j]))
 
 
 def protein_gradients(

@@ -40,6 +40,7 @@ from cdt.baselines.edges import spearman_with, truth_adjacency
 from cdt.config import get_preset
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
+from cdt.data.screen import dense
 from cdt.enrichment import COLUMNS, enrich_communities
 from cdt.evaluate import eval_mode, observed_profile, resolve_model
 from cdt.gradients import Knockdown, gene_jacobian, importance_vs_effect, in_silico_knockdown
@@ -183,10 +184,6 @@ def reference_cells(screen: ad.AnnData) -> tuple[np.ndarray, str]:
     return train, f"{train.size} training-split cells (no NTC cells in this screen)"
 
 
-def _dense(x) -> np.ndarray:
-    return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
-
-
 def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str, edges: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per gene, every way of ranking `gene`'s regulatory partners, in the screen's gene order.
 
@@ -208,7 +205,7 @@ def gene_scores(amap: AttentionMap, screen: ad.AnnData, gene: str, edges: pd.Dat
             "effect": observed_profile(screen, gene).abs().to_numpy(),
             "attention_down": a[g],
             "attention_up": a[:, g],
-            "correlation": spearman_with(_dense(screen.X[rows]), g),
+            "correlation": spearman_with(dense(screen.X[rows], dtype=np.float64), g),
         },
         index=pd.Index(genes, name="gene"),
     )
@@ -523,7 +520,7 @@ def correlation_network(screen: ad.AnnData, top_fraction: float = 0.05, seed: in
     edges are co-expression); genes constant there get 0."""
     rows, label = reference_cells(screen)
     with np.errstate(invalid="ignore", divide="ignore"):  # genes constant in these cells: NaN, set to 0 below
-        rho = scipy.stats.spearmanr(_dense(screen.X[rows])).statistic
+        rho = scipy.stats.spearmanr(dense(screen.X[rows], dtype=np.float64)).statistic
     rho = np.nan_to_num(np.atleast_2d(rho), nan=0.0)
     return gene_network("expression correlation", rho, list(screen.var_names.astype(str)), top_fraction, seed), label
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from cdt.config import get_preset
 from cdt.data.dnastore import DNAStore
-from cdt.data.screen import TARGET_LAYER
+from cdt.data.screen import TARGET_LAYER, dense
 from cdt.evaluate import (
     Evaluation,
     Predictions,
@@ -128,11 +128,6 @@ def runs_table(runs: Mapping[str, LoadedRun]) -> pd.DataFrame:
 # --- CDT-II / CDT-III on the held-out cells --------------------------------------------------------------------------
 
 
-def _dense(x) -> np.ndarray:
-    x = x.toarray() if hasattr(x, "toarray") else x
-    return np.asarray(x, dtype=np.float64)
-
-
 @dataclass
 class HeldOut:
     """A model's predictions on the reported held-out cells, the observed targets beside them, and their scores."""
@@ -167,13 +162,13 @@ def held_out(
     out = HeldOut(
         label=label,
         pred=pred,
-        target=_dense(screen.layers[TARGET_LAYER][pred.rows]),
+        target=dense(screen.layers[TARGET_LAYER][pred.rows], dtype=np.float64),
         groups=screen.obs["perturbation"].astype(str).to_numpy()[pred.rows],
         genes=screen.var_names.to_numpy(dtype=str),
         evaluation=ev,
     )
     if pred.protein is not None:
-        out.protein_target = _dense(screen.obsm["protein_target"][pred.rows])
+        out.protein_target = dense(screen.obsm["protein_target"][pred.rows], dtype=np.float64)
         out.proteins = np.asarray(screen.uns["protein_names"], dtype=str)
         out.expressed = np.asarray(screen.uns["protein_expressed"], dtype=bool)
     return out

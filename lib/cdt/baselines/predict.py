@@ -40,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
+from cdt.data.screen import dense
 from cdt.evaluate import pearson, pseudobulk_r
 from cdt.train.data import split_roles
 
@@ -74,10 +75,10 @@ def screen_arrays(adata: ad.AnnData, kinds: Sequence[str] = ("TSS", "SNP"), targ
     if not keep.any():
         raise ContractError(src, "obs['kind']", f"no cells of kinds {list(kinds)}")
     a = adata[keep]
-    expr = _dense(a.X)
+    expr = dense(a.X, dtype=np.float32)
     protein = None
     if target == "rna":
-        y, names = _dense(a.layers["log2fc"]), a.var_names.to_numpy(dtype=str)
+        y, names = dense(a.layers["log2fc"], dtype=np.float32), a.var_names.to_numpy(dtype=str)
     else:
         for key in ("protein", "protein_target"):
             if key not in a.obsm:
@@ -309,8 +310,3 @@ def _summary_matrix(summaries: Mapping[str, np.ndarray], loci: Sequence[str]) ->
     if missing:
         raise KeyError(f"no DNA summary for loci {missing[:5]} (not in the DNA store?)")
     return np.stack([np.asarray(summaries[k], dtype=np.float64) for k in loci])  # [n, dim]
-
-
-def _dense(arr) -> np.ndarray:
-    arr = arr.toarray() if hasattr(arr, "toarray") else arr
-    return np.asarray(arr, dtype=np.float32)

@@ -122,7 +122,7 @@ def validate_screen(
         dup = adata.var_names[adata.var_names.duplicated()].unique()[:5].tolist()
         fail("var_names", f"gene names are not unique, e.g. {dup}")
     for name, arr in (("X", adata.X), (f"layers[{TARGET_LAYER!r}]", adata.layers[TARGET_LAYER])):
-        arr = _dense(arr)
+        arr = dense(arr)
         if arr.shape != (n_cells, n_genes):
             fail(name, f"shape {arr.shape} != {(n_cells, n_genes)}")
         _check_finite(arr, name, fail)
@@ -214,8 +214,10 @@ def split_mask(adata: ad.AnnData, split: str) -> np.ndarray:
     return (adata.obs["split"].astype(str) == split).to_numpy()
 
 
-def _dense(arr) -> np.ndarray:
-    return arr.toarray() if hasattr(arr, "toarray") else np.asarray(arr)
+def dense(x, dtype: np.typing.DTypeLike = None) -> np.ndarray:
+    """A C-contiguous ndarray of an AnnData matrix, sparse or dense (`dtype` None keeps the matrix's own)."""
+    x = x.toarray() if hasattr(x, "toarray") else x
+    return np.ascontiguousarray(x, dtype=dtype)
 
 
 def _check_finite(arr: np.ndarray, name: str, fail) -> None:

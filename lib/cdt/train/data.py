@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
-from cdt.data.screen import read_screen, validate_screen
+from cdt.data.screen import dense, read_screen, validate_screen
 from cdt.train.config import INPUT_PROTOCOLS
 
 V1_COLUMNS = ("enhancer_id", "target_gene", "target_index", "beta")
@@ -131,7 +131,7 @@ class ScreenData:
                 ntc = adata[kind == "NTC"]
                 if ntc.n_obs == 0:
                     raise ContractError(str(self.path), "obs['kind']", NO_NTC_CELLS)
-                self._pool_rna = torch.from_numpy(_dense(ntc.X))  # [M, G]
+                self._pool_rna = torch.from_numpy(dense(ntc.X, dtype=np.float32))  # [M, G]
                 self._pool_protein = torch.from_numpy(_protein_values(ntc)) if proteins else None
             elif input_protocol == "ntc-mean":
                 self._pool_rna = torch.from_numpy(np.asarray(adata.var["ntc_mean_expr"], np.float32))[None]  # [1, G]
@@ -141,8 +141,8 @@ class ScreenData:
             self.obs_names = obs.index.to_numpy(dtype=str)
             self.split = obs["split"].astype(str).to_numpy()
             self.genes = adata.var_names.to_numpy(dtype=str)
-            self.rna = torch.from_numpy(_dense(adata.X))  # [N, G]
-            self.target = torch.from_numpy(_dense(adata.layers["log2fc"]))  # [N, G]
+            self.rna = torch.from_numpy(dense(adata.X, dtype=np.float32))  # [N, G]
+            self.target = torch.from_numpy(dense(adata.layers["log2fc"], dtype=np.float32))  # [N, G]
             codes, self.groups = pd.factorize(obs["perturbation"].astype(str), sort=True)
             self.group = torch.from_numpy(codes.astype(np.int64))  # [N]
             codes, self.loci = pd.factorize(obs["locus"].astype(str), sort=True)
@@ -251,7 +251,7 @@ def protocol_inputs(adata, input_protocol: str, *, seed: int = 0):
         if len(ntc) == 0:
             raise ContractError(str(adata.uns.get("cdt", {}).get("source", "screen")), "obs['kind']", NO_NTC_CELLS)
         rows = ntc[control_draw(adata.n_obs, len(ntc), seed)]
-        out.X = _dense(adata.X)[rows]
+        out.X = dense(adata.X, dtype=np.float32)[rows]
         if has_protein:
             out.obsm["protein"] = _protein_values(adata)[rows]
     else:
@@ -388,11 +388,6 @@ def _read_v1_embeddings(path: Path) -> tuple[Tensor, Tensor, np.ndarray]:
 
 def _protein_values(adata) -> np.ndarray:
     return np.ascontiguousarray(adata.obsm["protein"], dtype=np.float32)
-
-
-def _dense(arr) -> np.ndarray:
-    arr = arr.toarray() if hasattr(arr, "toarray") else arr
-    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _to(x, device: torch.device):
