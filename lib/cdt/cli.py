@@ -276,6 +276,10 @@ def train(
         "select, held-out genes only tested at the end.",
     ),
     epochs: int = typer.Option(None, help="Epoch limit of every phase (default: the preset's schedule)."),
+    micro_batch: int = typer.Option(
+        None,
+        help="Cells per forward/backward pass; gradients add up to the full batch (paper batch 64 in less memory).",
+    ),
     seed: int = typer.Option(0, help="Seed for initialisation, data order and dropout."),
     gene_set: str = typer.Option("curated", help="curated or full (the CDT-II gene-set ablation)."),
     init_from: Path = typer.Option(
@@ -315,6 +319,8 @@ def train(
     }
     if epochs is not None:
         changes["epochs"] = epochs
+    if micro_batch is not None:
+        changes["micro_batch"] = micro_batch
     try:
         cfg = TrainConfig.for_model(model, preset, **changes)
     except ValueError as e:

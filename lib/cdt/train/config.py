@@ -58,6 +58,9 @@ class TrainConfig:
     gene_set: str = "curated"  # screen_curated or screen_full (the CDT-II ablation)
     seed: int = 0
     batch_size: int = 64  # global batch (split across DDP processes)
+    # cells per forward/backward pass; the gradients of a batch's micro-batches add up before one optimiser step,
+    # so the paper's batch 64 trains in the memory of `micro_batch` cells (None: the whole batch at once)
+    micro_batch: int | None = None
     drop_last: bool = False
     grad_clip: float = 1.0
     kinds: tuple[str, ...] = ("TSS", "SNP")  # perturbation kinds trained on (CDT-III: TSS only)
@@ -94,6 +97,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.locus_run={self.locus_run} must be >= 1")
         if self.batch_size < 1:
             raise ValueError(f"TrainConfig.batch_size={self.batch_size} must be >= 1")
+        if self.micro_batch is not None and self.micro_batch < 1:
+            raise ValueError(f"TrainConfig.micro_batch={self.micro_batch} must be >= 1 (or None)")
 
     @property
     def has_proteins(self) -> bool:

@@ -460,20 +460,27 @@ class Trainer:
         collate = self.data.collate
         if isinstance(self.data, ScreenData):  # control inputs are drawn afresh each epoch
             collate = functools.partial(collate, epoch=self.loop.epoch)
-        loader = DataLoader(Samples(idx), batch_sampler=batches, collate_fn=collate)
+        # (batch number, its cells) per forward pass: a batch is cut into micro-batches whose losses, weighted by
+        # their share of the batch's cells, add up to the batch's mean loss before the one optimiser step
+        step = self.cfg.micro_batch or max(len(b) for b in batches)
+        passes = [(b, cells[i : i + step]) for b, cells in enumerate(batches) for i in range(0, len(cells), step)]
+        loader = DataLoader(Samples(idx), batch_sampler=[cells for _, cells in passes], collate_fn=collate)
         meter = self.task.meter(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        for b, batch in enumerate(tqdm(loader, desc=phase.name, unit="batch", leave=False, disable=not self.batch_bar)):
+        for k, batch in enumerate(tqdm(loader, desc=phase.name, unit="pass", leave=False, disable=not self.batch_bar)):
+            b, cells = passes[k]
             batch = batch.to(self.device)
             with self._autocast():
                 out = self.task.forward(net, batch)
             loss, parts = self.task.loss(out, batch, phase.protein_lambda)
             if not torch.isfinite(loss):
-                raise TrainingError(self._nonfinite(idx[batches[b]], b, len(batches)), NONFINITE_HINT)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-            opt.step()
+                raise TrainingError(self._nonfinite(idx[cells], b, len(batches)), NONFINITE_HINT)
+            if k == 0 or passes[k - 1][0] != b:
+                opt.zero_grad(set_to_none=True)
+            (loss * (len(cells) / len(batches[b]))).backward()
+            if k == len(passes) - 1 or passes[k + 1][0] != b:
+                nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+                opt.step()
             meter.update(out, batch, parts)
         self.dist.all_reduce(meter.tensors())
         return meter.summary()
