@@ -98,7 +98,8 @@ class Context:
 
         from cdt.pl import save_figure
 
-        save_figure(fig, name, self.figures_dir, synthetic=self.synthetic, data=data)
+        own = self.source_label if self.data_source == "own" else None
+        save_figure(fig, name, self.figures_dir, synthetic=self.synthetic, data=data, mark=own)
         display(fig)
 
     def table(self, df, name: str):

@@ -37,15 +37,22 @@ def set_style() -> None:
 
 
 def save_figure(
-    fig: plt.Figure, name: str, out_dir: str | os.PathLike, synthetic: bool, *, data: bool = True
+    fig: plt.Figure,
+    name: str,
+    out_dir: str | os.PathLike,
+    synthetic: bool,
+    *,
+    data: bool = True,
+    mark: str | None = None,
 ) -> list[Path]:
     """Save `fig` as ``<out_dir>/<name>.png`` and ``.pdf``, stamped with its data source (synthetic or real).
 
-    `name` carries the paper and panel id, e.g. ``cdt2_fig3b_per_gene_r``.
+    `name` carries the paper and panel id, e.g. ``cdt2_fig3b_per_gene_r``; `mark` replaces the real-data
+    stamp for other measured data (an own screen).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mark, colour = (SYNTHETIC_MARK, "#b03a2e") if synthetic else (REAL_MARK, "#1f4e79")
+    mark, colour = (SYNTHETIC_MARK, "#b03a2e") if synthetic else (mark or REAL_MARK, "#1f4e79")
     if data:  # a drawing of no data (a schematic) has no source to mark
         fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=colour, alpha=0.9)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
