@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from cdt.analyses.baselines import BASELINE_LABELS
 from cdt.pl import PALETTE
 
 FAMILY_COLOURS = {
@@ -27,13 +28,14 @@ FAMILY_COLOURS = {
     "other": "#34495e",
 }
 METHOD_COLOURS = {
-    "ridge": "#c0392b",
+    "ridge": "#6c3483",  # not red: red marks published values in every figure
     "ridge_dna": "#e59866",
     "mean": "#7f8c8d",
     "mean (trainer)": "#b3b6b7",
     "nearest_locus": "#16a085",
     "zero": "#d5d8dc",
 }
+METHOD_LABELS = {**BASELINE_LABELS, "mean (trainer)": "mean training effect (trainer)"}
 CONDITION_COLOURS = {"intact": "#000000", "top": "#c0392b", "bottom": "#2e86c1", "random": "#7f8c8d"}
 
 
@@ -53,31 +55,35 @@ def prediction_bars(summary: pd.DataFrame, title: str = "") -> Figure:
             FAMILY_COLOURS["CDT"] if f == "CDT" else METHOD_COLOURS.get(m, PALETTE["baseline"])
             for m, f in zip(s["method"], s["family"], strict=True)
         ]
-        ax.barh(y - 0.2, s["r"].fillna(0), height=0.38, color=colours, label="overall r")
-        ax.barh(y + 0.2, s["pb_r"].fillna(0), height=0.38, color=colours, alpha=0.45, hatch="//", label="pseudo-bulk r")
+        ax.barh(y - 0.2, s["r"].fillna(0), height=0.38, color=colours)
+        ax.barh(y + 0.2, s["pb_r"].fillna(0), height=0.38, color=colours, alpha=0.45, hatch="//")
         for yi, (r, pb) in enumerate(zip(s["r"], s["pb_r"], strict=True)):
-            for dy, v in ((-0.2, r), (0.2, pb)):
+            for dy, v in ((-0.2, r), (0.2, pb)):  # beside the bar's end, in black: readable on any bar colour
+                finite = np.isfinite(v)
                 ax.text(
-                    0.01 if not np.isfinite(v) or v < 0.15 else v - 0.01,
+                    max(v, 0) + 0.015 if finite else 0.015,
                     yi + dy,
-                    "n/a" if not np.isfinite(v) else f"{v:.2f}",
+                    f"{v:.2f}" if finite else "N/A",
                     va="center",
-                    ha="left" if not np.isfinite(v) or v < 0.15 else "right",
+                    ha="left",
                     fontsize=8,
-                    color="black" if not np.isfinite(v) or v < 0.15 else "white",
+                    color="black" if finite else "0.45",
                 )
-        ax.set_yticks(y, s["method"])
+        ax.set_yticks(y, [METHOD_LABELS.get(m, m) for m in s["method"]])
         ax.invert_yaxis()
         ax.axvline(0, color="0.3", lw=0.6)
-        ax.set(title=f"{model}: {target}", xlabel="Pearson r (test cells)", xlim=(min(-0.1, s["r"].min() - 0.05), 1.05))
-    axes[0, 0].legend(
+        ax.set(title=f"{model}: {target}", xlabel="Pearson r (test cells)", xlim=(min(-0.1, s["r"].min() - 0.05), 1.15))
+    fig.legend(  # below the panels: inside one it covered a bar
         handles=[
             plt.Rectangle((0, 0), 1, 1, color="0.4"),
             plt.Rectangle((0, 0), 1, 1, color="0.4", alpha=0.45, hatch="//"),
         ],
-        labels=["overall r (cells x features)", "mean pseudo-bulk r"],
-        loc="lower right",
-        fontsize=8,
+        labels=["overall r (cells x features)", "mean pseudo-bulk r (per perturbation)"],
+        loc="lower center",
+        ncol=2,
+        fontsize=9,
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.06),
     )
     if title:
         fig.suptitle(title)

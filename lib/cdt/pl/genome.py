@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from adjustText import adjust_text
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from cdt.pl import NA_COLOUR, PALETTE
 
@@ -257,7 +259,7 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
     colours = [PALETTE["CDT"] if r > 1 else PALETTE["baseline"] for r in t[column]]
     a.barh(t["gene"], t[column], color=colours)
     a.scatter(t["published_ratio"], t["gene"], color=PALETTE["published"], s=14, zorder=3, label="published")
-    a.axvline(1, color=PALETTE["published"], ls="--")
+    a.axvline(1, color="0.3", ls="--", label="1 = no enrichment")
     a.set(xlabel="contact ratio (top 20 / random 20)", title="A  promoter contact of top attention bins")
     a.text(
         0.98,
@@ -270,22 +272,31 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
         fontsize=9,
         bbox={"facecolor": "white", "alpha": 0.8},
     )
-    a.legend(loc="upper right", fontsize=8)
+    handles, _ = a.get_legend_handles_labels()
+    bars = [
+        Patch(color=PALETTE["CDT"], label="this run, ratio > 1"),
+        Patch(color=PALETTE["baseline"], label="ratio <= 1"),
+    ]
+    a.legend(handles=[*handles, *bars], loc="upper right", fontsize=8)
     top = "top_mean" if column == "ratio" else "top_mean_off_diagonal"
     rnd = "random_mean" if column == "ratio" else "random_mean_off_diagonal"
     b.scatter(table[rnd], table[top], color=PALETTE["CDT"])
-    for r in table.itertuples():
-        b.annotate(r.gene, (getattr(r, rnd), getattr(r, top)), fontsize=7, xytext=(2, 2), textcoords="offset points")
-    lim = float(np.nanmax(table[[top, rnd]].to_numpy())) * 1.05
-    b.plot([0, lim], [0, lim], color="0.5", ls="--")
+    values = table[[top, rnd]].to_numpy(float)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = 0.08 * (high - low)
+    lo, hi = low - pad, high + pad
+    b.plot([lo, hi], [lo, hi], color="0.5", ls="--", label="top = random")
     b.set(
         xlabel="mean contact, random 20 bins",
         ylabel="mean contact, top-20 attention bins",
         title="B  top vs random",
-        xlim=(0, lim),
-        ylim=(0, lim),
+        xlim=(lo, hi),
+        ylim=(lo, hi),
     )
+    b.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
+    labels = [b.text(getattr(r, rnd), getattr(r, top), r.gene, fontsize=7) for r in table.itertuples()]
+    adjust_text(labels, ax=b, arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})  # no two names overlap
     return fig
 
 
