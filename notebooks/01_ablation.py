@@ -36,21 +36,21 @@ data_source = "synthetic"
 data_dir = ""
 runs_dir = "../runs"
 out_dir = "../paper"
-preset = "mini"
+preset = ""  # empty: the last `cdt reproduce` preset, else tiny (minutes from nothing)
 seed = 0
 protocol = "paper"
 
 # %%
 import cdt.analyses.prediction as ap
-import cdt.pl
 import cdt.pl.prediction as pr
 from cdt.published import CDT2_ABLATION_R
-from cdt.report import save_table
 from cdt.reproduce import open_notebook
 from cdt.train import open_run
 from IPython.display import Markdown, display
 
-ctx, nums = open_notebook("01_ablation", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
+ctx, nums = open_notebook(
+    "01_ablation", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, models=["cdt2", "cdt2_full"]
+)
 have_full = "cdt2_full" in ctx.runs and ctx.paths.screen_full is not None
 display(
     Markdown(f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: " + ", ".join(f"`{k}`" for k in ctx.runs))
@@ -73,8 +73,7 @@ if not have_full:
 if have_full:
     runs = {"curated": open_run(ctx.runs["cdt2"]), "full": open_run(ctx.runs["cdt2_full"])}
     summary = ap.runs_table(runs)
-    save_table(summary, "cdt2_fig2_ablation_runs", ctx.out_dir)
-    display(summary.set_index("run").T)
+    ctx.table(summary, "cdt2_fig2_ablation_runs")
 
 # %% [markdown]
 # ## Fig 2A/B — learning curves
@@ -84,8 +83,7 @@ if have_full:
     curves = ap.learning_curves({k: r.history for k, r in runs.items()})
     best = {k: (int(s["best_epoch"]), float(s["val_r_best"])) for k, s in summary.set_index("run").iterrows()}
     fig = pr.learning_curves(curves, best=best, published=CDT2_ABLATION_R)
-    cdt.pl.save_figure(fig, "cdt2_fig2ab_learning_curves", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    ctx.show(fig, "cdt2_fig2ab_learning_curves")
 
 # %% [markdown]
 # ## Like for like: the full-set model scored on the curated genes
@@ -99,8 +97,7 @@ if have_full:
     ho_full = ap.held_out(runs["full"], ctx.paths.screen_full, ctx.paths.dna, "full")
     fair = ap.like_for_like(ho_cur, ho_full)
     same = fair.set_index("model").loc["full model, curated genes only"]
-    save_table(fair, "cdt2_fig2_like_for_like", ctx.out_dir)
-    display(fair)
+    ctx.table(fair, "cdt2_fig2_like_for_like")
 
 # %% [markdown]
 # ## Headline numbers
@@ -153,35 +150,7 @@ if have_full:
 
 # %%
 if have_full:
-    gap = float(cur["val_r_best"] - full["val_r_best"])
-    direction = "higher than" if gap > 0.02 else ("lower than" if gap < -0.02 else "about the same as")
-    fair_gap = float(cur["val_r_best"]) - float(same["r"])
-    fair_dir = "still higher" if fair_gap > 0.02 else ("lower" if fair_gap < -0.02 else "about equal")
-    overfit = float(cur["train_r_best"] - cur["val_r_best"])
-    base = float(cur["baseline_r"])
-    display(
-        Markdown(
-            f"""
-- On this data the curated model's validation r ({cur["val_r_best"]:.3f}, best epoch {int(cur["best_epoch"])} of
-  {int(cur["stop_epoch"])}) is **{direction}** the full-set model's ({full["val_r_best"]:.3f}, best epoch
-  {int(full["best_epoch"])} of {int(full["stop_epoch"])}); the paper reports 0.64 vs 0.37.
-- Scored on the same (curated) genes, the full-set model reaches r = {float(same["r"]):.3f}: the curated model is
-  **{fair_dir}** ({fair_gap:+.3f}). Of the whole gap, {float(same["r"]) - full["val_r_best"]:+.3f} comes from
-  scoring the full-set model on more genes and {fair_gap:+.3f} from the models themselves.
-- Train minus validation r of the curated model at its best epoch: {overfit:+.3f} (paper: 0.65 vs 0.64).
-- The trainer's mean-training-effect baseline reaches r = {base:.3f} on the same cells: the model is
-  {"above" if float(cur["val_r_best"]) > base else "not above"} this model-free reference.
-- Synthetic data: the genes the full set adds are simulated as high-dropout noise with no perturbation response,
-  so a lower full-set r over all genes is expected by construction; its size reflects that simulator choice,
-  not K562.
-"""
-            if ctx.synthetic
-            else f"""
-- Curated val r {cur["val_r_best"]:.3f} vs full {full["val_r_best"]:.3f} (paper 0.64 vs 0.37); on the curated
-  genes only the full-set model reaches {float(same["r"]):.3f}.
-"""
-        )
-    )
+    display(Markdown(ap.ablation_findings(summary, fair, synthetic=ctx.synthetic)))
 
 # %%
 nums.save()
