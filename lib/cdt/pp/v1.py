@@ -104,10 +104,11 @@ def enhancer_split(pairs: pd.DataFrame, val_frac: float = 0.15, test_frac: float
 
 
 def read_v1_embeddings(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Fixed embeddings file: gene_names [G], rna_embeddings [G, r], protein_embeddings [G, p]."""
+    """Fixed embeddings file: gene_names [G], rna_embeddings [G, r], protein_embeddings [G, p] (float32; names unique,
+    values finite, one row per name). The one reader of this file, for `prepare_v1` and the trainer."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: embedding file does not exist")
+        raise FileNotFoundError(f"{path}: CDT v1 embeddings file does not exist")
     with h5py.File(path, "r") as h5:
         for key in ("gene_names", "rna_embeddings", "protein_embeddings"):
             if key not in h5:

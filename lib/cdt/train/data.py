@@ -19,7 +19,6 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -29,6 +28,7 @@ from torch.utils.data import Dataset
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
 from cdt.data.screen import dense, read_screen, validate_screen
+from cdt.pp.v1 import read_v1_embeddings
 from cdt.train.config import INPUT_PROTOCOLS
 
 V1_COLUMNS = ("enhancer_id", "target_gene", "target_index", "beta")
@@ -282,7 +282,8 @@ class PairData:
         beta = table["beta"].to_numpy(dtype=np.float32)
         if not np.isfinite(beta).all():
             raise ContractError(str(self.path), "beta", f"{int((~np.isfinite(beta)).sum())} non-finite values")
-        self.rna_emb, self.prot_emb, self.genes = _read_v1_embeddings(Path(embeddings))
+        genes, rna, prot = read_v1_embeddings(embeddings)
+        self.rna_emb, self.prot_emb, self.genes = torch.from_numpy(rna), torch.from_numpy(prot), np.array(genes)
         target_index = table["target_index"].to_numpy(dtype=np.int64)
         n_genes = len(self.genes)
         if target_index.min() < 0 or target_index.max() >= n_genes:
@@ -366,24 +367,6 @@ def epoch_batches(
     if drop_last and batches and len(batches[-1]) < b:
         batches.pop()
     return batches
-
-
-def _read_v1_embeddings(path: Path) -> tuple[Tensor, Tensor, np.ndarray]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: CDT v1 embeddings file does not exist")
-    with h5py.File(path, "r") as h5:
-        for key in ("gene_names", "rna_embeddings", "protein_embeddings"):
-            if key not in h5:
-                raise ContractError(str(path), key, "missing dataset")
-        genes = np.array([g.decode() if isinstance(g, bytes) else str(g) for g in h5["gene_names"][()]])
-        rna = np.asarray(h5["rna_embeddings"][()], dtype=np.float32)
-        prot = np.asarray(h5["protein_embeddings"][()], dtype=np.float32)
-    for key, arr in (("rna_embeddings", rna), ("protein_embeddings", prot)):
-        if arr.ndim != 2 or arr.shape[0] != len(genes):
-            raise ContractError(str(path), key, f"shape {arr.shape} does not match {len(genes)} gene_names")
-        if not np.isfinite(arr).all():
-            raise ContractError(str(path), key, "non-finite values")
-    return torch.from_numpy(rna), torch.from_numpy(prot), genes
 
 
 def _protein_values(adata) -> np.ndarray:
