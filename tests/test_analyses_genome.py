@@ -70,10 +70,10 @@ def test_sample_odds_ratio_matches_fisher_and_permutation_matches_library():
     for _ in range(20):
         top, hit = rng.random(50) < 0.2, rng.random(50) < rng.uniform(0.05, 0.5)
         want = genome.fisher_enrichment(top, hit)["odds_ratio"]
-        got = ag.sample_odds_ratio(top, hit)
+        got = genome.top_hit_odds_ratio(top, hit)
         assert got == pytest.approx(want, nan_ok=True) or (np.isinf(got) and np.isinf(want))
-    assert np.isinf(ag.sample_odds_ratio([1, 1, 0, 0], [1, 1, 0, 0]))
-    assert np.isnan(ag.sample_odds_ratio([1, 0, 0], [0, 0, 0]))
+    assert np.isinf(genome.top_hit_odds_ratio([1, 1, 0, 0], [1, 1, 0, 0]))
+    assert np.isnan(genome.top_hit_odds_ratio([1, 0, 0], [0, 0, 0]))
     profile = rng.random(200)
     hit = np.zeros(200, bool)
     hit[np.argsort(-profile)[:8]] = True  # peaks exactly under the top bins

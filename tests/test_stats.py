@@ -245,3 +245,12 @@ def test_benjamini_hochberg_by_hand_and_vs_statsmodels():
     assert np.allclose(stats.benjamini_hochberg(p), multipletests(p, method="fdr_bh")[1])
     with_nan = stats.benjamini_hochberg([0.01, np.nan, 0.02])
     assert np.isnan(with_nan[1]) and np.allclose(with_nan[[0, 2]], [0.02, 0.02])
+
+
+def test_sample_odds_ratio_is_scipys_fisher_statistic():
+    rng = np.random.default_rng(0)
+    for table in rng.integers(0, 30, size=(50, 2, 2)):
+        want = scipy.stats.fisher_exact(table).statistic
+        got = stats.sample_odds_ratio(table)
+        assert got == want or (np.isnan(got) and np.isnan(want))
+    assert stats.sample_odds_ratio([[3, 0], [0, 4]]) == np.inf and np.isnan(stats.sample_odds_ratio([[0, 0], [2, 2]]))

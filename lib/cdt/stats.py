@@ -96,6 +96,16 @@ class Fisher:
     ci_high: float
 
 
+def sample_odds_ratio(table: ArrayLike) -> float:
+    """a*d / (b*c) of a 2x2 table [[a, b], [c, d]]: inf when b*c = 0 < a*d, NaN when both are 0 (scipy's Fisher
+    statistic without the P value, so a 1,000-shift permutation null costs milliseconds)."""
+    (a, b), (c, d) = np.asarray(table, dtype=np.int64).tolist()
+    num, den = a * d, b * c
+    if den == 0:
+        return np.inf if num > 0 else np.nan
+    return num / den
+
+
 def fisher_exact(table: ArrayLike, alternative: str = "two-sided", confidence: float = 0.95) -> Fisher:
     """Fisher exact test (scipy) plus the Haldane odds ratio and its Woolf CI (statsmodels on the +0.5 table).
 
