@@ -328,6 +328,8 @@ def test_gmt_malformed_lines_and_encoding(tmp_path):
 def test_usage_errors_exit_2(tmp_path):
     code, err = cli("simulate", "--preset", "mimi", "--out", tmp_path / "x")
     assert code == 2 and "unknown preset 'mimi'; choose one of tiny, mini, paper" in " ".join(err)
+    code, err = cli("reproduce", "--preset", "mimi")
+    assert code == 2 and "unknown preset 'mimi'; choose one of tiny, mini, paper" in " ".join(err)
     code, err = cli("reproduce", "--data", "real")
     assert code == 2 and "--data real needs the directory with the authors' files" in " ".join(err)
     assert not (tmp_path / "x").exists()
