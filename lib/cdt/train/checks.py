@@ -27,8 +27,11 @@ MODEL_NAMES = {"CDT1": "CDT v1", "CDT2": "CDT-II", "CDT3": "CDT-III"}
 
 
 def config_hash(config: dict) -> str:
-    """Short sha256 of a TrainConfig dict (what a `last.pt` must match to be resumed)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    """Short sha256 of a TrainConfig dict (what a `last.pt` must match to be resumed).
+
+    The `init_from` path is left out, as in the run name: the same CDT-II reached by another path is the same run.
+    """
+    return hashlib.sha256(json.dumps({**config, "init_from": None}, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def check_inputs(cfg: TrainConfig, dna: str, pairs: str | None = None) -> None:
