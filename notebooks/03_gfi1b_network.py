@@ -89,7 +89,7 @@ display(shapes)
 
 # %%
 fig = pn.dna_self_layers(an.dna_layers(maps), GENE)
-pn.show(fig, "cdt2_fig4a_dna_self_attention_layers", ctx)
+ctx.show(fig, "cdt2_fig4a_dna_self_attention_layers")
 
 # %% [markdown]
 # ## Fig 4C — RNA self-attention per head, GFI1B row
@@ -98,7 +98,7 @@ pn.show(fig, "cdt2_fig4a_dna_self_attention_layers", ctx)
 heads_top = an.per_head_top(maps["rna_self_0"], GENE, n=10)
 save_table(heads_top, "cdt2_fig4c_rna_self_attention_heads", ctx.out_dir)
 fig = pn.per_head_top(heads_top, GENE)
-pn.show(fig, "cdt2_fig4c_rna_self_attention_heads", ctx)
+ctx.show(fig, "cdt2_fig4c_rna_self_attention_heads")
 distinct = heads_top.groupby("head")["gene"].apply(lambda g: g.iloc[0])
 display(
     Markdown(
@@ -115,7 +115,7 @@ n_hood = min(30, screen.n_vars - 1)
 hood = an.neighbourhood(maps["rna_self_0"], GENE, n=n_hood)
 save_table(hood.reset_index(), "cdt2_fig4d_rna_self_attention_heatmap", ctx.out_dir)
 fig = pn.attention_heatmap(hood, GENE)
-pn.show(fig, "cdt2_fig4d_rna_self_attention_heatmap", ctx)
+ctx.show(fig, "cdt2_fig4d_rna_self_attention_heatmap")
 
 # %% [markdown]
 # ## Fig 4E — cell-to-cell variation of the GFI1B attention row
@@ -124,7 +124,7 @@ pn.show(fig, "cdt2_fig4d_rna_self_attention_heatmap", ctx)
 var = an.cell_variation(run, screen, ctx.paths.dna, GENE, first_n=20)
 save_table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes", ctx.out_dir)
 fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=CELL_CORRELATION_MEAN)
-pn.show(fig, "cdt2_fig4e_cell_attention_correlation", ctx)
+ctx.show(fig, "cdt2_fig4e_cell_attention_correlation")
 nums.add(
     key=("CDT-II", "Fig 4E", f"mean pairwise r of {GENE} attention rows"),
     value=var.summary["mean"],
@@ -145,7 +145,7 @@ scores = an.gene_scores(maps["rna_self_0"], screen, GENE, edges)
 overlap = an.overlap_table(scores, N)
 save_table(overlap, "cdt2_text_gfi1b_top_overlap", ctx.out_dir)
 fig = pn.method_overlap(overlap, GENE, published_fold=GFI1B_TOP100["fold"])
-pn.show(fig, "cdt2_text_gfi1b_top_overlap", ctx)
+ctx.show(fig, "cdt2_text_gfi1b_top_overlap")
 display(overlap)
 o = overlap.set_index("method")
 fig_o = "cdt2_text_gfi1b_top_overlap.png"
@@ -198,7 +198,7 @@ roles, role_genes = an.hub_table(maps["rna_self_0"], GENE, scores)
 counts = roles.counts()
 save_table(role_genes, "cdt2_fig5a_gfi1b_hub_roles", ctx.out_dir)
 fig = pn.hub_network(cdt.tl.hub_subnetwork(roles), counts, GENE)
-pn.show(fig, "cdt2_fig5a_gfi1b_network", ctx)
+ctx.show(fig, "cdt2_fig5a_gfi1b_network")
 role_stats = an.role_summary(role_genes, scores)
 display(role_stats)
 for role in HUB_COUNTS:
@@ -231,7 +231,7 @@ display(grad)
 scores["gradient_importance"] = importance[GENE].reindex(scores.index)
 r_grad = float(grad.set_index("perturbation").loc[GENE, "r"])
 fig = pn.gradient_scatter(scores, GENE, r_grad, highlight=[GENE])
-pn.show(fig, "cdt2_text_gradient_vs_effect", ctx)
+ctx.show(fig, "cdt2_text_gradient_vs_effect")
 method_r = an.score_correlations(scores)
 save_table(method_r, "cdt2_text_method_correlations", ctx.out_dir)
 display(method_r)
@@ -297,7 +297,7 @@ display(inventory)
 if have_cdt3:
     six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=10, maps=list(CDT3_TABLE5["map"]))
     fig = pn.attention_maps_grid({k: m.head_mean() for k, m in six.items()}, "CD52")
-    pn.show(fig, "cdt3_table5_attention_maps_cd52", ctx)
+    ctx.show(fig, "cdt3_table5_attention_maps_cd52")
 else:
     display(
         Markdown(
@@ -320,7 +320,7 @@ if "cdt1" in ctx.runs:
     fig = pn.head_diversity(
         v1.values, chosen, layer=0, title=f"\npair {v1.meta['pair']} (target {v1.meta['target_gene']})"
     )
-    pn.show(fig, "cdt1_fig7_dna_self_attention_heads", ctx)
+    ctx.show(fig, "cdt1_fig7_dna_self_attention_heads")
     display(chosen)
     spread = float(chosen["row_effective_positions"].max() / chosen["row_effective_positions"].min())
     nums.add(

@@ -119,10 +119,10 @@ display(
 
 # %%
 panels = {
-    f"RNA self-attention C1\n(community {picks['self']}, {len(c1)} genes)": an.top_terms(
+    f"RNA self-attention: module C1\n(Louvain community {picks['self']} of this run, {len(c1)} genes)": an.top_terms(
         enrichments["self"], picks["self"]
     ),
-    f"DNA->RNA cross-attention C3\n(community {picks['cross']}, {len(c3)} genes)": an.top_terms(
+    f"DNA->RNA cross-attention: module C3\n(Louvain community {picks['cross']} of this run, {len(c3)} genes)": an.top_terms(
         enrichments["cross"], picks["cross"]
     ),
 }
@@ -133,7 +133,7 @@ save_table(
 )
 if all(len(t) for t in panels.values()):
     fig = pn.enrichment_bars(panels)
-    pn.show(fig, "cdt2_fig5b_module_enrichment", ctx)
+    ctx.show(fig, "cdt2_fig5b_module_enrichment")
 for (key, cid), label in zip(picks.items(), ("c1", "c3"), strict=True):
     hits = an.term_hits(enrichments[key][enrichments[key]["Community_ID"] == cid])
     p = float(hits["P_value"].iloc[0]) if len(hits) else None
@@ -157,7 +157,7 @@ fig = pn.venn2(
     note=f"{venn.k} shared ({venn.k / len(c3):.0%} of C3): {venn.fold:.1f}-fold over "
     f"{venn.expected:.1f} expected, P = {venn.p_value:.1e}",
 )
-pn.show(fig, "cdt2_fig5c_venn", ctx)
+ctx.show(fig, "cdt2_fig5c_venn")
 venn_row = pd.DataFrame(
     [
         {
@@ -196,7 +196,7 @@ if ctx.paths.truth_dir:
     recovery = an.module_recovery(all_nets, modules)
     save_table(recovery, "cdt2_sim_module_recovery", ctx.out_dir)
     fig = pn.module_recovery(recovery)
-    pn.show(fig, "cdt2_sim_module_recovery", ctx)
+    ctx.show(fig, "cdt2_sim_module_recovery")
     display(recovery)
     rna = recovery[recovery["module"] == "rna_processing"].set_index("network")
     for key in all_nets:

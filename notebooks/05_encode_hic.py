@@ -47,7 +47,6 @@ protocol = "paper"
 import time
 
 import cdt.analyses.genome as ag
-import cdt.pl
 import cdt.pl.genome as pg
 import numpy as np
 import pandas as pd
@@ -105,8 +104,8 @@ peaks["published_offset_kb"] = peaks["locus"].map(CDT2_PEAK_OFFSET_KB)
 save_table(peaks, "cdt2_fig4b_profile_peaks", ctx.out_dir)
 elements = {g: ag.window_elements(truth, loci[g]) for g in held} if truth is not None else None
 fig = pg.cross_attention_profiles(prof_held.values, bin_size, elements, prof_held.n_cells)
-cdt.pl.save_figure(fig, "cdt2_fig4b_cross_attention_profiles", ctx.figures_dir, synthetic=ctx.synthetic)
-display(fig, peaks)
+ctx.show(fig, "cdt2_fig4b_cross_attention_profiles")
+display(peaks)
 for r in peaks.itertuples():
     nums.add(
         key=("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)"),
@@ -134,7 +133,7 @@ if have_encode:
     fsum = ag.fisher_summary(fisher)
     save_table(fisher, "cdt2_fig6a_encode_fisher", ctx.out_dir)
     fig = pg.fisher_heatmap(fisher, held, list(genome.MARKS))
-    cdt.pl.save_figure(fig, "cdt2_fig6a_encode_fisher", ctx.figures_dir, synthetic=ctx.synthetic)
+    ctx.show(fig, "cdt2_fig6a_encode_fisher")
     display(fig, fisher[["gene", "mark", "n_top", "n_peak_bins", "a", "odds_ratio", "p_value", "published_or"]])
     f = fisher.set_index(["gene", "mark"])
     nums.add(
@@ -167,7 +166,7 @@ if have_encode:
     classes = ag.bin_class_analysis(prof_held.as_dict(), hits)
     save_table(classes["cohens_d"], "cdt2_fig6b_bin_classes", ctx.out_dir)
     fig = pg.bin_class_violin(classes["pooled"], classes["kruskal"].p_value, classes["cohens_d"])
-    cdt.pl.save_figure(fig, "cdt2_fig6b_bin_classes", ctx.figures_dir, synthetic=ctx.synthetic)
+    ctx.show(fig, "cdt2_fig6b_bin_classes")
     display(fig, classes["cohens_d"])
     cs = classes["summary"]
     nums.add(
@@ -197,14 +196,13 @@ if have_encode:
     perm, nulls = ag.permutation_table(prof_held.as_dict(), hits, n_perm=1000, seed=42)
     save_table(perm, "cdt2_supp1a_permutation", ctx.out_dir)
     fig = pg.permutation_nulls(perm, nulls)
-    cdt.pl.save_figure(fig, "cdt2_supp1a_permutation", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig, perm)
+    ctx.show(fig, "cdt2_supp1a_permutation")
+    display(perm)
     sweep = ag.threshold_table(prof_held.as_dict(), hits)
     ssum = ag.threshold_summary(sweep)
     save_table(sweep, "cdt2_supp1b_threshold_sweep", ctx.out_dir)
     fig = pg.threshold_sweep(sweep)
-    cdt.pl.save_figure(fig, "cdt2_supp1b_threshold_sweep", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    ctx.show(fig, "cdt2_supp1b_threshold_sweep")
     nums.add(
         key=("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)"),
         value=f"{int((perm['p_value'] < 0.005).sum())}/{len(perm)}",
@@ -234,7 +232,7 @@ if have_encode:
     fig = pg.ctcf_enrichment(
         ctcf_tables, ctcf_sums[first]["null"], ctcf_sums[first]["mean"], ctcf_sums[first]["p_value"]
     )
-    cdt.pl.save_figure(fig, "cdt3_table2_ctcf_enrichment", ctx.figures_dir, synthetic=ctx.synthetic)
+    ctx.show(fig, "cdt3_table2_ctcf_enrichment")
     display(fig, pd.DataFrame({k: {q: v for q, v in s.items() if q != "null"} for k, s in ctcf_sums.items()}))
     agreement = ag.top_bin_agreement(prof3, prof2) if prof3 is not None else pd.Series(dtype=float)
     if len(agreement):
@@ -286,11 +284,10 @@ if have_hic:
     test_off = hic.ratio_test(ratios["ratio_off_diagonal"])
     save_table(ratios, "cdt3_table9_hic_contact_ratios", ctx.out_dir)
     fig = pg.hic_ratios(ratios, test_all)
-    cdt.pl.save_figure(fig, "cdt3_fig3_hic_contact", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig, ratios)
+    ctx.show(fig, "cdt3_fig3_hic_contact")
+    display(ratios)
     fig = pg.hic_ratios(ratios, test_off, column="ratio_off_diagonal")
-    cdt.pl.save_figure(fig, "cdt3_fig3_hic_contact_off_diagonal", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    ctx.show(fig, "cdt3_fig3_hic_contact_off_diagonal")
     fname = "cdt3_fig3_hic_contact.png"
     nums.add(
         key=("CDT-III", "Fig 3A", f"{hprof.label}: mean contact ratio top-20 / random-20"),
@@ -326,8 +323,7 @@ if have_encode:
         fig = pg.genome_track(
             track, f"{gene}: {tprof.label} cross-attention ({f'{n} cells' if n else 'NTC-mean input'}) and CTCF"
         )
-        cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
-        display(fig)
+        ctx.show(fig, name)
         nums.add(
             key=("CDT-III", "Fig 7" if gene == "CD55" else "Fig 8", f"{gene}: CTCF peaks in the top-10% bins"),
             value=f"{track['k']}/{track['n']}",
@@ -348,7 +344,7 @@ if have_v1:
     dist, dsum = ag.v1_peak_distances(attr)
     save_table(ag.v1_peak_table(attr), "cdt1_fig3_peak_distance", ctx.out_dir)
     fig = pg.peak_distance(dist, dsum)
-    cdt.pl.save_figure(fig, "cdt1_fig3_peak_distance", ctx.figures_dir, synthetic=ctx.synthetic)
+    ctx.show(fig, "cdt1_fig3_peak_distance")
     display(fig, pd.Series(dsum))
     scale = attr.n_bins * attr.bin_size / ag.PAPER_WINDOW_BP
     nums.add(
@@ -379,8 +375,7 @@ if have_v1:
     )
     ex = osum["example"]
     fig = pg.attention_gradient_overlap(overlaps, osum, attr.attention[ex], attr.gradient[ex], attr.bin_size)
-    cdt.pl.save_figure(fig, "cdt1_fig4_attention_gradient_overlap", ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
+    ctx.show(fig, "cdt1_fig4_attention_gradient_overlap")
     nums.add(
         key=("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins"),
         value=osum["mean"],
@@ -413,7 +408,7 @@ if have_v1:
         attr.bin_size,
         temperature=ag.temperature_scale(attr.attention[i], 0.3),
     )
-    cdt.pl.save_figure(fig, "cdt1_fig5_strongest_sample", ctx.figures_dir, synthetic=ctx.synthetic)
+    ctx.show(fig, "cdt1_fig5_strongest_sample")
     display(fig, pd.Series({k: v for k, v in case.items() if k != "ctcf_kb"}))
     nums.add(
         key=("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)"),
@@ -469,7 +464,7 @@ if have_hic:
             pairs,
             highlight=strongest["pair"],
         )
-        cdt.pl.save_figure(fig, "cdt1_fig6_hic_enhancer_promoter", ctx.figures_dir, synthetic=ctx.synthetic)
+        ctx.show(fig, "cdt1_fig6_hic_enhancer_promoter")
         save_table(pairs, "cdt1_fig6_hic_enhancer_promoter", ctx.out_dir)
         display(fig)
         oe = pairs["oe"]
@@ -504,7 +499,7 @@ if truth is not None:
     recovery = ag.element_recovery(ag.bin_scores(scores, dna, seed), ag.element_truth(truth, tss, n_bins))
     save_table(recovery, "truth_element_recovery_attention", ctx.out_dir)
     fig = pg.element_recovery(recovery, "auroc", "CDT-II/III cross-attention vs planted elements (TSS windows)")
-    cdt.pl.save_figure(fig, "truth_element_recovery_attention", ctx.figures_dir, synthetic=ctx.synthetic)
+    ctx.show(fig, "truth_element_recovery_attention")
     display(
         fig,
         recovery.pivot(index="method", columns="target", values="auroc").round(3),
@@ -536,7 +531,7 @@ if truth is not None:
         )
         save_table(v1_rec, "truth_element_recovery_v1", ctx.out_dir)
         fig = pg.element_recovery(v1_rec, "auroc", "CDT v1 attention and gradients vs planted elements")
-        cdt.pl.save_figure(fig, "truth_element_recovery_v1", ctx.figures_dir, synthetic=ctx.synthetic)
+        ctx.show(fig, "truth_element_recovery_v1")
         display(fig, v1_rec.pivot(index="method", columns="target", values="auroc").round(3))
         v = v1_rec.set_index(["method", "target"])
         for method in ("attention", "gradient"):

@@ -48,7 +48,6 @@ protocol = "paper"
 from pathlib import Path
 
 import cdt.analyses.cd52 as a
-import cdt.pl
 import cdt.pl.cd52 as pc
 import torch
 from cdt.evaluate import resolve_screen
@@ -80,12 +79,6 @@ else:
     display(Markdown(f"**Skipped:** {why}; every section below is skipped."))
 
 
-def show(fig, name):
-    """Save under the paper's panel name and display."""
-    cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
-
-
 # %% [markdown]
 # ## Fig 4A/B — direct prediction of the CD52 knockdown
 # Every CD52 cell goes through CDT-III with its own RNA and proteins and the CD52 DNA; predictions and
@@ -97,8 +90,8 @@ if ready:
     kp = a.knockdown_prediction(run.model, screen, ctx.paths.dna, PERT, genes)
     kc = a.knockdown_prediction(run.model, screen, ctx.paths.dna, PERT, genes, protein_input="ntc_mean")
     s, sc = kp.scores, kc.scores
-    show(pc.rna_scatter(kp.rna, s["rna_r"], s["n_cells"], PERT), "cdt3_fig4a_cd52_rna")
-    show(
+    ctx.show(pc.rna_scatter(kp.rna, s["rna_r"], s["n_cells"], PERT), "cdt3_fig4a_cd52_rna")
+    ctx.show(
         pc.protein_scatter(kp.protein, s["protein_r"], control=kc.protein, control_r=sc["protein_r"]),
         "cdt3_fig4b_cd52_protein",
     )
@@ -154,7 +147,7 @@ between the two is what the measured protein input, rather than DNA + RNA, contr
 if ready:
     det, ds = a.detectable_changes(kp.protein)
     det_c, ds_c = a.detectable_changes(kc.protein)
-    show(pc.side_effect_bars(det, ds), "cdt3_fig4c_side_effect_map")
+    ctx.show(pc.side_effect_bars(det, ds), "cdt3_fig4c_side_effect_map")
     save_table(det, "cdt3_fig4c_side_effect_map", ctx.out_dir)
     nums.add(
         key=("CDT-III", "Fig 4C", "detectable proteins (|measured change| > 0.1)"),
@@ -205,7 +198,7 @@ if ready:
     expressed = kp.protein["expressed"].to_numpy()
     conc = a.gradient_concordance(grads, expressed)
     save_table(conc, "cdt3_table10_gradient_concordance", ctx.out_dir)
-    show(
+    ctx.show(
         pc.gradient_concordance(grads.ntc_mean, grads.cells, expressed, conc, grads.n_cells),
         "cdt3_table10_gradient_concordance",
     )
@@ -258,7 +251,7 @@ if ready:
     t8_cells = a.gradient_table(grads, kp, "cells")
     save_table(t8, "cdt3_table8_gradient_top20", ctx.out_dir)
     save_table(t8_cells, "cdt3_table8_gradient_top20_perturbed_cells", ctx.out_dir)
-    show(pc.gradient_bars(t8, "NTC-mean"), "cdt3_table8_gradient_top20")
+    ctx.show(pc.gradient_bars(t8, "NTC-mean"), "cdt3_table8_gradient_top20")
     top = t8.iloc[0]
     n_flip = int((t8["code_label"] != t8["first_order_direction"]).sum())
     shared_pub = int(t8["published_gradient"].notna().sum())
@@ -353,7 +346,7 @@ if ready:
     t6, s6 = a.mrna_protein_divergence(kp)
     save_table(t6, "cdt3_fig6_mrna_protein_divergence", ctx.out_dir)
     if len(t6):
-        show(pc.divergence_bars(t6, s6), "cdt3_fig6_mrna_protein_divergence")
+        ctx.show(pc.divergence_bars(t6, s6), "cdt3_fig6_mrna_protein_divergence")
     nums.add(
         key=("CDT-III", "Fig 6", "genes measured at both levels"),
         value=s6["n_both_levels"],
@@ -401,7 +394,7 @@ if ready and ctx.paths.truth_dir:
     ts_c = a.truth_comparison(kc, links)[1]
     save_table(tt, "cdt3_truth_cd52_protein_wiring", ctx.out_dir)
     save_table(a.side_effect_truth(effects, links), "cdt3_truth_side_effect_links", ctx.out_dir)
-    show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
+    ctx.show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
     nums.add(
         key=("CDT-III", "truth", "planted CD52 effects recovered by predicted side-effect proteins"),
         value=ts["recall"],

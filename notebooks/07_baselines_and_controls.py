@@ -48,7 +48,6 @@ protocol = "paper"
 # %%
 import cdt.analyses.baselines as ab
 import cdt.baselines as cb
-import cdt.pl
 import cdt.pl.baselines as pb
 import numpy as np
 import pandas as pd
@@ -73,12 +72,6 @@ cdt2 = runs["CDT-II"]
 # chosen from three values, head ablation runs on the first cells of each held-out gene.
 N_CELLS_TARGET, N_CELLS_SNP, N_JACOBIAN_LOCI, N_CELLS_ABLATION, N_BOOT, N_RANDOM = 4, 2, 2, 10, 200, 4
 ALPHAS = (0.1, 10.0, 1000.0)
-
-
-def show(fig, name):
-    """Save under the controls_* name and display."""
-    cdt.pl.save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
-    display(fig)
 
 
 def md(text):
@@ -107,7 +100,7 @@ comp = ab.prediction_comparison(screen, dna, runs, {k: both if k == "CDT-II" els
 save_table(comp.summary, "controls_prediction_baselines", ctx.out_dir)
 save_table(comp.per_perturbation, "controls_prediction_per_perturbation", ctx.out_dir)
 reported = comp.reported(protocol)
-show(
+ctx.show(
     pb.prediction_bars(reported, f"{ctx.source_label}, protocol {protocol}: reported held-out cells"),
     "controls_prediction_baselines",
 )
@@ -116,7 +109,7 @@ display(reported.drop(columns=["role", "family"]))
 per = comp.per_perturbation
 per = per[(per["protocol"] == protocol) & (per["role"] == "test")]
 display(per.pivot_table(index=["model", "target", "perturbation"], columns="method", values="pb_r").round(3))
-show(
+ctx.show(
     pb.per_perturbation(per, [*runs, "mean", "ridge", "ridge_dna", "nearest_locus"]),
     "controls_prediction_per_perturbation",
 )
@@ -247,7 +240,7 @@ save_table(
     ctx.out_dir,
 )
 save_table(bench.table, "controls_edge_recovery_per_perturbation", ctx.out_dir)
-show(pb.edge_recovery(bench.table, edges, "GFI1B" if "GFI1B" in targets else None), "controls_edge_recovery")
+ctx.show(pb.edge_recovery(bench.table, edges, "GFI1B" if "GFI1B" in targets else None), "controls_edge_recovery")
 display(edges.round(3))
 if "GFI1B" in targets:
     md("**GFI1B** (the network of CDT-II Figs 4-5) — AUROC by method and label set:")
@@ -317,7 +310,7 @@ added = [
 inc = {m: cb.incremental_value(bench.pairs, added, metric=m, n_boot=N_BOOT, seed=seed) for m in ("pooled", "within")}
 inc_table = pd.concat(inc.values(), ignore_index=True)
 save_table(inc_table, "controls_incremental_value", ctx.out_dir)
-show(pb.incremental_forest(inc), "controls_incremental_value")
+ctx.show(pb.incremental_forest(inc), "controls_incremental_value")
 display(inc_table.round(4))
 
 # %%
@@ -389,7 +382,7 @@ if truth_dir:
         ignore_index=True,
     )
     save_table(truth_tab, "controls_truth_recovery", ctx.out_dir)
-    show(pb.recovery_heatmap({"gene pairs": gene_tab, **el_tabs}), "controls_truth_recovery")
+    ctx.show(pb.recovery_heatmap({"gene pairs": gene_tab, **el_tabs}), "controls_truth_recovery")
     display(truth_tab.round(3))
 else:
     md("**Skipped:** real data has no simulator truth (planted network, modules, elements).")
@@ -489,7 +482,7 @@ for label, run in runs.items():
 abl_table = pd.concat([t.assign(model=m) for m, t in ablations.items()], ignore_index=True)
 save_table(abl_table, "controls_head_ablation", ctx.out_dir)
 save_table(pd.concat(ranks, ignore_index=True), "controls_head_ranking", ctx.out_dir)
-show(pb.head_ablation(ablations), "controls_head_ablation")
+ctx.show(pb.head_ablation(ablations), "controls_head_ablation")
 display(pd.concat(ranks, ignore_index=True).round(3))
 
 # %%

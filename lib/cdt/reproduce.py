@@ -94,13 +94,13 @@ class Context:
     def show(self, fig, name: str, *, data: bool = True) -> None:
         """Save a figure as ``figures/<name>.png`` and ``.pdf`` (marked with its data source unless it shows no
         `data`, as a schematic) and display it."""
-        from IPython.display import display
+        from IPython.display import Image, display
 
         from cdt.pl import save_figure
 
         own = self.source_label if self.data_source == "own" else None
-        save_figure(fig, name, self.figures_dir, synthetic=self.synthetic, data=data, mark=own)
-        display(fig)
+        png = save_figure(fig, name, self.figures_dir, synthetic=self.synthetic, data=data, mark=own)[0]
+        display(Image(filename=str(png)))  # the saved file itself, mark included, not a second rendering
 
     def table(self, df, name: str):
         """Save a table as ``tables/<name>.csv`` and display it."""

@@ -36,7 +36,7 @@ METHOD_COLOURS = {
     "zero": "#d5d8dc",
 }
 METHOD_LABELS = {**BASELINE_LABELS, "mean (trainer)": "mean training effect (trainer)"}
-CONDITION_COLOURS = {"intact": "#000000", "top": "#c0392b", "bottom": "#2e86c1", "random": "#7f8c8d"}
+CONDITION_COLOURS = {"intact": "#000000", "top": "#d35400", "bottom": "#2e86c1", "random": "#7f8c8d"}
 
 
 def _chance(ax: plt.Axes, horizontal: bool = True) -> None:
@@ -208,10 +208,11 @@ def head_ablation(tables: Mapping[str, pd.DataFrame]) -> Figure:
     fig, axes = plt.subplots(len(tables), 3, figsize=(13, 3.4 * len(tables)), squeeze=False)
     conditions = ["top", "bottom", "random"]
     for row, (label, t) in zip(axes, tables.items(), strict=True):
-        for ax, col, name in zip(
+        for ax, col, name, ylabel in zip(
             row,
             ("delta_r", "delta_pb_r", "embedding_cos_mean"),
-            ("delta r", "delta pseudo-bulk r", "embedding cosine distance"),
+            ("change in r", "change in pseudo-bulk r", "how far the cell embedding moved"),
+            ("r ablated - r intact", "pseudo-bulk r ablated - intact", "cosine distance to intact embedding"),
             strict=True,
         ):
             for i, c in enumerate(conditions):
@@ -225,8 +226,9 @@ def head_ablation(tables: Mapping[str, pd.DataFrame]) -> Figure:
                 if len(v):
                     ax.hlines(v.mean(), i - 0.25, i + 0.25, color=CONDITION_COLOURS[c], lw=2)
             ax.axhline(0, color="0.3", lw=0.6)
-            ax.set_xticks(range(len(conditions)), [f"{c} {int(t['k'].max())}" for c in conditions])
-            ax.set(title=f"{label}: {name}")
+            k = int(t["k"].max())
+            ax.set_xticks(range(len(conditions)), [f"best {k}", f"worst {k}", f"random {k}"])
+            ax.set(title=f"{label}: {name}", ylabel=ylabel, xlabel="heads silenced (ranked by network recovery)")
     fig.tight_layout()
     return fig
 

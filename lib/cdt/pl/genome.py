@@ -184,6 +184,19 @@ def permutation_nulls(table: pd.DataFrame, nulls: Mapping[tuple[str, str], np.nd
             ax.hist(null[np.isfinite(null)], bins=25, color=MARK_COLOURS.get(m, "0.5"), alpha=0.5)
             ax.axvline(obs, color=MARK_COLOURS.get(m, "k"), lw=2.5)
             ax.set_title(f"{g} x {m}: P = {t.loc[(g, m), 'p_value']:.3f}", fontsize=9)
+            if i == len(genes) - 1:
+                ax.set_xlabel("odds ratio")
+            if j == 0:
+                ax.set_ylabel("shifts", fontsize=9)
+    fig.text(
+        0.5,
+        -0.01,
+        "bars: odds ratios of the attention ranking shifted circularly along the window (null); "
+        "line: observed odds ratio; P = (shifts at or above it + 1) / (shifts + 1)",
+        ha="center",
+        va="top",
+        fontsize=9,
+    )
     fig.suptitle(
         f"a  circular permutation test (n = {len(next(iter(nulls.values()))) if nulls else 0})",
         x=0.01,

@@ -8,8 +8,6 @@ Every function takes arrays or tables from `cdt.analyses.network` and returns a 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -17,9 +15,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch
 
-from cdt.pl import PALETTE, save_figure
+from cdt.pl import PALETTE
 
 ROLE_COLOURS = {"hub": "#e74c3c", "downstream": "#3498db", "upstream": "#e67e22", "bidirectional": "#9b59b6"}
 LIBRARY_COLOURS = {
@@ -30,6 +29,14 @@ LIBRARY_COLOURS = {
     "Reactome": "#3498db",
     "MSigDB_Hallmark": "#34495e",
 }
+MAP_AXES = {  # (rows: the attending query, columns: the attended key)
+    "dna_self_0": ("DNA bin (query)", "DNA bin (key)"),
+    "dna_self_1": ("DNA bin (query)", "DNA bin (key)"),
+    "rna_self_0": ("gene (query)", "gene (key)"),
+    "dna_to_rna": ("gene (query)", "DNA bin (key)"),
+    "protein_self_0": ("protein (query)", "protein (key)"),
+    "rna_to_protein": ("protein (query)", "gene (key)"),
+}
 MAP_TITLES = {
     "dna_self_0": "DNA self-attention L0",
     "dna_self_1": "DNA self-attention L1",
@@ -38,16 +45,6 @@ MAP_TITLES = {
     "protein_self_0": "protein self-attention",
     "rna_to_protein": "RNA->protein cross-attention",
 }
-
-
-def show(fig: Figure, name: str, ctx: Any) -> list[Path]:
-    """Save `fig` under `name` in the reproduction's figures directory (`cdt.pl.save_figure`) and display the saved
-    PNG in the notebook, so the figure is not rendered a second time for the output cell."""
-    from IPython.display import Image, display
-
-    paths = save_figure(fig, name, ctx.figures_dir, synthetic=ctx.synthetic)
-    display(Image(filename=str(paths[0])))
-    return paths
 
 
 def _library_colour(library: str) -> str:
@@ -319,7 +316,10 @@ def attention_maps_grid(maps: Mapping[str, np.ndarray], gene: str, max_genes: in
         ax.grid(False)
         cut = " (first genes)" if shown.shape != a.shape else ""
         ax.set_title(f"{MAP_TITLES.get(name, name)}\n{a.shape[0]:,} x {a.shape[1]:,}{cut}", fontsize=10)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        rows, cols = MAP_AXES.get(name, ("query", "key"))
+        ax.set(ylabel=rows, xlabel=cols)
+        clipped = " (clipped at the 99th percentile)" if vmax is not None else ""
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=f"mean attention weight{clipped}")
     for ax in axes.flat[n:]:
         ax.axis("off")
     fig.suptitle(f"CDT-III attention maps, head and cell mean over {gene} cells")
@@ -361,13 +361,18 @@ def enrichment_bars(panels: Mapping[str, pd.DataFrame]) -> Figure:
         for i, v in enumerate(t["minus_log10_adj_p"]):
             ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
         ax.axvline(-np.log10(0.05), color="k", ls=":", lw=0.8)
-        ax.set(title=title, xlabel="-log10 (adj. P)")
+        ax.set(title=title, xlabel="-log10 (adjusted P)", ylabel="term [genes in community / genes in term]")
         ax.tick_params(axis="y", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-    handles = [Patch(color=c, label=p) for p, c in LIBRARY_COLOURS.items() if any(lib.startswith(p) for lib in libs)]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    handles = [
+        Patch(color=c, label=p.replace("_", " ").replace("GO ", "GO: "))
+        for p, c in LIBRARY_COLOURS.items()
+        if any(lib.startswith(p) for lib in libs)
+    ]
+    handles.append(Line2D([], [], color="k", ls=":", lw=0.8, label="adjusted P = 0.05"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, bbox_to_anchor=(0.5, -0.04))
     fig.suptitle("Gene-set enrichment of the module community in each attention network")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
