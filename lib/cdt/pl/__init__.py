@@ -9,6 +9,9 @@ Colours keep one meaning in every figure (`PALETTE`):
 - ``baseline``: grey, simple predictors and model-free references;
 - ``published``: red, values the papers report (lines, markers, bars) and nothing else;
 - ``truth``: green, what the simulator planted (synthetic data only);
+- ``highlight``: orange, the one gene or protein group a panel is about (the knocked-down gene, the authors'
+  clinically relevant proteins);
+- rise / fall after a knockdown: a dark / light shade of the quantity's colour (mRNA teal, protein purple);
 - ``NA_COLOUR``: light grey with an "N/A" label, a value that does not exist (never a colour of the data scale).
 """
 
@@ -24,7 +27,13 @@ if "MPLBACKEND" not in os.environ:
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-PALETTE = {"CDT": "#1f4e79", "baseline": "#9e9e9e", "published": "#c0392b", "truth": "#2e7d32"}
+PALETTE = {
+    "CDT": "#1f4e79",
+    "baseline": "#9e9e9e",
+    "published": "#c0392b",
+    "truth": "#2e7d32",
+    "highlight": "#e67e22",
+}
 SYNTHETIC_MARK = "synthetic data (cdt simulate)"
 REAL_MARK = "real (authors' files)"
 NA_COLOUR = "#e0e0e0"

@@ -11,12 +11,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from cdt.pl import PALETTE
 
-UP, DOWN, CLINICAL = "#42A5F5", "#90CAF9", "#E53935"  # the authors' Fig 4C colours
-MRNA_UP, MRNA_DOWN, PROT_UP, PROT_DOWN = "#1565C0", "#90CAF9", "#E53935", "#EF9A9A"  # Fig 6
+# dark = rise, light = fall after the knockdown; red stays for published values, so highlights are orange
+UP, DOWN, CLINICAL = "#42A5F5", "#BBDEFB", PALETTE["highlight"]
+MRNA_UP, MRNA_DOWN, PROT_UP, PROT_DOWN = "#00796B", "#80CBC4", "#6A1B9A", "#CE93D8"
 
 
 def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
@@ -30,7 +32,7 @@ def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
 
 
 def rna_scatter(rna: pd.DataFrame, r: float, n_cells: int, gene: str = "CD52") -> Figure:
-    """Fig 4A: cell-mean actual vs predicted log2FC per gene, the knocked-down gene in red."""
+    """Fig 4A: cell-mean actual vs predicted log2FC per gene, the knocked-down gene highlighted."""
     fig, ax = plt.subplots(figsize=(5.2, 5.2))
     ax.scatter(rna["actual"], rna["predicted"], s=8, alpha=0.35, color=PALETTE["CDT"], linewidths=0)
     own = rna[rna["gene"] == gene]
@@ -102,8 +104,9 @@ def protein_scatter(
 def side_effect_bars(detectable: pd.DataFrame, summary: Mapping[str, float], n_show: int | None = None) -> Figure:
     """Fig 4C: measured (solid) and predicted (hatched) change of the detectable proteins, largest first.
 
-    Red: the authors' clinically relevant proteins; otherwise blue (dark = measured up). n_show=None shows all
-    detectable proteins (the authors' figure shows the first 25).
+    Orange: the authors' clinically relevant proteins; otherwise blue (dark = measured rise, light = fall); a ✗
+    marks a protein whose predicted direction differs from the measured one. n_show=None shows all detectable
+    proteins (the authors' figure shows the first 25).
     """
     d = detectable if n_show is None else detectable.head(n_show)
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * max(len(d), 3) + 1.4))
@@ -124,7 +127,10 @@ def side_effect_bars(detectable: pd.DataFrame, summary: Mapping[str, float], n_s
         handles=[
             Patch(facecolor="w", edgecolor="k", label="measured"),
             Patch(facecolor="w", edgecolor="k", hatch="///", label="predicted"),
+            Patch(color=UP, label="measured rise"),
+            Patch(color=DOWN, label="measured fall"),
             Patch(color=CLINICAL, label="clinically relevant (authors)"),
+            Line2D([], [], ls="", marker="$✗$", color="k", label="predicted direction wrong"),
         ],
         fontsize=8,
         loc="upper left",
@@ -138,7 +144,7 @@ def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
     """Table 8 as a figure: gradient per protein (bars), the code's label vs the first-order direction."""
     fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(table) + 1.6))
     y = np.arange(len(table))[::-1]
-    colours = [PROT_UP if d == "up" else MRNA_UP for d in table["first_order_direction"]]
+    colours = [PROT_UP if d == "up" else PROT_DOWN for d in table["first_order_direction"]]
     ax.barh(y, table["gradient"], color=colours, edgecolor="k", lw=0.4)
     if table["published_gradient"].notna().any():
         ax.scatter(
@@ -160,7 +166,7 @@ def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
     ax.set(
         xlabel="d protein / d RNA(CD52)",
         title=f"Top {len(table)} proteins by |gradient| ({source} input)\n"
-        "red: first-order rise after knockdown, blue: fall",
+        "dark: first-order rise after knockdown, light: fall",
     )
     fig.tight_layout()
     return fig
@@ -237,9 +243,12 @@ def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int]) -> Figure:
         bbox={"fc": "w", "ec": "0.6"},
     )
     handles = [
-        Patch(color=MRNA_DOWN, label="mRNA log2FC (measured)"),
-        Patch(color=PROT_UP, label="protein change, DSB (measured)"),
+        Patch(color=MRNA_UP, label="mRNA log2FC, measured rise"),
+        Patch(color=MRNA_DOWN, label="mRNA log2FC, measured fall"),
+        Patch(color=PROT_UP, label="protein change (DSB), measured rise"),
+        Patch(color=PROT_DOWN, label="protein change (DSB), measured fall"),
         *ax.get_legend_handles_labels()[0],
+        Line2D([], [], ls="", marker="$*$", color="k", label="mRNA and protein move in opposite directions"),
     ]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set(xlabel="mean change after CD52 knockdown", title="mRNA vs protein, genes measured at both levels")
