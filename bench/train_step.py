@@ -6,7 +6,8 @@ the training cells of a synthetic screen at the chosen size, drawn the way each 
 - ours: `TrainConfig`'s defaults for this device, through the trainer's own helpers (`prepare_for_training`,
   `locus_run_batches`, `make_adamw`, `bf16_autocast`): cells of one locus drawn in runs, each distinct locus of a
   batch through the DNA branch once, the cheaper CPU dropout route, fused AdamW, bf16 autocast where the hardware
-  has bf16 units (CUDA; CPUs with AMX or AVX512-bf16);
+  has bf16 units (CUDA; CPUs with AMX or AVX512-bf16), and on CUDA torch.compile (`--compile` / `--no-compile`);
+  on CUDA PyTorch's fused attention kernels apply the attention dropout themselves;
 - reference: a plain shuffle, every cell's own DNA window, PyTorch's attention with the model's dropout, float32.
 
 Same weights at the start, same threads, one process; rounds alternate the order (ours, reference, reference,
@@ -95,7 +96,8 @@ class OursStep:
     """One step of `cdt train` with `train_cfg`'s speed switches."""
 
     def __init__(self, model: CDT2, train_cfg: TrainConfig, device: torch.device):
-        self.model = prepare_for_training(model, train_cfg)
+        model = prepare_for_training(model, train_cfg)
+        self.model = torch.compile(model) if train_cfg.compile else model
         self.cfg, self.device = train_cfg, device
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = make_adamw(self.params, 1e-4, 1e-5, train_cfg.fused_adamw)
@@ -119,6 +121,11 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=6, help="timed rounds (each: one step of every implementation)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per implementation")
     p.add_argument("--levers", action="store_true", help="add rows of ours with one speed switch off each")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        help="torch.compile ours (default: on CUDA only; the warm-up then includes compiling)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument(
         "--threads", type=int, help="torch CPU threads (default: 1 if the machine is busy, else torch's choice)"
@@ -137,7 +144,8 @@ def main() -> None:
     preset = get_preset(preset_name)
     cfg = replace(CDT2Config.from_preset(preset), **dims)
     batch_size = args.batch_size or batch_sizes[device.type == "cuda"]
-    train_cfg = TrainConfig.for_model("cdt2", preset_name, batch_size=batch_size)
+    compile_ours = device.type == "cuda" if args.compile is None else args.compile
+    train_cfg = TrainConfig.for_model("cdt2", preset_name, batch_size=batch_size, compile=compile_ours)
     cell_loci = training_cell_loci(preset)
     screen = Screen(cfg, cell_loci, args.seed)
 
@@ -194,7 +202,8 @@ def main() -> None:
     print(f"device: {device} ({machine}); after timing {load}")
     print(
         f"ours: {'bf16 autocast' if bf16 else 'float32 (no bf16 units here)'}, fast dropout "
-        f"{train_cfg.fast_dropout}, locus runs of {train_cfg.locus_run}, fused AdamW {train_cfg.fused_adamw}; "
+        f"{train_cfg.fast_dropout}, locus runs of {train_cfg.locus_run}, fused AdamW {train_cfg.fused_adamw}, "
+        f"compiled {train_cfg.compile}; "
         "reference: float32, per-cell DNA, PyTorch attention with dropout"
     )
     print(f"eval-mode outputs, ours vs reference (same weights): max |diff| {diff:.1e}")

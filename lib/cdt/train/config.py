@@ -73,6 +73,7 @@ class TrainConfig:
     fast_dropout: bool = True  # CPU: dropout masks from 32 random bits, attention dropout without the -inf checks
     locus_run: int = 4  # CDT-II/III: cells of one locus drawn in runs of this many (DNA branch once per locus); 1: off
     fused_adamw: bool = True  # AdamW's fused kernel (CPU and CUDA)
+    compile: bool = False  # torch.compile the training forward (pays on GPUs; compiling takes minutes on a small CPU)
     # cell: each cell's own RNA/protein; control: a random NTC cell's (fresh per epoch); ntc-mean: the NTC mean
     input_protocol: str = "cell"
 

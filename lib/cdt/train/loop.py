@@ -397,10 +397,12 @@ class Trainer:
         return opt, sched
 
     def _wrap(self, model: nn.Module) -> nn.Module:
-        if self.dist.world == 1:
-            return model
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        """The module the training pass calls: the model, under DDP with several processes, compiled if asked."""
+        net = model
+        if self.dist.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            net = DistributedDataParallel(model, device_ids=ids)
+        return torch.compile(net) if self.cfg.compile else net
 
     def _autocast(self):
         return bf16_autocast(self.device, self.cfg.bf16)
