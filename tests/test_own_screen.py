@@ -152,3 +152,13 @@ def test_train_data_options(tmp_path):
     assert code == 2 and "give a data directory, or the files with --screen and --dna" in " ".join(lines)
     code, lines = train_cli("cdt1", "--screen", "s.h5ad", "--dna", "d.h5")
     assert code == 2 and "CDT v1 trains on enhancer pairs: give --data DIR (with v1/)" in " ".join(lines)
+
+
+def test_reproduce_own_needs_a_screen_directory(tmp_path):
+    res = CliRunner().invoke(app, ["reproduce", "--data", "own"], env={"COLUMNS": "400"})
+    assert res.exit_code == 2 and "--data own needs the screen directory" in res.stderr
+    args = ["reproduce", "--data", "own", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.exit_code == 1 and lines[0] == f"error: {tmp_path}: data directory: no dna.h5, screen_curated.h5ad"
+    assert not (tmp_path / "out").exists()
