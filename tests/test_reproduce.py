@@ -44,3 +44,19 @@ def test_context_round_trip(tmp_path):
     assert back == ctx and back.synthetic and back.source_label == "synthetic (tiny, seed 0)"
     with pytest.raises(FileNotFoundError, match="run `cdt reproduce` first"):
         reproduce.Context.load(tmp_path / "missing")
+
+
+def test_models_needed_adds_the_runs_a_model_starts_from_in_training_order():
+    assert reproduce.models_needed(["cdt3", "cdt1"]) == ["cdt2", "cdt3", "cdt1"]
+    assert reproduce.models_needed(["cdt2_full", "cdt2"]) == ["cdt2", "cdt2_full"]
+    assert reproduce.models_needed(None) == list(reproduce.SYNTHETIC_RUNS)
+    with pytest.raises(ValueError, match=r"unknown model key\(s\) \['cdt9'\]; known: cdt2, cdt2_full"):
+        reproduce.models_needed(["cdt9"])
+
+
+def test_a_notebook_opened_alone_takes_the_last_reproductions_synthetic_preset(tmp_path):
+    assert reproduce.last_preset(tmp_path) is None
+    (tmp_path / "context.json").write_text(json.dumps({"data_source": "synthetic", "preset": "mini"}))
+    assert reproduce.last_preset(tmp_path) == "mini"
+    (tmp_path / "context.json").write_text(json.dumps({"data_source": "real", "preset": "paper"}))
+    assert reproduce.last_preset(tmp_path) is None
