@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from cdt.cli import app
 from cdt.config import get_preset
 from cdt.data import DNAStore, IncompleteOutputError, RunError, validate_screen
@@ -343,6 +344,68 @@ def test_debug_shows_the_traceback(data, tmp_path):
 
 
 # --- interrupted commands --------------------------------------------------------------------------------------
+
+
+def test_interrupted_publish_leaves_a_marker_until_a_run_completes(tmp_path, monkeypatch):
+    from cdt.data import staging
+
+    out = tmp_path / "out"
+    for name in ("a.txt", "sub/b.txt", "manifest.json"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("old")
+    real, moved = os.replace, []
+
+    def replace_twice(src, dst):
+        if len(moved) == 1:
+            raise OSError("disk full")
+        moved.append(dst)
+        real(src, dst)
+
+    monkeypatch.setattr(staging.os, "replace", replace_twice)
+    with pytest.raises(OSError, match="disk full"), staging.staged_output(out, last="manifest.json") as stage:
+        for name in ("a.txt", "sub/b.txt", "manifest.json"):
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            (stage / name).write_text("new")
+    assert (out / "a.txt").read_text() == "new" and not (out / "manifest.json").exists()
+    with pytest.raises(IncompleteOutputError, match=f"{out}: an interrupted write left this output set incomplete"):
+        staging.check_complete(out / "sub/b.txt")
+    monkeypatch.undo()
+    with staging.staged_output(out, last="manifest.json") as stage:
+        (stage / "manifest.json").write_text("new")
+    assert not (out / MARKER).exists() and not staging.staging_dir(out).exists()
+    staging.check_complete(out / "sub/b.txt")
+
+
+class FailingEmbedder(torch.nn.Module):
+    """A stand-in for Enformer: [B, 4096, 4] one-hot -> [B, 16, 8]; raises after `calls` loci."""
+
+    def __init__(self, calls: int):
+        super().__init__()
+        self.calls = calls
+
+    def forward(self, x, return_only_embeddings=True):
+        if self.calls == 0:
+            raise RuntimeError("embedder failed")
+        self.calls -= x.shape[0]
+        return x.reshape(x.shape[0], 16, 256, 4).mean(2).repeat(1, 1, 2).float()
+
+
+def test_failed_embed_dna_extension_keeps_the_finished_store(tmp_path):
+    from cdt.pp import embed_dna
+
+    rng = np.random.default_rng(0)
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\n" + "".join(rng.choice(list("ACGT"), 20_000)) + "\n")
+    loci = pd.DataFrame({"locus_id": ["A", "B", "C"], "chrom": "chr1", "center": [5_000, 10_000, 15_000]})
+    out = tmp_path / "dna.h5"
+    embed_dna(fasta, loci.iloc[:2], out, model=FailingEmbedder(2), window=4096, progress=False)
+    before = out.read_bytes()
+    with pytest.raises(RuntimeError, match="embedder failed"):
+        embed_dna(fasta, loci, out, model=FailingEmbedder(0), window=4096, progress=False)
+    assert out.read_bytes() == before  # the finished two-locus store is still there, unchanged
+    embed_dna(fasta, loci, out, model=FailingEmbedder(1), window=4096, progress=False)  # resumes: only C is new
+    with DNAStore(out) as store:
+        assert sorted(store.loci_ids()) == ["A", "B", "C"]
 
 
 def kill_when(cmd: list, ready, delay: float = 0.0, timeout: float = 120.0) -> None:
