@@ -96,3 +96,12 @@ def test_each_plotting_module_draws(module):
     assert isinstance(fig, Figure) and fig.axes, f"cdt.pl.{module} drew nothing"
     assert any(ax.has_data() or ax.images or ax.texts or ax.patches for ax in fig.axes)
     plt.close(fig)
+
+
+def test_require_columns_names_every_missing_column_in_order():
+    from cdt.data.errors import ContractError, require_columns
+
+    table = pd.DataFrame({"gene": ["A"], "weight": [1.0]})
+    require_columns(table, ("gene", "weight"), "w.csv")  # complete: no error
+    with pytest.raises(ContractError, match=r"^w\.csv: columns: missing \['protein', 'source'\]; expected 4$"):
+        require_columns(table, ("protein", "gene", "source", "weight"), "w.csv", hint="expected 4")

@@ -31,7 +31,7 @@ import sklearn.metrics
 from torch import nn
 
 from cdt.data.dnastore import DNAStore
-from cdt.data.errors import ContractError
+from cdt.data.errors import ContractError, require_columns
 from cdt.data.screen import TARGET_LAYER, dense
 from cdt.evaluate import (
     ntc_mean_protein,
@@ -334,9 +334,7 @@ def read_side_effects(path: str | os.PathLike) -> pd.DataFrame:
     """The side-effect fact table: side_effect, incidence, linked_genes and linked_direction (';'-separated, one
     direction per linked gene; both empty for a side effect without a linked protein)."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in SIDE_EFFECT_COLUMNS if c not in df.columns]
-    if missing:
-        raise ContractError(str(path), "columns", f"missing {missing}")
+    require_columns(df, SIDE_EFFECT_COLUMNS, str(path))
     for i, row in df.iterrows():
         genes, dirs = _split(row["linked_genes"]), _split(row["linked_direction"])
         if len(genes) != len(dirs):
@@ -468,16 +466,12 @@ def planted_links(truth_dir: str | os.PathLike, hub: str = "CD52") -> pd.Series:
     weight). Longer RNA paths are left out. Negative = the protein rises when the hub is knocked down."""
     path = Path(truth_dir) / "protein_wiring.csv"
     w = pd.read_csv(path)
-    missing = {"protein", "gene", "weight"} - set(w.columns)
-    if missing:
-        raise ContractError(str(path), "columns", f"missing {sorted(missing)}")
+    require_columns(w, ("gene", "protein", "weight"), str(path))
     direct = w[w["gene"] == hub].groupby("protein")["weight"].sum()
     own = w[w["protein"] == w["gene"]].set_index("protein")["weight"]
     edges_path = Path(truth_dir) / "network_edges.csv"
     edges = pd.read_csv(edges_path)
-    missing = {"source", "target", "weight"} - set(edges.columns)
-    if missing:
-        raise ContractError(str(edges_path), "columns", f"missing {sorted(missing)}")
+    require_columns(edges, ("source", "target", "weight"), str(edges_path))
     rna = edges[edges["source"] == hub].groupby("target")["weight"].sum()
     via_mrna = (own.drop(hub, errors="ignore") * rna).dropna()
     total = direct.add(via_mrna, fill_value=0.0)

@@ -27,6 +27,15 @@ class ContractError(CDTError, ValueError):
         super().__init__(f"{source}: {field}: {problem}", hint)
 
 
+def require_columns(table, columns, source: str, *, hint: str = "") -> None:
+    """Raise `ContractError` "<source>: columns: missing [...]" listing every one of `columns` that `table` (a
+    DataFrame) lacks, in the order given; `hint` follows after "; " (e.g. the columns expected). The one check of
+    required table columns."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ContractError(source, "columns", f"missing {missing}" + (f"; {hint}" if hint else ""))
+
+
 class IncompleteOutputError(CDTError, RuntimeError):
     """An output set (simulated data, prepared screens, a training run) was left unfinished and is not used."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cdt.data.errors import ContractError
+from cdt.data.errors import ContractError, require_columns
 
 GUIDE_COLUMNS = ("barcode", "guide", "target", "umi")
 NTC_LABEL = "NTC"
@@ -40,9 +40,7 @@ def read_guide_table(path: str | os.PathLike) -> pd.DataFrame:
 
 def check_guide_table(table: pd.DataFrame, source: str = "<guide table>") -> pd.DataFrame:
     """Columns present, no missing ids, integer non-negative UMIs."""
-    missing = [c for c in GUIDE_COLUMNS if c not in table.columns]
-    if missing:
-        raise ContractError(source, "columns", f"missing {missing}; expected {list(GUIDE_COLUMNS)}")
+    require_columns(table, GUIDE_COLUMNS, source, hint=f"expected {list(GUIDE_COLUMNS)}")
     for col in ("barcode", "guide", "target"):
         if table[col].isna().any():
             raise ContractError(source, col, f"{int(table[col].isna().sum())} empty values")

@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from cdt.data.dnastore import DNAStore
-from cdt.data.errors import ContractError
+from cdt.data.errors import ContractError, require_columns
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ def read_gasperini(
             raise FileNotFoundError(f"{path}: Gasperini table does not exist")
         raw = pd.read_csv(path, sep="\t", low_memory=False)
     need = [*GASPERINI_COLUMNS.values(), gene_col]
-    missing = [c for c in need if c not in raw.columns]
-    if missing:
-        raise ContractError(source, "columns", f"missing {missing}; columns are {list(raw.columns)[:12]}")
+    require_columns(raw, need, source, hint=f"columns are {list(raw.columns)[:12]}")
     raw = raw[raw[GASPERINI_COLUMNS["site_type"]] == "DHS"]
     padj = pd.to_numeric(raw[GASPERINI_COLUMNS["padj"]], errors="coerce")  # "not_applicable" -> NaN -> dropped
     raw, padj = raw[padj.notna()], padj[padj.notna()]

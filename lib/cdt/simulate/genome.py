@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from cdt.config import Preset
 from cdt.data.dnastore import write_dna_store
-from cdt.data.errors import ContractError
+from cdt.data.errors import ContractError, require_columns
 
 log = logging.getLogger(__name__)
 
@@ -713,9 +713,7 @@ OPTIONAL_LOCI_COLUMNS = ("distance", "cis_effect")  # SNP - cis-gene TSS (bp); f
 
 def check_loci(loci: pd.DataFrame, source: str = "<loci>") -> pd.DataFrame:
     """Validate the loci table (columns, unique ids, TSS|SNP kinds, integer centres) and normalise its types."""
-    missing = [c for c in LOCI_COLUMNS if c not in loci.columns]
-    if missing:
-        raise ContractError(source, "columns", f"missing {missing}")
+    require_columns(loci, LOCI_COLUMNS, source)
     if loci.empty:
         raise ContractError(source, "locus_id", "no loci")
     dup = loci["locus_id"][loci["locus_id"].duplicated()].tolist()
