@@ -25,3 +25,21 @@ def test_with_changes_one_field():
     full = get_preset("paper").with_(n_genes=9335)
     assert full.n_genes == 9335 and full.d_model == 512
     assert HELD_OUT_GENES == ("GFI1B", "CD52", "TFRC", "CD44", "TNFSF9")
+
+
+@pytest.mark.parametrize("name", ["tiny", "mini", "paper"])
+def test_model_configs_take_every_dimension_from_the_preset(name):
+    from cdt.models import CDT1Config, CDT2Config, CDT3Config
+
+    p = get_preset(name)
+    shared = dict(n_bins=p.n_bins, dna_dim=p.dna_dim, pool_heads=p.pool_heads, dropout=p.dropout)
+    layers = dict(n_dna_layers=p.n_dna_layers, n_rna_layers=p.n_rna_layers)
+    nuclear = dict(shared, d_model=p.d_model, n_heads=p.n_heads, ffn_dim=p.ffn_dim, **layers)
+    assert CDT2Config.from_preset(p) == CDT2Config(n_genes=p.n_genes, **nuclear)
+    assert CDT2Config.from_preset(p, n_genes=9335).n_genes == 9335
+    three = CDT3Config(n_genes=p.n_genes, n_proteins=p.n_proteins, protein_dropout=p.protein_dropout, **nuclear)
+    assert CDT3Config.from_preset(p) == three and CDT3Config.from_preset(p, single_stage=True).single_stage
+    v1 = dict(shared, d_model=p.v1_d_model, n_heads=p.v1_n_heads, ffn_dim=p.v1_ffn_dim, **layers)
+    assert CDT1Config.from_preset(p) == CDT1Config(
+        n_genes=p.v1_n_genes, rna_emb_dim=p.v1_rna_emb_dim, prot_emb_dim=p.v1_prot_emb_dim, **v1
+    )

@@ -6,7 +6,7 @@ with a preset always fits the models built from it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 HELD_OUT_GENES: tuple[str, ...] = ("GFI1B", "CD52", "TFRC", "CD44", "TNFSF9")
 """The five CDT-II/III held-out TSS targets (attr `val_genes_str` of the authors' file)."""
@@ -57,6 +57,18 @@ class Preset:
     def with_(self, **changes) -> Preset:
         """A copy with some fields changed (e.g. `n_genes=9335` for the ablation's full gene set)."""
         return replace(self, **changes)
+
+    def model_fields(self, config_cls: type, *, prefix: str = "") -> dict:
+        """The preset's values for the fields of a model config dataclass, so configs do not repeat the preset:
+        `prefix + name` where the preset has it (CDT v1's `v1_d_model`), else `name`; fields the preset does not
+        define (e.g. `single_stage`) are left out and keep the config's default."""
+        values = {}
+        for f in fields(config_cls):
+            for name in (prefix + f.name, f.name):
+                if hasattr(self, name):
+                    values[f.name] = getattr(self, name)
+                    break
+        return values
 
 
 PRESETS: dict[str, Preset] = {

@@ -44,20 +44,7 @@ class CDT1Config:
 
     @classmethod
     def from_preset(cls, preset: Preset) -> CDT1Config:
-        return cls(
-            n_genes=preset.v1_n_genes,
-            n_bins=preset.n_bins,
-            dna_dim=preset.dna_dim,
-            rna_emb_dim=preset.v1_rna_emb_dim,
-            prot_emb_dim=preset.v1_prot_emb_dim,
-            d_model=preset.v1_d_model,
-            n_heads=preset.v1_n_heads,
-            pool_heads=preset.pool_heads,
-            ffn_dim=preset.v1_ffn_dim,
-            dropout=preset.dropout,
-            n_dna_layers=preset.n_dna_layers,
-            n_rna_layers=preset.n_rna_layers,
-        )
+        return cls(**preset.model_fields(cls, prefix="v1_"))
 
 
 class CDT1(nn.Module):

@@ -47,18 +47,7 @@ class CDT2Config:
     @classmethod
     def from_preset(cls, preset: Preset, n_genes: int | None = None) -> CDT2Config:
         """The preset's dimensions; `n_genes` overrides the gene count (e.g. 9,335 for the ablation's full set)."""
-        return cls(
-            n_genes=n_genes or preset.n_genes,
-            n_bins=preset.n_bins,
-            dna_dim=preset.dna_dim,
-            d_model=preset.d_model,
-            n_heads=preset.n_heads,
-            pool_heads=preset.pool_heads,
-            ffn_dim=preset.ffn_dim,
-            dropout=preset.dropout,
-            n_dna_layers=preset.n_dna_layers,
-            n_rna_layers=preset.n_rna_layers,
-        )
+        return cls(**{**preset.model_fields(cls), "n_genes": n_genes or preset.n_genes})
 
 
 class NuclearStage(nn.Module):

@@ -61,21 +61,7 @@ class CDT3Config:
 
     @classmethod
     def from_preset(cls, preset: Preset, n_genes: int | None = None, single_stage: bool = False) -> CDT3Config:
-        return cls(
-            n_genes=n_genes or preset.n_genes,
-            n_proteins=preset.n_proteins,
-            n_bins=preset.n_bins,
-            dna_dim=preset.dna_dim,
-            d_model=preset.d_model,
-            n_heads=preset.n_heads,
-            pool_heads=preset.pool_heads,
-            ffn_dim=preset.ffn_dim,
-            dropout=preset.dropout,
-            protein_dropout=preset.protein_dropout,
-            n_dna_layers=preset.n_dna_layers,
-            n_rna_layers=preset.n_rna_layers,
-            single_stage=single_stage,
-        )
+        return cls(**{**preset.model_fields(cls), "n_genes": n_genes or preset.n_genes, "single_stage": single_stage})
 
     @property
     def nuclear(self) -> CDT2Config:
