@@ -322,12 +322,17 @@ def own_models(paths: DataPaths, models: Sequence[str] | None) -> tuple[list[str
     return [k for k in wanted if k not in why], {k: v for k, v in why.items() if k in wanted}
 
 
+ON_REQUEST = ("08_leak_free",)
+"""Notebooks that train runs of their own beyond the reproduction's budget: run only when named (``--only 08``)."""
+
+
 def notebooks(selected: list[str] | None = None) -> list[Path]:
-    """The `.py` notebook sources in order, optionally filtered by name prefix (e.g. ``02``)."""
+    """The `.py` notebook sources in order, optionally filtered by name prefix (e.g. ``02``); the `ON_REQUEST`
+    notebooks only when selected."""
     found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
     if selected:
-        found = [p for p in found if any(p.stem.startswith(s) for s in selected)]
-    return found
+        return [p for p in found if any(p.stem.startswith(s) for s in selected)]
+    return [p for p in found if p.stem not in ON_REQUEST]
 
 
 class NotebookFailed(RuntimeError):

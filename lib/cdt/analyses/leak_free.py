@@ -14,7 +14,8 @@ the perturbed locus. This module sets runs of the same model under each protocol
 - `cell_eval_pair`: predictions and observations as AnnData in the layout of the Virtual Cell Challenge's
   `cell-eval` (log-normalised expression, a perturbation column, control cells under one label), and
   `cell_eval_scores` to score them with it when the optional `celleval` extra is installed;
-- `seed_spread`: mean and range of every number over seeds; `leak_free_runs` trains what a seed needs.
+- `seed_spread`: mean and range of every number over seeds; `leak_free_runs` trains what a seed needs and
+  `seed_tables` computes every table of one seed.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from cdt.analyses.network import gene_scores, overlap_table, scaled_n
 from cdt.attention import mean_attention_maps
 from cdt.baselines import auroc_auprc, recovery_table
 from cdt.data.dnastore import DNAStore
+from cdt.data.screen import read_screen
 from cdt.train import DataFiles, TrainConfig, load_run, train
 from cdt.train.data import protocol_inputs
 
@@ -343,7 +345,8 @@ class LeakFreeRuns:
 
 
 def leak_free_runs(
-    data_dir: str | os.PathLike,
+    screen: str | os.PathLike,
+    dna: str | os.PathLike,
     runs_dir: str | os.PathLike,
     *,
     preset: str = "mini",
@@ -353,9 +356,9 @@ def leak_free_runs(
     epochs: int | None = None,
     progress: bool = False,
 ) -> LeakFreeRuns:
-    """Train (or reuse) each model under each input protocol on one simulated screen. CDT-III starts from the CDT-II of the same protocol; `epochs` caps every
+    """Train (or reuse) each model under each input protocol on one screen (file paths). CDT-III starts from the CDT-II of the same protocol; `epochs` caps every
     phase (None: the preset's schedule)."""
-    files = DataFiles.from_dir(data_dir, "cdt2")
+    files = DataFiles(dna=str(dna), screen=str(screen))
     runs: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for ip in input_protocols:
@@ -375,3 +378,38 @@ def leak_free_runs(
             if model == "cdt2":
                 cdt2_dir = result.run_dir
     return LeakFreeRuns(runs, seconds)
+
+
+def seed_tables(
+    paths: Any,
+    runs_dir: str | os.PathLike,
+    *,
+    preset: str,
+    seed: int,
+    models: Sequence[str] = ("cdt2",),
+    epochs: int | None = None,
+    n_cells: int = 10,
+) -> dict[str, pd.DataFrame]:
+    """Everything the comparison reports for one simulated screen (`paths`: its `cdt.reproduce.DataPaths`):
+    'prediction' and 'readouts' (with run and input_protocol columns), 'controls', and 'seconds' per run."""
+    trained = leak_free_runs(paths.screen, paths.dna, runs_dir, preset=preset, seed=seed, models=models, epochs=epochs)
+    screen = read_screen(paths.screen)
+    readouts = [
+        attention_readouts(
+            run,
+            screen,
+            paths.dna,
+            paths.truth_dir,
+            encode_dir=paths.encode_dir,
+            hic_path=paths.hic,
+            n_cells=n_cells,
+            seed=seed,
+        ).assign(run=label, input_protocol=run.config.input_protocol)
+        for label, run in trained.runs.items()
+    ]
+    return {
+        "prediction": prediction_table(screen, paths.dna, trained.runs),
+        "readouts": pd.concat(readouts, ignore_index=True),
+        "controls": positive_controls(screen, paths.dna, paths.truth_dir),
+        "seconds": pd.DataFrame({"run": list(trained.seconds), "seconds": list(trained.seconds.values())}),
+    }
