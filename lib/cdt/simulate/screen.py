@@ -389,7 +389,8 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
     """Choose genes, their parameters, modules, cell states and a sparse causal DAG.
 
     `protein_genes` are the non-target genes of expressed surface proteins that must be in the curated list
-    (the mRNA/protein overlap of the CD52 analysis).
+    (the mRNA/protein overlap of the CD52 analysis). The random draws happen in a fixed order: module members,
+    the network order, extra gene names, the causal network, cell states, expression parameters, placement.
     """
     tss = target_tss()
     targets = tss["gene_name"].tolist()  # 28, incl. CD55 (locus without cells)
@@ -402,25 +403,10 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
             f"preset {preset.name!r}: n_genes={preset.n_genes} is too small for the simulator "
             f"(needs at least {len(fixed) + 2 * len(MODULE_SPECS)})"
         )
-
-    # --- module membership over the free curated genes ---
-    used: set[str] = set(fixed) | set(NOT_CURATED_TARGETS)
     synth = _SyntheticNames(rng)
-    rows: list[tuple[str, str, str, str]] = []  # gene, module, role, kind
-    members: dict[str, list[str]] = {}
-    for name, reg, share, real, kind in MODULE_SPECS:
-        size = max(2, round(share * n_free))
-        real_left = [g for g in real if g not in used]
-        chosen = real_left[:size] + [synth.next() for _ in range(size - min(size, len(real_left)))]
-        used.update(chosen)
-        members[name] = chosen
-        if reg is not None:
-            rows.append((reg, name, "regulator", kind))
-        rows += [(g, name, "member", kind) for g in chosen]
-    rows.append(("GFI1B", "state_erythroid", "member", "state"))  # GFI1B co-varies with a state: the confounder
+    members, modules = _module_members(n_free, set(fixed) | set(NOT_CURATED_TARGETS), synth)
     n_other = preset.n_genes - len(fixed) - sum(len(v) for v in members.values())
     other = [synth.next() for _ in range(n_other)]
-    modules = pd.DataFrame(rows, columns=["gene", "module", "role", "kind"])
 
     # --- internal order: network genes (a topological order) first ---
     rest_targets = [g for g in targets if g not in ("CD52", "GFI1B")]
@@ -438,49 +424,110 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
     low = [synth.next() for _ in range(n_low)]
     symbols = net + noisy + low + list(MITO) + list(RIBO) + list(HEMOGLOBIN)
 
-    # --- causal network W (DAG in `net` order) ---
-    W = np.zeros((n_net, n_net))
+    W = _causal_network(preset, rng, members, pos, rest_targets + ["CD52"], regulators, free, other)
+    state_loading, shared = _cell_states(rng, members, pos)
+    genes = _gene_parameters(rng, symbols, pos, n_net, targets, regulators, protein_genes, members, noisy, low)
+    chrom, tss_pos, strand = _place_genes(symbols, tss, rng)
+    genes.insert(0, "strand", strand)
+    genes.insert(0, "tss", tss_pos)
+    genes.insert(0, "chrom", chrom)
+    module_of = modules.drop_duplicates("gene").set_index("gene")["module"]
+    genes.insert(4, "module", [module_of.get(g, "") for g in symbols])
+    return GeneDesign(genes=genes, n_net=n_net, W=W, state_loading=state_loading, shared=shared, modules=modules)
+
+
+def _module_members(n_free: int, used: set[str], synth: _SyntheticNames) -> tuple[dict[str, list[str]], pd.DataFrame]:
+    """Members of each module (real symbols first, then synthetic names) and the gene/module/role/kind table."""
+    rows: list[tuple[str, str, str, str]] = []  # gene, module, role, kind
+    members: dict[str, list[str]] = {}
+    for name, reg, share, real, kind in MODULE_SPECS:
+        size = max(2, round(share * n_free))
+        real_left = [g for g in real if g not in used]
+        chosen = real_left[:size] + [synth.next() for _ in range(size - min(size, len(real_left)))]
+        used.update(chosen)
+        members[name] = chosen
+        if reg is not None:
+            rows.append((reg, name, "regulator", kind))
+        rows += [(g, name, "member", kind) for g in chosen]
+    rows.append(("GFI1B", "state_erythroid", "member", "state"))  # GFI1B co-varies with a state: the confounder
+    return members, pd.DataFrame(rows, columns=["gene", "module", "role", "kind"])
+
+
+def _signed(rng: np.random.Generator, lo: float, hi: float, p_neg: float = 0.5) -> float:
+    """A weight uniform in [lo, hi), negative with probability `p_neg`."""
+    return float(rng.uniform(lo, hi) * (-1 if rng.random() < p_neg else 1))
+
+
+def _causal_network(
+    preset: Preset,
+    rng: np.random.Generator,
+    members: dict[str, list[str]],
+    pos: dict[str, int],
+    perturbed: list[str],
+    regulators: list[str],
+    free: list[str],
+    other: list[str],
+) -> np.ndarray:
+    """W [net, net]: the causal DAG in network order (GFI1B hub, module regulators, perturbation targets,
+    sparse background wiring); an edge against the order is a bug."""
+    W = np.zeros((len(pos), len(pos)))
 
     def link(src: str, dst: str, w: float) -> None:
         if pos[src] >= pos[dst]:
             raise AssertionError(f"edge {src}->{dst} breaks the topological order")
         W[pos[src], pos[dst]] = w
 
-    def signed(lo: float, hi: float, p_neg: float = 0.5) -> float:
-        return float(rng.uniform(lo, hi) * (-1 if rng.random() < p_neg else 1))
-
     for g in members["gfi1b_targets"]:
-        link("GFI1B", g, signed(0.5, 1.0, p_neg=0.75))  # GFI1B mostly represses (SNAG/LSD1)
+        link("GFI1B", g, _signed(rng, 0.5, 1.0, p_neg=0.75))  # GFI1B mostly represses (SNAG/LSD1)
     for name, reg, *_ in MODULE_SPECS:
         if reg is not None and reg != "GFI1B":
             for g in members[name]:
-                link(reg, g, signed(0.4, 0.9, p_neg=0.1))
+                link(reg, g, _signed(rng, 0.4, 0.9, p_neg=0.1))
     link("GFI1B", "MYC", 0.8)  # the RNA-processing module sits downstream of GFI1B ...
     link("CD52", "MYC", 0.35)  # ... and of CD52
     state_genes = {g for name in STATES for g in members[name]}
     targetable = [g for g in free if g not in state_genes]  # cell-state genes are never regulated
     degree = max(2, round(0.02 * preset.n_genes))
-    for t in rest_targets + ["CD52"]:
+    for t in perturbed:
         for g in rng.choice(targetable, size=min(len(targetable), rng.poisson(degree) + 1), replace=False):
-            link(t, g, signed(0.2, 0.6))
+            link(t, g, _signed(rng, 0.2, 0.6))
         if t != "CD52" and rng.random() < 0.4:
-            link(t, str(rng.choice(regulators)), signed(0.3, 0.6))
+            link(t, str(rng.choice(regulators)), _signed(rng, 0.3, 0.6))
     other_pos = sorted(pos[g] for g in other)
     for i, p in enumerate(other_pos[1:], start=1):  # sparse background wiring among the other genes
         for q in rng.choice(other_pos[:i], size=min(i, rng.poisson(0.4)), replace=False):
-            W[q, p] = signed(0.1, 0.35)
+            W[q, p] = _signed(rng, 0.1, 0.35)
+    return W
 
-    # --- cell states and the shared perturbation response ---
-    state_loading = np.zeros((len(STATES), n_net))
+
+def _cell_states(
+    rng: np.random.Generator, members: dict[str, list[str]], pos: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-state loadings [states, net] (GFI1B loads on the erythroid state) and the shared response [net]."""
+    state_loading = np.zeros((len(STATES), len(pos)))
     for k, name in enumerate(STATES):
         for g in members[name]:
             state_loading[k, pos[g]] = rng.uniform(0.5, 0.9)
     state_loading[STATES.index("state_erythroid"), pos["GFI1B"]] = 0.8
-    shared = np.zeros(n_net)
+    shared = np.zeros(len(pos))
     for g in members["shared_response"]:
-        shared[pos[g]] = signed(0.3, 0.6)
+        shared[pos[g]] = _signed(rng, 0.3, 0.6)
+    return state_loading, shared
 
-    # --- per-gene expression parameters ---
+
+def _gene_parameters(
+    rng: np.random.Generator,
+    symbols: list[str],
+    pos: dict[str, int],
+    n_net: int,
+    targets: list[str],
+    regulators: list[str],
+    protein_genes: list[str],
+    members: dict[str, list[str]],
+    noisy: list[str],
+    low: list[str],
+) -> pd.DataFrame:
+    """Per gene: category, base expression, dispersion, dropout, detection in the second screen, curated/full."""
     G = len(symbols)
     base = np.empty(G)
     theta = np.full(G, 5.0)
@@ -535,19 +582,13 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
     for g in ("GFI1B", *NOT_CURATED_TARGETS):
         det2[pos[g]] = rng.uniform(0.01, 0.06)
 
-    chrom, tss_pos, strand = _place_genes(symbols, tss, rng)
     curated = net_arr.copy()
     for g in NOT_CURATED_TARGETS:
         curated[pos[g]] = False
     full = curated | is_noisy | np.isin(symbols, NOT_CURATED_TARGETS)
-    module_of = modules.drop_duplicates("gene").set_index("gene")["module"]
-    genes = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "chrom": chrom,
-            "tss": tss_pos,
-            "strand": strand,
             "category": category,
-            "module": [module_of.get(g, "") for g in symbols],
             "base": base,
             "theta": theta,
             "dropout": dropout,
@@ -557,7 +598,6 @@ def design_genes(preset: Preset, rng: np.random.Generator, protein_genes: list[s
         },
         index=pd.Index(symbols, name="gene"),
     )
-    return GeneDesign(genes=genes, n_net=n_net, W=W, state_loading=state_loading, shared=shared, modules=modules)
 
 
 class _SyntheticNames:
