@@ -109,7 +109,8 @@ def simulate_screen(
     panel = proteins.design_panel(preset, rngs["proteins"])
     extra = list(proteins.OVERLAP_EXTRA[: proteins.overlap_extra_count(preset)])
     design = screen.design_genes(preset, rng, extra)
-    wiring = proteins.wire(panel, design, rngs["proteins"])
+    wiring, cd52_rna_edges = proteins.wire(panel, design, rngs["proteins"])
+    design.add_edges(cd52_rna_edges)
     loci = screen.build_loci(preset, design, rng)
     log.done("design", f"{len(design.genes)} genes, {int(np.count_nonzero(design.W))} edges, {len(loci)} loci")
 

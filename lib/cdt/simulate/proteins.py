@@ -338,8 +338,11 @@ def design_panel(preset: Preset, rng: np.random.Generator) -> Panel:
     )
 
 
-def wire(panel: Panel, design: GeneDesign, rng: np.random.Generator) -> pd.DataFrame:
-    """Protein wiring (protein, gene, weight) and the RNA edges CD52 -> overlap genes it needs (added to `design`).
+def wire(
+    panel: Panel, design: GeneDesign, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[tuple[str, str, float]]]:
+    """Protein wiring (protein, gene, weight) and the RNA edges CD52 -> overlap genes it needs (for the caller to add
+    to `design` with `GeneDesign.add_edges`; `design` itself is not changed).
 
     - own gene: every protein whose gene is a network gene follows its mRNA (weight 0.6-1);
     - CD52 compensation: the responders rise after CD52 knockdown (negative weights);
@@ -392,10 +395,9 @@ def wire(panel: Panel, design: GeneDesign, rng: np.random.Generator) -> pd.DataF
     for hub in rng.choice(hubs, min(2, len(hubs)), replace=False):
         for p in rng.choice(expressed, min(5, len(expressed)), replace=False):
             rows.append((str(p), str(hub), -float(rng.uniform(0.15, 0.35))))
-    design.add_edges(rna_edges)
     wiring = pd.DataFrame(rows, columns=["protein", "gene", "weight"])
     wiring["weight"] = wiring["weight"].round(4)
-    return wiring.drop_duplicates(["protein", "gene"], keep="last").reset_index(drop=True)
+    return wiring.drop_duplicates(["protein", "gene"], keep="last").reset_index(drop=True), rna_edges
 
 
 def wiring_genes(wiring: pd.DataFrame, design: GeneDesign) -> np.ndarray:
