@@ -153,6 +153,18 @@ def test_dna_store_missing_locus(data, tmp_path):
     fails(train_args(data, tmp_path / "runs"), f"{screen}: obs['locus']: 1 loci not in DNA store {dna}: ['{locus}']")
 
 
+def test_dna_store_locus_without_coordinates(data):
+    dna, locus = data / "processed/dna.h5", used_locus(data)
+    with h5py.File(dna, "a") as h5:
+        del h5["loci"][locus].attrs["center"]
+    with DNAStore(dna) as store, pytest.raises(ValueError) as e:
+        store.locus(locus)
+    assert str(e.value) == (
+        f"{dna}: /loci/{locus}: coordinates need attributes chrom, center, strand, bin_size (integers where "
+        "numeric); has ['bin_size', 'chrom', 'strand']"
+    )
+
+
 # --- screens, prepared sets and counts -------------------------------------------------------------------------
 
 

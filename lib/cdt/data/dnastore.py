@@ -116,14 +116,22 @@ class DNAStore:
                 raise KeyError(f"{self.path}: locus {locus_id!r} not in DNA store")
             ds = self._h5["loci"][locus_id]
             a = ds.attrs
-            self._cache[locus_id] = Locus(
-                locus_id=locus_id,
-                chrom=_s(a["chrom"]),
-                center=int(a["center"]),
-                strand=_s(a["strand"]),
-                bin_size=int(a["bin_size"]),
-                n_bins=int(ds.shape[0]),
-            )
+            try:
+                self._cache[locus_id] = Locus(
+                    locus_id=locus_id,
+                    chrom=_s(a["chrom"]),
+                    center=int(a["center"]),
+                    strand=_s(a["strand"]),
+                    bin_size=int(a["bin_size"]),
+                    n_bins=int(ds.shape[0]),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise ContractError(
+                    str(self.path),
+                    f"/loci/{locus_id}",
+                    f"coordinates need attributes chrom, center, strand, bin_size (integers where numeric); has "
+                    f"{sorted(a.keys())}",
+                ) from None
         return self._cache[locus_id]
 
     def table(self) -> pd.DataFrame:
