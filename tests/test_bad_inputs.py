@@ -264,6 +264,31 @@ def test_cdt1_checkpoint_as_init_from_for_cdt3(data, tmp_path):
     )
 
 
+def test_init_from_checks_model_preset_and_run_directory(tmp_path):
+    from cdt.models import CDT2, CDT3, CDT2Config, CDT3Config
+    from cdt.train.checks import check_init_checkpoint
+
+    tiny = get_preset("tiny")
+    cfg = TrainConfig.for_model("cdt3", "tiny")
+    cdt3 = save_checkpoint(tmp_path / "c3.pt", CDT3(CDT3Config.from_preset(tiny)), {"train_config": {"preset": "tiny"}})
+    with pytest.raises(RunError) as e:
+        check_init_checkpoint(cdt3, cfg)
+    assert str(e.value) == (
+        f"{cdt3}: this is a CDT-III checkpoint (preset tiny); --init-from for cdt3 needs a CDT-II run directory or "
+        "checkpoint"
+    )
+    mini = save_checkpoint(tmp_path / "c2.pt", CDT2(CDT2Config.from_preset(tiny)), {"train_config": {"preset": "mini"}})
+    with pytest.raises(RunError) as e:
+        check_init_checkpoint(mini, cfg)
+    assert str(e.value) == (
+        f"{mini}: this CDT-II checkpoint was trained with preset 'mini', this run uses 'tiny'\n"
+        "pass a CDT-II of the same preset"
+    )
+    (tmp_path / "unfinished").mkdir()
+    with pytest.raises(RunError, match="unfinished: --init-from names a directory without best.pt"):
+        check_init_checkpoint(tmp_path / "unfinished", cfg)
+
+
 def test_last_pt_of_another_config_is_not_resumed(data, tmp_path):
     first = train(TrainConfig.for_model("cdt2", "tiny", epochs=1), data, tmp_path, progress=False)
     other = TrainConfig.for_model("cdt2", "tiny", epochs=1, seed=1)
