@@ -36,7 +36,7 @@ def readme_commands(section: str) -> list[str]:
     return [line for line in block.group(1).replace("\\\n", " ").splitlines() if line.strip()]
 
 
-def run_line(line: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_line(line: str, cwd: Path, timeout: int = 3600) -> subprocess.CompletedProcess:  # generous: shared CPUs
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -87,7 +87,7 @@ def test_readme_own_screen_example_runs_as_written(worked_example):
     assert Path(context["runs"]["cdt2"]).name == cdt2[0]
     assert list(context["skipped"]) == ["cdt1"]
     executed = sorted(p.stem for p in (worked_example / "my_paper/notebooks").glob("*.ipynb"))
-    assert executed == [p.stem for p in NOTEBOOKS]
+    assert executed == [p.stem for p in NOTEBOOKS if p.stem[:2] in ("02", "06")]  # the example's --only
     report = (worked_example / "my_paper/REPORT.md").read_text()
     assert "own screen (my_screen, tiny)" in report and "screen_curated.h5ad" in report
 
@@ -98,7 +98,7 @@ def test_readme_torchrun_line_trains_on_two_gloo_processes(worked_example):
     all-reduced evaluation equals the single-process run's when both start from the same weights and data."""
     (line,) = [ln for ln in readme_commands("Distributed training") if ln.startswith("torchrun ")]
     assert line.startswith("torchrun --standalone --nproc_per_node 2 -m cdt train ") and "--preset tiny" in line
-    proc = run_line(line, worked_example, timeout=600)
+    proc = run_line(line, worked_example)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = (worked_example / "runs_ddp").iterdir()
     info = json.loads((run_dir / "config.json").read_text())
