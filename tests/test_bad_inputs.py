@@ -298,6 +298,9 @@ def test_last_pt_of_another_config_is_not_resumed(data, tmp_path):
     with pytest.raises(RunError, match=r"last.pt: written by another configuration \(config hash \w+, this run \w+\)"):
         train(other, data, tmp_path, progress=False)
     assert not (run_dir / "metrics.json").exists()
+    (first.run_dir / "best.pt").unlink()  # a "finished" run without its best checkpoint is not reused
+    with pytest.raises(RunError, match=r"marked finished but has no best.pt; not reusing it"):
+        train(TrainConfig.for_model("cdt2", "tiny", epochs=1), data, tmp_path, progress=False)
 
 
 def test_non_finite_loss_names_the_batch_and_leaves_no_run(data, tmp_path, monkeypatch):
