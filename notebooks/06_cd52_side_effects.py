@@ -64,9 +64,14 @@ FIRST_N = 30  # perturbed-cell gradients: the authors' first 30 CD52 cells in fi
 screen = resolve_screen(ctx.paths.screen)
 run = open_run(ctx.runs["cdt3"]) if "cdt3" in ctx.runs else None
 has_cd52 = PERT in set(screen.obs["perturbation"].astype(str))
-ready = run is not None and has_cd52
-mapping = Path(data_dir) / "adt_mapping.csv" if data_dir else None
-genes = a.protein_genes(screen, mapping if mapping is not None and mapping.exists() else None)
+has_proteins = "protein_names" in screen.uns
+ready = run is not None and has_cd52 and has_proteins
+# ADT ID -> gene symbol: the user's adt_mapping.csv beside the data if given, else the project's 189-entry table
+user_mapping = Path(data_dir) / "adt_mapping.csv" if data_dir else None
+mapping = (
+    user_mapping if user_mapping is not None and user_mapping.exists() else REPO_ROOT / "data/adt_gene_symbols.csv"
+)
+genes = a.protein_genes(screen, mapping) if has_proteins else None
 if ready:
     display(
         Markdown(
@@ -75,7 +80,12 @@ if ready:
         )
     )
 else:
-    why = "no trained CDT-III (the data have no proteins)" if run is None else f"no {PERT} cells in the screen"
+    if not has_proteins:
+        why = "the screen has no proteins (on real data: morris_celllevel_effects_with_adt.h5 is missing)"
+    elif run is None:
+        why = "no CDT-III weights"
+    else:
+        why = f"no {PERT} cells in the screen"
     display(Markdown(f"**Skipped:** {why}; every section below is skipped."))
 
 

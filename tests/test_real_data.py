@@ -237,3 +237,25 @@ def test_micro_batches_add_up_to_the_batch(tmp_path, monkeypatch):
     np.testing.assert_allclose(parts.history["train_loss"], whole.history["train_loss"], rtol=1e-4)
     with pytest.raises(ValueError, match=r"TrainConfig.micro_batch=0 must be >= 1 \(or None\)"):
         cfg.with_(micro_batch=0)
+
+
+def test_rows_and_columns_jacobian_equals_the_full_one_where_it_is_read(tiny_screen, tiny_dna_store):
+    """Notebook 07 at the paper's size: only the perturbed genes' rows (backward) and columns (forward mode)."""
+    from cdt.analyses import baselines as ab
+    from test_analyses_baselines import _tiny_cdt2
+
+    a = tiny_screen(n_genes=8, seed=4)
+    store = tiny_dna_store(sorted(set(a.obs["locus"].astype(str)) - {""}), n_bins=6, dim=4)
+    model = _tiny_cdt2()
+    full = ab.mean_jacobian(model, a, store, ["B2M", "GFI1B"])
+    genes = [str(a.var_names[1]), str(a.var_names[5]), "NOT_A_GENE"]
+    part = ab.mean_jacobian(model, a, store, ["B2M", "GFI1B"], genes=genes)
+    idx = [1, 5]
+    for m in ("mean_abs", "mean"):
+        f, p = getattr(full, m), getattr(part, m)
+        np.testing.assert_allclose(p[idx, :], f[idx, :], rtol=1e-5, atol=1e-7)  # rows: d out_g / d in
+        np.testing.assert_allclose(p[:, idx], f[:, idx], rtol=1e-5, atol=1e-7)  # columns: d out / d in_g
+        rest = np.ones_like(p, dtype=bool)
+        rest[idx, :] = rest[:, idx] = False
+        assert (p[rest] == 0).all() and (f[rest] != 0).any()
+    assert part.meta["rows_and_columns_of"] == genes[:2]

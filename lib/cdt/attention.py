@@ -141,10 +141,15 @@ ATTENTION_BYTES_PER_PASS = 1 << 30  # attention weights one forward pass may hol
 
 
 def attention_batch_size(
-    model: nn.Module, screen: ad.AnnData, maps: Sequence[str] | None = None, budget: int = ATTENTION_BYTES_PER_PASS
+    model: nn.Module,
+    screen: ad.AnnData,
+    maps: Sequence[str] | None = None,
+    budget: int = ATTENTION_BYTES_PER_PASS,
+    largest: int = 16,
 ) -> int:
     """Cells per forward pass so that the pass's float32 attention maps (with the scores they are computed from)
-    stay within `budget` bytes: 16 at the small presets, 1-2 at the paper's 2,361 genes ([8, 2361, 2361] per cell)."""
+    stay within `budget` bytes, at most `largest`: 16 at the small presets, 1-3 at the paper's 2,361 genes
+    ([8, 2361, 2361] per cell)."""
     cfg = model.cfg
     sizes = {"dna": cfg.n_bins, "rna": screen.n_vars, "protein": getattr(cfg, "n_proteins", 0), None: 1}
     names = list(maps) if maps is not None else _model_map_names(cfg)
@@ -152,7 +157,7 @@ def attention_batch_size(
     for name in names:
         q, k = _map_kinds(name)
         per_cell += 2 * 4 * cfg.n_heads * sizes[q] * sizes[k]  # scores and softmax weights, float32
-    return int(max(1, min(16, budget // max(per_cell, 1))))
+    return int(max(1, min(largest, budget // max(per_cell, 1))))
 
 
 def _model_map_names(cfg: Any) -> list[str]:
