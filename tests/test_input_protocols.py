@@ -69,7 +69,7 @@ def test_control_inputs_are_ntc_cells_only(data_dir, tmp_path, monkeypatch):
     ntc, perturbed = kind == "NTC", kind != "NTC"
     seen = recorded_inputs(monkeypatch)
     run = train(cfg_for("cdt3-single", input_protocol="control", epochs=1), data_dir, tmp_path, progress=False)
-    assert run.finished and sum(p is None for _, p in seen) >= 5 and sum(p is not None for _, p in seen) >= 5
+    assert run.finished and sum(p is None for _, p in seen) >= 2 and sum(p is not None for _, p in seen) >= 2
     rna_in = np.concatenate([r for r, _ in seen])
     prot_in = np.concatenate([p for _, p in seen if p is not None])
     assert rows_of(rna_in, x[ntc]).all() and not rows_of(rna_in, x[perturbed]).any()
