@@ -8,7 +8,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -155,7 +155,8 @@ if p.truth_dir:
 # %% [markdown]
 # ## 4. The Virtual Cell Challenge's scorer
 # Predictions are exported as cell-eval expects them (log-normalised expression of the held-out cells and of the NTC
-# cells, a `target` column, controls labelled `non-targeting`) and scored with its `minimal` profile.
+# cells, a `target` column, controls labelled `non-targeting`) and scored with its `minimal` profile, beside the mean
+# training effect given to every cell.
 
 # %%
 if importlib.util.find_spec("cell_eval") is None:
@@ -167,4 +168,7 @@ else:
         adata_pred, adata_real = lf.cell_eval_pair(screen, pred.rows, pred.rna)
         agg = lf.cell_eval_scores(adata_pred, adata_real, f"{ctx.out_dir}/cell_eval/{label}")
         scored.append(agg[agg["statistic"] == "mean"].drop(columns="statistic").assign(run=label))
+    baseline = lf.mean_effect_log2fc(screen, len(pred.rows), protocol)
+    agg = lf.cell_eval_scores(*lf.cell_eval_pair(screen, pred.rows, baseline), f"{ctx.out_dir}/cell_eval/mean")
+    scored.append(agg[agg["statistic"] == "mean"].drop(columns="statistic").assign(run="mean training effect"))
     cell_eval = ctx.table(pd.concat(scored, ignore_index=True).set_index("run").T.reset_index(), "leak_free_cell_eval")

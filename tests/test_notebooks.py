@@ -28,3 +28,17 @@ def test_notebook_has_papermill_parameters(source: Path):
     assert len(tagged) == 1, f"{source.name}: needs exactly one cell tagged 'parameters'"
     for name in ("data_source", "out_dir", "preset"):
         assert name in tagged[0].source, f"{source.name}: parameters cell lacks {name!r}"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_metadata_is_what_jupyterlab_writes_so_opening_leaves_it_unmodified(source: Path):
+    # JupyterLab replaces the kernelspec and language_info with its kernel's on opening; if they differ, a notebook
+    # shows unsaved changes before the reader has touched it (checked in headless Chromium with JupyterLab 4)
+    meta = jupytext.read(source.with_suffix(".ipynb")).metadata
+    assert meta["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    assert {k: meta["language_info"][k] for k in ("name", "pygments_lexer", "file_extension")} == {
+        "name": "python",
+        "pygments_lexer": "ipython3",
+        "file_extension": ".py",
+    }
+    assert jupytext.read(source).metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
