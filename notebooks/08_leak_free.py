@@ -87,7 +87,8 @@ display(
 # training cells and scored on the same cells with the same metrics.
 
 # %%
-prediction = ctx.table(lf.prediction_table(screen, p.dna, runs), "leak_free_prediction")
+prediction = lf.prediction_table(screen, p.dna, runs)
+ctx.table(prediction, "leak_free_prediction")
 ctx.show(pf.prediction_bars(prediction, f"{ctx.source_label}: held-out cells"), "leak_free_prediction")
 for row in prediction.itertuples(index=False):
     who = f"{row.model}, input {row.input_protocol}" if row.method == "CDT" else f"{row.model} cells: {row.method}"
@@ -148,7 +149,8 @@ else:
 
 # %%
 if p.truth_dir:
-    controls = ctx.table(lf.positive_controls(screen, p.dna, p.truth_dir), "leak_free_positive_controls")
+    controls = lf.positive_controls(screen, p.dna, p.truth_dir)
+    ctx.table(controls, "leak_free_positive_controls")
     for row in controls.itertuples(index=False):
         nums.add(key=(LF, "positive controls", row.claim), value=row.value, file="leak_free_positive_controls.csv")
 
@@ -171,4 +173,4 @@ else:
     baseline = lf.mean_effect_log2fc(screen, len(pred.rows), protocol)
     agg = lf.cell_eval_scores(*lf.cell_eval_pair(screen, pred.rows, baseline), f"{ctx.out_dir}/cell_eval/mean")
     scored.append(agg[agg["statistic"] == "mean"].drop(columns="statistic").assign(run="mean training effect"))
-    cell_eval = ctx.table(pd.concat(scored, ignore_index=True).set_index("run").T.reset_index(), "leak_free_cell_eval")
+    ctx.table(pd.concat(scored, ignore_index=True).set_index("run").T.reset_index(), "leak_free_cell_eval")

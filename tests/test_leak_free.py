@@ -88,3 +88,14 @@ def test_seed_spread():
     assert spread.loc["a"].tolist() == [2.0, 1.0, 3.0, 3]
     np.testing.assert_allclose(spread.loc["b", ["mean", "min", "max"]].to_numpy(float), [0.3, 0.2, 0.4])
     assert spread.loc["b", "n"] == 2
+
+
+def test_mean_effect_log2fc_is_the_training_mean(tiny_screen):
+    screen = tiny_screen(n_genes=8)
+    train = (screen.obs["split"].astype(str) == "train").to_numpy()  # TSS and SNP training cells; not NTC, not test
+    pred = lf.mean_effect_log2fc(screen, 3)
+    assert pred.shape == (3, 8)
+    np.testing.assert_allclose(pred, np.tile(screen.layers["log2fc"][train].mean(0), (3, 1)), rtol=1e-6)
+    tss_only = lf.mean_effect_log2fc(screen, 1, kinds=("TSS",))
+    tss = train & (screen.obs["kind"].astype(str) == "TSS").to_numpy()
+    np.testing.assert_allclose(tss_only[0], screen.layers["log2fc"][tss].mean(0), rtol=1e-6)

@@ -57,7 +57,7 @@ from cdt.baselines import auroc_auprc, recovery_table
 from cdt.data.dnastore import DNAStore
 from cdt.data.screen import read_screen
 from cdt.train import DataFiles, TrainConfig, load_run, train
-from cdt.train.data import protocol_inputs
+from cdt.train.data import protocol_inputs, split_roles
 
 PREDICTION_METHODS: dict[str, str] = {
     "mean": "mean training effect",
@@ -310,6 +310,17 @@ def cell_eval_pair(
     pred = ad.AnnData(np.concatenate([predicted, observed[ntc]]), obs=obs.copy(), var=var.copy())
     real = ad.AnnData(observed[all_rows], obs=obs, var=var)
     return pred, real
+
+
+def mean_effect_log2fc(
+    screen: ad.AnnData, n_rows: int, protocol: str = "paper", kinds: Sequence[str] = ("TSS", "SNP")
+) -> np.ndarray:
+    """[n_rows, G] the mean training effect (mean log2FC of the protocol's training cells) as every cell's
+    prediction: the baseline cell-eval scores beside the runs."""
+    obs = screen.obs
+    train = obs["split"].astype(str).isin(split_roles("cdt2", protocol)["train"]) & obs["kind"].astype(str).isin(kinds)
+    mean = np.asarray(screen.layers["log2fc"][train.to_numpy()], np.float64).mean(0)
+    return np.broadcast_to(mean, (n_rows, screen.n_vars))
 
 
 def cell_eval_scores(
