@@ -29,6 +29,17 @@ def test_markdown_formats_numbers_and_truncates():
     assert "1 more rows" in md
 
 
+def test_numbers_take_the_published_value_from_the_registry_by_key():
+    nums = Numbers("03_gfi1b_network", Path("."), "synthetic (tiny, seed 0)", "paper")
+    with pytest.raises(TypeError):
+        nums.add(("CDT-II", "Fig 4E", "mean pairwise r of GFI1B attention rows"), 0.5)  # keyword-only
+    nums.add(key=("CDT-II", "Fig 4E", "mean pairwise r of GFI1B attention rows"), value=0.5, detail="171 cell pairs")
+    nums.add(key=("beyond the papers", "baselines", "ridge r"), value=1.0)
+    rows = nums.table()
+    assert rows["quantity"].tolist() == ["mean pairwise r of GFI1B attention rows, 171 cell pairs", "ridge r"]
+    assert rows["published"].tolist()[0] == 0.75 and rows["published"].isna().tolist() == [False, True]
+
+
 def test_summary_counts_reproduced_differing_and_untestable_numbers_per_paper():
     from cdt.report import compare_numbers, summary_lines
 
@@ -42,6 +53,11 @@ def test_summary_counts_reproduced_differing_and_untestable_numbers_per_paper():
         }
     )
     rows = compare_numbers(numbers).set_index("item")
+    p_values = pd.DataFrame(
+        {"paper": ["CDT-II"] * 2, "item": ["text", "Fig 5C"], "quantity": ["hypergeometric P", "overlap (P value)"]}
+    ).assign(published=[3.5e-17, 1e-4], value=[1.0, 5e-4])
+    # compared in orders of magnitude: 17 (differs, ranked by it) and 0.7 (reproduced)
+    assert compare_numbers(p_values)["gap"].round(2).tolist() == [16.46, 0.7]
     # |0.60-0.64| = 0.04 <= 0.05; |0.50-0.64| = 0.14 > 0.05; |190-201| = 11 <= 20.1; no value; |30-40| = 10 > 4
     assert rows["status"].to_dict() == {
         "Fig 2A": "reproduced",
@@ -55,14 +71,3 @@ def test_summary_counts_reproduced_differing_and_untestable_numbers_per_paper():
     assert "| CDT-II | 3 | 2 | 1 | 0 |" in text and "| CDT-III | 2 | 0 | 1 | 1 |" in text
     # ranked by difference over tolerance: 0.14 / 0.05 = 2.8 before 10 / 4 = 2.5
     assert "1. CDT-II Fig 3A, r: published 0.64, here 0.5\n2. CDT-III Table 2, count: published 40, here 30" in text
-
-
-def test_numbers_take_the_published_value_from_the_registry_by_key():
-    nums = Numbers("03_gfi1b_network", Path("."), "synthetic (tiny, seed 0)", "paper")
-    with pytest.raises(TypeError):
-        nums.add(("CDT-II", "Fig 4E", "mean pairwise r of GFI1B attention rows"), 0.5)  # keyword-only
-    nums.add(key=("CDT-II", "Fig 4E", "mean pairwise r of GFI1B attention rows"), value=0.5, detail="171 cell pairs")
-    nums.add(key=("beyond the papers", "baselines", "ridge r"), value=1.0)
-    rows = nums.table()
-    assert rows["quantity"].tolist() == ["mean pairwise r of GFI1B attention rows, 171 cell pairs", "ridge r"]
-    assert rows["published"].tolist()[0] == 0.75 and rows["published"].isna().tolist() == [False, True]

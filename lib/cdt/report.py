@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cdt.published import Key, published_value
@@ -111,18 +112,24 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 40) -> str:
 
 ABS_TOLERANCE = 0.05  # for published values within [-1, 1] (correlations, fractions, AUROC)
 REL_TOLERANCE = 0.10  # for larger published values (counts, odds ratios, fold changes)
+P_TOLERANCE = 1.0  # P values: orders of magnitude (log10), the only scale on which P values compare
+P_VALUE = r"(?:^|[\s(,])(?:P|p-value|P value)(?:$|[\s),])"  # a quantity that is a P value
 
 
 def compare_numbers(numbers: pd.DataFrame) -> pd.DataFrame:
     """Rows with a published number, classed ``reproduced`` (within `ABS_TOLERANCE` of a published value in
-    [-1, 1], else within `REL_TOLERANCE` of it), ``differs`` or ``not testable`` (no number on this data), with
-    the difference scaled by the tolerance (`gap`, > 1 means outside it) to rank differences across quantities."""
+    [-1, 1], else within `REL_TOLERANCE` of it; P values within `P_TOLERANCE` orders of magnitude), ``differs``
+    or ``not testable`` (no number on this data), with the difference scaled by the tolerance (`gap`, > 1 means
+    outside it) to rank differences across quantities."""
     published = pd.to_numeric(numbers["published"], errors="coerce")
     value = pd.to_numeric(numbers["value"], errors="coerce")
     rows = numbers.loc[published.notna()].copy()
     p, v = published[rows.index], value[rows.index]
     tolerance = (p.abs() * REL_TOLERANCE).where(p.abs() > 1, ABS_TOLERANCE)
     rows["gap"] = (v - p).abs() / tolerance
+    is_p = rows["quantity"].astype(str).str.contains(P_VALUE) & (p > 0)
+    log_gap = (np.log10(v.clip(lower=1e-300)) - np.log10(p.clip(lower=1e-300))).abs() / P_TOLERANCE
+    rows.loc[is_p, "gap"] = log_gap[is_p]
     rows["status"] = "not testable"
     rows.loc[v.notna() & (rows["gap"] <= 1), "status"] = "reproduced"
     rows.loc[v.notna() & (rows["gap"] > 1), "status"] = "differs"
@@ -140,7 +147,8 @@ def summary_lines(numbers: pd.DataFrame, n_differences: int = 5) -> list[str]:
         "",
         f"A published number counts as reproduced when this run's value lies within {ABS_TOLERANCE} of it (published "
         f"values between -1 and 1: correlations, fractions, AUROC) or within {REL_TOLERANCE:.0%} of it (larger "
-        "values); not testable means this data gave no value for it.",
+        f"values; P values within {P_TOLERANCE:g} order of magnitude); not testable means this data gave no value "
+        "for it.",
         "",
         "| paper | published numbers | reproduced | differ | not testable |",
         "|---|---|---|---|---|",
