@@ -101,7 +101,9 @@ def prediction_table(
             elif row.method in PREDICTION_METHODS and (model, row.target, row.method) not in seen:
                 seen.add((model, row.target, row.method))
                 rows.append((model, "-", row.target, PREDICTION_METHODS[row.method], row.r, row.pb_r))
-    return pd.DataFrame(rows, columns=["model", "input_protocol", "target", "method", "r", "pb_r"])
+    table = pd.DataFrame(rows, columns=["model", "input_protocol", "target", "method", "r", "pb_r"])
+    order = table["method"] != "CDT"  # each model's runs first, then its baselines
+    return table.assign(_b=order).sort_values(["model", "target", "_b"], kind="stable").drop(columns="_b")
 
 
 # --- attention read-outs against the planted truth ---------------------------------------------------------------------
