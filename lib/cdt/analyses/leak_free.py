@@ -103,7 +103,8 @@ def prediction_table(
                 rows.append((model, "-", row.target, PREDICTION_METHODS[row.method], row.r, row.pb_r))
     table = pd.DataFrame(rows, columns=["model", "input_protocol", "target", "method", "r", "pb_r"])
     order = table["method"] != "CDT"  # each model's runs first, then its baselines
-    return table.assign(_b=order).sort_values(["model", "target", "_b"], kind="stable").drop(columns="_b")
+    table = table.assign(_b=order).sort_values(["model", "target", "_b"], kind="stable")
+    return table.drop(columns="_b").reset_index(drop=True)
 
 
 # --- attention read-outs against the planted truth ---------------------------------------------------------------------
