@@ -58,6 +58,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=list(SIZES), default="paper-lite")
     p.add_argument("--reference", action="store_true", help="profile the authors' way instead of ours")
+    p.add_argument("--batch-size", type=int, help="cells per batch (default: the size's)")
     p.add_argument("--steps", type=int, default=1, help="profiled steps (after one warm-up step)")
     p.add_argument("--rows", type=int, default=20, help="operators listed")
     p.add_argument("--threads", type=int)
@@ -68,7 +69,7 @@ def main() -> None:
     preset_name, dims, batch_sizes = SIZES[args.size]
     preset = get_preset(preset_name)
     cfg = replace(CDT2Config.from_preset(preset), **dims)
-    train_cfg = TrainConfig.for_model("cdt2", preset_name, batch_size=batch_sizes[0])
+    train_cfg = TrainConfig.for_model("cdt2", preset_name, batch_size=args.batch_size or batch_sizes[0])
     cell_loci = training_cell_loci(preset)
     screen = Screen(cfg, cell_loci, args.seed)
     device = torch.device("cpu")
