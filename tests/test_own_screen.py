@@ -162,3 +162,17 @@ def test_reproduce_own_needs_a_screen_directory(tmp_path):
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.exit_code == 1 and lines[0] == f"error: {tmp_path}: data directory: no dna.h5, screen_curated.h5ad"
     assert not (tmp_path / "out").exists()
+
+
+def test_own_screen_figures_are_stamped_with_the_screen(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    from cdt.reproduce import Context, DataPaths
+
+    paths = DataPaths(screen="s.h5ad", dna="d.h5", data_dir=str(tmp_path / "my_screen"))
+    ctx = Context(data_source="own", preset="tiny", seed=0, out_dir=str(tmp_path), paths=paths)
+    monkeypatch.setattr("IPython.display.display", lambda fig: None)
+    fig = plt.figure()
+    ctx.show(fig, "panel")
+    assert ctx.source_label == "own screen (my_screen, tiny)" and not ctx.synthetic
+    assert [t.get_text() for t in fig.texts] == ["own screen (my_screen, tiny)"]
+    assert (tmp_path / "figures/panel.png").exists()
