@@ -9,6 +9,8 @@ Colours keep one meaning in every figure (`PALETTE`):
 - ``baseline``: grey, simple predictors and model-free references;
 - ``published``: red, values the papers report (lines, markers, bars) and nothing else;
 - ``truth``: green, what the simulator planted (synthetic data only);
+- ``gradient``: purple, gradient (saliency) results beside attention ones;
+- ``reference``: dark grey, reference lines (y = x, zero, the window centre);
 - ``highlight``: orange, the one gene or protein group a panel is about (the knocked-down gene, the authors'
   clinically relevant proteins);
 - rise / fall after a knockdown: a dark / light shade of the quantity's colour (mRNA teal, protein purple);
@@ -33,6 +35,8 @@ PALETTE = {
     "published": "#c0392b",
     "truth": "#2e7d32",
     "highlight": "#e67e22",
+    "gradient": "#8e44ad",
+    "reference": "#555555",
 }
 SYNTHETIC_MARK = "synthetic data (cdt simulate)"
 REAL_MARK = "real (authors' files)"

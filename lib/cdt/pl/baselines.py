@@ -151,7 +151,7 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
                     [yi] * len(h),
                     marker="*",
                     s=120,
-                    color="#c0392b",
+                    color=PALETTE["highlight"],
                     edgecolor="black",
                     linewidth=0.5,
                     zorder=5,
@@ -166,7 +166,7 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
         if f in set(summary["family"])
     ]
     if highlight is not None:
-        handles.append(Line2D([], [], marker="*", ls="", color="#c0392b", markersize=11, label=highlight))
+        handles.append(Line2D([], [], marker="*", ls="", color=PALETTE["highlight"], markersize=11, label=highlight))
     axes[0, -1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     fig.tight_layout()
     return fig

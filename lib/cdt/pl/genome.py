@@ -63,7 +63,7 @@ def cross_attention_profiles(
         y = row.to_numpy(float)
         ax.plot(kb, y, color="steelblue", lw=1)
         ax.fill_between(kb, y, color="steelblue", alpha=0.3)
-        ax.axvline(0, color=PALETTE["published"], ls="--", lw=1, label="TSS (centre)")
+        ax.axvline(0, color=PALETTE["reference"], ls="--", lw=1, label="TSS (centre)")
         ax.axvline(kb[y.argmax()], color=PALETTE["truth"], ls=":", lw=1.5, label=f"peak ({kb[y.argmax()]:+.1f} kb)")
         ax.axhline(1 / len(y), color="0.4", lw=0.6, ls="-.", label="uniform 1/L")
         _elements(ax, None if elements is None else elements.get(locus), y.max())
@@ -153,7 +153,7 @@ def bin_class_violin(
         body.set_facecolor(CLASS_COLOURS[classes[i]])
         body.set_alpha(0.6)
     parts["cmeans"].set_color("black")
-    parts["cmedians"].set_color(PALETTE["published"])
+    parts["cmedians"].set_color(PALETTE["reference"])
     d = cohens_d.set_index("class")["d_vs_other"]
     labels = [
         f"{c.replace('_', chr(10))}\nn={len(g)}" + (f"\nd={d[c]:.2f}" if c in d and np.isfinite(d[c]) else "")
@@ -329,9 +329,9 @@ def genome_track(track: dict, title: str = "") -> Figure:
     a.fill_between(bins["kb"], bins["attention"], color="steelblue", alpha=0.35)
     a.plot(bins["kb"], bins["attention"], color="steelblue", lw=1)
     for p in peaks.itertuples():
-        a.axvline(p.kb, color=PALETTE["published"] if p.in_top else "0.6", lw=1.2, alpha=0.9)
+        a.axvline(p.kb, color=PALETTE["highlight"] if p.in_top else "0.6", lw=1.2, alpha=0.9)
     a.axvline(0, color="k", ls=":", lw=1)
-    a.plot([], [], color=PALETTE["published"], label=f"CTCF in top 10% attn ({track['k']}/{track['n']})")
+    a.plot([], [], color=PALETTE["highlight"], label=f"CTCF in top 10% attn ({track['k']}/{track['n']})")
     a.plot([], [], color="0.6", label="CTCF, not in top 10%")
     a.legend(loc="upper right", fontsize=8)
     a.set(ylabel="cross-attention\n(normalised)", title=title or f"{track['locus']}: cross-attention and CTCF")
@@ -341,7 +341,7 @@ def genome_track(track: dict, title: str = "") -> Figure:
         peaks["kb"],
         peaks["signal_norm"],
         width=width,
-        color=[PALETTE["published"] if t else "0.6" for t in peaks["in_top"]],
+        color=[PALETTE["highlight"] if t else "0.6" for t in peaks["in_top"]],
     )
     c.set(ylabel="CTCF ChIP-seq", ylim=(0, 1.1))
     if has_el:
@@ -371,7 +371,7 @@ def peak_distance(distances_bp: np.ndarray, summary: Mapping[str, float]) -> Fig
         label=f"within {w:.1f} kb ({summary['frac_within']:.0%}; uniform {summary['uniform_frac_within']:.0%})",
     )
     ax.hist(np.asarray(distances_bp) / 1e3, bins=np.linspace(-half, half, 31), color=PALETTE["CDT"], alpha=0.85)
-    ax.axvline(0, color=PALETTE["published"], ls="--")
+    ax.axvline(0, color=PALETTE["reference"], ls="--")
     ax.set(
         xlabel="attention peak - enhancer centre (kb)",
         ylabel="samples",
@@ -390,7 +390,7 @@ def attention_gradient_overlap(
     k = int(summary["k"])
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4))
     a.hist(overlaps, bins=np.arange(-0.5, k + 1.5), color=PALETTE["CDT"])
-    a.axvline(summary["mean"], color=PALETTE["published"], ls="--", label=f"mean {summary['mean']:.1f}")
+    a.axvline(summary["mean"], color=PALETTE["reference"], ls="--", label=f"mean {summary['mean']:.1f}")
     a.axvline(summary["chance"], color="0.4", ls=":", label=f"chance {summary['chance']:.1f}")
     a.set(xlabel=f"shared bins among the top {k}", ylabel="samples", title="A  attention vs gradient top bins")
     a.legend(fontsize=8)
@@ -398,7 +398,7 @@ def attention_gradient_overlap(
     kb = (np.arange(len(attention)) - centre) * bin_size / 1e3
     ta, tg = np.argsort(-attention)[:k], np.argsort(-gradient)[:k]
     b.bar(kb[ta], 1, width=bin_size / 1e3 * 2, color=PALETTE["CDT"], label="top attention")
-    b.bar(kb[tg], -1, width=bin_size / 1e3 * 2, color=PALETTE["published"], label="top gradient")
+    b.bar(kb[tg], -1, width=bin_size / 1e3 * 2, color=PALETTE["gradient"], label="top gradient")
     b.axhline(0, color="k", lw=0.6)
     b.set(
         xlabel="kb from the enhancer centre",
@@ -430,15 +430,15 @@ def v1_case(
         f"{case['attention_max_over_uniform']:.2f})",
     )
     g = gradient / gradient.sum()
-    b.fill_between(kb, g, color=PALETTE["published"], alpha=0.4)
+    b.fill_between(kb, g, color=PALETTE["gradient"], alpha=0.4)
     b.axvline(
-        case["gradient_peak_kb"], color=PALETTE["published"], lw=1.5, label=f"peak {case['gradient_peak_kb']:+.1f} kb"
+        case["gradient_peak_kb"], color=PALETTE["gradient"], lw=1.5, label=f"peak {case['gradient_peak_kb']:+.1f} kb"
     )
     b.set(ylabel="gradient share", title="B  |d prediction / d DNA| per bin")
     for ax in (a, b):
         for s in case["ctcf_kb"]:
-            ax.axvline(s, color="#e41a1c", ls="--", lw=0.8)
-        ax.plot([], [], color="#e41a1c", ls="--", label="CTCF site")
+            ax.axvline(s, color=PALETTE["highlight"], ls="--", lw=0.8)
+        ax.plot([], [], color=PALETTE["highlight"], ls="--", label="CTCF site")
         ax.axvline(0, color="k", ls=":", lw=0.8)
         ax.legend(fontsize=8, loc="upper right")
         ax.set_xlim(kb[0], kb[-1])
@@ -448,7 +448,7 @@ def v1_case(
     c.axvspan(kb[0], kb[-1], color="0.9")
     c.plot([0], [0], "s", color=PALETTE["truth"], ms=9, label="enhancer")
     c.plot([case["attention_peak_kb"]], [0], "v", color=PALETTE["CDT"], ms=9, label="attention peak")
-    c.plot([case["gradient_peak_kb"]], [0], "^", color=PALETTE["published"], ms=9, label="gradient peak")
+    c.plot([case["gradient_peak_kb"]], [0], "^", color=PALETTE["gradient"], ms=9, label="gradient peak")
     c.annotate(case["target_gene"], (tss, 0), xytext=(tss, 0.5), ha="center", arrowprops={"arrowstyle": "->"})
     c.set(
         xlim=(lo, hi),
@@ -488,7 +488,7 @@ def pair_contact(
     b.scatter(ok["distance_kb"], ok[kind], color=PALETTE["CDT"], s=20)
     if highlight is not None and highlight in set(ok["pair"]):
         h = ok[ok["pair"] == highlight]
-        b.scatter(h["distance_kb"], h[kind], color=PALETTE["published"], s=60, label=highlight, zorder=3)
+        b.scatter(h["distance_kb"], h[kind], color=PALETTE["highlight"], s=60, label=highlight, zorder=3)
         b.legend(fontsize=8)
     b.axhline(1, color="0.4", ls="--")
     b.set(

@@ -20,9 +20,9 @@ from matplotlib.patches import Circle, Patch
 
 from cdt.pl import PALETTE
 
-ROLE_COLOURS = {"hub": "#e74c3c", "downstream": "#3498db", "upstream": "#e67e22", "bidirectional": "#9b59b6"}
+ROLE_COLOURS = {"hub": "#000000", "downstream": "#3498db", "upstream": "#e67e22", "bidirectional": "#9b59b6"}
 LIBRARY_COLOURS = {
-    "GO_Biological_Process": "#e74c3c",
+    "GO_Biological_Process": "#16a085",
     "GO_Molecular_Function": "#e67e22",
     "GO_Cellular_Component": "#9b59b6",
     "KEGG": "#27ae60",
@@ -99,8 +99,8 @@ def attention_heatmap(sub: pd.DataFrame, query: str) -> Figure:
     ax.grid(False)
     q = list(sub.index).index(query)
     for lo in (q - 0.5, q + 0.5):
-        ax.axhline(lo, color="red", lw=1.5)
-        ax.axvline(lo, color="red", lw=1.5)
+        ax.axhline(lo, color=PALETTE["highlight"], lw=1.5)
+        ax.axvline(lo, color=PALETTE["highlight"], lw=1.5)
     ax.set(
         xlabel="target gene (key)",
         ylabel="source gene (query)",
@@ -129,7 +129,7 @@ def cell_variation(
     )
     fig.colorbar(im, ax=a, fraction=0.046, pad=0.04, label="Pearson r")
     v = variable.iloc[::-1]
-    b.barh(v.index, v.to_numpy(), color="coral")
+    b.barh(v.index, v.to_numpy(), color=PALETTE["CDT"])
     b.set(xlabel="variance of attention across cells", title="most variable targets")
     b.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
@@ -257,7 +257,7 @@ def gradient_scatter(
     ax.scatter(x, y, s=10, color="#999999", alpha=0.5, rasterized=True, label=f"genes (n={len(scores)})")
     slope, icpt = np.polyfit(x, y, 1)
     grid = np.linspace(0, 1.05 * x.max(), 50)
-    ax.plot(grid, icpt + slope * grid, ls="--", color=PALETTE["published"], alpha=0.6)
+    ax.plot(grid, icpt + slope * grid, ls="--", color=PALETTE["reference"], alpha=0.6, label="least-squares line")
     top = scores["gradient_importance"].nlargest(n_label).index
     ax.scatter(
         scores.loc[top, "effect"],

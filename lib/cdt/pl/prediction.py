@@ -23,7 +23,7 @@ RUN_COLOURS = ("#1f4e79", "#e67e22", "#000000", "#8e44ad", "#16a085")  # runs; r
 
 def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     lim = 1.05 * float(np.nanmax(np.abs(np.concatenate([np.ravel(x), np.ravel(y)])))) or 1.0
-    ax.plot([-lim, lim], [-lim, lim], ls="--", lw=0.8, color=PALETTE["published"])
+    ax.plot([-lim, lim], [-lim, lim], ls="--", lw=0.8, color=PALETTE["reference"])
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
@@ -78,7 +78,7 @@ def pred_vs_actual(pred: np.ndarray, target: np.ndarray, stats: Mapping[str, flo
     hb = a.hexbin(t, p, gridsize=80, cmap="viridis", mincnt=1, norm=LogNorm())
     fig.colorbar(hb, ax=a, label="count")
     lo, hi = float(t.min()), float(t.max())
-    a.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["published"])
+    a.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["reference"])
     a.set(
         xlabel="actual log2FC",
         ylabel="predicted log2FC",
@@ -87,7 +87,7 @@ def pred_vs_actual(pred: np.ndarray, target: np.ndarray, stats: Mapping[str, flo
     )
     res = p - t
     b.hist(res, bins=100, density=True, color="steelblue", alpha=0.75)
-    b.axvline(0, ls="--", color=PALETTE["published"], lw=0.8)
+    b.axvline(0, ls="--", color=PALETTE["reference"], lw=0.8)
     b.set(
         xlabel="residual (predicted - actual)",
         ylabel="density",
@@ -150,8 +150,8 @@ def pseudobulk_overlay(
 def trans_profile(profile: pd.DataFrame, gene: str, r: float) -> Figure:
     """Observed and predicted cell-mean profiles over genes sorted by the observed value (CDT-II Fig 3C)."""
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(profile["rank"], profile["observed"], color="steelblue", lw=0.9, alpha=0.8, label="observed")
-    ax.plot(profile["rank"], profile["predicted"], color="coral", lw=0.9, alpha=0.8, label="predicted")
+    ax.plot(profile["rank"], profile["observed"], color="k", lw=0.9, alpha=0.8, label="observed")
+    ax.plot(profile["rank"], profile["predicted"], color=PALETTE["CDT"], lw=0.9, alpha=0.8, label="predicted")
     ax.axhline(0, color="0.5", ls="--", lw=0.7)
     own = profile[profile["is_self"]]
     if len(own):
@@ -234,7 +234,7 @@ def v1_scatter(pairs: pd.DataFrame, stats: Mapping[str, float]) -> Figure:
     ax.scatter(pairs["observed"], pairs["predicted"], s=10, alpha=0.5, color=PALETTE["CDT"], linewidths=0)
     lo = float(min(pairs["observed"].min(), pairs["predicted"].min()))
     hi = float(max(pairs["observed"].max(), pairs["predicted"].max()))
-    ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["published"])
+    ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["reference"])
     ax.set(
         xlabel="observed beta",
         ylabel="predicted beta",
@@ -247,7 +247,7 @@ def v1_scatter(pairs: pd.DataFrame, stats: Mapping[str, float]) -> Figure:
 def v1_history(history: pd.DataFrame, best_epoch: int, loss_name: str = "Huber loss") -> Figure:
     """(B) loss per epoch and (C) Pearson r per epoch, train vs val; star at the best epoch (CDT v1 Fig 2B/C)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for s, c in (("train", "#1f77b4"), ("val", "#d62728")):
+    for s, c in (("train", PALETTE["CDT"]), ("val", RUN_COLOURS[1])):
         a.plot(history["epoch"], history[f"{s}_loss"], marker="o", ms=3, color=c, label=s)
         b.plot(history["epoch"], history[f"{s}_r"], marker="o", ms=3, color=c, label=s)
     best = history[history["epoch"] == best_epoch]
