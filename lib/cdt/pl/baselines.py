@@ -36,6 +36,23 @@ METHOD_COLOURS = {
     "zero": "#d5d8dc",
 }
 METHOD_LABELS = {**BASELINE_LABELS, "mean (trainer)": "mean training effect (trainer)"}
+EDGE_LABELS = {  # edge scores (`cdt.baselines.edge_scores`) in words
+    "attention_row": "attention: what the gene attends to",
+    "attention_column": "attention: what attends to the gene",
+    "cross_attention_similarity": "similar DNA->RNA attention",
+    "jacobian_row": "gradient (Jacobian row)",
+    "jacobian_column": "gradient (Jacobian column)",
+    "spearman_ntc": "|Spearman|, control cells",
+    "spearman_perturbed": "|Spearman|, perturbed cells",
+    "mean": "gene's mean expression",
+    "variance": "gene's expression variance",
+    "dropout": "gene's dropout rate",
+}
+TARGET_LABELS = {
+    "DE": "observed DE genes",
+    "truth_direct": "planted direct targets",
+    "truth_downstream": "planted downstream genes",
+}
 CONDITION_COLOURS = {"intact": "#000000", "top": "#d35400", "bottom": "#2e86c1", "random": "#7f8c8d"}
 
 
@@ -157,8 +174,8 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
                     zorder=5,
                 )
         _chance(ax, horizontal=False)
-        ax.set_yticks(y, order)
-        ax.set(title=target, xlabel="AUROC per perturbation", xlim=(0, 1))
+        ax.set_yticks(y, [EDGE_LABELS.get(m, m) for m in order])
+        ax.set(title=TARGET_LABELS.get(target, target), xlabel="AUROC per perturbation", xlim=(0, 1))
     axes[0, 0].invert_yaxis()
     handles = [
         Line2D([], [], marker="s", ls="", color=c, label=f)
@@ -211,7 +228,7 @@ def head_ablation(tables: Mapping[str, pd.DataFrame]) -> Figure:
         for ax, col, name, ylabel in zip(
             row,
             ("delta_r", "delta_pb_r", "embedding_cos_mean"),
-            ("change in r", "change in pseudo-bulk r", "how far the cell embedding moved"),
+            ("change in r", "change in pseudo-bulk r", "embedding shift"),
             ("r ablated - r intact", "pseudo-bulk r ablated - intact", "cosine distance to intact embedding"),
             strict=True,
         ):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from adjustText import adjust_text
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -83,13 +84,14 @@ def protein_scatter(
             label=f"NTC-mean protein input (r = {control_r:.3f})",
         )
         ys.append(c["predicted"].to_numpy())
+    labels = []
     for _, row in e.reindex(e["actual"].abs().sort_values(ascending=False).index[:n_label]).iterrows():
         label = (
             row["protein"]
             if row["gene"] in (row["protein"], None) or pd.isna(row["gene"])
             else f"{row['protein']} ({row['gene']})"
         )
-        ax.annotate(label, (row["actual"], row["predicted"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        labels.append(ax.text(row["actual"], row["predicted"], label, fontsize=8))
     _diagonal(ax, e["actual"].to_numpy(), np.concatenate(ys))
     ax.set(
         xlabel="actual mean change (DSB)",
@@ -98,6 +100,7 @@ def protein_scatter(
     )
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
+    adjust_text(labels, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})  # no two names overlap
     return fig
 
 

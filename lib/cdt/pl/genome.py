@@ -18,12 +18,12 @@ from matplotlib.patches import Patch
 
 from cdt.pl import NA_COLOUR, PALETTE
 
-MARK_COLOURS = {"DNase": "#984ea3", "CTCF": "#e41a1c", "H3K4me3": "#377eb8", "H3K27ac": "#ff7f00", "H3K4me1": "#4daf4a"}
+MARK_COLOURS = {"DNase": "#984ea3", "CTCF": "#a65628", "H3K4me3": "#377eb8", "H3K27ac": "#ff7f00", "H3K4me1": "#4daf4a"}
 CLASS_COLOURS = {
     "promoter": "#377eb8",
     "active_enhancer": "#ff7f00",
     "enhancer": "#ffbf80",
-    "CTCF": "#e41a1c",
+    "CTCF": "#a65628",
     "open": "#984ea3",
     "other": "#cccccc",
 }
@@ -314,7 +314,7 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
 
 
 def genome_track(track: dict, title: str = "") -> Figure:
-    """CDT-III Figs 7/8: attention / max with CTCF peak lines (red in the top 10%), the CTCF signal, and the planted
+    """CDT-III Figs 7/8: attention / max with CTCF peak lines (coloured in the top 10%), the CTCF signal, and the planted
     elements when the track carries them."""
     has_el = "elements" in track
     fig, axes = plt.subplots(
@@ -329,9 +329,9 @@ def genome_track(track: dict, title: str = "") -> Figure:
     a.fill_between(bins["kb"], bins["attention"], color="steelblue", alpha=0.35)
     a.plot(bins["kb"], bins["attention"], color="steelblue", lw=1)
     for p in peaks.itertuples():
-        a.axvline(p.kb, color=PALETTE["highlight"] if p.in_top else "0.6", lw=1.2, alpha=0.9)
+        a.axvline(p.kb, color=MARK_COLOURS["CTCF"] if p.in_top else "0.6", lw=1.2, alpha=0.9)
     a.axvline(0, color="k", ls=":", lw=1)
-    a.plot([], [], color=PALETTE["highlight"], label=f"CTCF in top 10% attn ({track['k']}/{track['n']})")
+    a.plot([], [], color=MARK_COLOURS["CTCF"], label=f"CTCF in top 10% attn ({track['k']}/{track['n']})")
     a.plot([], [], color="0.6", label="CTCF, not in top 10%")
     a.legend(loc="upper right", fontsize=8)
     a.set(ylabel="cross-attention\n(normalised)", title=title or f"{track['locus']}: cross-attention and CTCF")
@@ -341,7 +341,7 @@ def genome_track(track: dict, title: str = "") -> Figure:
         peaks["kb"],
         peaks["signal_norm"],
         width=width,
-        color=[PALETTE["highlight"] if t else "0.6" for t in peaks["in_top"]],
+        color=[MARK_COLOURS["CTCF"] if t else "0.6" for t in peaks["in_top"]],
     )
     c.set(ylabel="CTCF ChIP-seq", ylim=(0, 1.1))
     if has_el:
@@ -437,8 +437,8 @@ def v1_case(
     b.set(ylabel="gradient share", title="B  |d prediction / d DNA| per bin")
     for ax in (a, b):
         for s in case["ctcf_kb"]:
-            ax.axvline(s, color=PALETTE["highlight"], ls="--", lw=0.8)
-        ax.plot([], [], color=PALETTE["highlight"], ls="--", label="CTCF site")
+            ax.axvline(s, color=MARK_COLOURS["CTCF"], ls="--", lw=0.8)
+        ax.plot([], [], color=MARK_COLOURS["CTCF"], ls="--", label="CTCF site")
         ax.axvline(0, color="k", ls=":", lw=0.8)
         ax.legend(fontsize=8, loc="upper right")
         ax.set_xlim(kb[0], kb[-1])

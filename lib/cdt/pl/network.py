@@ -318,7 +318,7 @@ def attention_maps_grid(maps: Mapping[str, np.ndarray], gene: str, max_genes: in
         ax.set_title(f"{MAP_TITLES.get(name, name)}\n{a.shape[0]:,} x {a.shape[1]:,}{cut}", fontsize=10)
         rows, cols = MAP_AXES.get(name, ("query", "key"))
         ax.set(ylabel=rows, xlabel=cols)
-        clipped = " (clipped at the 99th percentile)" if vmax is not None else ""
+        clipped = " (capped at 99th pct.)" if vmax is not None else ""
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=f"mean attention weight{clipped}")
     for ax in axes.flat[n:]:
         ax.axis("off")
