@@ -130,7 +130,7 @@ def per_perturbation(per: pd.DataFrame, methods: Sequence[str]) -> Figure:
                 color=colour,
                 marker=markers.get(m, "o"),
                 s=42,
-                label=m,
+                label=METHOD_LABELS.get(m, m),
                 edgecolor="white",
                 linewidth=0.5,
             )
@@ -211,7 +211,7 @@ def incremental_forest(tables: Mapping[str, pd.DataFrame]) -> Figure:
             capsize=3,
         )
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
-        ax.set_yticks(y, t["added"])
+        ax.set_yticks(y, [EDGE_LABELS.get(m, m) for m in t["added"]])
         base = float(t["auroc_base"].iloc[0]) if len(t) else float("nan")
         ax.set(title=f"{metric}: base AUROC {base:.3f}", xlabel="AUROC(base + score) - AUROC(base)")
     axes[0, 0].invert_yaxis()
