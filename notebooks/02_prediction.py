@@ -37,7 +37,7 @@ data_source = "synthetic"
 data_dir = ""
 runs_dir = "../runs"
 out_dir = "../paper"
-preset = "mini"
+preset = ""  # empty: the last `cdt reproduce` preset, else tiny (minutes from nothing)
 seed = 0
 protocol = "paper"
 
@@ -51,7 +51,17 @@ from cdt.reproduce import open_notebook
 from cdt.train import open_run
 from IPython.display import Markdown, display
 
-ctx, nums = open_notebook("02_prediction", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
+ctx, nums = open_notebook(
+    "02_prediction",
+    data_source,
+    data_dir,
+    runs_dir,
+    out_dir,
+    preset,
+    seed,
+    protocol,
+    models=["cdt2", "cdt3", "cdt3_single", "cdt1"],
+)
 runs = {k: open_run(v) for k, v in ctx.runs.items()}
 display(
     Markdown(

@@ -37,7 +37,7 @@ data_source = "synthetic"
 data_dir = ""
 runs_dir = "../runs"
 out_dir = "../paper"
-preset = "mini"
+preset = ""  # empty: the last `cdt reproduce` preset, else tiny (minutes from nothing)
 seed = 0
 protocol = "paper"
 
@@ -56,7 +56,9 @@ from cdt.train import open_run
 from IPython.display import Markdown, display
 
 started = time.perf_counter()
-ctx, nums = open_notebook("04_rna_module", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
+ctx, nums = open_notebook(
+    "04_rna_module", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, models=["cdt2"]
+)
 GENE = "GFI1B"
 screen = read_screen(ctx.paths.screen)
 run = open_run(ctx.runs["cdt2"])

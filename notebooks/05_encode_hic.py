@@ -39,7 +39,7 @@ data_source = "synthetic"
 data_dir = ""
 runs_dir = "../runs"
 out_dir = "../paper"
-preset = "mini"
+preset = ""  # empty: the last `cdt reproduce` preset, else tiny (minutes from nothing)
 seed = 0
 protocol = "paper"
 
@@ -63,7 +63,9 @@ from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls
 started = time.perf_counter()
-ctx, nums = open_notebook("05_encode_hic", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
+ctx, nums = open_notebook(
+    "05_encode_hic", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, models=["cdt2", "cdt3", "cdt1"]
+)
 p = ctx.paths
 have_encode, have_hic = p.encode_dir is not None, p.hic is not None
 have_cdt3, have_v1 = "cdt3" in ctx.runs, "cdt1" in ctx.runs and p.v1_pairs is not None

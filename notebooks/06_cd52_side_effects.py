@@ -40,7 +40,7 @@ data_source = "synthetic"
 data_dir = ""
 runs_dir = "../runs"
 out_dir = "../paper"
-preset = "mini"
+preset = ""  # empty: the last `cdt reproduce` preset, else tiny (minutes from nothing)
 seed = 0
 protocol = "paper"
 
@@ -57,7 +57,9 @@ from cdt.train import open_run
 from IPython.display import Markdown, display
 
 torch.set_num_threads(1)  # small models on shared cores: one thread avoids oversubscription stalls
-ctx, nums = open_notebook("06_cd52_side_effects", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
+ctx, nums = open_notebook(
+    "06_cd52_side_effects", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol, models=["cdt3"]
+)
 PERT = "CD52"  # the knocked-down gene (held out from training)
 FIRST_N = 30  # perturbed-cell gradients: the authors' first 30 CD52 cells in file order (None = all cells)
 

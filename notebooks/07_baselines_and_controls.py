@@ -41,7 +41,7 @@ data_source = "synthetic"
 data_dir = ""
 runs_dir = "../runs"
 out_dir = "../paper"
-preset = "mini"
+preset = ""  # empty: the last `cdt reproduce` preset, else tiny (minutes from nothing)
 seed = 0
 protocol = "paper"
 
@@ -59,7 +59,17 @@ from cdt.reproduce import open_notebook
 from cdt.train import open_run
 from IPython.display import Markdown, display
 
-ctx, nums = open_notebook("07_baselines_and_controls", data_source, data_dir, runs_dir, out_dir, preset, seed, protocol)
+ctx, nums = open_notebook(
+    "07_baselines_and_controls",
+    data_source,
+    data_dir,
+    runs_dir,
+    out_dir,
+    preset,
+    seed,
+    protocol,
+    models=["cdt2", "cdt3", "cdt1"],
+)
 BP = "Beyond the papers"
 screen = read_screen(ctx.paths.screen)
 dna = ctx.paths.dna
