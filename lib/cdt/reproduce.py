@@ -404,7 +404,7 @@ def open_context(
     *,
     models: Sequence[str] | None = None,
 ) -> Context:
-    """Get the data and every model a notebook needs (cached), and save the context.
+    """Get the data and every model a notebook needs (cached); save the context when all models were asked for.
 
     A notebook opened on its own calls this too, so it runs without `cdt reproduce` having run;
     finished simulations and training runs are reused, unfinished runs resume. On real data the
@@ -440,6 +440,7 @@ def open_context(
             console.print(f"[yellow]preset {preset!r} does not fit the real data; using {fitted!r}[/yellow]")
         preset = fitted
     timings["data"] = time.perf_counter() - t0
+    whole = models is None  # a notebook that asks for some models leaves the reproduction's saved context alone
     ctx = Context(data_source=data_source, preset=preset, seed=seed, out_dir=str(out_dir), paths=paths)
     if data_source == "own":
         models, ctx.skipped = own_models(paths, models)
@@ -448,7 +449,8 @@ def open_context(
         ctx.weights = {k: f"trained here ({Path(v).name})" for k, v in ctx.runs.items()}
     else:
         real_models(ctx, Path(runs_dir), protocol, timings, train_missing)
-    ctx.save()
+    if whole:
+        ctx.save()
     return ctx
 
 
