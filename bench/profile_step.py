@@ -3,7 +3,8 @@
 Runs the steps of `train_step.py` (ours as `cdt train` runs it, or the authors' way with `--reference`) under
 `torch.profiler` and prints the operators with the most self time and each top-level module's forward time (its
 backward runs in the autograd engine and is counted under the operators; the VCE poolings run inside `_nuclear` and
-are not listed).
+are not listed; the reference calls its blocks' parts directly, so for it only the projector and the RNA encoder
+are listed).
 
     python bench/profile_step.py --size paper-lite              # ours
     python bench/profile_step.py --size paper-lite --reference  # the authors' way
