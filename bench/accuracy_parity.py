@@ -24,12 +24,10 @@ import numpy as np
 import torch
 from cdt.reproduce import get_synthetic_data
 from cdt.train import DataFiles, TrainConfig, train
+from cdt.train.config import PLAIN_TRAINING
 from common import choose_threads, load_average
 
-PATHS = {  # name -> TrainConfig changes
-    "fast (cdt train default)": {},
-    "authors' path": {"fast_dropout": False, "locus_run": 1, "fused_adamw": False, "bf16": False},
-}
+PATHS = {"fast (cdt train default)": {}, "authors' path": PLAIN_TRAINING}  # name -> TrainConfig changes
 
 
 def main() -> None:

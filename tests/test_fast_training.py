@@ -11,7 +11,7 @@ from cdt.config import get_preset
 from cdt.models import CDT2, CDT2Config
 from cdt.models.blocks import attention_with_dropout, cheap_dropout, keep_mask, set_fast_dropout
 from cdt.train import loop
-from cdt.train.config import TrainConfig
+from cdt.train.config import PLAIN_TRAINING, TrainConfig
 from cdt.train.loop import bf16_autocast, locus_run_batches
 
 
@@ -107,3 +107,26 @@ def test_bf16_autocast_only_with_bf16_units(monkeypatch):
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
     with bf16_autocast(cpu, enabled=False):
         assert not torch.is_autocast_enabled("cpu")
+
+
+@pytest.mark.parametrize(("flag", "plain"), [([], False), (["--no-fast"], True)])
+def test_cli_no_fast_trains_the_plain_way(monkeypatch, tmp_path, flag, plain):
+    import cdt.train
+    from cdt.cli import app
+    from typer.testing import CliRunner
+
+    seen = []
+
+    def fake_train(cfg, files, runs_dir, progress=True):
+        seen.append(cfg)
+        raise RuntimeError("stop after the configuration")
+
+    monkeypatch.setattr(cdt.train, "train", fake_train)
+    args = ["train", "--model", "cdt2", "--preset", "tiny", "--data", str(tmp_path), *flag]
+    result = CliRunner().invoke(app, args)
+    assert str(result.exception) == "stop after the configuration"
+    cfg = seen[0]
+    switches = {k: getattr(cfg, k) for k in PLAIN_TRAINING}
+    assert switches == (
+        PLAIN_TRAINING if plain else {"fast_dropout": True, "locus_run": 4, "fused_adamw": True, "bf16": True}
+    )

@@ -294,6 +294,11 @@ def train(
         help="CDT-II/III input: cell (each cell's own RNA/protein, as the papers), control (a random NTC cell's, "
         "drawn afresh each epoch: only the DNA tells the perturbation) or ntc-mean (the NTC mean profile).",
     ),
+    fast: bool = typer.Option(
+        True,
+        help="Speed switches: cells of a locus in runs (DNA branch once per locus), cheaper CPU dropout, fused AdamW, "
+        "bf16 where the hardware has bf16 units. --no-fast trains the plain way; eval outputs are the same.",
+    ),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
     """Train a model (resumes an unfinished run, reuses a finished one); under torchrun: DistributedDataParallel."""
@@ -301,6 +306,7 @@ def train(
 
     from cdt.train import DataFiles, TrainConfig
     from cdt.train import train as run
+    from cdt.train.config import PLAIN_TRAINING
 
     if (screen is None) != (dna is None) or (screen is not None and data is not None):
         raise typer.BadParameter("give either --data DIR or both --screen FILE and --dna FILE", param_hint="--data")
@@ -321,6 +327,8 @@ def train(
         changes["epochs"] = epochs
     if micro_batch is not None:
         changes["micro_batch"] = micro_batch
+    if not fast:
+        changes.update(PLAIN_TRAINING)
     try:
         cfg = TrainConfig.for_model(model, preset, **changes)
     except ValueError as e:

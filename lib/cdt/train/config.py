@@ -47,6 +47,11 @@ class Phase:
         return "max" if self.monitor.endswith("_r") else "min"
 
 
+# the speed switches set to train the plain way (`cdt train --no-fast`): plain shuffle, PyTorch's dropout and
+# attention, the default AdamW, float32
+PLAIN_TRAINING: dict[str, object] = {"fast_dropout": False, "locus_run": 1, "fused_adamw": False, "bf16": False}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run (its hash names the run directory)."""
