@@ -76,7 +76,8 @@ class TrainConfig:
     # speed (none changes the model's function; the eval-mode outputs of given weights are the same either way):
     bf16: bool = True  # autocast to bfloat16 on CUDA and on CPUs with bf16 matrix units (AMX, AVX512-bf16)
     fast_dropout: bool = True  # CPU: dropout masks from 32 random bits, attention dropout without the -inf checks
-    locus_run: int = 4  # CDT-II/III: cells of one locus drawn in runs of this many (DNA branch once per locus); 1: off
+    # CDT-II/III, single process: cells of one locus drawn in runs of this many (DNA branch once per locus); 1: off
+    locus_run: int = 4
     fused_adamw: bool = True  # AdamW's fused kernel (CPU and CUDA)
     compile: bool = False  # torch.compile the training forward (pays on GPUs; compiling takes minutes on a small CPU)
     # cell: each cell's own RNA/protein; control: a random NTC cell's (fresh per epoch); ntc-mean: the NTC mean
