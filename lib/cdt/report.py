@@ -295,7 +295,7 @@ body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
 .card td, .card th { border-top: 1px solid #eee; padding: 2px; text-align: left; }
 .source { color: #555; }
 tr.reproduced td:last-child { color: #2e7d32; }
-tr.differs td:last-child { color: #c62828; }
+tr.differs td:last-child { color: #b35806; font-weight: bold; }
 table { border-collapse: collapse; }
 th, td { padding: 2px 6px; }
 """
