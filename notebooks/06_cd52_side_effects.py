@@ -407,11 +407,12 @@ if ready and ctx.paths.truth_dir:
     save_table(tt, "cdt3_truth_cd52_protein_wiring", ctx.out_dir)
     save_table(a.side_effect_truth(effects, links), "cdt3_truth_side_effect_links", ctx.out_dir)
     ctx.show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
+    precision = f"precision {ts['precision']:.2f}" if ts["n_predicted"] else "no protein predicted, no precision"
     nums.add(
         key=("CDT-III", "truth", "planted CD52 effects recovered by predicted side-effect proteins"),
         value=ts["recall"],
         file="cdt3_truth_cd52_protein_wiring.png",
-        note=f"{ts['n_shared']}/{ts['n_planted']} planted, {ts['n_predicted']} predicted; precision {ts['precision']:.2f}",
+        note=f"{ts['n_shared']}/{ts['n_planted']} planted, {ts['n_predicted']} predicted; {precision}",
     )
     nums.add(
         key=("CDT-III", "truth", "planted proteins with the planted direction predicted"),
@@ -431,7 +432,7 @@ if ready and ctx.paths.truth_dir:
         Markdown(f"""
 {ts["n_planted"]} of {ts["n_expressed"]} expressed proteins carry a planted CD52 effect. The model predicts a change
 above 0.1 DSB for {ts["n_predicted"]} proteins, {ts["n_shared"]} of them planted (recall {ts["recall"]:.2f},
-precision {ts["precision"]:.2f}). The planted direction is predicted for {ts["n_planted_direction_predicted"]}/
+{precision}). The planted direction is predicted for {ts["n_planted_direction_predicted"]}/
 {ts["n_planted"]} planted proteins (measured data: {ts["n_planted_direction_measured"]}/{ts["n_planted"]}; with the
 measured proteins hidden: {ts_c["n_planted_direction_predicted"]}/{ts["n_planted"]}). The NTC-mean gradient has the
 planted sign for {ts["gradient_ntc_mean_sign_matches_weight"]}/{ts["n_planted"]} planted proteins (chance, from the
