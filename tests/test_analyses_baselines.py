@@ -342,3 +342,16 @@ def test_versus_and_compare_methods_wording():
     tab = pd.DataFrame({"method": ["x", "y"], "target": "network", "auroc": [0.9, 0.6]})
     assert ab.compare_methods(tab, "x", "y", "network", "X") == "X AUROC 0.900 vs y 0.600 (X higher)"
     assert ab.compare_methods(tab, "x", "z", "network").endswith("(not comparable)")
+
+
+def test_has_ntc_cells_needs_two_control_cells():
+    import anndata as ad
+
+    def screen(kinds):
+        return ad.AnnData(
+            np.zeros((len(kinds), 2)), obs=pd.DataFrame({"kind": kinds}, index=[f"c{i}" for i in range(len(kinds))])
+        )
+
+    assert ab.has_ntc_cells(screen(["TSS", "NTC", "NTC"]))
+    assert not ab.has_ntc_cells(screen(["TSS", "NTC"]))
+    assert not ab.has_ntc_cells(screen(["TSS", "TSS"]))

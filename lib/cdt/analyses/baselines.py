@@ -273,6 +273,14 @@ def v1_comparison(run: Any) -> pd.DataFrame:
 # --- cells and perturbations --------------------------------------------------------------------------------------------
 
 
+def has_ntc_cells(screen: ad.AnnData) -> bool:
+    """Whether the screen holds the NTC cells (two or more) that DE labels and gene-level features are computed from.
+
+    The authors' published files carry only NTC mean profiles, so the edge benchmarks cannot be scored on them.
+    """
+    return int((screen.obs["kind"].astype(str) == "NTC").sum()) >= 2
+
+
 def perturbed_genes(screen: ad.AnnData, kinds: Sequence[str] = ("TSS",), min_cells: int = 2) -> list[str]:
     """Perturbations of `kinds` whose target is a gene of the screen, with at least `min_cells` cells (sorted)."""
     obs = screen.obs
