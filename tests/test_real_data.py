@@ -194,7 +194,7 @@ def test_report_lists_files_weights_and_skipped_models(tmp_path):
     assert "## Models not run\n\n- skipped CDT v1: not run\n" in text
 
 
-@pytest.mark.slow
+@pytest.mark.realdims
 def test_reproduce_on_the_authors_files_at_real_dimensions(tmp_path):
     data = tmp_path / "authors"
     write_authors_files(data, cells_per_target=2)
