@@ -109,24 +109,7 @@ for row in prediction.itertuples(index=False):
 # top-N of its observed knockdown effect, and the share of planted targets among them.
 
 # %%
-readouts = pd.concat(
-    [
-        lf.attention_readouts(
-            run,
-            screen,
-            p.dna,
-            p.truth_dir,
-            encode_dir=p.encode_dir,
-            hic_path=p.hic,
-            n_cells=n_cells,
-            seed=seed,
-        ).assign(run=label, input_protocol=run.config.input_protocol)
-        for label, run in runs.items()
-    ]
-    if p.truth_dir
-    else [],
-    ignore_index=True,
-)
+readouts = lf.readouts_table(runs, screen, p, n_cells=n_cells, seed=seed)
 if len(readouts):
     ctx.table(readouts, "leak_free_attention_readouts")
     ctx.show(pf.readout_dots(readouts), "leak_free_attention_readouts")

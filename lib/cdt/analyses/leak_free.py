@@ -394,6 +394,29 @@ def leak_free_runs(
     return LeakFreeRuns(runs, seconds)
 
 
+def readouts_table(runs: dict[str, Any], screen: ad.AnnData, paths: Any, *, n_cells: int, seed: int) -> pd.DataFrame:
+    """`attention_readouts` of every run (label -> loaded run) with run and input_protocol columns; empty when the
+    data have no planted truth (`paths.truth_dir` unset)."""
+    if not paths.truth_dir:
+        return pd.DataFrame()
+    return pd.concat(
+        [
+            attention_readouts(
+                run,
+                screen,
+                paths.dna,
+                paths.truth_dir,
+                encode_dir=paths.encode_dir,
+                hic_path=paths.hic,
+                n_cells=n_cells,
+                seed=seed,
+            ).assign(run=label, input_protocol=run.config.input_protocol)
+            for label, run in runs.items()
+        ],
+        ignore_index=True,
+    )
+
+
 def seed_tables(
     paths: Any,
     runs_dir: str | os.PathLike,
@@ -408,22 +431,9 @@ def seed_tables(
     'prediction' and 'readouts' (with run and input_protocol columns), 'controls', and 'seconds' per run."""
     trained = leak_free_runs(paths.screen, paths.dna, runs_dir, preset=preset, seed=seed, models=models, epochs=epochs)
     screen = read_screen(paths.screen)
-    readouts = [
-        attention_readouts(
-            run,
-            screen,
-            paths.dna,
-            paths.truth_dir,
-            encode_dir=paths.encode_dir,
-            hic_path=paths.hic,
-            n_cells=n_cells,
-            seed=seed,
-        ).assign(run=label, input_protocol=run.config.input_protocol)
-        for label, run in trained.runs.items()
-    ]
     return {
         "prediction": prediction_table(screen, paths.dna, trained.runs),
-        "readouts": pd.concat(readouts, ignore_index=True),
+        "readouts": readouts_table(trained.runs, screen, paths, n_cells=n_cells, seed=seed),
         "controls": positive_controls(screen, paths.dna, paths.truth_dir),
         "seconds": pd.DataFrame({"run": list(trained.seconds), "seconds": list(trained.seconds.values())}),
     }
