@@ -18,7 +18,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
 from reference import ReferenceCDT2, ReferenceTrainer, reference_maps  # noqa: E402
-from reproduce_time import STAGE, log_stage_times, read_stage_times  # noqa: E402
+from reproduce_time import STAGE, group_times, log_stage_times, read_stage_times  # noqa: E402
 
 
 def test_reference_matches_cdt2_per_locus_input():
@@ -71,6 +71,13 @@ def test_reproduce_time_reads_the_reports_stage_table(tmp_path):
     preset, times = read_stage_times(tmp_path / "REPORT.md")
     assert preset == "mini"
     assert times == pytest.approx({"data": 61.2, "train cdt2": 120.0, "01_ablation": 33.5, "total": 214.8}, abs=0.051)
+
+
+def test_reproduce_time_counts_side_by_side_stages_by_their_wall_time():
+    sequential = {"data": 10.0, "train cdt2": 100.0, "train cdt1": 50.0, "01_ablation": 30.0, "02_prediction": 20.0}
+    assert group_times(sequential) == {"data": 10.0, "training": 150.0, "notebooks": 50.0}
+    side_by_side = {**sequential, "training": 110.0, "notebooks": 35.0}
+    assert group_times(side_by_side) == {"data": 10.0, "training": 110.0, "notebooks": 35.0}
 
 
 def test_reproduce_time_names_a_report_without_timings(tmp_path):
