@@ -58,6 +58,7 @@ from cdt.data.dnastore import DNAStore
 from cdt.data.screen import read_screen
 from cdt.train import DataFiles, TrainConfig, load_run, train
 from cdt.train.data import protocol_inputs, split_roles
+from cdt.train.jobs import job_pool, side_by_side
 
 PREDICTION_METHODS: dict[str, str] = {
     "mean": "mean training effect",
@@ -370,28 +371,52 @@ def leak_free_runs(
     epochs: int | None = None,
     progress: bool = False,
 ) -> LeakFreeRuns:
-    """Train (or reuse) each model under each input protocol on one screen (file paths). CDT-III starts from the CDT-II of the same protocol; `epochs` caps every
-    phase (None: the preset's schedule)."""
+    """Train (or reuse) each model under each input protocol on one screen (file paths). CDT-III starts from the
+    CDT-II of the same protocol; `epochs` caps every phase (None: the preset's schedule). The protocols' chains
+    train side by side where the preset is small and there are cores for it (`cdt.train.jobs`)."""
     files = DataFiles(dna=str(dna), screen=str(screen))
+    workers, threads = side_by_side(len(input_protocols), preset)
+    with job_pool(workers, threads) as pool:
+        chains = [
+            pool.submit(_train_chain, files, str(runs_dir), preset, seed, list(models), ip, epochs, progress)
+            for ip in input_protocols
+        ]
+        trained = [run for chain in chains for run in chain.result()]
     runs: dict[str, Any] = {}
     seconds: dict[str, float] = {}
-    for ip in input_protocols:
-        cdt2_dir = None
-        for model in models:
-            changes: dict[str, Any] = {"seed": seed, "input_protocol": ip}
-            if epochs is not None:
-                changes["epochs"] = epochs
-            cfg = TrainConfig.for_model(model, preset, **changes)
-            if model != "cdt2" and cdt2_dir is not None:
-                cfg = cfg.with_(init_from=str(cdt2_dir))
-            t0 = time.perf_counter()
-            result = train(cfg, files, runs_dir, progress=progress)
-            run = load_run(result.run_dir)
-            seconds[run_label(run)] = time.perf_counter() - t0
-            runs[run_label(run)] = run
-            if model == "cdt2":
-                cdt2_dir = result.run_dir
+    for run_dir, wall in trained:
+        run = load_run(run_dir)
+        runs[run_label(run)] = run
+        seconds[run_label(run)] = wall
     return LeakFreeRuns(runs, seconds)
+
+
+def _train_chain(
+    files: DataFiles,
+    runs_dir: str,
+    preset: str,
+    seed: int,
+    models: list[str],
+    input_protocol: str,
+    epochs: int | None,
+    progress: bool,
+) -> list[tuple[str, float]]:
+    """(run directory, wall seconds) of each model under one input protocol, CDT-III from that CDT-II."""
+    out: list[tuple[str, float]] = []
+    cdt2_dir = None
+    for model in models:
+        changes: dict[str, Any] = {"seed": seed, "input_protocol": input_protocol}
+        if epochs is not None:
+            changes["epochs"] = epochs
+        cfg = TrainConfig.for_model(model, preset, **changes)
+        if model != "cdt2" and cdt2_dir is not None:
+            cfg = cfg.with_(init_from=str(cdt2_dir))
+        t0 = time.perf_counter()
+        result = train(cfg, files, runs_dir, progress=progress)
+        out.append((str(result.run_dir), time.perf_counter() - t0))
+        if model == "cdt2":
+            cdt2_dir = result.run_dir
+    return out
 
 
 def readouts_table(runs: dict[str, Any], screen: ad.AnnData, paths: Any, *, n_cells: int, seed: int) -> pd.DataFrame:
