@@ -3,6 +3,9 @@ divergence and the planted-wiring comparison on hand-built tables."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -323,3 +326,130 @@ def test_ntc_mean_protein_skips_cells_without_protein(tiny_screen):
     screen.obsm["protein_target"][:2] = 0.0
     screen.obs["has_protein"] = np.arange(screen.n_obs) >= 2
     np.testing.assert_allclose(ntc_mean_protein(screen), want)
+
+
+# --- notebook 06 narrative and headline rows ---------------------------------------------------------------------------
+
+
+def _rows(findings) -> dict:
+    return {n["key"][2]: n for n in findings.numbers}
+
+
+def test_adt_mapping_file_prefers_the_users_table(tmp_path):
+    assert a.adt_mapping_file("", REPO_ROOT) == REPO_ROOT / "data/adt_gene_symbols.csv"
+    assert a.adt_mapping_file(tmp_path, REPO_ROOT) == REPO_ROOT / "data/adt_gene_symbols.csv"  # none beside the data
+    (tmp_path / "adt_mapping.csv").write_text("morris_adt_id,gene_symbol\n")
+    assert a.adt_mapping_file(tmp_path, REPO_ROOT) == tmp_path / "adt_mapping.csv"
+
+
+def test_readiness_says_why_a_section_is_skipped(tiny_screen):
+    screen = tiny_screen(held_out=("CD52",), n_proteins=3)
+    run = SimpleNamespace(run_dir=Path("/runs/cdt3-tiny"))
+    genes = pd.Series(["A", np.nan, "C"], index=screen.uns["protein_names"])
+    ok, text = a.readiness(screen, run, genes, source_label="synthetic (tiny, seed 0)", protocol="paper")
+    assert ok and text == (
+        "Data: **synthetic (tiny, seed 0)**, protocol **paper**, CDT-III run `cdt3-tiny`. "
+        "2 of 3 proteins have a known gene symbol."
+    )
+    assert a.readiness(screen, None, genes, source_label="x", protocol="paper") == (
+        False,
+        "**Skipped:** no CDT-III weights; every section below is skipped.",
+    )
+    assert a.readiness(screen, run, genes, source_label="x", protocol="paper", perturbation="TFRC")[1].startswith(
+        "**Skipped:** no TFRC cells in the screen"
+    )
+    del screen.uns["protein_names"]
+    assert "the screen has no proteins" in a.readiness(screen, run, None, source_label="x", protocol="paper")[1]
+
+
+def test_knockdown_findings_rows_and_sentence():
+    scores = {"n_cells": 12, "n_genes": 40, "n_expressed": 5, "rna_r": 0.5, "protein_r": 0.9}
+    kp = a.KnockdownPrediction("CD52", np.array([]), pd.DataFrame(), pd.DataFrame(), dict(scores), "measured")
+    kc = a.KnockdownPrediction("CD52", np.array([]), pd.DataFrame(), pd.DataFrame(), {"protein_r": 0.25}, "ntc_mean")
+    f = a.knockdown_findings(kp, kc)
+    assert [n["value"] for n in f.numbers] == [0.5, 0.9, 0.25]  # no self-knockdown row without CD52 among the genes
+    assert f.numbers[0]["note"] == "40 genes, 12 cells (published 2,361 genes, 131 cells)"
+    assert "RNA pseudo-bulk r = **0.500** over 40 genes (published 0.748)" in f.text
+    assert "protein r is **0.250**" in f.text and "own log2FC" not in f.text
+    kp.scores.update(self_kd_r=0.8, self_predicted=-0.1, self_actual=-0.2)
+    rows = _rows(a.knockdown_findings(kp, kc))
+    row = rows["CD52 self-knockdown r across cells"]
+    assert row["value"] == 0.8
+    assert row["note"] == "mean predicted -0.100 vs actual -0.200 (published -0.136 vs -0.172)"
+
+
+def test_detectable_findings_counts_from_detectable_changes():
+    protein = pd.DataFrame(
+        {
+            "protein": list("ABCD"),
+            "gene": list("ABCD"),
+            "expressed": [True, True, True, False],
+            "actual": [0.3, -0.5, 0.2, 0.9],
+            "predicted": [0.1, 0.2, 0.3, 0.5],
+        }
+    )
+    ds = a.detectable_changes(protein)[1]
+    dc = a.detectable_changes(protein.assign(predicted=-protein["predicted"]))[1]
+    rows = _rows(a.detectable_findings(ds, dc))
+    assert rows["direction agreement (count)"]["value"] == 2  # A and C; B has the wrong sign
+    assert rows["direction agreement (count)"]["note"] == "of 3 detectable (published 29/29)"
+    assert rows["direction agreement, protein input = NTC mean"]["value"] == 1  # only B once every sign flips
+    assert rows["direction agreement of a constant majority-sign prediction"]["value"] == 2
+    assert rows["detectable proteins (|measured change| > 0.1)"]["note"] == "of 3 expressed (published 65)"
+
+
+def test_concordance_findings_reads_the_table():
+    ntc = np.array([0.5, -0.2, 0.1, 0.3])
+    grads = _grads(ntc, np.array([0.4, 0.1, 0.2, 0.2]))
+    conc = a.gradient_concordance(grads, np.array([True, True, True, False]))
+    f = a.concordance_findings(conc, grads, first_n=3)
+    rows = {n["key"][2]: n for n in f.numbers}
+    assert rows["gradient same direction, all proteins"]["value"] == 0.75
+    assert rows["gradient same direction, all proteins"]["note"] == "3/4"
+    assert rows["gradient r NTC-mean vs cells, all proteins"]["value"] == pytest.approx(
+        scipy.stats.pearsonr(ntc, [0.4, 0.1, 0.2, 0.2]).statistic
+    )
+    assert rows["same direction, top 20 by |NTC-mean gradient|"]["value"] == 0.75
+    assert "the first 3 cells in file order (the authors' rule): 3 of the 5 CD52 cells" in f.text
+    assert "(published 63/65)" in f.text and "(published 145/189)" in f.text
+
+
+def test_gradient_top_findings():
+    protein = pd.DataFrame(
+        {
+            "protein": ["p0", "p1"],
+            "gene": ["FCGR2A", "Q"],
+            "expressed": [True, True],
+            "actual": [0.1, 0],
+            "predicted": [0, 0],
+        }
+    )
+    grads = _grads([0.02, -0.05], [0.01, -0.04], delta_x=-0.8)
+    t8 = a.gradient_table(grads, _prediction(protein), "ntc_mean", n=2)
+    f = a.gradient_top_findings(t8, grads)
+    assert [n["value"] for n in f.numbers] == ["p1 -0.05", 0.02, 2, 1]
+    assert "In 2 of 2 rows" in f.text and "every row, because the knockdown lowers the input" in f.text
+
+
+def test_side_effect_and_divergence_findings():
+    ss = {"n_side_effects": 7, "n_linked": 6, "n_recapitulated": 4, "n_recapitulated_detectable": 2}
+    f = a.side_effect_findings({**ss, "n_recapitulated_gradient": 3}, "/x/se.csv")
+    assert [n["value"] for n in f.numbers] == [4, 2, 3]
+    assert f.numbers[0]["note"] == "of 7 (6 with a linked protein; published 5/7); file se.csv"
+    s6 = dict(n_both_levels=3, n_opposite=2, n_both_correct=1, n_opposite_both_correct=1)
+    s6 |= dict(n_mrna_correct=2, n_protein_correct=2, n_opposite_predicted=1)
+    f6 = a.divergence_findings(s6, pd.Series(["A", np.nan]))
+    assert [n["value"] for n in f6.numbers] == [3, 2, 1]
+    assert f6.numbers[0]["note"] == "only proteins with a known gene symbol can be matched"
+    assert f6.numbers[1]["note"] == "of 3 (published 13/16)"
+
+
+def test_truth_findings_without_predicted_proteins():
+    ts = dict(n_expressed=6, n_planted=2, n_predicted=0, n_shared=0, precision=np.nan, recall=0.0)
+    ts |= dict(n_planted_direction_predicted=1, n_planted_direction_measured=2)
+    ts |= dict(gradient_ntc_mean_sign_matches_weight=1, gradient_ntc_mean_sign_matches_chance=1.0)
+    ts |= dict(gradient_ntc_mean_auroc=0.75)
+    f = a.truth_findings(ts, {"n_planted_direction_predicted": 0})
+    assert f.numbers[0]["note"] == "0/2 planted, 0 predicted; no protein predicted, no precision"
+    assert f.numbers[1]["note"] == "of 2 (measured: 2; NTC-mean protein input: 0)"
+    assert f.numbers[2]["note"] == "of 2 (chance 1.0); AUROC of |gradient| 0.75"

@@ -71,3 +71,24 @@ def test_summary_counts_reproduced_differing_and_untestable_numbers_per_paper():
     assert "| CDT-II | 3 | 2 | 1 | 0 |" in text and "| CDT-III | 2 | 0 | 1 | 1 |" in text
     # ranked by difference over tolerance: 0.14 / 0.05 = 2.8 before 10 / 4 = 2.5
     assert "1. CDT-II Fig 3A, r: published 0.64, here 0.5\n2. CDT-III Table 2, count: published 40, here 30" in text
+
+
+def test_numbers_report_records_findings_rows_in_order_and_shows_the_text(monkeypatch):
+    import IPython.display
+    from cdt.analyses import Findings
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+
+    f = Findings(text="**2/3** agree")
+    f.add(("CDT-III", "Fig 4C", "direction agreement (count)"), 2, "fig.png", "of 3")
+    f.add(("Beyond the papers", "x", "y"), 0.5)
+    nums = Numbers("06_cd52_side_effects", Path("."), "synthetic (tiny, seed 0)", "paper")
+    nums.report(f)
+    t = nums.table()
+    assert t["quantity"].tolist() == ["direction agreement (count)", "y"]
+    assert t["value"].tolist() == [2, 0.5] and t["published"].tolist()[0] == 29  # from the registry by key
+    assert (t.loc[0, "file"], t.loc[0, "note"], t.loc[1, "file"]) == ("fig.png", "of 3", "")
+    assert [m.data for m in shown] == ["**2/3** agree"]
+    nums.report(Findings())  # no text: nothing shown, nothing recorded
+    assert len(shown) == 1 and len(nums.rows) == 2

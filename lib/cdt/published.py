@@ -185,9 +185,15 @@ figure; mean 1.30, 16/25 > 1, one-sided Wilcoxon P = 0.020)."""
 # --- CDT-III CD52 ------------------------------------------------------------------------------------------------------
 
 CDT3_CD52: dict[str, float] = {
+    "n_genes": 2361,  # Fig 4A: genes of the pseudo-bulk RNA correlation
+    "n_cells": 131,  # CD52 cells
+    "n_expressed": 65,  # expressed proteins (Fig 4B/C)
+    "n_proteins": 189,  # the ADT panel (Table 10)
     "rna_r": 0.748,  # Fig 4A: pseudo-bulk r over the 2,361 genes, 131 CD52 cells
     "protein_r": 0.962,  # Fig 4B: pseudo-bulk r over the 65 expressed proteins
     "self_kd_r": 0.952,  # text: CD52 own log2FC, predicted vs actual across cells
+    "self_predicted": -0.136,  # text: CD52 own log2FC, mean predicted
+    "self_actual": -0.172,  # and mean measured
     "n_detectable": 29,  # Fig 4C: expressed proteins with |measured change| > 0.1
     "n_agree": 29,  # Fig 4C: of which predicted in the measured direction
     "n_recapitulated": 5,  # Table 3 (qualitative curation)

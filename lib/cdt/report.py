@@ -64,6 +64,18 @@ class Numbers:
         )
         return value
 
+    def report(self, findings) -> None:
+        """Record the headline rows of a `cdt.analyses.Findings` and show its sentences as Markdown (in a notebook).
+
+        One call per figure or table keeps a notebook cell to "compute, draw, report".
+        """
+        from IPython.display import Markdown, display
+
+        for row in findings.numbers:
+            self.add(**row)
+        if findings.text:
+            display(Markdown(findings.text))
+
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=COLUMNS)
 

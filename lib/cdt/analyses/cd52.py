@@ -30,6 +30,7 @@ import scipy.stats
 import sklearn.metrics
 from torch import nn
 
+from cdt.analyses import Findings
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError, require_columns
 from cdt.data.screen import TARGET_LAYER, dense
@@ -42,7 +43,7 @@ from cdt.evaluate import (
     self_knockdown_r,
 )
 from cdt.gradients import protein_gradient_column
-from cdt.published import CDT3_TABLE8
+from cdt.published import CDT3_CD52, CDT3_TABLE8
 from cdt.stats import Overlap, set_overlap
 
 CLINICAL_GENES: tuple[str, ...] = ("TFRC", "CD81", "MCAM", "CD58", "ICAM1", "FCGR2A", "TNFRSF13C", "CD40")
@@ -572,3 +573,302 @@ def first_n_note(grads: ProteinGradients, first_n: int | None) -> str:
     """How the perturbed-cell gradient's cell choice reads on this data (the authors' first-30 rule)."""
     rule = "all cells" if first_n is None else f"the first {first_n} cells in file order (the authors' rule)"
     return f"{rule}: {grads.n_cells} of the {grads.n_cells_total} {grads.perturbation} cells"
+
+
+# --- narrative and headline rows of notebook 06 -----------------------------------------------------------------------
+
+PUB = CDT3_CD52
+
+
+def adt_mapping_file(data_dir: str | os.PathLike | None, repo_root: str | os.PathLike) -> Path:
+    """ADT ID -> gene symbol table: the user's adt_mapping.csv beside the data if there is one, else the project's
+    189-entry table data/adt_gene_symbols.csv."""
+    user = Path(data_dir) / "adt_mapping.csv" if data_dir else None
+    return user if user is not None and user.exists() else Path(repo_root) / "data/adt_gene_symbols.csv"
+
+
+def readiness(
+    screen: ad.AnnData,
+    run: Any,
+    genes: pd.Series | None,
+    *,
+    source_label: str,
+    protocol: str,
+    perturbation: str = "CD52",
+) -> tuple[bool, str]:
+    """Whether the CD52 analyses can run (CDT-III weights, proteins, the perturbation's cells) and the opening line
+    saying what they run on, or why every section is skipped."""
+    has_proteins = "protein_names" in screen.uns
+    if not has_proteins:
+        why = "the screen has no proteins (on real data: morris_celllevel_effects_with_adt.h5 is missing)"
+    elif run is None:
+        why = "no CDT-III weights"
+    elif perturbation not in set(screen.obs["perturbation"].astype(str)):
+        why = f"no {perturbation} cells in the screen"
+    else:
+        return True, (
+            f"Data: **{source_label}**, protocol **{protocol}**, CDT-III run `{run.run_dir.name}`. "
+            f"{genes.notna().sum()} of {len(genes)} proteins have a known gene symbol."
+        )
+    return False, f"**Skipped:** {why}; every section below is skipped."
+
+
+def knockdown_findings(prediction: KnockdownPrediction, control: KnockdownPrediction) -> Findings:
+    """Fig 4A/B headline rows and sentences: pseudo-bulk RNA and protein r, CD52's own knockdown, and the protein r
+    with the measured proteins hidden (`control`, protein_input="ntc_mean")."""
+    s, sc = prediction.scores, control.scores
+    f = Findings()
+    f.add(
+        ("CDT-III", "Fig 4A", "CD52 pseudo-bulk RNA r"),
+        s["rna_r"],
+        "cdt3_fig4a_cd52_rna.png",
+        f"{s['n_genes']} genes, {s['n_cells']} cells (published {PUB['n_genes']:,} genes, {PUB['n_cells']} cells)",
+    )
+    f.add(
+        ("CDT-III", "Fig 4B", "CD52 pseudo-bulk protein r, expressed proteins"),
+        s["protein_r"],
+        "cdt3_fig4b_cd52_protein.png",
+        f"{s['n_expressed']} expressed (published {PUB['n_expressed']})",
+    )
+    f.add(
+        ("CDT-III", "Fig 4B", "same, protein input = NTC mean (control)"),
+        sc["protein_r"],
+        "cdt3_fig4b_cd52_protein.png",
+        "measured proteins hidden from the model",
+    )
+    self_kd = ""
+    if "self_kd_r" in s:
+        own = f"{s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f}"
+        pub_own = f"{PUB['self_predicted']} vs {PUB['self_actual']}"
+        f.add(
+            ("CDT-III", "text", "CD52 self-knockdown r across cells"),
+            s["self_kd_r"],
+            "cdt3_fig4a_cd52_rna.png",
+            f"mean predicted {own} (published {pub_own})",
+        )
+        self_kd = (
+            f" CD52's own log2FC: predicted {own} (cell-level r = {s['self_kd_r']:.3f}; published "
+            f"{PUB['self_kd_r']}, {pub_own.replace('-', '−')})."
+        )
+    f.text = f"""
+Over {s["n_cells"]} CD52 cells: RNA pseudo-bulk r = **{s["rna_r"]:.3f}** over {s["n_genes"]} genes (published {PUB["rna_r"]}),
+protein r = **{s["protein_r"]:.3f}** over {s["n_expressed"]} expressed proteins (published {PUB["protein_r"]}).{self_kd}
+With the measured proteins hidden (NTC-mean protein input) the protein r is **{sc["protein_r"]:.3f}**; the difference
+between the two is what the measured protein input, rather than DNA + RNA, contributes.
+"""
+    return f
+
+
+def detectable_findings(summary: Mapping[str, Any], control: Mapping[str, Any]) -> Findings:
+    """Fig 4C headline rows and sentences from two `detectable_changes` summaries (measured protein input and the
+    NTC-mean protein control), with the constant majority-sign prediction as the reference."""
+    ds, dc = summary, control
+    pub = f"{PUB['n_agree']}/{PUB['n_detectable']}"
+    f = Findings()
+    file = "cdt3_fig4c_side_effect_map"
+    f.add(
+        ("CDT-III", "Fig 4C", "detectable proteins (|measured change| > 0.1)"),
+        ds["n_detectable"],
+        f"{file}.png",
+        f"of {ds['n_expressed']} expressed (published {PUB['n_expressed']})",
+    )
+    f.add(
+        ("CDT-III", "Fig 4C", "direction agreement (count)"),
+        ds["n_agree"],
+        f"{file}.png",
+        f"of {ds['n_detectable']} detectable (published {pub})",
+    )
+    f.add(
+        ("CDT-III", "Fig 4C", "direction agreement, protein input = NTC mean"),
+        dc["n_agree"],
+        f"{file}.csv",
+        f"of {dc['n_detectable']} detectable; control",
+    )
+    f.add(
+        ("CDT-III", "Fig 4C", "direction agreement of a constant majority-sign prediction"),
+        ds["n_agree_constant"],
+        f"{file}.csv",
+        f"of {ds['n_detectable']}; published: all {PUB['n_detectable']} rise, so 'every protein rises' also scores "
+        f"{pub}",
+    )
+    f.text = f"""
+{ds["n_detectable"]} of {ds["n_expressed"]} expressed proteins change detectably ({ds["n_up"]} up; published {PUB["n_detectable"]} of {PUB["n_expressed"]},
+all up). The prediction has the measured direction for **{ds["n_agree"]}/{ds["n_detectable"]}** (published {pub}).
+Two references: predicting the majority sign for every protein scores {ds["n_agree_constant"]}/{ds["n_detectable"]}
+(on the published data, where all {PUB["n_detectable"]} rise, {pub}), and with the measured proteins hidden from the model the
+agreement is {dc["n_agree"]}/{dc["n_detectable"]}.
+"""
+    return f
+
+
+def concordance_findings(concordance: pd.DataFrame, grads: ProteinGradients, *, first_n: int | None) -> Findings:
+    """Table 10 headline rows and sentences from `gradient_concordance` (r, Spearman and same direction over all and
+    over the expressed proteins, same direction over the top 20)."""
+    c = concordance.set_index("proteins")
+    cells_note = first_n_note(grads, first_n)
+    file = "cdt3_table10_gradient_concordance.png"
+    f = Findings()
+    for key, label in (("all", "all proteins"), ("expressed", "expressed proteins")):
+        f.add(
+            ("CDT-III", "Table 10", f"gradient r NTC-mean vs cells, {label}"), float(c.loc[key, "r"]), file, cells_note
+        )
+        f.add(("CDT-III", "Table 10", f"gradient Spearman, {label}"), float(c.loc[key, "rho"]), file)
+        f.add(
+            ("CDT-III", "Table 10", f"gradient same direction, {label}"),
+            float(c.loc[key, "fraction_same_direction"]),
+            file,
+            f"{int(c.loc[key, 'n_same_direction'])}/{int(c.loc[key, 'n'])}",
+        )
+    f.add(
+        ("CDT-III", "Table 10", "same direction, top 20 by |NTC-mean gradient|"),
+        float(c.loc["top20", "fraction_same_direction"]),
+        file,
+    )
+    n_pub = {k: PUB["n_expressed"] if k == "expressed" else PUB["n_proteins"] for k in ("all", "expressed")}
+    same_pub = {k: f"{round(PUB[f'grad_direction_{k}'] * n_pub[k])}/{n_pub[k]}" for k in n_pub}
+    f.text = f"""
+Perturbed-cell gradients use {cells_note}. Over the {int(c.loc["expressed", "n"])} expressed proteins the two
+versions correlate at r = **{c.loc["expressed", "r"]:.3f}** (published {PUB["grad_r_expressed"]}) with
+{int(c.loc["expressed", "n_same_direction"])}/{int(c.loc["expressed", "n"])} of the same sign (published {same_pub["expressed"]}); over
+all {int(c.loc["all", "n"])} proteins r = {c.loc["all", "r"]:.3f} (published {PUB["grad_r_all"]}), same sign
+{int(c.loc["all", "n_same_direction"])}/{int(c.loc["all", "n"])} (published {same_pub["all"]}).
+"""
+    return f
+
+
+def gradient_top_findings(table: pd.DataFrame, grads: ProteinGradients) -> Findings:
+    """Table 8 headline rows and sentences from `gradient_table` (NTC-mean input): the top protein, FCGR2A's
+    gradient, rows whose code label and first-order direction disagree, published top-20 proteins found again."""
+    file = "cdt3_table8_gradient_top20.csv"
+    top = table.iloc[0]
+    n_flip = int((table["code_label"] != table["first_order_direction"]).sum())
+    shared_pub = int(table["published_gradient"].notna().sum())
+    fc = table.set_index("gene")["gradient"].get("FCGR2A")
+    f = Findings()
+    f.add(
+        ("CDT-III", "Table 8", "top protein by |gradient| (NTC-mean input)"),
+        f"{top['protein']} {top['gradient']:+.3g}",
+        file,
+    )
+    if fc is not None:
+        f.add(("CDT-III", "Table 8", "FCGR2A gradient (in the top 20)"), float(fc), file)
+    f.add(
+        ("CDT-III", "Table 8", "top-20 rows whose code label differs from the first-order direction"),
+        n_flip,
+        file,
+        f"delta RNA(CD52) = {grads.delta_x:+.3f} ln(CPM+1); first-order caution",
+    )
+    f.add(("CDT-III", "Table 8", "published top-20 proteins also in this top 20"), shared_pub, file, "by gene symbol")
+    why = "every row, because the knockdown lowers the input" if n_flip == len(table) else "see the table"
+    f.text = f"""
+The CD52 cells' input RNA(CD52) is {grads.delta_x:+.3f} ln(CPM+1) away from the NTC mean, so a gradient g predicts
+a change of about g × ({grads.delta_x:+.3f}). The top protein here is **{top["protein"]}** (gradient
+{top["gradient"]:+.3g}; code label "{top["code_label"]}", first-order direction "{top["first_order_direction"]}").
+In {n_flip} of {len(table)} rows the code's label and the first-order direction disagree
+({why}).
+{shared_pub} of the published top-20 proteins are in this top 20.
+"""
+    return f
+
+
+def side_effect_findings(summary: Mapping[str, Any], path: str | os.PathLike) -> Findings:
+    """Table 3 headline rows and sentences from a `side_effect_table` summary read from the fact table at `path`."""
+    ss, name = summary, Path(path).name
+    n = ss["n_side_effects"]
+    pub = f"{PUB['n_recapitulated']}/{PUB['n_side_effects']}"
+    file = "cdt3_table3_side_effects.csv"
+    f = Findings()
+    f.add(
+        ("CDT-III", "Table 3", "side effects recapitulated (direction of a linked protein)"),
+        ss["n_recapitulated"],
+        file,
+        f"of {n} ({ss['n_linked']} with a linked protein; published {pub}); file {name}",
+    )
+    f.add(
+        ("CDT-III", "Table 3", "same, and |predicted change| > 0.1"), ss["n_recapitulated_detectable"], file, f"of {n}"
+    )
+    f.add(
+        ("CDT-III", "Table 3", "same, gradient first-order direction"), ss["n_recapitulated_gradient"], file, f"of {n}"
+    )
+    f.text = f"""
+From `{name}`: **{ss["n_recapitulated"]}/{n}** side effects recapitulated by the direct
+prediction ({ss["n_linked"]} have a linked protein; published {pub} by qualitative curation);
+{ss["n_recapitulated_detectable"]}/{n} when the change must also exceed 0.1 DSB, and
+{ss["n_recapitulated_gradient"]}/{n} by the gradient's first-order direction.
+"""
+    return f
+
+
+def divergence_findings(summary: Mapping[str, Any], genes: pd.Series) -> Findings:
+    """Fig 6 headline rows and sentences from a `mrna_protein_divergence` summary; `genes` (`protein_genes`) says
+    whether every protein could be matched to its gene."""
+    s6 = summary
+    f = Findings()
+    f.add(
+        ("CDT-III", "Fig 6", "genes measured at both levels"),
+        s6["n_both_levels"],
+        "cdt3_fig6_mrna_protein_divergence.png",
+        "" if genes.notna().all() else "only proteins with a known gene symbol can be matched",
+    )
+    f.add(
+        ("CDT-III", "Fig 6", "opposite mRNA/protein direction (measured)"),
+        s6["n_opposite"],
+        "cdt3_fig6_mrna_protein_divergence.png",
+        f"of {s6['n_both_levels']} (published {PUB['n_opposite']}/{PUB['n_both_levels']})",
+    )
+    f.add(
+        ("CDT-III", "Fig 6", "opposite genes with both directions predicted"),
+        s6["n_opposite_both_correct"],
+        "cdt3_fig6_mrna_protein_divergence.csv",
+        f"of {s6['n_opposite']}; the paper's claim, untested there",
+    )
+    f.text = f"""
+{s6["n_both_levels"]} genes are measured at both levels (published {PUB["n_both_levels"]}); mRNA and protein move in opposite directions
+for **{s6["n_opposite"]}** (published {PUB["n_opposite"]}). CDT-III predicts the measured direction of both levels for
+{s6["n_both_correct"]}/{s6["n_both_levels"]} genes, {s6["n_opposite_both_correct"]}/{s6["n_opposite"]} of the
+divergent ones (mRNA alone {s6["n_mrna_correct"]}, protein alone {s6["n_protein_correct"]}). The prediction itself
+has mRNA and protein moving in opposite directions for {s6["n_opposite_predicted"]}/{s6["n_both_levels"]} genes,
+measured {s6["n_opposite"]}. For reference, predicting "mRNA down, protein up" for every gene gets both directions
+right for every divergent gene that falls in mRNA and rises in protein, and for no concordant gene.
+"""
+    return f
+
+
+def truth_findings(summary: Mapping[str, Any], control: Mapping[str, Any]) -> Findings:
+    """Headline rows and sentences of the planted-wiring comparison from two `truth_comparison` summaries (measured
+    protein input with gradients, and the NTC-mean protein control)."""
+    ts, tc = summary, control
+    precision = f"precision {ts['precision']:.2f}" if ts["n_predicted"] else "no protein predicted, no precision"
+    f = Findings()
+    f.add(
+        ("CDT-III", "truth", "planted CD52 effects recovered by predicted side-effect proteins"),
+        ts["recall"],
+        "cdt3_truth_cd52_protein_wiring.png",
+        f"{ts['n_shared']}/{ts['n_planted']} planted, {ts['n_predicted']} predicted; {precision}",
+    )
+    f.add(
+        ("CDT-III", "truth", "planted proteins with the planted direction predicted"),
+        ts["n_planted_direction_predicted"],
+        "cdt3_truth_cd52_protein_wiring.csv",
+        f"of {ts['n_planted']} (measured: {ts['n_planted_direction_measured']}; NTC-mean protein input: "
+        f"{tc['n_planted_direction_predicted']})",
+    )
+    f.add(
+        ("CDT-III", "truth", "gradient sign = planted sign (NTC-mean input)"),
+        ts["gradient_ntc_mean_sign_matches_weight"],
+        "cdt3_truth_cd52_protein_wiring.png",
+        f"of {ts['n_planted']} (chance {ts['gradient_ntc_mean_sign_matches_chance']:.1f}); AUROC of |gradient| "
+        f"{ts['gradient_ntc_mean_auroc']:.2f}",
+    )
+    f.text = f"""
+{ts["n_planted"]} of {ts["n_expressed"]} expressed proteins carry a planted CD52 effect. The model predicts a change
+above 0.1 DSB for {ts["n_predicted"]} proteins, {ts["n_shared"]} of them planted (recall {ts["recall"]:.2f},
+{precision}). The planted direction is predicted for {ts["n_planted_direction_predicted"]}/
+{ts["n_planted"]} planted proteins (measured data: {ts["n_planted_direction_measured"]}/{ts["n_planted"]}; with the
+measured proteins hidden: {tc["n_planted_direction_predicted"]}/{ts["n_planted"]}). The NTC-mean gradient has the
+planted sign for {ts["gradient_ntc_mean_sign_matches_weight"]}/{ts["n_planted"]} planted proteins (chance, from the
+sign frequencies of the other proteins: {ts["gradient_ntc_mean_sign_matches_chance"]:.1f}), and |gradient|
+separates planted from unplanted proteins with AUROC {ts["gradient_ntc_mean_auroc"]:.2f} (0.5 = chance).
+Under the authors' label a negative gradient reads "↓", although a negative planted effect means a rise after knockdown.
+"""
+    return f
