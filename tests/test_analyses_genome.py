@@ -258,3 +258,224 @@ def test_element_recovery_scores_truth_against_baselines():
     assert table.loc[("oracle", "any element"), "top_precision"] == 1.0  # 2 top bins per locus, all on elements
     assert table.loc[("oracle", "any element"), "top_fold"] == pytest.approx(40 / 7)
     assert np.isnan(table.loc[("oracle", "open"), "auroc"])  # no positives
+
+
+# --- notebook 05: studies, headline rows and findings ------------------------------------------------------------------
+
+
+def test_model_profiles_bundle_the_notebook_profiles(data):
+    screen, dna = data
+    model = cdt2()
+    prof = ag.model_profiles(model, screen, dna, held_cells=3, tss_cells=2)
+    assert prof.tss == ["B2M", "CD52", "CD55", "CD58", "GFI1B"] and prof.held_genes == ["GFI1B", "CD52"]
+    assert (prof.n_bins, prof.bin_size) == (N_BINS, 128) and prof.cdt3 is None and prof.main is prof.cdt2
+    assert list(prof.models) == ["CDT-II"] and prof.main_score == "CDT-II attention"
+    pd.testing.assert_frame_equal(
+        prof.held.values, ag.locus_profiles(model, screen, dna, ["GFI1B", "CD52"], n_cells=3).values
+    )
+    assert prof.cdt2.n_cells.to_dict() == {"B2M": 2, "CD52": 2, "CD55": 0, "CD58": 2, "GFI1B": 2}
+    peaks = ag.peak_table(prof)
+    assert peaks["published_offset_kb"].tolist() == pytest.approx([(455 - 448) * 0.128, (730 - 448) * 0.128])
+    rows = ag.peak_numbers(peaks, prof)
+    assert rows[1]["key"] == ("CDT-II", "Fig 4B", "CD52: profile peak offset from the TSS (kb)")
+    assert rows[1]["value"] == peaks["peak_offset_kb"].iloc[1] and "window +-0.5 kb (paper 57.3)" in rows[1]["note"]
+    assert ag.profiles_line(peaks, prof).startswith("Profiles of 2 held-out and 5 TSS loci computed in ")
+    assert ag.held_elements(prof, None) is None
+    elements = pd.DataFrame({"locus_id": ["CD52"], "element": ["CTCF"], "start": [0], "end": [1]})
+    assert ag.held_elements(prof, elements)["GFI1B"].empty and len(ag.held_elements(prof, elements)["CD52"]) == 1
+
+
+def test_available_inputs_and_the_sources_line():
+    from types import SimpleNamespace
+
+    paths = SimpleNamespace(encode_dir="enc", hic=None, v1_pairs=None)
+    have = ag.available(paths, ["cdt2", "cdt1"])
+    assert have == {"encode": True, "hic": False, "cdt3": False, "v1": False}
+    assert ag.sources_line("real (authors' files)", "paper", ["cdt2", "cdt1"], have) == (
+        "Data: **real (authors' files)**, protocol **paper**. Runs: `cdt2`, `cdt1`. **No Hi-C file**: the contact "
+        "sections are skipped. **No CDT-III run**: CDT-III rows use CDT-II only. **No CDT v1 run/pairs**: the CDT v1 "
+        "sections are skipped."
+    )
+
+
+def test_encode_headline_rows_and_finding():
+    fisher = pd.DataFrame(
+        {
+            "gene": ["GFI1B", "GFI1B", "B"],
+            "mark": ["DNase", "CTCF", "CTCF"],
+            "n_peak_bins": [3, 0, 5],
+            "odds_ratio": [12.0, np.nan, 0.5],
+            "p_value": [1e-4, 1.0, 0.7],
+        }
+    )
+    rows = ag.fisher_numbers(fisher)
+    assert [r["value"] for r in rows] == ["1/2", "1/2", 12.0]  # no CD52 x CTCF pair here
+    assert rows[2]["key"] == ("CDT-II", "Fig 6A", "DNase odds ratio at GFI1B") and rows[2]["note"] == "P = 0.0001"
+    perm = pd.DataFrame({"gene": ["A", "A", "B"], "mark": ["CTCF", "DNase", "CTCF"], "p_value": [0.001, 0.005, 0.2]})
+    assert ag.n_permutation_significant(perm) == "1/3"  # P < 0.005 strictly
+    sweep = pd.DataFrame(
+        {
+            "gene": ["A"] * 4,
+            "mark": ["CTCF", "CTCF", "DNase", "DNase"],
+            "q": [0.05, 0.1, 0.05, 0.1],
+            "n_peak_bins": 3,
+            "odds_ratio": [5.0, 4.0, 3.0, 0.5],
+            "p_value": [0.01, 0.02, 0.01, 0.5],
+        }
+    )
+    assert [r["value"] for r in ag.robustness_numbers(perm, sweep)] == ["1/3", "1/2"]
+    classes = {
+        "summary": {"d_CTCF": 2.5, "d_promoter": 1.25, "kruskal_p": 1e-6},
+        "kruskal": type("K", (), {"n": [10, 20]})(),
+    }
+    rows = ag.bin_class_numbers(classes)
+    assert [r["value"] for r in rows] == [2.5, 1.25, 1e-6] and rows[2]["note"] == "n bins per class [10, 20]"
+    text = ag.encode_finding(fisher, classes, perm)
+    assert "1 of 2 testable gene x mark pairs reach P < 1e-3 (paper 23/24)" in text
+    assert "Cohen's d CTCF 2.50 and promoter 1.25" in text and "1/3 pairs at P < 0.005 (paper 14/15)" in text
+
+
+def hand_profiles(with_cdt3: bool = True) -> ag.ModelProfiles:
+    """Two 20-bin loci (CD55, GENE); CDT-II ramps up, CDT-III ramps down at GENE."""
+    loci = {g: Locus(g, "chr1", c, "+", 100, 20) for g, c in (("CD55", 10_000), ("GENE", 50_000))}
+    up = np.linspace(0, 1, 20)
+    p2 = ag.LocusProfiles(pd.DataFrame([up, up], index=list(loci)), pd.Series([0, 4], index=list(loci)), "CDT-II")
+    p3 = ag.LocusProfiles(
+        pd.DataFrame([up, up[::-1]], index=list(loci)), pd.Series([0, 4], index=list(loci)), "CDT-III"
+    )
+    return ag.ModelProfiles(loci, p2, p2, p3 if with_cdt3 else None, 100, 20, 0.0)
+
+
+def test_ctcf_models_tracks_and_their_rows():
+    prof = hand_profiles()
+    peaks = pd.DataFrame(
+        {"chrom": "chr1", "start": [9_050, 10_850, 49_050, 50_950], "end": [9_100, 10_870, 49_100, 50_990], "fc": 1.0}
+    )  # CD55: bins 0 and 18; GENE: bins 0 and 19
+    ctcf = ag.ctcf_models(prof, peaks, seed=0)
+    assert list(ctcf.tables) == ["CDT-III", "CDT-II"]
+    assert list(ctcf.named_tables()) == ["cdt3_table2_ctcf_enrichment_cdtiii", "cdt3_table2_ctcf_enrichment_cdtii"]
+    assert ctcf.tables["CDT-II"]["ctcf_in_top"].tolist() == [1, 1]  # the top 2 bins (18, 19) hold one peak each
+    assert ctcf.tables["CDT-III"]["ctcf_in_top"].tolist() == [1, 1]  # reversed at GENE: bins 0, 1 hold bin 0's peak
+    assert ctcf.agreement.tolist() == [1.0, 0.0]
+    assert ctcf.first is ctcf.summaries["CDT-III"] and "null" not in ctcf.summary_table().index
+    assert "mean Jaccard index of 0.50" in ctcf.agreement_line()
+    rows = ag.ctcf_numbers(ctcf)
+    assert len(rows) == 6 and rows[0]["value"] == pytest.approx(5.0)  # 1 of 2 peaks in the top 10%: 0.5 / 0.1
+    assert rows[0]["note"] == "2 loci with CTCF; median 5.00. top-bin Jaccard with CDT-II 0.50"
+    assert rows[3]["note"] == "2 loci with CTCF; median 5.00. CDT-II's own paper: 7.67x (26/28 > 2x)"
+    assert rows[1]["value"] == "2/2" and ag.ctcf_findings(ctcf)[1].startswith("- **CTCF at every TSS locus (CDT-II)")
+    assert ag.ctcf_models(hand_profiles(False), peaks).agreement_line() == ""
+    tracks = ag.track_figures(prof, peaks)
+    assert list(tracks) == ["cdt3_fig7_genome_track_cd55"]  # FCGR2A is not a locus here
+    t = tracks["cdt3_fig7_genome_track_cd55"]
+    assert t["title"] == "CD55: CDT-III cross-attention (NTC-mean input) and CTCF" and (t["k"], t["n"]) == (1, 2)
+    assert ag.track_numbers(tracks) == [
+        {
+            "key": ("CDT-III", "Fig 7", "CD55: CTCF peaks in the top-10% bins"),
+            "value": "1/2",
+            "file": "cdt3_fig7_genome_track_cd55.png",
+        }
+    ]
+
+
+def test_hic_rows_and_finding_from_the_tests():
+    study = ag.HiCStudy(
+        pd.DataFrame(),
+        {"n": 4, "mean_ratio": 1.5, "n_above_1": 3, "p_value": 0.0625},
+        {"n": 4, "mean_ratio": 1.25, "n_above_1": 2, "p_value": 0.25},
+        "CDT-III",
+        5_000,
+    )
+    rows = ag.hic_numbers(study)
+    assert [r["value"] for r in rows] == [1.5, "3/4", 0.0625, 1.25]
+    assert rows[0]["key"][2] == "CDT-III: mean contact ratio top-20 / random-20"
+    assert rows[3]["note"] == "2/4 > 1, P 0.25; not in the paper" and rows[3]["file"].endswith("off_diagonal.png")
+    assert "1.50x as much as random bins on average (3/4 loci > 1, Wilcoxon P 0.0625" in ag.hic_finding(study)
+
+
+def test_pair_contact_study_falls_back_to_snp_loci(contacts, tmp_path):
+    pd.DataFrame(
+        {
+            "locus_id": ["SNP-1", "SNP-2", "GFI1B"],
+            "kind": ["SNP", "SNP", "TSS"],
+            "gene": ["GA", "GB", None],
+            "chrom": ["chr1", "chr1", "chr1"],
+            "center": [60_200, 90_700, 10_000],
+            "distance": [9_700, 10_200, 0],
+            "cis_effect": [0.5, 0.2, 0.0],
+        }
+    ).to_csv(tmp_path / "loci.csv", index=False)
+    assert ag.pair_contact_study(contacts) is None
+    pc = ag.pair_contact_study(contacts, truth_dir=tmp_path)
+    assert pc.source == "simulated enhancer (SNP) loci and their cis genes" and len(pc.pairs) == 2
+    assert pc.strongest["pair"] == "SNP-1:GA" and pc.anchors == {"enhancer": 60_200, "promoter": 50_500}
+    assert pc.start == 40_000 and pc.matrix.shape == (31, 31)  # 50-61 kb padded by 10 bins of 1 kb
+    rows = ag.pair_contact_numbers(pc)
+    assert rows[0]["value"] == pytest.approx(pc.pairs["oe"].iloc[0]) and rows[0]["note"].endswith("10 kb apart")
+    assert rows[1]["value"] == f"{int((pc.pairs['oe'] > 1).sum())}/2 ({pc.pairs['oe'].median():.2f})"
+
+
+def test_v1_rows_and_ctcf_sites(tmp_path):
+    pairs = pd.DataFrame({"pair": ["p0", "p1"], "random": [True, False], "strongest": [False, True]})
+    attr = ag.V1Attribution(pairs, np.ones((2, 896)) / 896, np.ones((2, 896)), 128)
+    summary = {
+        "mean_abs_kb": 20.0,
+        "half_window_kb": 57.3,
+        "uniform_mean_abs_kb": 28.7,
+        "n": 1,
+        "frac_within": 0.9,
+        "within_bp": 50_000,
+        "uniform_frac_within": 0.87,
+    }
+    rows = ag.peak_distance_numbers(attr, summary)
+    assert rows[0]["note"] == "window +-57.3 kb: paper value scaled = 30.1 kb; uniform random peak 28.7 kb; n = 1"
+    assert rows[1]["note"] == "threshold 50.0 kb here; uniform random peak 0.87 (paper window: 0.87)"
+    assert ag.v1_overlap_table(attr, np.array([3]))["overlap"].tolist() == [3]
+    rows = ag.overlap_numbers(attr, {"mean": 2.5, "chance": 0.45})
+    assert rows[0]["value"] == 2.5 and rows[0]["note"] == "chance 0.45 with 896 bins (paper: 0.45 with 896)"
+    assert "share 2.5 bins on average (chance 0.45; paper 2.2)" in ag.v1_finding(summary, {"mean": 2.5, "chance": 0.45})
+    case = {
+        "pair": "p1",
+        "beta": -1.234,
+        "attention_peak_kb": 4.0,
+        "gradient_peak_kb": -2.0,
+        "gradient_to_ctcf_kb": 0.5,
+        "attention_to_ctcf_kb": 1.0,
+        "ctcf_kb": np.array([-2.5, 3.0]),
+    }
+    rows = ag.case_numbers(case)
+    assert [r["value"] for r in rows] == [4.0, -2.0, 0.5] and rows[0]["note"] == "p1, beta -1.23"
+    assert rows[2]["note"] == "attention peak to nearest CTCF: 1.00 kb; 2 CTCF sites in the window"
+    assert "ctcf_kb" not in ag.case_summary(case).index
+    assert ag.v1_ctcf_sites(None, None).empty
+    pd.DataFrame(
+        {"locus_id": ["E", "E"], "element": ["CTCF", "open"], "chrom": "chr1", "start": [1, 5], "end": [2, 6]}
+    ).to_csv(tmp_path / "v1_elements.csv", index=False)
+    assert ag.v1_ctcf_sites(tmp_path, None)["start"].tolist() == [1]
+
+
+def test_truth_rows_findings_and_wide_table():
+    rows = []
+    for method, auc, fold in (
+        ("CDT-II attention", 0.7, 2.0),
+        ("embedding_norm", 0.6, 1.5),
+        ("near_centre", 0.55, 1.2),
+        ("random", 0.5, 1.0),
+    ):
+        for target in ("any element", "CTCF", "promoter"):
+            rows.append({"method": method, "target": target, "auroc": auc, "top_fold": fold})
+    recovery = pd.DataFrame(rows)
+    out = ag.truth_numbers(recovery, "CDT-II attention")
+    assert [r["value"] for r in out] == [0.7, 2.0] * 3
+    assert out[0]["note"] == "embedding norm 0.600, near TSS 0.550, random 0.500"
+    assert out[1]["note"] == "embedding norm 1.50, random 1.00"
+    text = ag.truth_finding(recovery, "CDT-II attention")
+    assert "**above chance**, and above the model-free norm" in text
+    assert "**at chance**" in ag.truth_finding(recovery.replace({0.7: 0.53}), "CDT-II attention")
+    wide = ag.recovery_wide(recovery)
+    assert wide.loc["random", ("auroc", "CTCF")] == 0.5 and wide.loc["near_centre", ("top_fold", "promoter")] == 1.2
+    v1 = recovery.replace({"CDT-II attention": "attention", "near_centre": "gradient"})
+    assert [r["value"] for r in ag.v1_truth_numbers(v1)] == [0.7, 0.55]
+    assert ag.model_finding({}) == ""
+    assert "model above that baseline" in ag.model_finding({"reported_r": 0.5, "baseline_r": 0.2})
+    assert "model not above that baseline" in ag.model_finding({"reported_r": 0.21, "baseline_r": 0.2})

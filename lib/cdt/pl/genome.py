@@ -18,6 +18,27 @@ from matplotlib.patches import Patch
 
 from cdt.pl import NA_COLOUR, PALETTE
 
+__all__ = [
+    "MARK_COLOURS",
+    "CLASS_COLOURS",
+    "OR_CAP",
+    "cross_attention_profiles",
+    "fisher_heatmap",
+    "bin_class_violin",
+    "permutation_nulls",
+    "threshold_sweep",
+    "ctcf_enrichment",
+    "hic_ratios",
+    "genome_track",
+    "peak_distance",
+    "attention_gradient_overlap",
+    "v1_case",
+    "pair_contact",
+    "BIN_SCORE_LABELS",
+    "bin_score_style",
+    "element_recovery",
+]
+
 MARK_COLOURS = {"DNase": "#984ea3", "CTCF": "#a65628", "H3K4me3": "#377eb8", "H3K27ac": "#ff7f00", "H3K4me1": "#4daf4a"}
 CLASS_COLOURS = {
     "promoter": "#377eb8",
@@ -503,18 +524,43 @@ def pair_contact(
 # --- ground truth ------------------------------------------------------------------------------------------------------
 
 
+BIN_SCORE_LABELS = {
+    "embedding_norm": "DNA embedding norm (no model)",
+    "near_centre": "near the window centre (no model)",
+    "random": "random score",
+    "attention": "attention",
+    "gradient": "gradient norm",
+}
+"""Words for the bin scores of `cdt.analyses.genome.bin_scores` (model attention keeps its own name)."""
+
+
+def bin_score_style(method: str, *, rank: int = 0) -> tuple[str, str]:
+    """Label and colour of one bin score: attention in the CDT colour (a second attention score lighter), gradients
+    in the gradient colour, model-free scores grey and the random score light grey (`cdt.pl.PALETTE`)."""
+    label = BIN_SCORE_LABELS.get(method, method)
+    if method == "random":
+        return label, NA_COLOUR
+    if method in ("embedding_norm", "near_centre"):
+        return label, PALETTE["baseline"] if method == "embedding_norm" else "#bdbdbd"
+    if "gradient" in method:
+        return label, PALETTE["gradient"]
+    return label, PALETTE["CDT"] if rank == 0 else "#6f9bc4"
+
+
 def element_recovery(table: pd.DataFrame, metric: str = "auroc", title: str = "") -> Figure:
-    """Recovery of planted elements: `metric` per score (bars) for each element class (panels), chance line."""
+    """Recovery of planted elements: `metric` per score (bars, `bin_score_style` labels and colours) for each element
+    class (panels), chance line."""
     targets = list(dict.fromkeys(table["target"]))
     methods = list(dict.fromkeys(table["method"]))
-    fig, axes = plt.subplots(1, len(targets), figsize=(2.6 * len(targets) + 1, 3.8), sharey=True, squeeze=False)
-    colours = plt.get_cmap("tab10").colors
+    model_scores = [m for m in methods if m not in BIN_SCORE_LABELS or m in ("attention", "gradient")]
+    styles = [bin_score_style(m, rank=model_scores.index(m) if m in model_scores else 0) for m in methods]
+    fig, axes = plt.subplots(1, len(targets), figsize=(2.6 * len(targets) + 1, 4.2), sharey=True, squeeze=False)
     for ax, t in zip(axes[0], targets, strict=True):
         sub = table[table["target"] == t].set_index("method").reindex(methods)
-        ax.bar(range(len(methods)), sub[metric], color=[colours[i % 10] for i in range(len(methods))])
+        ax.bar(range(len(methods)), sub[metric], color=[c for _, c in styles])
         chance = 0.5 if metric == "auroc" else (1.0 if metric == "top_fold" else float(sub["base_rate"].iloc[0]))
         ax.axhline(chance, color="0.3", ls="--", lw=0.8)
-        ax.set_xticks(range(len(methods)), methods, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(range(len(methods)), [label for label, _ in styles], rotation=60, ha="right", fontsize=8)
         ax.set_title(f"{t} (n={int(sub['n_pos'].iloc[0])})", fontsize=10)
     axes[0, 0].set_ylabel(
         {"auroc": "AUROC", "auprc": "AUPRC", "top_fold": "top-10% fold over base rate"}.get(metric, metric)
