@@ -44,9 +44,8 @@ protocol = "paper"
 # %%
 import cdt.analyses.prediction as ap
 import cdt.pl.prediction as pr
-from cdt.pl.schematic import draw_schematic
+from cdt.pl.schematic import run_schematics
 from cdt.published import CDT2_PER_GENE_R, CDT2_TOP50, CDT3_STAGE_ABLATION
-from cdt.report import save_table
 from cdt.reproduce import open_notebook
 from cdt.train import open_run
 from IPython.display import Markdown, display
@@ -63,12 +62,7 @@ ctx, nums = open_notebook(
     models=["cdt2", "cdt3", "cdt3_single", "cdt1"],
 )
 runs = {k: open_run(v) for k, v in ctx.runs.items()}
-display(
-    Markdown(
-        f"Data: **{ctx.source_label}**, protocol **{protocol}**. Runs: "
-        + ", ".join(f"`{k}` ({type(r.model).__name__})" for k, r in runs.items())
-    )
-)
+display(Markdown(ap.runs_line(runs, source=ctx.source_label, protocol=protocol)))
 
 
 # %% [markdown]
@@ -78,46 +72,11 @@ display(
 # published (`paper`) dimensions come from the same code, built on PyTorch's `meta` device.
 
 # %%
-schematics = {
-    "cdt1": ("cdt1_fig1_architecture", "CDT v1"),
-    "cdt2": ("cdt2_fig1_architecture", "CDT-II"),
-    "cdt3": ("cdt3_fig1_architecture", "CDT-III (two-stage VCE)"),
-    "cdt3_single": ("cdt3_fig2a_single_stage_architecture", "CDT-III single-stage ablation"),
-}
-for key, (name, title) in schematics.items():
-    if key in runs:
-        ctx.show(draw_schematic(runs[key].model, f"{title}, {ctx.preset} preset"), name, data=False)
-
+for name, fig in run_schematics({k: r.model for k, r in runs.items()}, preset=ctx.preset).items():
+    ctx.show(fig, name, data=False)
 params = ap.parameter_counts(ctx.preset)
-save_table(params, "model_parameter_counts", ctx.out_dir)
-display(params)
-p = params.set_index("model")["paper_preset"]
-note = "model code built at the paper preset (meta device); trained models here are smaller"
-nums.add(
-    key=("CDT v1", "Table 3", "parameters at the paper dimensions"),
-    value=float(p["CDT v1"]),
-    file="model_parameter_counts.csv",
-    note=note,
-)
-nums.add(
-    key=("CDT-II", "Fig 1", "parameters at the paper dimensions"),
-    value=float(p["CDT-II"]),
-    file="model_parameter_counts.csv",
-    note=note,
-)
-nums.add(
-    key=("CDT-III", "Fig 1", "parameters at the paper dimensions"),
-    value=float(p["CDT-III"]),
-    file="model_parameter_counts.csv",
-    note=note,
-)
-if "CDT-II full gene set (9,335 genes)" in p:
-    nums.add(
-        key=("CDT-II", "Fig 2", "parameters, 9,335-gene ablation model"),
-        value=float(p["CDT-II full gene set (9,335 genes)"]),
-        file="model_parameter_counts.csv",
-        note="the paper's ~54 M is not reproduced by the stated architecture (~28 M); its stage-2 code is unpublished",
-    )
+ctx.table(params, "model_parameter_counts")
+nums.report(ap.parameter_findings(params))
 
 # %% [markdown]
 # ## CDT v1 — Tables 1-4
@@ -126,16 +85,9 @@ if "CDT-II full gene set (9,335 genes)" in p:
 
 # %%
 if "cdt1" in runs and ctx.paths.v1_dna and ctx.paths.v1_embeddings:
-    v1 = runs["cdt1"]
-    tables = {
-        "cdt1_table1_foundation_models": ap.v1_foundation_models(ctx.paths.v1_dna, ctx.paths.v1_embeddings),
-        "cdt1_table2_attention_shapes": ap.attention_table(v1.model),
-        "cdt1_table3_model_config": ap.v1_model_table(v1.model),
-        "cdt1_table4_training": ap.v1_training_table(v1.config),
-    }
-    for name, table in tables.items():
-        save_table(table, name, ctx.out_dir)
-        display(Markdown(f"**{name}**"), table)
+    for name, table in ap.v1_tables(runs["cdt1"], ctx.paths.v1_dna, ctx.paths.v1_embeddings).items():
+        display(Markdown(f"**{name}**"))
+        ctx.table(table, name)
 else:
     display(Markdown("**Skipped:** no CDT v1 run on this data source (the Gasperini pairs are not part of it)."))
 
@@ -144,51 +96,10 @@ else:
 
 # %%
 if "cdt1" in runs and ctx.paths.v1_dna:
-    v1_splits = ap.v1_reported_splits(v1)
-    pairs = ap.v1_predictions(v1, splits=v1_splits)
-    v1_stats = ap.v1_scores(pairs)
-    v1_hist = ap.history_summary(v1.history)
-    ctx.show(pr.v1_scatter(pairs, v1_stats), "cdt1_fig2a_pred_vs_obs_beta")
-    ctx.show(
-        pr.v1_history(v1.history, v1_hist["best_epoch"], "Huber loss" if v1.config.huber_delta is not None else "MSE"),
-        "cdt1_fig2bc_learning_curves",
-    )
-    base_r = ap.run_summary(v1).get("baseline_r", float("nan"))
-    nums.add(
-        key=("CDT v1", "Fig 2A", "val Pearson r, predicted vs observed beta"),
-        value=v1_stats["r"],
-        file="cdt1_fig2a_pred_vs_obs_beta.png",
-        note=f"n = {v1_stats['n']} {'/'.join(v1_splits)} pairs (published 996)",
-    )
-    nums.add(
-        key=("CDT v1", "Fig 2A", "val Spearman rho"), value=v1_stats["rho"], file="cdt1_fig2a_pred_vs_obs_beta.png"
-    )
-    nums.add(
-        key=("CDT v1", "Fig 2B/C", "best epoch"),
-        value=v1_hist["best_epoch"],
-        file="cdt1_fig2bc_learning_curves.png",
-        note=f"of at most {v1.config.phases[0].epochs} (published 50)",
-    )
-    nums.add(
-        key=("CDT v1", "Fig 2B/C", "stop epoch"), value=v1_hist["stop_epoch"], file="cdt1_fig2bc_learning_curves.png"
-    )
-    nums.add(
-        key=("CDT v1", "Fig 2B/C", "train r at the last epoch"),
-        value=v1_hist["train_r_last"],
-        file="cdt1_fig2bc_learning_curves.png",
-    )
-    nums.add(
-        key=("CDT v1", "Fig 2A", "per-gene mean training beta baseline r"),
-        value=base_r,
-        note="trainer's baseline: each pair predicted as the mean training beta of its target gene",
-    )
-    display(
-        Markdown(f"""
-CDT v1 on this data: validation r = **{v1_stats["r"]:.3f}** over {v1_stats["n"]} pairs (P = {v1_stats["p_value"]:.1e};
-published 0.503 over 996), best epoch {v1_hist["best_epoch"]}, stopped at {v1_hist["stop_epoch"]} (published 16 and 26),
-train r at the end {v1_hist["train_r_last"]:.3f} (published 0.65). The trainer's baseline reaches r = {base_r:.3f}.
-""")
-    )
+    pairs, v1 = ap.v1_validation(runs["cdt1"])
+    ctx.show(pr.v1_scatter(pairs, v1), "cdt1_fig2a_pred_vs_obs_beta")
+    ctx.show(pr.v1_history(runs["cdt1"].history, v1["best_epoch"], v1["loss_name"]), "cdt1_fig2bc_learning_curves")
+    nums.report(ap.v1_findings(v1))
 
 # %% [markdown]
 # ## CDT-II — Fig 3A: all held-out cells x genes
@@ -197,34 +108,10 @@ train r at the end {v1_hist["train_r_last"]:.3f} (published 0.65). The trainer's
 
 # %%
 cdt2 = ap.held_out(runs["cdt2"], ctx.paths.screen, ctx.paths.dna, "CDT-II")
-o = cdt2.evaluation.overall
-ctx.show(pr.pred_vs_actual(cdt2.pred.rna, cdt2.target, o), "cdt2_fig3a_pred_vs_actual")
-overall = ap.stage_comparison({"CDT-II": cdt2}).drop(columns=["protein_r_expressed", "protein_pb_r_expressed"])
-overall = overall.assign(rho=o["rho"], r_squared=o["r_squared"], R2=o["R2"], mse=o["mse"], n_pairs=o["n"])
-save_table(overall, "cdt2_fig3a_overall_scores", ctx.out_dir)
-f3a = "cdt2_fig3a_pred_vs_actual.png"
-nums.add(
-    key=("CDT-II", "Fig 3A", "overall Pearson r (cells x genes)"),
-    value=o["r"],
-    file=f3a,
-    note=f"{len(cdt2.groups)} cells x {len(cdt2.genes)} genes (published 2,037 x 2,361)",
-)
-nums.add(key=("CDT-II", "Fig 3A", "r^2 (the paper's 'R^2')"), value=o["r_squared"], file=f3a)
-nums.add(
-    key=("CDT-II", "Fig 3A", "coefficient of determination 1 - SSE/SST"),
-    value=o["R2"],
-    file=f3a,
-    note="not reported by the paper",
-)
-nums.add(key=("CDT-II", "Fig 3A", "Spearman rho"), value=o["rho"], file=f3a)
-base2 = ap.run_summary(runs["cdt2"]).get("baseline_r")
-if base2 is not None:
-    nums.add(
-        key=("CDT-II", "Fig 3A", "mean-training-effect baseline r"),
-        value=base2,
-        note="trainer's baseline on the same cells: every cell predicted as the mean training log2FC",
-    )
-display(overall)
+summary2 = ap.run_summary(runs["cdt2"])  # the trainer's mean-training-effect baselines on the same cells
+ctx.show(pr.pred_vs_actual(cdt2.pred.rna, cdt2.target, cdt2.evaluation.overall), "cdt2_fig3a_pred_vs_actual")
+ctx.table(ap.overall_table(cdt2), "cdt2_fig3a_overall_scores")
+nums.report(ap.overall_findings(cdt2, summary2))
 
 # %% [markdown]
 # ## CDT-II — Fig 3B: per held-out gene pseudo-bulk r
@@ -234,32 +121,13 @@ display(overall)
 
 # %%
 per_gene = ap.per_gene_table(cdt2, CDT2_PER_GENE_R)
-save_table(per_gene, "cdt2_fig3b_per_gene_r", ctx.out_dir)
 pb = cdt2.evaluation.per_perturbation
 ctx.show(
     pr.pseudobulk_panels(ap.pseudobulk(cdt2), pb["r_mean"], pb["n_cells"], list(CDT2_PER_GENE_R)),
     "cdt2_fig3b_per_gene_r",
 )
-for _, row in per_gene.iterrows():
-    nums.add(
-        key=("CDT-II", "Fig 3B", f"pseudo-bulk r, {row['perturbation']}"),
-        value=row["r_mean"],
-        file="cdt2_fig3b_per_gene_r.png",
-        note=f"{int(row['n_cells'])} cells",
-    )
-nums.add(
-    key=("CDT-II", "Fig 3B", "pseudo-bulk r, mean over held-out genes"),
-    value=o["r_mean_avg"],
-    file="cdt2_fig3b_per_gene_r.png",
-)
-base2_pb = ap.run_summary(runs["cdt2"]).get("baseline_pb_r")
-if base2_pb is not None:
-    nums.add(
-        key=("CDT-II", "Fig 3B", "mean-training-effect baseline pseudo-bulk r (mean)"),
-        value=base2_pb,
-        note="trainer's baseline on the same cells",
-    )
-display(per_gene)
+ctx.table(per_gene, "cdt2_fig3b_per_gene_r")
+nums.report(ap.per_gene_findings(per_gene, cdt2, summary2))
 
 # %% [markdown]
 # ## CDT-II — Fig 3C: GFI1B trans-effect profile
@@ -282,30 +150,9 @@ else:
 # distribution over all model genes (expected overlap 50 x 50 / n_genes).
 
 # %%
-top = ap.top_targets(cdt2, 50, CDT2_TOP50)
-save_table(top.drop(columns="shared_genes"), "cdt2_text_top50_overlap", ctx.out_dir)
-display(top.drop(columns="shared_genes"))
-for gene in CDT2_TOP50:
-    row = top[top["perturbation"] == gene]
-    if len(row):
-        row = row.iloc[0]
-        nums.add(
-            key=("CDT-II", "text", f"top-50 overlap, {gene} (shared genes)"),
-            value=int(row["shared"]),
-            file="cdt2_text_top50_overlap.csv",
-            note=f"of {int(row['top_n'])}, among {int(row['M'])} genes",
-        )
-        nums.add(
-            key=("CDT-II", "text", f"top-50 overlap, {gene} (fold over chance)"),
-            value=float(row["fold"]),
-            file="cdt2_text_top50_overlap.csv",
-            note="published fold from 2,361 genes",
-        )
-        nums.add(
-            key=("CDT-II", "text", f"top-50 overlap, {gene} (hypergeometric P)"),
-            value=float(row["p_value"]),
-            file="cdt2_text_top50_overlap.csv",
-        )
+top = ap.top_targets(cdt2, published=CDT2_TOP50)
+ctx.table(top.drop(columns="shared_genes"), "cdt2_text_top50_overlap")
+nums.report(ap.top_target_findings(top))
 
 # %% [markdown]
 # ## CDT-III — Table 1 / Fig 2B: per-gene RNA r, CDT-II vs CDT-III; protein r
@@ -313,43 +160,14 @@ for gene in CDT2_TOP50:
 # `protein_expressed` flags: mean > 0.5 and SD > 0.1 in NTC cells, 65 of 189 in the paper).
 
 # %%
-if "cdt3" in runs:
-    cdt3 = ap.held_out(runs["cdt3"], ctx.paths.screen, ctx.paths.dna, "CDT-III")
+cdt3 = ap.held_out(runs["cdt3"], ctx.paths.screen, ctx.paths.dna, "CDT-III") if "cdt3" in runs else None
+if cdt3 is not None:
     table1 = ap.cdt2_vs_cdt3(cdt2, cdt3)
-    save_table(table1, "cdt3_table1_per_gene_r", ctx.out_dir)
-    ctx.show(
-        pr.paired_bars(
-            table1,
-            ["rna_r_cdt2", "rna_r_cdt3"],
-            ["CDT-II", "CDT-III"],
-            ["published_rna_r_cdt2", "published_rna_r_cdt3"],
-        ),
-        "cdt3_fig2b_per_gene_rna_r",
-    )
-    o3 = cdt3.evaluation.overall
-    n_expr = int(cdt3.expressed.sum())
-    nums.add(
-        key=("CDT-III", "Table 1", "per-gene RNA r, CDT-II (mean of held-out genes)"),
-        value=o["r_mean_avg"],
-        file="cdt3_fig2b_per_gene_rna_r.png",
-    )
-    nums.add(
-        key=("CDT-III", "Table 1", "per-gene RNA r, CDT-III (mean of held-out genes)"),
-        value=o3["r_mean_avg"],
-        file="cdt3_fig2b_per_gene_rna_r.png",
-    )
-    nums.add(
-        key=("CDT-III", "Table 1", "per-gene RNA r, CDT-III minus CDT-II"),
-        value=o3["r_mean_avg"] - o["r_mean_avg"],
-        file="cdt3_fig2b_per_gene_rna_r.png",
-    )
-    nums.add(
-        key=("CDT-III", "Table 1", "per-gene protein r over expressed proteins (mean)"),
-        value=o3["prot_r_mean_expressed_avg"],
-        file="cdt3_table1_per_gene_r.csv",
-        note=f"{n_expr} expressed (published 65)",
-    )
-    display(table1)
+    columns = ["rna_r_cdt2", "rna_r_cdt3"]
+    published = ["published_rna_r_cdt2", "published_rna_r_cdt3"]
+    ctx.show(pr.paired_bars(table1, columns, ["CDT-II", "CDT-III"], published), "cdt3_fig2b_per_gene_rna_r")
+    ctx.table(table1, "cdt3_table1_per_gene_r")
+    nums.report(ap.cdt3_gain_findings(cdt2, cdt3))
 else:
     display(Markdown("**Skipped:** no CDT-III run on this data source (no protein measurements)."))
 
@@ -362,55 +180,24 @@ else:
 # all genes, protein over the expressed proteins).
 
 # %%
-if "cdt3" in runs and "cdt3_single" in runs:
+stages = None
+if cdt3 is not None and "cdt3_single" in runs:
     single = ap.held_out(runs["cdt3_single"], ctx.paths.screen, ctx.paths.dna, "CDT-III single-stage")
-    stages = ap.stage_comparison(
-        {"CDT-II (RNA only)": cdt2, "CDT-III single-stage (lambda 0.1)": single, "CDT-III two-stage": cdt3}
-    )
-    save_table(stages, "cdt3_fig2a_single_vs_two_stage", ctx.out_dir)
+    stages = ap.stage_comparison(dict(zip(ap.STAGE_MODELS, (cdt2, single, cdt3), strict=True)))
     ctx.show(pr.model_bars(stages, "rna_r", published=CDT3_STAGE_ABLATION), "cdt3_fig2a_single_vs_two_stage")
-    init = runs["cdt3_single"].metrics.get("init", {})
-    s = stages.set_index("model")
-    f2a = "cdt3_fig2a_single_vs_two_stage.png"
-    nums.add(
-        key=("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage"),
-        value=float(s.loc["CDT-III two-stage", "rna_r"]),
-        file=f2a,
-    )
-    nums.add(
-        key=("CDT-III", "Fig 2A / Table 4", "RNA r, single-stage"),
-        value=float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
-        file=f2a,
-        note="ours: lambda 0.1; nearest published variant B (lambda 0.11); published range .19-.37",
-    )
-    nums.add(
-        key=("CDT-III", "Fig 2A / Table 4", "RNA r, two-stage minus single-stage"),
-        value=float(s.loc["CDT-III two-stage", "rna_r"] - s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"]),
-        file=f2a,
-        note="published: against the best single-stage variant (D, 0.37)",
-    )
-    nums.add(
-        key=("CDT-III", "Table 4", "protein r (pooled, expressed), two-stage"),
-        value=float(s.loc["CDT-III two-stage", "protein_r_expressed"]),
-        file=f2a,
-    )
-    display(stages)
-    display(
-        Markdown(
-            f"Single-stage initialisation: {init.get('copied', '?')} tensors copied from CDT-II, not "
-            f"transferred: {', '.join(init.get('skipped', [])) or 'none'}."
-        )
-    )
+    ctx.table(stages, "cdt3_fig2a_single_vs_two_stage")
+    nums.report(ap.stage_findings(stages, runs["cdt3_single"].metrics.get("init")))
     display(CDT3_STAGE_ABLATION)
 
 # %% [markdown]
 # ## CDT-III — Fig 2C: per-gene protein predicted vs actual
 
 # %%
-if "cdt3" in runs:
-    prot = ap.pseudobulk(cdt3, "protein")
+if cdt3 is not None:
     ctx.show(
-        pr.pseudobulk_overlay(prot, cdt3.evaluation.per_perturbation["prot_r_mean_expressed"]),
+        pr.pseudobulk_overlay(
+            ap.pseudobulk(cdt3, "protein"), cdt3.evaluation.per_perturbation["prot_r_mean_expressed"]
+        ),
         "cdt3_fig2c_protein_pred_vs_actual",
     )
 
@@ -418,50 +205,7 @@ if "cdt3" in runs:
 # ## What this run shows
 
 # %%
-lines = [
-    f"- CDT-II on the held-out cells: r = {o['r']:.3f} (published 0.64), r^2 = {o['r_squared']:.3f} (0.41), "
-    f"R^2 = {o['R2']:.3f}, Spearman {o['rho']:.3f} (0.46); mean per-gene pseudo-bulk r {o['r_mean_avg']:.3f} "
-    f"(0.84)."
-]
-if base2 is not None:
-    lines.append(
-        f"- Predicting every cell as the mean training effect gives r = {base2:.3f} on the same cells: CDT-II "
-        f"is {'above' if o['r'] > base2 else 'not above'} that reference ({o['r'] - base2:+.3f})."
-    )
-if base2_pb is not None:
-    lines.append(
-        f"- The same baseline's mean pseudo-bulk r is {base2_pb:.3f} (CDT-II {o['r_mean_avg']:.3f}): a shared "
-        "average response already correlates with each gene's mean profile, so pseudo-bulk r alone does not "
-        "show perturbation-specific prediction."
-    )
-gfi = top[top["perturbation"] == "GFI1B"]
-if len(gfi):
-    g = gfi.iloc[0]
-    lines.append(
-        f"- GFI1B top-50 trans targets: {int(g['shared'])}/50 shared, {g['fold']:.1f}-fold over chance, "
-        f"P = {g['p_value']:.1e} (published 26/50, ~25-fold over 2,361 genes; with {int(g['M'])} genes "
-        f"here, chance alone gives {g['expected']:.1f})."
-    )
-if "cdt3" in runs:
-    d = o3["r_mean_avg"] - o["r_mean_avg"]
-    lines.append(
-        f"- CDT-III vs CDT-II per-gene RNA r: {o['r_mean_avg']:.3f} -> {o3['r_mean_avg']:.3f} ({d:+.3f}; "
-        f"published +0.039); protein pseudo-bulk r over expressed proteins {o3['prot_r_mean_expressed_avg']:.3f}"
-        f" (0.969)."
-    )
-if "cdt3" in runs and "cdt3_single" in runs:
-    two, one = float(s.loc["CDT-III two-stage", "rna_r"]), float(s.loc["CDT-III single-stage (lambda 0.1)", "rna_r"])
-    lines.append(
-        f"- Two-stage vs single-stage RNA r: {two:.3f} vs {one:.3f} — the single-stage model is "
-        f"{'worse' if one < two - 0.02 else 'not worse'} here (published 0.64 vs 0.19-0.37)."
-    )
-lines.append(
-    "- Caution (true of the task as published, not of this data only): the target log2FC of a cell is an "
-    "affine function of its own input expression, gene by gene, and the protein target is the protein input "
-    "minus its NTC mean, so a model can read much of the answer from its input. Notebook 07 sets these "
-    "numbers beside ridge and locus baselines."
-)
-display(Markdown("\n".join(lines)))
+display(Markdown(ap.prediction_findings(cdt2, summary2, top, cdt3=cdt3, stages=stages)))
 
 # %%
 nums.save()

@@ -372,3 +372,157 @@ def test_ablation_findings_render_as_one_bullet_list():
     assert "Train minus validation r of the curated model at its best epoch: +0.010" in html
     assert "Synthetic data" in html
     assert "Synthetic data" not in ap.ablation_findings(summary, fair, synthetic=False)
+
+
+# --- notebook 02: tables, headline rows and sentences ----------------------------------------------------------------
+
+
+def _rows(findings) -> dict[tuple[str, str, str], dict]:
+    return {n["key"]: n for n in findings.numbers}
+
+
+def test_runs_line_names_each_run_and_its_model():
+    run = LoadedRun("r", _cdt2(), None, pd.DataFrame(), {}, {}, {})
+    line = ap.runs_line({"cdt2": run}, source="synthetic (tiny, seed 0)", protocol="paper")
+    assert line == "Data: **synthetic (tiny, seed 0)**, protocol **paper**. Runs: `cdt2` (CDT2)"
+
+
+def test_parameter_findings_read_the_paper_preset_column():
+    params = pd.DataFrame(
+        {
+            "model": ["CDT v1", "CDT-II", "CDT-II full gene set (9,335 genes)", "CDT-III"],
+            "paper_preset": [60_093_752, 21_072_185, 28_220_535, 30_987_766],
+        }
+    )
+    rows = _rows(ap.parameter_findings(params))
+    assert rows[("CDT v1", "Table 3", "parameters at the paper dimensions")]["value"] == 60_093_752.0
+    assert rows[("CDT-III", "Fig 1", "parameters at the paper dimensions")]["file"] == "model_parameter_counts.csv"
+    full = rows[("CDT-II", "Fig 2", "parameters, 9,335-gene ablation model")]
+    assert full["value"] == 28_220_535.0
+    assert full["note"].startswith("the paper's ~54 M is not reproduced by the stated architecture (~28 M)")
+    assert len(_rows(ap.parameter_findings(params.iloc[[0, 1, 3]]))) == 3  # no ablation model, no row
+
+
+def test_v1_validation_tables_and_findings(tmp_path, tiny_dna_store):
+    run, pairs, *_ = _v1_run(tmp_path, tiny_dna_store)
+    run.history = _history([True, True, False], [0.1, 0.3, 0.2], [0.2, 0.4, 0.5], pb=False)
+    run.metrics = {"reported": ["val"], "roles": {"select": ["val"]}, "select_r": 0.3, "baseline_select_r": -0.2}
+    out, v1 = ap.v1_validation(run)
+    assert out["split"].unique().tolist() == ["val"] and len(out) == (pairs["split"] == "val").sum()
+    assert v1["r"] == pytest.approx(scipy.stats.pearsonr(out["predicted"], out["observed"]).statistic)
+    assert (v1["best_epoch"], v1["stop_epoch"], v1["train_r_last"]) == (2, 3, 0.5)
+    assert (v1["baseline_r"], v1["splits"], v1["loss_name"]) == (-0.2, ["val"], "Huber loss")
+    assert v1["max_epochs"] == run.config.phases[0].epochs
+
+    tables = ap.v1_tables(run, run.files["dna"], run.files["embeddings"])
+    assert list(tables) == [
+        "cdt1_table1_foundation_models",
+        "cdt1_table2_attention_shapes",
+        "cdt1_table3_model_config",
+        "cdt1_table4_training",
+    ]
+
+    hand = {"r": 0.349, "p_value": 0.36, "rho": 0.37, "n": 9, "best_epoch": 3, "stop_epoch": 4, "train_r_last": 0.4}
+    f = ap.v1_findings({**hand, "baseline_r": -0.788, "splits": ["val"], "max_epochs": 5})
+    rows = _rows(f)
+    r = rows[("CDT v1", "Fig 2A", "val Pearson r, predicted vs observed beta")]
+    assert (r["value"], r["note"]) == (0.349, "n = 9 val pairs (published 996)")
+    assert rows[("CDT v1", "Fig 2B/C", "best epoch")]["note"] == "of at most 5 (published 50)"
+    assert rows[("CDT v1", "Fig 2A", "per-gene mean training beta baseline r")]["value"] == -0.788
+    assert len(rows) == 6
+    assert "validation r = **0.349** over 9 pairs (P = 3.6e-01;\npublished 0.503 over 996)" in f.text
+    assert "stopped at 4 (published 16 and 26)" in f.text and "baseline reaches r = -0.788" in f.text
+
+
+def test_cdt2_cdt3_tables_and_findings(screen_and_store):
+    screen, store = screen_and_store
+    two, three = ap.held_out(_cdt2(), screen, store, "CDT-II"), ap.held_out(_cdt3(), screen, store, "CDT-III")
+    o = two.evaluation.overall
+    table = ap.overall_table(two).iloc[0]
+    assert (table["model"], table["rna_r"], table["rho"], table["n_pairs"]) == ("CDT-II", o["r"], o["rho"], o["n"])
+    assert table["r_squared"] == pytest.approx(table["rna_r"] ** 2)
+
+    summary = {"baseline_r": 0.19, "baseline_pb_r": 0.54}
+    rows = _rows(ap.overall_findings(two, summary))
+    first = rows[("CDT-II", "Fig 3A", "overall Pearson r (cells x genes)")]
+    assert first["value"] == o["r"]
+    assert first["note"] == f"{len(two.groups)} cells x {N_GENES} genes (published 2,037 x 2,361)"
+    assert rows[("CDT-II", "Fig 3A", "mean-training-effect baseline r")]["value"] == 0.19
+    assert ("CDT-II", "Fig 3A", "mean-training-effect baseline r") not in _rows(ap.overall_findings(two, {}))
+
+    per_gene = ap.per_gene_table(two, {"GFI1B": 0.88, "CD52": 0.75})
+    rows = list(_rows(ap.per_gene_findings(per_gene, two, summary)).values())
+    assert [r["key"][2] for r in rows[:2]] == ["pseudo-bulk r, GFI1B", "pseudo-bulk r, CD52"]  # the table's order
+    assert rows[0]["note"] == f"{(two.groups == 'GFI1B').sum()} cells"
+    assert rows[2]["value"] == o["r_mean_avg"] and rows[3]["value"] == 0.54
+
+    top = ap.top_targets(two, 3)
+    rows = _rows(ap.top_target_findings(top, ["GFI1B", "TFRC"]))  # TFRC is not held out here: no rows
+    assert len(rows) == 3
+    g = top.set_index("perturbation").loc["GFI1B"]
+    shared = rows[("CDT-II", "text", "top-50 overlap, GFI1B (shared genes)")]
+    assert (shared["value"], shared["note"]) == (g["shared"], f"of 3, among {N_GENES} genes")
+    assert rows[("CDT-II", "text", "top-50 overlap, GFI1B (hypergeometric P)")]["value"] == g["p_value"]
+
+    rows = _rows(ap.cdt3_gain_findings(two, three))
+    gain = rows[("CDT-III", "Table 1", "per-gene RNA r, CDT-III minus CDT-II")]["value"]
+    assert gain == pytest.approx(three.evaluation.overall["r_mean_avg"] - o["r_mean_avg"])
+    prot = rows[("CDT-III", "Table 1", "per-gene protein r over expressed proteins (mean)")]
+    assert prot["note"] == f"{int(three.expressed.sum())} expressed (published 65)"
+
+
+def test_stage_findings_name_the_nearest_and_best_published_variant():
+    stages = pd.DataFrame(
+        {"model": list(ap.STAGE_MODELS), "rna_r": [0.5, 0.3, 0.6], "protein_r_expressed": [np.nan, 0.2, 0.4]}
+    )
+    f = ap.stage_findings(stages, {"copied": 99, "skipped": ["vce.fusion.0.weight", "vce.fusion.0.bias"]})
+    values = [(n["key"][2], n["value"]) for n in f.numbers]
+    assert values[:2] == [("RNA r, two-stage", 0.6), ("RNA r, single-stage", 0.3)]
+    assert values[2][1] == pytest.approx(0.3) and values[3][1] == 0.4
+    notes = [n["note"] for n in f.numbers]
+    assert notes[1] == "ours: lambda 0.1; nearest published variant B (lambda 0.11); published range .19-.37"
+    assert notes[2] == "published: against the best single-stage variant (D, 0.37)"
+    assert f.text == (
+        "Single-stage initialisation: 99 tensors copied from CDT-II, not transferred: vce.fusion.0.weight, "
+        "vce.fusion.0.bias."
+    )
+    assert ap.stage_findings(stages).text.endswith("? tensors copied from CDT-II, not transferred: none.")
+
+
+def _scored(**overall):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(evaluation=SimpleNamespace(overall=overall))
+
+
+def test_prediction_findings_compare_with_published_values_and_baselines():
+    cdt2 = _scored(r=0.075, r_squared=0.006, R2=-0.052, rho=0.063, r_mean_avg=0.2)
+    top = pd.DataFrame(
+        [{"perturbation": "GFI1B", "shared": 40, "fold": 1.024, "p_value": 0.36, "M": 64, "expected": 39.06}]
+    )
+    text = ap.prediction_findings(cdt2, {"baseline_r": 0.191, "baseline_pb_r": 0.539}, top)
+    lines = text.split("\n")
+    assert lines[0] == (
+        "- CDT-II on the held-out cells: r = 0.075 (published 0.64), r^2 = 0.006 (0.41), R^2 = -0.052, Spearman "
+        "0.063 (0.46); mean per-gene pseudo-bulk r 0.200 (0.84)."
+    )
+    assert "CDT-II is not above that reference (-0.116)." in lines[1]
+    assert lines[2].startswith("- The same baseline's mean pseudo-bulk r is 0.539 (CDT-II 0.200)")
+    assert lines[3] == (
+        "- GFI1B top-50 trans targets: 40/50 shared, 1.0-fold over chance, P = 3.6e-01 (published 26/50, ~25-fold "
+        "over 2,361 genes; with 64 genes here, chance alone gives 39.1)."
+    )
+    assert len(lines) == 5 and lines[4].startswith("- Caution")
+
+    cdt3 = _scored(r_mean_avg=0.215, prot_r_mean_expressed_avg=0.043)
+    for two, one, verdict in ((0.08, 0.101, "not worse"), (0.2, 0.17, "worse"), (0.2, 0.19, "not worse")):
+        stages = pd.DataFrame({"model": list(ap.STAGE_MODELS), "rna_r": [0.1, one, two]})
+        lines = ap.prediction_findings(cdt2, {}, top.iloc[:0], cdt3=cdt3, stages=stages).split("\n")
+        assert lines[1] == (
+            "- CDT-III vs CDT-II per-gene RNA r: 0.200 -> 0.215 (+0.015; published +0.039); protein pseudo-bulk r "
+            "over expressed proteins 0.043 (0.969)."
+        )
+        assert lines[2] == (
+            f"- Two-stage vs single-stage RNA r: {two:.3f} vs {one:.3f} — the single-stage model is {verdict} here "
+            "(published 0.64 vs 0.19-0.37)."
+        )

@@ -18,7 +18,24 @@ from matplotlib.ticker import MaxNLocator
 
 from cdt.pl import PALETTE
 
-RUN_COLOURS = ("#1f4e79", "#e67e22", "#000000", "#8e44ad", "#16a085")  # runs; red stays for published values
+__all__ = [
+    "RUN_COLOURS",
+    "PERTURBATION_MARKERS",
+    "learning_curves",
+    "pred_vs_actual",
+    "pseudobulk_panels",
+    "pseudobulk_overlay",
+    "trans_profile",
+    "paired_bars",
+    "model_bars",
+    "v1_scatter",
+    "v1_history",
+]
+
+RUN_COLOURS = ("#1f4e79", "#e67e22", "#000000", "#8e44ad", "#16a085")
+"""Colours of runs and models set side by side (red stays for published values)."""
+PERTURBATION_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+"""Marker shapes telling perturbations apart in one panel of one model's results, which keep the model's colour."""
 
 
 def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
@@ -122,16 +139,20 @@ def pseudobulk_panels(
 def pseudobulk_overlay(
     table: pd.DataFrame, r: Mapping[str, float], what: str = "protein change", features: str = "proteins"
 ) -> Figure:
-    """All perturbations in one panel, coloured by perturbation (CDT-III Fig 2C)."""
+    """All perturbations in one panel (CDT-III Fig 2C): every point in the CDT colour (`cdt.pl.PALETTE`: the model's
+    predictions), perturbations told apart by marker shape, so no perturbation takes the published red or truth green.
+    """
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
     for i, (g, d) in enumerate(table.groupby("perturbation", sort=True)):
         ax.scatter(
             d["observed"],
             d["predicted"],
-            s=14,
-            alpha=0.75,
-            color=plt.cm.tab10(i % 10),
-            linewidths=0,
+            s=18,
+            alpha=0.7,
+            color=PALETTE["CDT"],
+            marker=PERTURBATION_MARKERS[i % len(PERTURBATION_MARKERS)],
+            edgecolors="white",
+            linewidths=0.4,
             label=f"{g} (r = {r[g]:.2f})",
         )
     _diagonal(ax, table["observed"].to_numpy(), table["predicted"].to_numpy())

@@ -5,6 +5,8 @@ The drawings stand in for the papers' Figure 1 diagrams; they show no data, so t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -14,6 +16,20 @@ from cdt.models.blocks import VirtualCellEmbedder
 from cdt.models.cdt1 import CDT1
 from cdt.models.cdt3 import CDT3
 from cdt.models.summary import ModuleRow, module_summary, module_units, shape_str
+
+__all__ = [
+    "RUN_SCHEMATICS",
+    "draw_schematic",
+    "run_schematics",
+]
+
+RUN_SCHEMATICS = {
+    "cdt1": ("cdt1_fig1_architecture", "CDT v1"),
+    "cdt2": ("cdt2_fig1_architecture", "CDT-II"),
+    "cdt3": ("cdt3_fig1_architecture", "CDT-III (two-stage VCE)"),
+    "cdt3_single": ("cdt3_fig2a_single_stage_architecture", "CDT-III single-stage ablation"),
+}
+"""Run key -> (figure name, title) of the schematics that stand in for the papers' architecture figures."""
 
 _COLUMN = {"dna": 0, "rna": 1, "protein": 2}
 _COLOURS = {"dna": "#cfe2f3", "rna": "#d9ead3", "protein": "#fce5cd", "joint": "#eadcf8"}
@@ -155,3 +171,14 @@ def _input_labels(model: nn.Module) -> dict[str, str]:
         if isinstance(model, CDT3):
             labels["protein"] = f"protein (DSB)  {shape_str((None, cfg.n_proteins))}"
     return labels
+
+
+def run_schematics(models: Mapping[str, nn.Module], *, preset: str) -> dict[str, Figure]:
+    """The schematic of each trained model among `RUN_SCHEMATICS` (keyed by run: cdt1, cdt2, cdt3, cdt3_single), by
+    figure name, titled with the preset the models were built at (CDT v1 Fig 1, CDT-II Fig 1, CDT-III Fig 1; the
+    single-stage model of CDT-III Fig 2A)."""
+    return {
+        name: draw_schematic(models[key], f"{title}, {preset} preset")
+        for key, (name, title) in RUN_SCHEMATICS.items()
+        if key in models
+    }
