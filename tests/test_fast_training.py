@@ -9,7 +9,7 @@ import pytest
 import torch
 from cdt.config import get_preset
 from cdt.models import CDT2, CDT2Config
-from cdt.models.blocks import attention_with_dropout, cheap_dropout, keep_mask, set_fast_dropout
+from cdt.models.blocks import attention_with_dropout, cheap_dropout, drop_probability, keep_mask, set_fast_dropout
 from cdt.train import loop
 from cdt.train.config import PLAIN_TRAINING, TrainConfig
 from cdt.train.loop import bf16_autocast, locus_run_batches
@@ -18,14 +18,22 @@ from cdt.train.loop import bf16_autocast, locus_run_batches
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
 def test_keep_mask_keeps_each_element_with_probability_one_minus_p(p):
     torch.manual_seed(0)
-    n = 2_000_001  # odd: the last 64-bit draw is used for one element only
+    n = 2_000_001  # not a multiple of 4: the last 64-bit draw is used for one element only
     mask = keep_mask(torch.Size([n]), p, torch.device("cpu"))
     assert mask.dtype == torch.bool and mask.shape == (n,)
     sigma = math.sqrt(p * (1 - p) / n)
     assert abs(mask.float().mean().item() - (1 - p)) < 5 * sigma
-    # neighbouring elements (the two halves of one 64-bit draw) are independent
-    pairs = mask[: n - 1].view(-1, 2).float()
-    assert abs((pairs[:, 0] * pairs[:, 1]).mean().item() - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / (n // 2))
+    # the four elements of one 64-bit draw (16 bits each) are independent: every pair of them
+    quads = mask[: n - 1].view(-1, 4).float()
+    for i, j in [(0, 1), (1, 2), (2, 3), (0, 3)]:
+        both = (quads[:, i] * quads[:, j]).mean().item()
+        assert abs(both - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / len(quads))
+
+
+@pytest.mark.parametrize(("p", "realised"), [(0.3, 19661 / 65536), (0.5, 0.5), (0.1, 6554 / 65536)])
+def test_drop_probability_is_p_on_a_16_bit_grid(p, realised):
+    assert drop_probability(p) == realised
+    assert abs(drop_probability(p) - p) <= 2**-17
 
 
 def test_cheap_dropout_is_mask_times_input_over_keep_probability():
@@ -34,9 +42,10 @@ def test_cheap_dropout_is_mask_times_input_over_keep_probability():
     y = cheap_dropout(x, 0.3)
     torch.manual_seed(1)
     mask = keep_mask(x.shape, 0.3, x.device)
-    torch.testing.assert_close(y, x.detach() * mask / 0.7)
+    keep = 1 - 19661 / 65536  # round(0.3 * 2^16) / 2^16 dropped
+    torch.testing.assert_close(y, x.detach() * mask / keep)
     y.sum().backward()
-    torch.testing.assert_close(x.grad, mask.float() / 0.7)
+    torch.testing.assert_close(x.grad, mask.float() / keep)
 
 
 def test_attention_with_dropout_is_dropped_softmax_weights_times_v():
@@ -47,7 +56,7 @@ def test_attention_with_dropout_is_dropped_softmax_weights_times_v():
     torch.manual_seed(2)
     mask = keep_mask(torch.Size([2, 4, 6, 9]), 0.3, q.device)
     weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8), dim=-1)
-    torch.testing.assert_close(out, (weights * mask / 0.7) @ v)
+    torch.testing.assert_close(out, (weights * mask / (1 - 19661 / 65536)) @ v)
 
 
 def test_fast_dropout_changes_nothing_in_eval_mode():
@@ -130,3 +139,13 @@ def test_cli_no_fast_trains_the_plain_way(monkeypatch, tmp_path, flag, plain):
     assert switches == (
         PLAIN_TRAINING if plain else {"fast_dropout": True, "locus_run": 4, "fused_adamw": True, "bf16": True}
     )
+
+
+def test_cheap_dropout_keeps_the_expectation():
+    torch.manual_seed(3)
+    n = 4_000_000
+    y = cheap_dropout(torch.ones(n), 0.3)
+    keep = 1 - drop_probability(0.3)
+    sigma = math.sqrt(keep * (1 - keep) / n) / keep  # std of the mean of kept/keep indicators
+    assert abs(y.mean().item() - 1.0) < 5 * sigma
+    assert torch.unique(y).tolist() == [0.0, pytest.approx(1 / keep)]

@@ -75,7 +75,7 @@ class TrainConfig:
     init_from: str | None = None  # CDT-III: trained CDT-II run directory or checkpoint
     # speed (none changes the model's function; the eval-mode outputs of given weights are the same either way):
     bf16: bool = True  # autocast to bfloat16 on CUDA and on CPUs with bf16 matrix units (AMX, AVX512-bf16)
-    fast_dropout: bool = True  # CPU: dropout masks from 32 random bits, attention dropout without the -inf checks
+    fast_dropout: bool = True  # CPU: dropout masks from 16 random bits, attention dropout without the -inf checks
     # CDT-II/III, single process: cells of one locus drawn in runs of this many (DNA branch once per locus); 1: off
     locus_run: int = 4
     fused_adamw: bool = True  # AdamW's fused kernel (CPU and CUDA)
