@@ -12,7 +12,7 @@ import scipy.stats
 import torch
 from cdt.analyses import baselines as ab
 from cdt.attention import AttentionMap
-from cdt.baselines import prediction_baselines
+from cdt.baselines import prediction_baselines, recovery_table
 from cdt.data.dnastore import DNAStore
 from cdt.gradients import gene_jacobian
 from cdt.models import CDT2, CDT2Config
@@ -355,3 +355,241 @@ def test_has_ntc_cells_needs_two_control_cells():
     assert ab.has_ntc_cells(screen(["TSS", "NTC", "NTC"]))
     assert not ab.has_ntc_cells(screen(["TSS", "NTC"]))
     assert not ab.has_ntc_cells(screen(["TSS", "TSS"]))
+
+
+# ---------------------------------------------------------------------------------------------------------- notebook 07
+
+
+def _keys(findings) -> list[str]:
+    return [n["key"][2] for n in findings.numbers]
+
+
+def test_stack_tables_opening_text_and_reported_rows():
+    t = ab.stack_tables({"a": pd.DataFrame({"x": [1]}), "b": pd.DataFrame({"x": [2, 3]})}, "set")
+    assert t.to_dict("list") == {"x": [1, 2, 3], "set": ["a", "b", "b"]}
+    assert ab.stack_tables({"a": pd.DataFrame({"x": [1]}), "b": pd.DataFrame({"x": [2]})}).columns.tolist() == ["x"]
+    runs = {"CDT-II": SimpleNamespace(model=_tiny_cdt2())}
+    assert ab.opening_text(runs, source_label="synthetic (tiny, seed 0)", protocol="paper", truth=True) == (
+        "Data: **synthetic (tiny, seed 0)**, protocol **paper**; models: `CDT-II` (CDT2)"
+    )
+    assert ab.opening_text(runs, source_label="real", protocol="clean", truth=False).endswith(
+        "(CDT2). **Real data: no simulator truth, so the ground-truth parts are skipped.**"
+    )
+
+
+def _comparison() -> ab.PredictionComparison:
+    methods = ["CDT-II", "mean (trainer)", "mean", "ridge", "ridge_dna", "nearest_locus"]
+    r = [0.40, 0.30, 0.30, 0.99, 0.10, 0.05]
+    summary = pd.DataFrame(
+        {"model": "CDT-II", "protocol": "paper", "target": "rna", "role": "test", "method": methods}
+    ).assign(family=["CDT"] + ["baseline"] * 5, r=r, pb_r=[v / 2 for v in r])
+    per = pd.DataFrame(
+        {
+            "model": "CDT-II",
+            "protocol": ["paper", "paper", "clean"],
+            "role": ["test", "select", "test"],
+            "method": "mean",
+            "perturbation": "G",
+            "pb_r": [0.1, 0.2, 0.3],
+        }
+    )
+    return ab.PredictionComparison(summary, per, {})
+
+
+def test_prediction_findings_rows_and_sentences():
+    comp = _comparison()
+    identity = {"max_abs_difference": 1e-7, "r": 1.0, "n_values": 12345}
+    f = ab.prediction_findings(comp, identity, protocol="paper")
+    assert len(f.numbers) == 2 + 5 * 2  # identity, then the run and four baselines x (r, pseudo-bulk r)
+    assert f.numbers[0]["note"] == "over 12,345 cell x gene values"
+    rows = {n["key"][2]: n for n in f.numbers}
+    assert rows["overall r"]["value"] == 0.40 and rows["overall r"]["note"] == "CDT run (metrics.json)"
+    assert rows["mean pseudo-bulk r — ridge: input expression + DNA"]["value"] == pytest.approx(0.495)
+    assert f.numbers[2]["key"][1] == "prediction, CDT-II rna"
+    assert "CDT-II r 0.400 vs ridge (input + DNA) 0.990 (ridge (input + DNA) higher)" in f.text
+    assert "gets overall r = 0.9900 on the held-out cells" in f.text
+    assert "Library mean r 0.3000 vs the trainer's own 0.3000." in f.text
+    assert ab.reported_per_perturbation(comp, "paper")["pb_r"].tolist() == [0.1]
+
+
+def test_v1_findings():
+    table = pd.DataFrame(
+        {
+            "method": ["CDT v1", "mean training beta of the target gene", "ridge: gene embeddings + DNA"],
+            "split": "val",
+            "role": "reported",
+            "n": 30,
+            "r": [0.5, 0.2, 0.31],
+        }
+    )
+    f = ab.v1_findings(table)
+    assert _keys(f) == [f"val r — {m}" for m in table["method"]] and f.numbers[0]["note"] == "n = 30 pairs"
+    assert f.text == (
+        "- **val pairs**: CDT v1 r 0.500 vs the per-gene mean training beta 0.200 (CDT v1 higher); ridge on gene "
+        "embeddings + DNA r = 0.310."
+    )
+
+
+def _benchmark_table() -> pd.DataFrame:
+    rows = []
+    for p, shift in (("GFI1B", 0.1), ("TFRC", 0.0)):
+        for m, v in (("attention_row", 0.6), ("jacobian_column", 0.55), ("spearman_ntc", 0.7), ("variance", 0.4)):
+            rows.append((p, "DE", m, v + shift, 0.2, 2, 8))
+    return pd.DataFrame(rows, columns=["perturbation", "target", "method", "auroc", "auprc", "n_pos", "n_neg"])
+
+
+def test_edge_findings_and_recovery_tables():
+    t = _benchmark_table()
+    rec = ab.EdgeRecovery(SimpleNamespace(table=t), ab.edge_summary(t), ab.edge_summary(t[t["perturbation"] == "TFRC"]))
+    f = ab.edge_findings(rec, highlight="GFI1B")
+    rows = {n["key"][1:]: n for n in f.numbers}
+    best = rows[("edges vs DE", "mean AUROC over perturbations, best correlation score (spearman_ntc)")]
+    assert best["value"] == pytest.approx(0.75) and best["note"] == "2 perturbations"
+    assert rows[("GFI1B edges vs DE", "AUROC, attention_row")]["value"] == pytest.approx(0.7)
+    assert len(f.numbers) == 4 + 3  # four families; GFI1B's three scores present (no attention_column)
+    assert "- **DE**, held-out genes only (1): attention (attention_row) AUROC 0.600 vs correlation" in f.text
+    assert ab.edge_findings(rec, highlight=None).numbers == f.numbers[:4]
+    assert rec.table["perturbations"].tolist() == ["all"] * 4 + ["held-out"] * 4
+    assert rec.one("GFI1B").loc["variance", "DE"] == pytest.approx(0.5)
+
+
+def test_incremental_findings_wording():
+    t = pd.DataFrame(
+        {
+            "added": ["attention_row", "spearman_ntc"],
+            "delta": [0.05, -0.02],
+            "ci_low": [0.01, -0.04],
+            "ci_high": [0.09, -0.01],
+            "auroc_base": 0.45,
+            "n_groups": 6,
+            "n_pos": 40,
+        }
+    )
+    f = ab.incremental_findings({"within": t})
+    assert [n["value"] for n in f.numbers] == [0.05, -0.02]
+    assert f.numbers[0]["note"] == "95% CI [0.010, 0.090]; base 0.450"
+    assert f.text.startswith(
+        "- **within** (base AUROC 0.450, 6 perturbations, 40 DE pairs): CI of the gain above 0 for attention_row; "
+        "below 0 for spearman_ntc; the rest include 0. The base model scores below chance"
+    )
+
+
+def test_truth_findings_reads_gene_and_element_tables():
+    gene = pd.DataFrame(
+        [
+            (m, tgt, v)
+            for tgt in ("network", "network_undirected", "module")
+            for m, v in (
+                ("attention (query->key)", 0.6),
+                ("spearman_ntc", 0.7),
+                ("mean (both genes)", 0.55),
+                ("variance (both genes)", 0.52),
+            )
+        ],
+        columns=["method", "target", "auroc"],
+    )
+    el = pd.DataFrame({"method": ["cross_attention", "near_centre"], "target": "promoter", "auroc": [0.4, 0.95]})
+    f = ab.truth_findings({"gene pairs": gene, "DNA bins, TSS loci (3)": el})
+    rows = {n["key"][1:]: n for n in f.numbers}
+    assert rows[("truth recovery: network", "AUROC, mean (both genes)")]["note"] == "best gene-level pair baseline"
+    assert ("truth recovery: network", "AUROC, variance (both genes)") not in rows
+    assert rows[("truth recovery: DNA bins, TSS loci (3)", "AUROC for promoter bins, near_centre")]["value"] == 0.95
+    assert len(f.numbers) == 3 * 3 + 2
+    assert "- Planted network (undirected): attention (query->key) AUROC 0.600 vs spearman_ntc 0.700" in f.text
+    assert "promoters — cross_attention AUROC 0.400 vs near_centre 0.950 (near_centre higher)" in f.text
+
+
+def _ablation_table(top: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "condition": ["intact", "top", "bottom", "random", "random"],
+            "k": [0, 2, 2, 2, 2],
+            "r": [0.5, 0.5 + top, 0.49, 0.45, 0.4],
+            "delta_r": [0.0, top, -0.01, -0.05, -0.1],
+            "delta_pb_r": 0.0,
+            "embedding_cos_mean": [0.0, 0.02, 0.01, 0.03, 0.01],
+            "output_cos_mean": 0.0,
+        }
+    )
+
+
+def test_head_ablation_findings_and_key_comparisons():
+    abl = ab.HeadAblation({"CDT-II (rna)": _ablation_table(-0.3)}, pd.DataFrame(), "planted network (undirected)", 20)
+    f = ab.head_ablation_findings(abl)
+    assert [n["value"] for n in f.numbers] == [-0.3, -0.01, pytest.approx(-0.075)]
+    assert f.numbers[2]["note"] == "intact r 0.500; embedding cosine distance 2.00e-02; mean over random draws"
+    assert "(intact r 0.500 on 20 held-out cells; heads ranked against planted network (undirected))" in f.text
+    assert abl.summary["model"].tolist() == ["CDT-II (rna)"] * 4
+    t = _benchmark_table()
+    rec = ab.EdgeRecovery(SimpleNamespace(table=t), ab.edge_summary(t), ab.edge_summary(t))
+    inc = {"within": pd.DataFrame({"added": ["attention_row", "spearman_ntc"], "ci_low": [0.01, -0.1]})}
+    text = ab.key_comparisons(_comparison(), rec, inc, abl, protocol="paper")
+    assert (
+        "- Edges vs observed DE (mean over 2 perturbations): best attention score (attention_row) AUROC 0.650" in text
+    )
+    assert "CI of the gain above 0 for attention_row." in text and "Planted network" not in text
+    assert text.endswith(
+        "the top heads' change in r is below every random draw (a larger loss than any random set of heads)."
+    )
+
+
+def test_notebook_07_sections_on_a_tiny_screen(tiny_screen, tiny_dna_store, tmp_path):
+    from cdt.baselines import perturbation_benchmark
+
+    a = tiny_screen(n_genes=8, seed=4)
+    store = tiny_dna_store(sorted(set(a.obs["locus"].astype(str)) - {""}), n_bins=6, dim=4)
+    model = _tiny_cdt2()
+    run = SimpleNamespace(model=model, run_dir=tmp_path)  # what open_run returns, as far as these functions read
+    inputs = ab.edge_model_inputs(run, a, store, full_jacobian=True, n_cells=2, n_loci=1)
+    targets = ab.perturbed_genes(a)
+    first = sorted(ab.tested_perturbations(a, "locus"), key=lambda k: (k != "GFI1B", k))[0]
+    assert inputs.targets == targets and sorted(inputs.maps) == targets and inputs.loci == [first]
+    one = gene_jacobian(model, a, store, at="ntc_mean", locus=first).mean_abs
+    np.testing.assert_allclose(inputs.jacobian.mean_abs, one, rtol=1e-10)
+    assert inputs.text.startswith(f"{len(targets)} perturbed genes of the screen")
+    assert inputs.maps[targets[0]]["rna_self_0"].n_cells == 2
+
+    rec = ab.edge_recovery(a, inputs)
+    direct = perturbation_benchmark(a, targets, ab.edge_inputs(inputs.maps, one))
+    pd.testing.assert_frame_equal(rec.benchmark.table, direct.table)
+    pd.testing.assert_frame_equal(rec.summary, ab.edge_summary(direct.table))
+
+    abl = ab.head_ablations({"CDT-II": run}, a, store, rec.benchmark.labels, n_cells_target=2, n_cells=2, n_random=2)
+    assert list(abl.tables) == ["CDT-II (rna)"] and abl.ranking["model"].eq("CDT-II").all()
+    assert len(abl.ranking) == 4 and abl.truth.startswith("observed DE genes")
+    assert abl.n_cells == ab.first_cells(a, ab.tested_perturbations(a), 2).sum()
+    t = abl.tables["CDT-II (rna)"]
+    assert t["k"].max() == 2 and (t["condition"] == "random").sum() == 2
+
+    genes = a.var_names.astype(str).tolist()
+    edges = pd.DataFrame({"source": genes[:3], "target": genes[1:4], "sign": 1, "weight": 1.0})
+    edges.to_csv(tmp_path / "network_edges.csv", index=False)
+    modules = pd.DataFrame({"gene": genes[:4], "module": ["m1", "m1", "m2", "m2"], "role": "member"})
+    modules.to_csv(tmp_path / "modules.csv", index=False)
+    elements = pd.DataFrame({"locus_id": [targets[0]], "element": ["promoter"], "bin_start": [2], "bin_end": [4]})
+    elements.to_csv(tmp_path / "elements.csv", index=False)
+    truth = ab.truth_recovery(run, a, store, inputs, tmp_path)
+    assert list(truth)[:2] == ["gene pairs", "DNA bins, TSS loci (1)"]
+    expected = recovery_table(ab.gene_pair_scores(a, inputs.maps, one), ab.gene_truths(tmp_path, genes))
+    pd.testing.assert_frame_equal(truth["gene pairs"], expected)
+    bins = truth["DNA bins, TSS loci (1)"].set_index(["method", "target"])
+    assert bins.loc[("near_centre", "promoter"), "n_pos"] == 2
+
+
+def test_incremental_tables_test_the_scores_the_benchmark_has():
+    from cdt.baselines import incremental_value
+
+    rng = np.random.default_rng(0)
+    n = 120
+    pairs = pd.DataFrame(
+        {
+            "perturbation": np.repeat(list("ABCDEF"), n // 6),
+            "label": rng.random(n) < 0.3,
+            **{c: rng.normal(size=n) for c in ("mean", "variance", "dropout", "spearman_ntc", "attention_row")},
+        }
+    )
+    inc = ab.incremental_tables(SimpleNamespace(pairs=pairs), n_boot=5, seed=1)
+    assert list(inc) == ["pooled", "within"]
+    assert inc["pooled"]["added"].tolist() == ["attention_row", "spearman_ntc"]  # EDGE_SCORES_ADDED order
+    direct = incremental_value(pairs, ["attention_row", "spearman_ntc"], metric="within", n_boot=5, seed=1)
+    pd.testing.assert_frame_equal(inc["within"], direct)

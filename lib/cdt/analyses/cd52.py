@@ -46,6 +46,39 @@ from cdt.gradients import protein_gradient_column
 from cdt.published import CDT3_CD52, CDT3_TABLE8
 from cdt.stats import Overlap, set_overlap
 
+__all__ = [
+    "CLINICAL_GENES",
+    "ADT_GENES",
+    "DETECTABLE",
+    "SIDE_EFFECT_COLUMNS",
+    "protein_genes",
+    "KnockdownPrediction",
+    "knockdown_prediction",
+    "detectable_changes",
+    "ProteinGradients",
+    "input_change",
+    "protein_gradients",
+    "gradient_concordance",
+    "gradient_table",
+    "read_side_effects",
+    "side_effect_table",
+    "side_effects_file",
+    "mrna_protein_divergence",
+    "planted_links",
+    "truth_comparison",
+    "side_effect_truth",
+    "first_n_note",
+    "adt_mapping_file",
+    "readiness",
+    "knockdown_findings",
+    "detectable_findings",
+    "concordance_findings",
+    "gradient_top_findings",
+    "side_effect_findings",
+    "divergence_findings",
+    "truth_findings",
+]
+
 CLINICAL_GENES: tuple[str, ...] = ("TFRC", "CD81", "MCAM", "CD58", "ICAM1", "FCGR2A", "TNFRSF13C", "CD40")
 """Proteins the authors colour as clinically relevant in Fig 4C."""
 
@@ -577,7 +610,7 @@ def first_n_note(grads: ProteinGradients, first_n: int | None) -> str:
 
 # --- narrative and headline rows of notebook 06 -----------------------------------------------------------------------
 
-PUB = CDT3_CD52
+_PUB = CDT3_CD52
 
 
 def adt_mapping_file(data_dir: str | os.PathLike | None, repo_root: str | os.PathLike) -> Path:
@@ -622,13 +655,13 @@ def knockdown_findings(prediction: KnockdownPrediction, control: KnockdownPredic
         ("CDT-III", "Fig 4A", "CD52 pseudo-bulk RNA r"),
         s["rna_r"],
         "cdt3_fig4a_cd52_rna.png",
-        f"{s['n_genes']} genes, {s['n_cells']} cells (published {PUB['n_genes']:,} genes, {PUB['n_cells']} cells)",
+        f"{s['n_genes']} genes, {s['n_cells']} cells (published {_PUB['n_genes']:,} genes, {_PUB['n_cells']} cells)",
     )
     f.add(
         ("CDT-III", "Fig 4B", "CD52 pseudo-bulk protein r, expressed proteins"),
         s["protein_r"],
         "cdt3_fig4b_cd52_protein.png",
-        f"{s['n_expressed']} expressed (published {PUB['n_expressed']})",
+        f"{s['n_expressed']} expressed (published {_PUB['n_expressed']})",
     )
     f.add(
         ("CDT-III", "Fig 4B", "same, protein input = NTC mean (control)"),
@@ -639,7 +672,7 @@ def knockdown_findings(prediction: KnockdownPrediction, control: KnockdownPredic
     self_kd = ""
     if "self_kd_r" in s:
         own = f"{s['self_predicted']:+.3f} vs actual {s['self_actual']:+.3f}"
-        pub_own = f"{PUB['self_predicted']} vs {PUB['self_actual']}"
+        pub_own = f"{_PUB['self_predicted']} vs {_PUB['self_actual']}"
         f.add(
             ("CDT-III", "text", "CD52 self-knockdown r across cells"),
             s["self_kd_r"],
@@ -648,11 +681,11 @@ def knockdown_findings(prediction: KnockdownPrediction, control: KnockdownPredic
         )
         self_kd = (
             f" CD52's own log2FC: predicted {own} (cell-level r = {s['self_kd_r']:.3f}; published "
-            f"{PUB['self_kd_r']}, {pub_own.replace('-', '−')})."
+            f"{_PUB['self_kd_r']}, {pub_own.replace('-', '−')})."
         )
     f.text = f"""
-Over {s["n_cells"]} CD52 cells: RNA pseudo-bulk r = **{s["rna_r"]:.3f}** over {s["n_genes"]} genes (published {PUB["rna_r"]}),
-protein r = **{s["protein_r"]:.3f}** over {s["n_expressed"]} expressed proteins (published {PUB["protein_r"]}).{self_kd}
+Over {s["n_cells"]} CD52 cells: RNA pseudo-bulk r = **{s["rna_r"]:.3f}** over {s["n_genes"]} genes (published {_PUB["rna_r"]}),
+protein r = **{s["protein_r"]:.3f}** over {s["n_expressed"]} expressed proteins (published {_PUB["protein_r"]}).{self_kd}
 With the measured proteins hidden (NTC-mean protein input) the protein r is **{sc["protein_r"]:.3f}**; the difference
 between the two is what the measured protein input, rather than DNA + RNA, contributes.
 """
@@ -663,14 +696,14 @@ def detectable_findings(summary: Mapping[str, Any], control: Mapping[str, Any]) 
     """Fig 4C headline rows and sentences from two `detectable_changes` summaries (measured protein input and the
     NTC-mean protein control), with the constant majority-sign prediction as the reference."""
     ds, dc = summary, control
-    pub = f"{PUB['n_agree']}/{PUB['n_detectable']}"
+    pub = f"{_PUB['n_agree']}/{_PUB['n_detectable']}"
     f = Findings()
     file = "cdt3_fig4c_side_effect_map"
     f.add(
         ("CDT-III", "Fig 4C", "detectable proteins (|measured change| > 0.1)"),
         ds["n_detectable"],
         f"{file}.png",
-        f"of {ds['n_expressed']} expressed (published {PUB['n_expressed']})",
+        f"of {ds['n_expressed']} expressed (published {_PUB['n_expressed']})",
     )
     f.add(
         ("CDT-III", "Fig 4C", "direction agreement (count)"),
@@ -688,14 +721,14 @@ def detectable_findings(summary: Mapping[str, Any], control: Mapping[str, Any]) 
         ("CDT-III", "Fig 4C", "direction agreement of a constant majority-sign prediction"),
         ds["n_agree_constant"],
         f"{file}.csv",
-        f"of {ds['n_detectable']}; published: all {PUB['n_detectable']} rise, so 'every protein rises' also scores "
+        f"of {ds['n_detectable']}; published: all {_PUB['n_detectable']} rise, so 'every protein rises' also scores "
         f"{pub}",
     )
     f.text = f"""
-{ds["n_detectable"]} of {ds["n_expressed"]} expressed proteins change detectably ({ds["n_up"]} up; published {PUB["n_detectable"]} of {PUB["n_expressed"]},
+{ds["n_detectable"]} of {ds["n_expressed"]} expressed proteins change detectably ({ds["n_up"]} up; published {_PUB["n_detectable"]} of {_PUB["n_expressed"]},
 all up). The prediction has the measured direction for **{ds["n_agree"]}/{ds["n_detectable"]}** (published {pub}).
 Two references: predicting the majority sign for every protein scores {ds["n_agree_constant"]}/{ds["n_detectable"]}
-(on the published data, where all {PUB["n_detectable"]} rise, {pub}), and with the measured proteins hidden from the model the
+(on the published data, where all {_PUB["n_detectable"]} rise, {pub}), and with the measured proteins hidden from the model the
 agreement is {dc["n_agree"]}/{dc["n_detectable"]}.
 """
     return f
@@ -724,13 +757,13 @@ def concordance_findings(concordance: pd.DataFrame, grads: ProteinGradients, *, 
         float(c.loc["top20", "fraction_same_direction"]),
         file,
     )
-    n_pub = {k: PUB["n_expressed"] if k == "expressed" else PUB["n_proteins"] for k in ("all", "expressed")}
-    same_pub = {k: f"{round(PUB[f'grad_direction_{k}'] * n_pub[k])}/{n_pub[k]}" for k in n_pub}
+    n_pub = {k: _PUB["n_expressed"] if k == "expressed" else _PUB["n_proteins"] for k in ("all", "expressed")}
+    same_pub = {k: f"{round(_PUB[f'grad_direction_{k}'] * n_pub[k])}/{n_pub[k]}" for k in n_pub}
     f.text = f"""
 Perturbed-cell gradients use {cells_note}. Over the {int(c.loc["expressed", "n"])} expressed proteins the two
-versions correlate at r = **{c.loc["expressed", "r"]:.3f}** (published {PUB["grad_r_expressed"]}) with
+versions correlate at r = **{c.loc["expressed", "r"]:.3f}** (published {_PUB["grad_r_expressed"]}) with
 {int(c.loc["expressed", "n_same_direction"])}/{int(c.loc["expressed", "n"])} of the same sign (published {same_pub["expressed"]}); over
-all {int(c.loc["all", "n"])} proteins r = {c.loc["all", "r"]:.3f} (published {PUB["grad_r_all"]}), same sign
+all {int(c.loc["all", "n"])} proteins r = {c.loc["all", "r"]:.3f} (published {_PUB["grad_r_all"]}), same sign
 {int(c.loc["all", "n_same_direction"])}/{int(c.loc["all", "n"])} (published {same_pub["all"]}).
 """
     return f
@@ -775,7 +808,7 @@ def side_effect_findings(summary: Mapping[str, Any], path: str | os.PathLike) ->
     """Table 3 headline rows and sentences from a `side_effect_table` summary read from the fact table at `path`."""
     ss, name = summary, Path(path).name
     n = ss["n_side_effects"]
-    pub = f"{PUB['n_recapitulated']}/{PUB['n_side_effects']}"
+    pub = f"{_PUB['n_recapitulated']}/{_PUB['n_side_effects']}"
     file = "cdt3_table3_side_effects.csv"
     f = Findings()
     f.add(
@@ -814,7 +847,7 @@ def divergence_findings(summary: Mapping[str, Any], genes: pd.Series) -> Finding
         ("CDT-III", "Fig 6", "opposite mRNA/protein direction (measured)"),
         s6["n_opposite"],
         "cdt3_fig6_mrna_protein_divergence.png",
-        f"of {s6['n_both_levels']} (published {PUB['n_opposite']}/{PUB['n_both_levels']})",
+        f"of {s6['n_both_levels']} (published {_PUB['n_opposite']}/{_PUB['n_both_levels']})",
     )
     f.add(
         ("CDT-III", "Fig 6", "opposite genes with both directions predicted"),
@@ -823,8 +856,8 @@ def divergence_findings(summary: Mapping[str, Any], genes: pd.Series) -> Finding
         f"of {s6['n_opposite']}; the paper's claim, untested there",
     )
     f.text = f"""
-{s6["n_both_levels"]} genes are measured at both levels (published {PUB["n_both_levels"]}); mRNA and protein move in opposite directions
-for **{s6["n_opposite"]}** (published {PUB["n_opposite"]}). CDT-III predicts the measured direction of both levels for
+{s6["n_both_levels"]} genes are measured at both levels (published {_PUB["n_both_levels"]}); mRNA and protein move in opposite directions
+for **{s6["n_opposite"]}** (published {_PUB["n_opposite"]}). CDT-III predicts the measured direction of both levels for
 {s6["n_both_correct"]}/{s6["n_both_levels"]} genes, {s6["n_opposite_both_correct"]}/{s6["n_opposite"]} of the
 divergent ones (mRNA alone {s6["n_mrna_correct"]}, protein alone {s6["n_protein_correct"]}). The prediction itself
 has mRNA and protein moving in opposite directions for {s6["n_opposite_predicted"]}/{s6["n_both_levels"]} genes,

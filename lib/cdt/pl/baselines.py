@@ -18,6 +18,22 @@ from matplotlib.lines import Line2D
 from cdt.analyses.baselines import BASELINE_LABELS
 from cdt.pl import PALETTE
 
+__all__ = [
+    "FAMILY_COLOURS",
+    "METHOD_COLOURS",
+    "METHOD_LABELS",
+    "EDGE_LABELS",
+    "TARGET_LABELS",
+    "RECOVERY_LABELS",
+    "CONDITION_COLOURS",
+    "prediction_bars",
+    "per_perturbation",
+    "edge_recovery",
+    "incremental_forest",
+    "head_ablation",
+    "recovery_heatmap",
+]
+
 FAMILY_COLOURS = {
     "CDT": PALETTE["CDT"],
     "attention": PALETTE["CDT"],
@@ -52,6 +68,25 @@ TARGET_LABELS = {
     "DE": "observed DE genes",
     "truth_direct": "planted direct targets",
     "truth_downstream": "planted downstream genes",
+}
+RECOVERY_LABELS = {  # methods and truths of `recovery_table` (notebook 07, section 5) in words
+    **EDGE_LABELS,
+    "attention (query->key)": "attention: source attends to target",
+    "attention (key->query)": "attention: target attends to source",
+    "jacobian |d out / d in|": "gradient |d target / d source|",
+    "mean (both genes)": "both genes' mean expression",
+    "variance (both genes)": "both genes' expression variance",
+    "dropout (both genes)": "both genes' dropout rate",
+    "cross_attention": "DNA->RNA attention to the bin",
+    "embedding_norm": "DNA embedding norm (no model)",
+    "near_centre": "near the window centre (no model)",
+    "network": "planted edge (directed)",
+    "network_undirected": "planted edge (either way)",
+    "network_downstream": "downstream in the network",
+    "module": "same regulatory module",
+    "state_module": "same cell-state module",
+    "CTCF": "CTCF site",
+    "open": "open chromatin",
 }
 CONDITION_COLOURS = {"intact": "#000000", "top": "#d35400", "bottom": "#2e86c1", "random": "#7f8c8d"}
 
@@ -251,7 +286,8 @@ def head_ablation(tables: Mapping[str, pd.DataFrame]) -> Figure:
 
 
 def recovery_heatmap(tables: Mapping[str, pd.DataFrame], value: str = "auroc") -> Figure:
-    """Method x truth heat maps of AUROC (or AUPRC), one panel per table (e.g. genes, DNA elements)."""
+    """Method x truth heat maps of AUROC (or AUPRC), one panel per table (e.g. genes, DNA elements); methods and
+    truths are labelled in words (`RECOVERY_LABELS`), the tables keep the code names."""
     width = sum(2.6 + 0.9 * t["target"].nunique() for t in tables.values()) + 1.5
     height = 0.42 * max(t["method"].nunique() for t in tables.values()) + 2.4
     fig, axes = plt.subplots(
@@ -276,8 +312,8 @@ def recovery_heatmap(tables: Mapping[str, pd.DataFrame], value: str = "auroc") -
                 fontsize=8,
                 color="white" if np.isfinite(v) and abs(v - 0.5) > 0.3 else "black",
             )
-        ax.set_xticks(range(m.shape[1]), m.columns, rotation=35, ha="right")
-        ax.set_yticks(range(m.shape[0]), m.index)
+        ax.set_xticks(range(m.shape[1]), [RECOVERY_LABELS.get(c, c) for c in m.columns], rotation=35, ha="right")
+        ax.set_yticks(range(m.shape[0]), [RECOVERY_LABELS.get(i, i) for i in m.index])
         ax.grid(False)
         ax.set_title(title)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label=value.upper() + " (0.5 = chance)")
