@@ -6,7 +6,8 @@ proteins, and random-weight checkpoints in both published formats (CDT-II: a bar
 training dict with `model_state_dict`, `config`, `model_config`, `expressed_mask` as a numpy bool array,
 ...). Dimensions are the real ones (2,361 genes with GFI1B last, 27 targets, 28 windows of 896 x 3,072,
 189 proteins); only the number of cells and SNP loci is chosen by the caller. Names are byte strings,
-as in the authors' files. Usable from a shell too: ``python tests/authors_files.py DIR [cells per target]``.
+as in the authors' files. `write_authors_v1_files(d)` writes the six CDT v1 files at the real per-item
+dimensions with a dozen enhancer windows. Usable from a shell too: ``python tests/authors_files.py DIR [cells per target]``.
 """
 
 from __future__ import annotations
@@ -289,6 +290,126 @@ def write_cdt3_checkpoint(
         path,
     )
     return Path(path)
+
+
+# ------------------------------------------------------------------------------------------------ CDT v1
+
+V1_GENES, V1_RNA_DIM, V1_PROT_DIM = 2360, 512, 768
+
+# the windows of pilot_full_v2.h5 in file order: chrom, centre (rows 3 and 4 share a key)
+V1_WINDOWS: list[tuple[str, int]] = [
+    ("chr1", 1_000_000), ("chr1", 2_000_000), ("chr1", 2_000_500), ("chr2", 5_000_000), ("chr2", 5_000_000),
+    ("chr3", 7_000_000), ("chr3", 7_001_200), ("chrX", 9_000_000), ("chr5", 3_000_000), ("chr5", 3_010_000),
+    ("chr5", 3_020_000), ("chr5", 3_030_000),
+]  # fmt: skip
+
+# tested enhancers: chrom, start, end, and the window the authors' lookup gives (row, kind), worked out by hand
+V1_ENHANCERS: list[tuple[str, int, int, int, str]] = [
+    ("chr1", 999_800, 1_000_200, 0, "exact"),  # mid 1,000,000
+    ("chr2", 4_999_900, 5_000_101, 4, "exact"),  # mid 5,000,000: the key's last row
+    ("chr1", 2_000_600, 2_000_800, 1, "nearby"),  # mid 2,000,700: row 1 (700 bp) comes before row 2 (200 bp)
+    ("chr3", 7_002_000, 7_002_400, 6, "nearby"),  # mid 7,002,200: exactly 1,000 bp from row 6
+    ("chr3", 6_998_899, 6_999_099, -1, "none"),  # mid 6,998,999: 1,001 bp from row 5
+    ("chr7", 99_900, 100_100, -1, "none"),  # no window on chr7
+    ("chr5", 2_999_750, 3_000_250, 8, "exact"),
+    ("chr5", 3_009_990, 3_010_010, 9, "exact"),
+    ("chr5", 3_019_000, 3_021_000, 10, "exact"),
+    ("chrX", 8_999_000, 9_001_000, 7, "exact"),
+]
+# pairs per file: (enhancer, esm2_idx); esm2_idx >= 9000 is not in the map (the pair is dropped)
+V1_PAIRS: dict[str, list[tuple[int, int]]] = {
+    "train": [(e, 10 * e + k) for e in range(10) for k in range(4)],  # 40 pairs
+    "val": [(0, 2362), (1, 2360), (2, 7), (3, 9001), (4, 11), (5, 12), (6, 13), (7, 9002), (8, 14), (9, 15),
+            (2, 16), (4, 17)],  # 12 pairs, 2 unmapped
+}  # fmt: skip
+V1_TRAIN_UNMAPPED = (5, 17, 33)  # train pairs whose esm2_idx is replaced by an unmapped one (9003, 9004, 9005)
+
+
+@dataclass
+class AuthorsV1Layout:
+    """The CDT v1 files written by `write_authors_v1_files` and what they hold."""
+
+    root: Path
+    pairs: dict[str, Path]  # split -> gasperini_<split>.h5
+    protein_map: Path
+    rna: Path
+    protein: Path
+    windows: Path
+    old_to_new: np.ndarray  # [n, 2] as written
+    genes: list[str]
+    rna_embeddings: np.ndarray
+    protein_embeddings: np.ndarray
+    esm2_idx: dict[str, np.ndarray]  # split -> esm2_idx per pair, as written
+
+
+def write_authors_v1_files(out: str | Path, *, seed: int = 0) -> AuthorsV1Layout:
+    """Write the authors' six CDT v1 files into `out` at the real per-item dimensions, few items, random content.
+
+    ``pilot_full_v2.h5``: the 12 `V1_WINDOWS` of [896, 3072] float32 (gzip, as `_embeddings`), ``centers``,
+    ``chroms``. ``k562_gene_embeddings_aligned.h5`` [2360, 512] (unit rows) and
+    ``human_proteomelm_embeddings_aligned.h5`` [2360, 768] with the same ``gene_names``.
+    ``protein_index_mapping_aligned.npz``: ``old_to_new`` maps old i -> i (i < 2360) and 2360..2363 -> 0..3,
+    2,364 pairs in a shuffled order. ``gasperini_{train,val}.h5``: `V1_PAIRS` (40 + 12 pairs, 3 + 2 of them with
+    an esm2_idx outside the map) in the exact dataset layout.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    genes = [f"V1G{i:04d}" for i in range(V1_GENES)]
+    rna = rng.standard_normal((V1_GENES, V1_RNA_DIM)).astype(np.float32)
+    rna /= np.linalg.norm(rna, axis=1, keepdims=True)
+    prot = rng.standard_normal((V1_GENES, V1_PROT_DIM)).astype(np.float32)
+    with h5py.File(out / "k562_gene_embeddings_aligned.h5", "w") as h5:
+        h5["embeddings"], h5["gene_names"] = rna, _s(genes)
+    with h5py.File(out / "human_proteomelm_embeddings_aligned.h5", "w") as h5:
+        h5["embeddings"], h5["gene_names"] = prot, _s(genes)
+        h5["uniprot_ids"] = _s([f"P{i:05d}" for i in range(V1_GENES)])
+    old_to_new = np.array([(i, i) for i in range(V1_GENES)] + [(V1_GENES + k, k) for k in range(4)], np.int64)
+    old_to_new = old_to_new[rng.permutation(len(old_to_new))]
+    np.savez(out / "protein_index_mapping_aligned.npz", old_to_new=old_to_new)
+    with h5py.File(out / "pilot_full_v2.h5", "w") as h5:
+        _embeddings(h5, rng, len(V1_WINDOWS), N_BINS, DNA_DIM)
+        h5["centers"] = np.array([c for _, c in V1_WINDOWS], np.int64)
+        h5["chroms"] = _s([c for c, _ in V1_WINDOWS])
+    paths, esm2 = {}, {}
+    for split, pairs in V1_PAIRS.items():
+        enh = [V1_ENHANCERS[e] for e, _ in pairs]
+        idx = np.array([i for _, i in pairs], np.int32)
+        if split == "train":
+            idx[list(V1_TRAIN_UNMAPPED)] = [9003, 9004, 9005]
+        labels = (rng.random(len(pairs)) < 0.3).astype(np.int32)
+        paths[split] = out / f"gasperini_{split}.h5"
+        with h5py.File(paths[split], "w") as h5:
+            h5["enformer_idx"] = rng.integers(0, 5434, len(pairs)).astype(np.int32)
+            h5["esm2_idx"] = idx
+            h5["labels"] = labels
+            h5["gene_ids"] = _s([f"ENSG{int(i):011d}" for i in idx])
+            h5["enhancer_chr"] = _s([e[0] for e in enh])
+            h5["enhancer_start"] = np.array([e[1] for e in enh], np.int32)
+            h5["enhancer_end"] = np.array([e[2] for e in enh], np.int32)
+            h5["beta"] = rng.normal(-0.1, 0.3, len(pairs)).astype(np.float32)
+            h5.attrs.update(
+                {
+                    "n_samples": len(pairs),
+                    "n_positive": int(labels.sum()),
+                    "n_negative": int(len(pairs) - labels.sum()),
+                    "source": "GSE120861",
+                }
+            )
+        esm2[split] = idx
+    return AuthorsV1Layout(
+        root=out,
+        pairs=paths,
+        protein_map=out / "protein_index_mapping_aligned.npz",
+        rna=out / "k562_gene_embeddings_aligned.h5",
+        protein=out / "human_proteomelm_embeddings_aligned.h5",
+        windows=out / "pilot_full_v2.h5",
+        old_to_new=old_to_new,
+        genes=genes,
+        rna_embeddings=rna,
+        protein_embeddings=prot,
+        esm2_idx=esm2,
+    )
 
 
 if __name__ == "__main__":

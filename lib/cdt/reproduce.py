@@ -205,7 +205,9 @@ def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths
     The conversion goes to ``<processed_root>/real-<fingerprint>``, the fingerprint being the SHA-256 of the
     data files present (optional SNP / ADT files included): a changed or newly added file converts again.
     Checksums are recomputed only when a file's size or modification time changes. Conversions are written
-    beside the target and renamed, so an interrupted run leaves nothing half-written.
+    beside the target and renamed, so an interrupted run leaves nothing half-written. When all six CDT v1 files
+    are there too, they are converted the same way into ``<processed_root>/real-v1-<fingerprint>`` (`_convert_v1`)
+    and fill the ``v1_*`` paths; when only some are, CDT v1 is left out with a line naming the missing ones.
     """
     from cdt.data.authors import read_authors_screen
     from cdt.data.screen import write_screen
@@ -216,11 +218,14 @@ def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths
         raise FileNotFoundError(f"{d}: missing {', '.join(missing)} (see data/README.md for the download list)")
     present = {key: d / name for key, (name, _) in AUTHORS_FILES.items() if (d / name).exists()}
     weights = {key: d / name for key, name in PUBLISHED_WEIGHTS.items() if (d / name).exists()}
+    v1_files = real_v1_files(d)
+    v1_read = [d / name for name in v1_files["present"]] if not v1_files["missing"] else []
     checksums = processed_root / "real-checksums.json"  # path -> size, mtime, sha256: files are hashed once
     cache = json.loads(checksums.read_text()) if checksums.exists() else {}
-    facts = [file_facts(p, cache) for p in [*present.values(), *weights.values()]]
+    read = [*present.values(), *weights.values(), *v1_read]
+    facts = [file_facts(p, cache) for p in read]
     processed_root.mkdir(parents=True, exist_ok=True)
-    found = {str(p.resolve()): f for p, f in zip([*present.values(), *weights.values()], facts, strict=True)}
+    found = {str(p.resolve()): f for p, f in zip(read, facts, strict=True)}
     checksums.write_text(json.dumps({**cache, **found}, indent=2))
     data_names = {p.name for p in present.values()}
     key = {
@@ -254,10 +259,16 @@ def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths
                 shutil.rmtree(tmp)
     else:
         console.print(f"[dim]reusing the conversion in {out} (same input files)[/dim]")
+    v1 = {}
+    if v1_read:
+        v1 = _convert_v1(d, processed_root, facts[-len(v1_read) :])
+    elif v1_files["present"]:
+        console.print(f"[yellow]CDT v1 left out: {_v1_missing_line(v1_files)}[/yellow]")
     hic = sorted([*d.glob("hic/*.mcool"), *d.glob("hic/*.cool")])
     return DataPaths(
         screen=str(screen_path),
         dna=str(dna_path),
+        **v1,
         encode_dir=str(d / "encode") if (d / "encode").is_dir() else None,
         hic=str(hic[0]) if hic else None,
         genesets_dir=str(d / "genesets") if (d / "genesets").is_dir() else None,
@@ -266,6 +277,70 @@ def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths
         data_dir=str(d.resolve()),
         inputs=[{k: f[k] for k in ("name", "size", "sha256")} for f in facts],
     )
+
+
+V1_CONVERTER_VERSION = 1  # bump when the CDT v1 conversion's output changes
+
+
+def real_v1_files(data_dir: Path) -> dict[str, list[str]]:
+    """The authors' CDT v1 files (`cdt.pp.v1.V1_AUTHORS_FILES`) present in and missing from `data_dir`."""
+    from cdt.pp.v1 import V1_AUTHORS_FILES
+
+    d = Path(data_dir)
+    return {
+        "present": [n for n in V1_AUTHORS_FILES if (d / n).exists()],
+        "missing": [n for n in V1_AUTHORS_FILES if not (d / n).exists()],
+    }
+
+
+def _v1_missing_line(files: dict[str, list[str]]) -> str:
+    """Why CDT v1 cannot run on a data directory: which of its files are missing."""
+    if not files["present"]:
+        return f"needs the authors' CDT v1 files ({', '.join(files['missing'])}; see data/README.md)"
+    return (
+        f"missing {', '.join(files['missing'])} beside {', '.join(files['present'])} "
+        "(CDT v1 needs all six; see data/README.md)"
+    )
+
+
+def _convert_v1(d: Path, processed_root: Path, facts: list[dict]) -> dict[str, str]:
+    """Convert the CDT v1 files once per content (`cdt.pp.v1.convert_authors_v1`); the DataPaths v1 fields.
+
+    Keyed like the CDT-II conversion by the files' SHA-256, plus the window file's absolute path: the DNA store
+    points at its rows instead of copying them, so a moved data directory converts again.
+    """
+    from cdt.pp.v1 import V1_DNA_WINDOWS, convert_authors_v1
+
+    windows = next(f for f in facts if f["name"] == V1_DNA_WINDOWS)
+    key = {
+        "version": V1_CONVERTER_VERSION,
+        "files": [{k: f[k] for k in ("name", "sha256")} for f in facts],
+        "windows_at": str((d / V1_DNA_WINDOWS).resolve()),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    out = processed_root / f"real-v1-{digest}"
+    if not (out / "inputs.json").exists():
+        console.print(f"converting the authors' CDT v1 files in {d}")
+        tmp = processed_root / f".{out.name}.partial"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        try:
+            convert_authors_v1(d, tmp, source_sha256=windows["sha256"])
+            (tmp / "inputs.json").write_text(json.dumps(key, indent=2))  # written last: marks a finished conversion
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    else:
+        console.print(f"[dim]reusing the CDT v1 conversion in {out} (same input files)[/dim]")
+    return {
+        "v1_pairs": str(out / "v1" / "pairs.csv"),
+        "v1_dna": str(out / "v1" / "dna_enhancers.h5"),
+        "v1_embeddings": str(out / "v1" / "embeddings.h5"),
+    }
 
 
 def preset_for_data(dna_path: str, screen_path: str | None = None) -> str:
@@ -637,31 +712,35 @@ def real_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, 
     p = ctx.paths
     has_proteins = _has_proteins(p.screen)
     published = {"cdt2": p.cdt2_checkpoint, "cdt3": p.cdt3_checkpoint}
-    files = DataFiles(dna=p.dna, screen=p.screen)
-    n_train = _n_training_cells(p.screen, protocol)
+    screen_files = DataFiles(dna=p.dna, screen=p.screen)
+    n_cells = _n_training_cells(p.screen, protocol)
     for key, (label, model) in REAL_MODELS.items():
         if published.get(key):
             ctx.runs[key] = published[key]
             ctx.weights[key] = f"published ({Path(published[key]).name})"
             continue
-        unavailable = {
-            "cdt2_full": "the authors publish no 9,335-gene effects file to train it on",
-            "cdt1": "needs the Gasperini files (gasperini_train.h5, gasperini_val.h5), not wired for real data",
-        }.get(key)
+        unavailable = {"cdt2_full": "the authors publish no 9,335-gene effects file to train it on"}.get(key)
         if key.startswith("cdt3") and not has_proteins:
             unavailable = "needs morris_celllevel_effects_with_adt.h5 (proteins)"
+        if key == "cdt1":
+            unavailable = _v1_unavailable(p, protocol)
         if unavailable:
             ctx.skipped[key] = f"{label}: not run: {unavailable}"
             continue
         cfg = TrainConfig.for_model(model, ctx.preset, protocol=protocol, seed=ctx.seed)
         if model.startswith("cdt3") and "cdt2" in ctx.runs:
             cfg = cfg.with_(init_from=ctx.runs["cdt2"])
+        if key == "cdt1":  # enhancer-gene pairs: `cdt train --data` reads <conversion>/v1/
+            files = DataFiles(dna=p.v1_dna, pairs=p.v1_pairs, embeddings=p.v1_embeddings)
+            inputs, n_train = f"--data {Path(p.v1_pairs).parents[1]}", _n_training_pairs(p.v1_pairs, protocol)
+        else:
+            files, inputs, n_train = screen_files, f"--screen {p.screen} --dna {p.dna}", n_cells
         finished = runs_dir / run_name(cfg, files)[0] / "metrics.json"
         if not (train_missing or finished.exists()):
             init = f" --init-from {cfg.init_from}" if cfg.init_from else ""
             ctx.skipped[key] = (
                 f"{label}: no published weights; needs a training run: `cdt train --model {model} --preset "
-                f"{ctx.preset} --screen {p.screen} --dna {p.dna}{init}` ({training_estimate(cfg, n_train)}; "
+                f"{ctx.preset} {inputs}{init}` ({training_estimate(cfg, n_train)}; "
                 f"{GPU_ADVICE}), or `cdt reproduce --train-missing`"
             )
             continue
@@ -676,6 +755,27 @@ def real_models(ctx: Context, runs_dir: Path, protocol: str, timings: dict[str, 
 def skipped_lines(ctx: Context) -> list[str]:
     """One line per model the notebooks will do without."""
     return [f"skipped {line}" for line in ctx.skipped.values()]
+
+
+def _v1_unavailable(paths: DataPaths, protocol: str) -> str | None:
+    """Why CDT v1 cannot train on these real data (its files absent, or no test pairs for `protocol` clean)."""
+    if paths.v1_pairs is None:
+        return _v1_missing_line(real_v1_files(Path(paths.data_dir)))
+    if protocol != "paper":
+        return (
+            f"the authors' files split the pairs into train and val only, and the {protocol!r} protocol reports on "
+            "test pairs (use --protocol paper)"
+        )
+    return None
+
+
+def _n_training_pairs(pairs_path: str, protocol: str) -> int:
+    import pandas as pd
+
+    from cdt.train import split_roles
+
+    split = pd.read_csv(pairs_path, usecols=["split"])["split"]
+    return int(split.isin(split_roles("cdt1", protocol)["train"]).sum())
 
 
 def _n_training_cells(screen_path: str, protocol: str) -> int:
@@ -773,4 +873,48 @@ def reproduce(
     )
     site = write_site(out_dir)
     console.print(f"report: {report}; browsable: {site}")
+    return report
+
+
+def reproduce_seeds(
+    seeds: Sequence[int],
+    *,
+    preset: str | None = None,
+    out_dir: str | os.PathLike = REPO_ROOT / "paper",
+    runs_dir: str | os.PathLike = REPO_ROOT / "runs",
+    data_dir: str | os.PathLike | None = None,
+    only: list[str] | None = None,
+    protocol: str = "paper",
+) -> Path:
+    """`reproduce` on synthetic data once per seed (each a new simulated screen and training seed) into
+    ``<out>/seed<N>``, then ``<out>/REPORT.md`` with every headline number's mean and range over the seeds."""
+    from cdt.report import write_seed_report
+
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"--seeds {','.join(map(str, seeds))}: give distinct seeds")
+    out_dir = Path(out_dir).resolve()
+    seed_dirs: dict[int, Path] = {}
+    started = time.perf_counter()
+    for i, seed in enumerate(seeds, 1):
+        console.print(f"[bold]seed {seed}[/bold] ({i} of {len(seeds)})")
+        seed_dirs[seed] = out_dir / f"seed{seed}"
+        reproduce(
+            preset=preset,
+            seed=seed,
+            out_dir=seed_dirs[seed],
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            only=only,
+            protocol=protocol,
+        )
+    header = {
+        "data": "synthetic",
+        "preset": last_preset(seed_dirs[seeds[0]]) or preset or "mini",
+        "seeds": ", ".join(map(str, seeds)),
+        "protocol": protocol,
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "wall time": f"{time.perf_counter() - started:.0f} s",
+    }
+    report = write_seed_report(out_dir, header, seed_dirs)
+    console.print(f"seed spread: {report}")
     return report

@@ -1,6 +1,6 @@
 """Data: the screen contract, the DNA embedding store, readers of real formats and the simulator."""
 
-from cdt.data.dnastore import DNAStore, Locus, write_dna_store
+from cdt.data.dnastore import DNAStore, Locus, write_dna_store, write_virtual_dna_store
 from cdt.data.errors import CDTError, ContractError, IncompleteOutputError, RunError, TrainingError
 from cdt.data.screen import make_screen, read_screen, split_mask, validate_screen, write_screen
 
@@ -17,5 +17,6 @@ __all__ = [
     "split_mask",
     "validate_screen",
     "write_dna_store",
+    "write_virtual_dna_store",
     "write_screen",
 ]

@@ -1,7 +1,8 @@
 """Readers of the authors' published files into our screen contract and DNA store.
 
 Layouts (data/README.md lists the files): CDT-II cell-level effects and Enformer files, the CDT-III
-effects file with ADT proteins, CDT v1 ``gasperini_{train,val}.h5``. Names in these files are byte
+effects file with ADT proteins, CDT v1 ``gasperini_{train,val}.h5`` and its protein index map, aligned gene
+embeddings and Enformer window index (``pilot_full_v2.h5``). Names in these files are byte
 strings; targets are matched to embeddings by name (gene symbol, or ``"SNP-<id>"`` -> integer id),
 never by row order. Every problem raises
 `ContractError` naming the file and the dataset at fault, before anything is written.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import NoReturn
@@ -518,3 +520,87 @@ def read_gasperini_h5(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, 
     table.attrs.update(attrs)
     arrays = {"beta": beta, "label": labels, "esm2_idx": cols["esm2_idx"], "enhancer_center": center}
     return table, arrays
+
+
+# CDT v1's embedding files (Hugging Face dataset nobusama17/cdt-embeddings), by the names the authors publish
+V1_PROTEIN_MAP = "protein_index_mapping_aligned.npz"
+V1_RNA_EMBEDDINGS = "k562_gene_embeddings_aligned.h5"
+V1_PROTEIN_EMBEDDINGS = "human_proteomelm_embeddings_aligned.h5"
+V1_DNA_WINDOWS = "pilot_full_v2.h5"
+
+
+def read_protein_index_map(path: str | os.PathLike) -> dict[int, int]:
+    """Read CDT v1 ``protein_index_mapping_aligned.npz``: old ``esm2_idx`` -> row of the aligned embedding files.
+
+    The array ``old_to_new`` holds [old index, new index] pairs (2,364 at real size; several old indices can share
+    a new one). A pair of the ``gasperini_*.h5`` files is kept only if its ``esm2_idx`` is a key of this map, as in
+    the authors' dataset class; a key listed twice keeps its last pair, as their dict does.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: CDT v1 protein index map does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = list(npz.files)
+            pairs = npz["old_to_new"] if "old_to_new" in names else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a zip, truncated, or an object array
+        raise ContractError(str(path), "file", f"not a readable .npz of numeric arrays ({exc})") from exc
+    if pairs is None:
+        raise ContractError(str(path), "old_to_new", f"missing array (has {names})")
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ContractError(str(path), "old_to_new", f"shape {pairs.shape}, expected (*, 2)")
+    if pairs.dtype.kind not in "iu":
+        raise ContractError(str(path), "old_to_new", f"expected integers, got dtype {pairs.dtype}")
+    if len(pairs) and pairs[:, 1].min() < 0:
+        raise ContractError(str(path), "old_to_new", "negative new index")
+    return {int(old): int(new) for old, new in pairs}
+
+
+def read_v1_gene_embeddings(
+    rna_h5: str | os.PathLike, protein_h5: str | os.PathLike
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Read CDT v1's aligned gene embeddings: (gene names, RNA [G, 512] float32, protein [G, 768] float32).
+
+    ``k562_gene_embeddings_aligned.h5`` holds ``embeddings`` (scGPT, unit length) and ``gene_names``;
+    ``human_proteomelm_embeddings_aligned.h5`` holds ``embeddings`` (ProteomeLM), ``uniprot_ids`` and
+    ``gene_names``. Row i is one gene in both files (the new index of `read_protein_index_map`), so the two
+    ``gene_names`` lists must agree row by row; names must be unique (they key the pairs' target genes).
+    """
+    with ExitStack() as stack:
+        rna_f = _H5(rna_h5, "CDT v1 RNA (scGPT) embedding file")
+        stack.callback(rna_f.close)
+        prot_f = _H5(protein_h5, "CDT v1 protein (ProteomeLM) embedding file")
+        stack.callback(prot_f.close)
+        genes = rna_f.names("gene_names", unique=True)
+        rna = rna_f.floats("embeddings", (len(genes), None))
+        prot_genes = prot_f.names("gene_names", len(genes))
+        prot = prot_f.floats("embeddings", (len(genes), None))
+        prot_f.names("uniprot_ids", len(genes))
+    differ = [i for i, (a, b) in enumerate(zip(genes, prot_genes, strict=True)) if a != b]
+    if differ:
+        i = differ[0]
+        raise ContractError(
+            f"{rna_f.path} and {prot_f.path}",
+            "gene_names",
+            f"{len(differ)} rows name different genes, first row {i}: {genes[i]!r} vs {prot_genes[i]!r}; "
+            "row i must be the same gene in both files",
+        )
+    return genes, rna, prot
+
+
+def read_v1_dna_windows(path: str | os.PathLike) -> tuple[list[str], np.ndarray, tuple[int, int]]:
+    """Read the index of CDT v1 ``pilot_full_v2.h5``: (chroms, centres int64, [n_bins, dim]); no embedding is read.
+
+    The file holds ``embeddings`` float32 [5434, 896, 3072] (Enformer trunk output per enhancer window, 53 GB),
+    ``centers`` [5434] and ``chroms`` [5434]. Only shapes and the coordinates are read here; the converter points
+    the DNA store at the rows (`cdt.data.dnastore.write_virtual_dna_store`).
+    """
+    f = _H5(path, "CDT v1 DNA embedding file")
+    try:
+        n_bins, dim = _embedding_shape(f, None)
+        n = f.h5["embeddings"].shape[0]
+        centers = f.ints("centers", (n,))
+        chroms = f.names("chroms", n)
+    finally:
+        f.close()
+    return chroms, centers, (n_bins, dim)

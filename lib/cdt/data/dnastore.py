@@ -67,6 +67,15 @@ class DNAStore:
         except (KeyError, TypeError, ValueError):
             self._h5.close()
             raise ContractError(str(self.path), "attrs", "n_bins and dim must be stored as integers") from None
+        source = self._h5.attrs.get("virtual_source")  # a store whose windows are rows of another file
+        if source is not None and not Path(_s(source)).exists():
+            self._h5.close()
+            raise ContractError(
+                str(self.path),
+                "virtual_source",
+                f"its windows are read from {_s(source)}, which does not exist (moved or deleted?); "
+                "convert the files again",
+            )
         self.model = str(self._h5.attrs.get("model", ""))
         self.genome = str(self._h5.attrs.get("genome", ""))  # assembly of the coordinates, e.g. "hg38" ("" = unknown)
         self._cache: dict[str, Locus] = {}
@@ -208,6 +217,77 @@ def write_dna_store(
                         "center": int(row["center"]),
                         "strand": str(row["strand"]),
                         "bin_size": int(row["bin_size"]) if "bin_size" in row else int(bin_size),
+                    }
+                )
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_virtual_dna_store(
+    path: str | os.PathLike,
+    source: str | os.PathLike,
+    rows: Mapping[str, int | None],
+    loci: pd.DataFrame,
+    *,
+    dataset: str = "embeddings",
+    model: str,
+    bin_size: int = 128,
+    genome: str = "",
+    source_sha256: str = "",
+) -> Path:
+    """Write a DNA store whose loci are rows of `dataset` [n, n_bins, dim] in `source`, without copying them.
+
+    Each ``/loci/<locus_id>`` is an HDF5 virtual dataset mapping ``dataset[row]`` of `source` (a 53 GB file of
+    Enformer windows stays where it is); a row of None reads as zeros (the fill value). `loci` has columns
+    ``locus_id, chrom, center, strand`` for every key of `rows`. The store records the source's absolute path
+    (`DNAStore` refuses to open once it is gone, rather than read zeros) and `source_sha256`, so a store over
+    changed source content is a different file. Written atomically, like `write_dna_store`.
+    """
+    path, source = Path(path), Path(source).resolve()
+    table = loci.set_index("locus_id")
+    missing = sorted(set(rows) - set(table.index))
+    if missing:
+        raise ValueError(f"{path}: loci table lacks coordinates for {missing[:5]}")
+    with h5py.File(source, "r") as src:
+        shape, dtype = src[dataset].shape, src[dataset].dtype
+    if len(shape) != 3:
+        raise ValueError(f"{source}: {dataset} has shape {shape}, expected [n, n_bins, dim]")
+    bad = sorted(k for k, r in rows.items() if r is not None and not 0 <= r < shape[0])
+    if bad:
+        raise ValueError(f"{path}: rows of {bad[:5]} lie outside the {shape[0]} rows of {source}:{dataset}")
+    n_bins, dim = shape[1:]
+    vsource = h5py.VirtualSource(str(source), dataset, shape=shape, dtype=dtype)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs.update(
+                {
+                    "n_bins": n_bins,
+                    "dim": dim,
+                    "model": model,
+                    "genome": genome,
+                    "format": "cdt-dna-store-1",
+                    "virtual_source": str(source),
+                    "virtual_source_sha256": source_sha256,
+                }
+            )
+            grp = h5.create_group("loci")
+            for locus_id, row in rows.items():
+                layout = h5py.VirtualLayout(shape=(n_bins, dim), dtype=dtype)
+                if row is not None:
+                    layout[:, :] = vsource[int(row), :, :]
+                ds = grp.create_virtual_dataset(locus_id, layout, fillvalue=0)
+                locus = table.loc[locus_id]
+                ds.attrs.update(
+                    {
+                        "chrom": str(locus["chrom"]),
+                        "center": int(locus["center"]),
+                        "strand": str(locus["strand"]),
+                        "bin_size": int(bin_size),
                     }
                 )
         os.replace(tmp, path)

@@ -5,7 +5,7 @@
 - curate:    curated (detected in two screens + GFI1B) and full (>= 10%, no MT/ribo/Hb) gene sets
 - proteins:  ADT counts -> DSB (muon) or the authors' isotype z-score; target = value - NTC mean
 - embed_dna: Enformer trunk embeddings per TSS/SNP/enhancer window into the DNA store
-- v1:        CDT v1 Gasperini pairs, enhancer-level split, genome-build check
+- v1:        CDT v1 Gasperini pairs, enhancer-level split, genome-build check, the authors' v1 files
 - prepare:   all of the above for one screen (`cdt prepare`)
 
 muon, enformer-pytorch and pyfaidx are imported only by the functions that need them.
@@ -27,7 +27,9 @@ from cdt.pp.proteins import (
 )
 from cdt.pp.v1 import (
     attach_targets,
+    authors_window_rows,
     check_genome,
+    convert_authors_v1,
     enhancer_loci,
     enhancer_split,
     prepare_v1,
@@ -41,9 +43,11 @@ __all__ = [
     "Proteins",
     "assign_guides",
     "attach_targets",
+    "authors_window_rows",
     "build_screen",
     "check_counts",
     "check_genome",
+    "convert_authors_v1",
     "cpm",
     "curated_genes",
     "detection_rate",

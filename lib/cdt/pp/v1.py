@@ -10,6 +10,9 @@ significant and split 70/15/15 with a seed.
 
 Genome build: Gasperini coordinates are hg19; the authors cut hg38 windows at them (a known defect).
 `check_genome` refuses a pairs table and a DNA store whose builds differ.
+
+The authors' own CDT v1 files (`convert_authors_v1`) come with their pair-level train/val split and their
+Enformer windows; the converted pairs keep both (paper/METHODS.md, 'CDT v1 pairs and split').
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from cdt.data.dnastore import DNAStore
+from cdt.data.authors import (
+    V1_DNA_WINDOWS,
+    V1_PROTEIN_EMBEDDINGS,
+    V1_PROTEIN_MAP,
+    V1_RNA_EMBEDDINGS,
+    read_gasperini_h5,
+    read_protein_index_map,
+    read_v1_dna_windows,
+    read_v1_gene_embeddings,
+)
+from cdt.data.dnastore import DNAStore, write_virtual_dna_store
 from cdt.data.errors import ContractError, require_columns
 
 log = logging.getLogger(__name__)
@@ -209,3 +222,146 @@ def prepare_v1(
     cols = [*PAIR_COLUMNS, "enhancer_start", "enhancer_end", "label", "padj", "genome"]
     pairs[cols].to_csv(out, index=False)
     return out
+
+
+# the authors' CDT v1 files, by the names they publish them under (data/README.md); all six are needed
+V1_PAIR_FILES = {"train": "gasperini_train.h5", "val": "gasperini_val.h5"}  # their pair-level split
+V1_AUTHORS_FILES = (*V1_PAIR_FILES.values(), V1_PROTEIN_MAP, V1_RNA_EMBEDDINGS, V1_PROTEIN_EMBEDDINGS, V1_DNA_WINDOWS)
+WINDOW_TOLERANCE = 1_000  # bp: the authors' nearby-window lookup
+
+
+def authors_window_rows(
+    chroms: list[str] | np.ndarray,
+    centers: np.ndarray,
+    pair_chroms: list[str] | np.ndarray,
+    pair_centers: np.ndarray,
+    *,
+    tolerance: int = WINDOW_TOLERANCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The DNA window of each pair by the CDT v1 authors' lookup: (row of the window file or -1, match kind).
+
+    As their dataset class does: windows are keyed by (chrom, centre), a key held by several rows resolving to
+    the last of them; a pair takes (1) the window whose key equals (chrom, (start + end) // 2) ("exact"), else
+    (2) the first key in file order on the same chromosome whose centre lies within `tolerance` bp, inclusive
+    ("nearby"), else (3) no window, an all-zero input ("none"). paper/METHODS.md, 'CDT v1 pairs and split'.
+    """
+    row_of: dict[tuple[str, int], int] = {}
+    for i, key in enumerate(zip(map(str, chroms), np.asarray(centers, dtype=np.int64).tolist(), strict=True)):
+        row_of[key] = i  # insertion order is a key's first row, its value the last row (the authors' dict)
+    by_chrom: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for chrom in {c for c, _ in row_of}:
+        keys = [(x, r) for (c, x), r in row_of.items() if c == chrom]  # in key order
+        by_chrom[chrom] = (np.array([x for x, _ in keys], np.int64), np.array([r for _, r in keys], np.int64))
+    rows = np.full(len(pair_centers), -1, np.int64)
+    kind = np.full(len(pair_centers), "none", dtype=object)
+    for j, (chrom, center) in enumerate(zip(map(str, pair_chroms), np.asarray(pair_centers).tolist(), strict=True)):
+        if (chrom, center) in row_of:
+            rows[j], kind[j] = row_of[(chrom, center)], "exact"
+        elif chrom in by_chrom:
+            near = np.flatnonzero(np.abs(by_chrom[chrom][0] - center) <= tolerance)
+            if len(near):
+                rows[j], kind[j] = by_chrom[chrom][1][near[0]], "nearby"
+    return rows, kind
+
+
+def convert_authors_v1(
+    data_dir: str | os.PathLike, out_dir: str | os.PathLike, *, source_sha256: str = ""
+) -> tuple[Path, Path, Path]:
+    """The authors' CDT v1 files in `data_dir` -> the CDT v1 input contract in ``<out_dir>/v1/``.
+
+    Returns the paths of ``pairs.csv`` (`PAIR_COLUMNS` plus the source columns), ``dna_enhancers.h5`` (a DNA store
+    whose windows are rows of ``pilot_full_v2.h5``, not copies: `write_virtual_dna_store`) and ``embeddings.h5``
+    (`read_v1_embeddings` layout), so ``cdt train --model cdt1 --data <out_dir>`` reads them.
+
+    - Pairs: ``gasperini_train.h5`` -> split ``train``, ``gasperini_val.h5`` -> ``val`` (the authors' pair-level
+      split, also in ``pair_split``; there are no test pairs). A pair is kept only if its ``esm2_idx`` is in
+      ``protein_index_mapping_aligned.npz``; its ``target_index`` is the mapped row of the two embedding files
+      and ``target_gene`` that row's gene name.
+    - DNA: one locus per enhancer (``chrom:start-end``), the window of `authors_window_rows`; a pair without a
+      window reads zeros, as in the authors' training. ``enhancer_center`` is the centre of the window the pair
+      reads (``enhancer_mid`` = (start + end) // 2; they differ for "nearby" windows); ``window_lookup`` says
+      which case applied.
+    - Genome build: the coordinates are hg19 but the windows were cut from hg38 at them; neither side carries a
+      build, so `check_genome` leaves it unchecked (paper/METHODS.md, 'CDT v1 pairs and split').
+
+    `source_sha256` (of ``pilot_full_v2.h5``) is recorded in the DNA store, so stores over different window
+    content differ. Bad input raises before anything is written.
+    """
+    d, out = Path(data_dir), Path(out_dir) / "v1"
+    missing = [name for name in V1_AUTHORS_FILES if not (d / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing the CDT v1 file(s) {', '.join(missing)} (see data/README.md)")
+    old_to_new = read_protein_index_map(d / V1_PROTEIN_MAP)
+    genes, rna, prot = read_v1_gene_embeddings(d / V1_RNA_EMBEDDINGS, d / V1_PROTEIN_EMBEDDINGS)
+    outside = sorted({new for new in old_to_new.values() if new >= len(genes)})
+    if outside:
+        raise ContractError(
+            str(d / V1_PROTEIN_MAP), "old_to_new", f"new indices {outside[:5]} outside the {len(genes)} embedding rows"
+        )
+    chroms, centers, _ = read_v1_dna_windows(d / V1_DNA_WINDOWS)
+    parts = []
+    for split, name in V1_PAIR_FILES.items():
+        table, _ = read_gasperini_h5(d / name)
+        parts.append(table.assign(split=split, source=name, source_row=np.arange(len(table))))
+    pairs = pd.concat(parts, ignore_index=True)
+    keep = pairs["esm2_idx"].isin(list(old_to_new)).to_numpy()
+    log.info("CDT v1: %d of %d pairs have an esm2_idx in %s", int(keep.sum()), len(pairs), V1_PROTEIN_MAP)
+    pairs = pairs[keep].reset_index(drop=True)
+    if pairs.empty:
+        raise ContractError(str(d / V1_PROTEIN_MAP), "old_to_new", "no pair's esm2_idx is a key of the map")
+    target_index = pairs["esm2_idx"].map(old_to_new).to_numpy(np.int64)
+    rows, kind = authors_window_rows(chroms, centers, pairs["chrom"], pairs["enhancer_center"].to_numpy())
+    mid = pairs["enhancer_center"].to_numpy(np.int64)
+    table = pd.DataFrame(
+        {
+            "enhancer_id": pairs["enhancer_id"],
+            "target_gene": np.asarray(genes, dtype=object)[target_index],
+            "target_index": target_index,
+            "beta": pairs["beta"],
+            "chrom": pairs["chrom"],
+            "enhancer_center": np.where(rows >= 0, centers[np.maximum(rows, 0)], mid),
+            "split": pairs["split"],
+            "pair_split": pairs["split"],
+            "enhancer_start": pairs["enhancer_start"],
+            "enhancer_end": pairs["enhancer_end"],
+            "enhancer_mid": mid,
+            "label": pairs["label"],
+            "gene_id": pairs["gene_id"],
+            "esm2_idx": pairs["esm2_idx"],
+            "window_row": rows,
+            "window_lookup": kind,
+            "source": pairs["source"],
+            "source_row": pairs["source_row"],
+        }
+    )
+    counts = table["window_lookup"].value_counts()
+    log.info("CDT v1 windows: %s", ", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("exact", "nearby", "none")))
+    first = table.drop_duplicates("enhancer_id")
+    loci = pd.DataFrame(
+        {
+            "locus_id": first["enhancer_id"].to_numpy(),
+            "chrom": first["chrom"].to_numpy(),
+            "center": first["enhancer_center"].to_numpy(),
+            "strand": "+",
+        }
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    dna = write_virtual_dna_store(
+        out / "dna_enhancers.h5",
+        d / V1_DNA_WINDOWS,
+        {e: (int(r) if r >= 0 else None) for e, r in zip(first["enhancer_id"], first["window_row"], strict=True)},
+        loci,
+        model=f"enformer trunk (authors' file {V1_DNA_WINDOWS})",
+        source_sha256=source_sha256,
+    )
+    embeddings = out / "embeddings.h5"
+    with h5py.File(embeddings, "w") as h5:
+        h5.create_dataset("gene_names", data=np.array(genes, dtype=object), dtype=h5py.string_dtype())
+        h5.create_dataset("rna_embeddings", data=rna)
+        h5.create_dataset("protein_embeddings", data=prot)
+        h5.attrs["source"] = f"the authors' {V1_RNA_EMBEDDINGS} (scGPT) and {V1_PROTEIN_EMBEDDINGS} (ProteomeLM)"
+    pairs_path = out / "pairs.csv"
+    table.to_csv(pairs_path, index=False)
+    with DNAStore(dna) as store:
+        check_genome(table, store, str(pairs_path))
+    return pairs_path, dna, embeddings
