@@ -48,10 +48,9 @@ import time
 import cdt.analyses.network as an
 import cdt.pl.network as pn
 import cdt.tl
-import pandas as pd
+from cdt.config import HELD_OUT_GENES
 from cdt.data.screen import read_screen
-from cdt.published import CDT3_TABLE5, CELL_CORRELATION_MEAN, GFI1B_TOP100, HUB_COUNTS
-from cdt.report import save_table
+from cdt.published import CDT3_TABLE5, CELL_CORRELATION_MEAN, GFI1B_TOP100
 from cdt.reproduce import open_notebook
 from cdt.train import open_run
 from IPython.display import Markdown, display
@@ -71,16 +70,11 @@ ctx, nums = open_notebook(
 GENE = "GFI1B"
 screen = read_screen(ctx.paths.screen)
 run = open_run(ctx.runs["cdt2"])
-edges = pd.read_csv(f"{ctx.paths.truth_dir}/network_edges.csv") if ctx.paths.truth_dir else None
-n_cells = int((screen.obs["perturbation"].astype(str) == GENE).sum())
+edges = an.read_edges(ctx.paths.truth_dir)
 N = an.scaled_n(screen.n_vars)
-display(
-    Markdown(
-        f"Data: **{ctx.source_label}**, protocol **{protocol}**; CDT-II run `{run.run_dir.name}`; "
-        f"{screen.n_vars:,} genes, {n_cells} {GENE} cells. The paper's top 100 of 2,361 genes becomes "
-        f"**top {N} of {screen.n_vars:,}** here (same share of the gene universe)."
-    )
-)
+line = an.data_line(screen, GENE, N, source_label=ctx.source_label, protocol=protocol, run_name=run.run_dir.name)
+display(Markdown(line))
+findings = []
 
 # %% [markdown]
 # ## Attention maps over the first GFI1B cells
@@ -88,60 +82,42 @@ display(
 
 # %%
 maps = an.gene_maps(run, screen, ctx.paths.dna, GENE, first_n=50)
-shapes = pd.DataFrame(
-    {"map": list(maps), "shape [heads x queries x keys]": [" x ".join(map(str, m.values.shape)) for m in maps.values()]}
-)
-display(shapes)
+display(an.map_shapes(maps))
 
 # %% [markdown]
 # ## Fig 4A — DNA self-attention, both layers
 # CDT-II's DNA branch sees only the locus, so this map is the same for every GFI1B cell.
 
 # %%
-fig = pn.dna_self_layers(an.dna_layers(maps), GENE)
-ctx.show(fig, "cdt2_fig4a_dna_self_attention_layers")
+ctx.show(pn.dna_self_layers(an.dna_layers(maps), GENE), "cdt2_fig4a_dna_self_attention_layers")
 
 # %% [markdown]
 # ## Fig 4C — RNA self-attention per head, GFI1B row
 
 # %%
 heads_top = an.per_head_top(maps["rna_self_0"], GENE, n=10)
-save_table(heads_top, "cdt2_fig4c_rna_self_attention_heads", ctx.out_dir)
-fig = pn.per_head_top(heads_top, GENE)
-ctx.show(fig, "cdt2_fig4c_rna_self_attention_heads")
-distinct = heads_top.groupby("head")["gene"].apply(lambda g: g.iloc[0])
-display(
-    Markdown(
-        f"Top gene per head: {', '.join(f'head {h}: **{g}**' for h, g in distinct.items())} "
-        f"({distinct.nunique()} distinct of {len(distinct)} heads)."
-    )
-)
+ctx.table(heads_top, "cdt2_fig4c_rna_self_attention_heads")
+ctx.show(pn.per_head_top(heads_top, GENE), "cdt2_fig4c_rna_self_attention_heads")
+display(Markdown(an.head_top_line(heads_top, GENE)))
 
 # %% [markdown]
 # ## Fig 4D — RNA self-attention around GFI1B and its top genes
 
 # %%
-n_hood = min(30, screen.n_vars - 1)
-hood = an.neighbourhood(maps["rna_self_0"], GENE, n=n_hood)
-save_table(hood.reset_index(), "cdt2_fig4d_rna_self_attention_heatmap", ctx.out_dir)
-fig = pn.attention_heatmap(hood, GENE)
-ctx.show(fig, "cdt2_fig4d_rna_self_attention_heatmap")
+hood = an.neighbourhood(maps["rna_self_0"], GENE, n=30)
+ctx.table(hood.reset_index(), "cdt2_fig4d_rna_self_attention_heatmap")
+ctx.show(pn.attention_heatmap(hood, GENE), "cdt2_fig4d_rna_self_attention_heatmap")
 
 # %% [markdown]
 # ## Fig 4E — cell-to-cell variation of the GFI1B attention row
 
 # %%
 var = an.cell_variation(run, screen, ctx.paths.dna, GENE, first_n=20)
-save_table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes", ctx.out_dir)
+ctx.table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes")
 fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=CELL_CORRELATION_MEAN)
 ctx.show(fig, "cdt2_fig4e_cell_attention_correlation")
-nums.add(
-    key=("CDT-II", "Fig 4E", f"mean pairwise r of {GENE} attention rows"),
-    value=var.summary["mean"],
-    file="cdt2_fig4e_cell_attention_correlation.png",
-    note=f"min {var.summary['min']:.3f}; authors' notebook gave 0.82",
-    detail=f"{var.summary['n_pairs']} cell pairs",
-)
+for row in an.cell_variation_numbers(var, GENE):
+    nums.add(**row)
 
 # %% [markdown]
 # ## Text — GFI1B attention top-N vs experimental top-N, beside expression correlation
@@ -153,50 +129,11 @@ nums.add(
 # %%
 scores = an.gene_scores(maps["rna_self_0"], screen, GENE, edges)
 overlap = an.overlap_table(scores, N)
-save_table(overlap, "cdt2_text_gfi1b_top_overlap", ctx.out_dir)
-fig = pn.method_overlap(overlap, GENE, published_fold=GFI1B_TOP100["fold"])
-ctx.show(fig, "cdt2_text_gfi1b_top_overlap")
-display(overlap)
-o = overlap.set_index("method")
-fig_o = "cdt2_text_gfi1b_top_overlap.png"
-scale = f"top {N} of {screen.n_vars} genes (paper: top 100 of 2,361)"
-nums.add(
-    key=("CDT-II", "text (GFI1B overlap)", "shared genes, attention vs experimental top-N"),
-    value=int(o.loc["attention_down", "overlap"]),
-    file=fig_o,
-    note=scale,
-)
-nums.add(
-    key=("CDT-II", "text (GFI1B overlap)", "fold enrichment"),
-    value=float(o.loc["attention_down", "fold"]),
-    file=fig_o,
-    note=scale,
-)
-nums.add(
-    key=("CDT-II", "text (GFI1B overlap)", "hypergeometric P"),
-    value=float(o.loc["attention_down", "p_value"]),
-    file=fig_o,
-    note=scale + "; P depends on N and M",
-)
-nums.add(
-    key=("CDT-II", "text (GFI1B overlap)", "fold enrichment, expression correlation (no model)"),
-    value=float(o.loc["correlation", "fold"]),
-    file=fig_o,
-    note="baseline: |Spearman| with GFI1B in unperturbed cells",
-)
-if edges is not None:
-    nums.add(
-        key=("CDT-II", "text (GFI1B overlap)", "share of attention top-N that are true GFI1B targets"),
-        value=float(o.loc["attention_down", "true_target_share"]),
-        file=fig_o,
-        note=f"simulated truth; base rate {o.loc['attention_down', 'true_target_base']:.3f}",
-    )
-    nums.add(
-        key=("CDT-II", "text (GFI1B overlap)", "share of correlation top-N that are true GFI1B targets"),
-        value=float(o.loc["correlation", "true_target_share"]),
-        file=fig_o,
-        note="simulated truth",
-    )
+ctx.table(overlap, "cdt2_text_gfi1b_top_overlap")
+ctx.show(pn.method_overlap(overlap, GENE, published_fold=GFI1B_TOP100["fold"]), "cdt2_text_gfi1b_top_overlap")
+for row in an.overlap_numbers(overlap):
+    nums.add(**row)
+findings += [an.overlap_finding(overlap), an.variation_finding(var)]
 
 # %% [markdown]
 # ## Fig 5A — the GFI1B hub: downstream, upstream and bidirectional partners
@@ -206,27 +143,13 @@ if edges is not None:
 # %%
 roles, role_genes = an.hub_table(maps["rna_self_0"], GENE, scores)
 counts = roles.counts()
-save_table(role_genes, "cdt2_fig5a_gfi1b_hub_roles", ctx.out_dir)
-fig = pn.hub_network(cdt.tl.hub_subnetwork(roles), counts, GENE)
-ctx.show(fig, "cdt2_fig5a_gfi1b_network")
+ctx.table(role_genes, "cdt2_fig5a_gfi1b_hub_roles")
+ctx.show(pn.hub_network(cdt.tl.hub_subnetwork(roles), counts, GENE), "cdt2_fig5a_gfi1b_network")
 role_stats = an.role_summary(role_genes, scores)
 display(role_stats)
-for role in HUB_COUNTS:
-    nums.add(
-        key=("CDT-II", "Fig 5A", f"{role} partners of {GENE}"),
-        value=counts[role],
-        file="cdt2_fig5a_gfi1b_network.png",
-        note=f"{screen.n_vars} genes (paper 2,361): ~5% of genes by design",
-    )
-if edges is not None and len(role_stats):
-    rs = role_stats.set_index("role")
-    if "downstream" in rs.index:
-        nums.add(
-            key=("CDT-II", "Fig 5A", "share of downstream partners that are true GFI1B targets"),
-            value=float(rs.loc["downstream", "true_target_share"]),
-            file="cdt2_fig5a_gfi1b_hub_roles.csv",
-            note=f"simulated truth; base rate {rs.loc['downstream', 'true_target_base']:.3f}",
-        )
+for row in an.hub_numbers(counts, role_stats, GENE, screen.n_vars):
+    nums.add(**row)
+findings.append(an.hub_finding(counts))
 
 # %% [markdown]
 # ## Text — gradients vs the observed effect; attention vs both
@@ -235,47 +158,16 @@ if edges is not None and len(role_stats):
 # mean |J| over those outputs.
 
 # %%
-grad, importance = an.gradient_vs_effect(run, screen, ctx.paths.dna, ["GFI1B", "CD52", "TFRC", "CD44", "TNFSF9"], N)
-save_table(grad, "cdt2_text_gradient_vs_effect_per_gene", ctx.out_dir)
-display(grad)
-scores["gradient_importance"] = importance[GENE].reindex(scores.index)
-r_grad = float(grad.set_index("perturbation").loc[GENE, "r"])
-fig = pn.gradient_scatter(scores, GENE, r_grad, highlight=[GENE])
+grad, importance = an.gradient_vs_effect(run, screen, ctx.paths.dna, HELD_OUT_GENES, N)
+ctx.table(grad, "cdt2_text_gradient_vs_effect_per_gene")
+scores = an.with_gradient_importance(scores, importance, GENE)
+fig = pn.gradient_scatter(scores, GENE, an.gene_r(grad, GENE), highlight=[GENE])
 ctx.show(fig, "cdt2_text_gradient_vs_effect")
 method_r = an.score_correlations(scores)
-save_table(method_r, "cdt2_text_method_correlations", ctx.out_dir)
-display(method_r)
-mr = method_r.set_index(["a", "b"])["pearson_r"]
-fig_g = "cdt2_text_gradient_vs_effect.png"
-nums.add(
-    key=("CDT-II", "text (gradients)", f"r gradient importance vs |effect|, {GENE}"),
-    value=r_grad,
-    file=fig_g,
-    note=f"top {N} outputs; v3 Fig 8A gives 0.86 for GFI1B",
-)
-nums.add(
-    key=("CDT-II", "text (gradients)", "mean r over held-out genes"),
-    value=float(grad["r"].mean()),
-    file="cdt2_text_gradient_vs_effect_per_gene.csv",
-    note=f"{len(grad)} genes with cells",
-)
-nums.add(
-    key=("CDT-II", "text (gradients)", "r attention row vs gradient importance"),
-    value=float(mr.loc[("attention_down", "gradient_importance")]),
-    file="cdt2_text_method_correlations.csv",
-)
-nums.add(
-    key=("CDT-II", "text (gradients)", "r attention row vs |effect|"),
-    value=float(mr.loc[("effect", "attention_down")]),
-    file="cdt2_text_method_correlations.csv",
-    note="an earlier authors' notebook printed 0.26",
-)
-nums.add(
-    key=("CDT-II", "text (gradients)", "r expression correlation vs |effect| (no model)"),
-    value=float(mr.loc[("effect", "correlation")]),
-    file="cdt2_text_method_correlations.csv",
-    note="baseline",
-)
+ctx.table(method_r, "cdt2_text_method_correlations")
+for row in an.gradient_numbers(grad, method_r, GENE, N):
+    nums.add(**row)
+findings.append(an.gradient_finding(grad, method_r, GENE))
 
 # %% [markdown]
 # ## Text — in-silico knockdown (input set to zero)
@@ -283,15 +175,11 @@ nums.add(
 # change and the observed mean log2FC. Possible only for held-out genes that are also input genes.
 
 # %%
-kd_table, kds = an.knockdown_table(run, screen, ctx.paths.dna, ["GFI1B", "CD52"])
-save_table(kd_table, "cdt2_text_in_silico_knockdown", ctx.out_dir)
-display(kd_table)
-for row in kd_table.itertuples():
-    nums.add(
-        key=("CDT-II", "text (in-silico knockdown)", f"r predicted change vs observed, {row.perturbation}"),
-        value=float(row.r),
-        file="cdt2_text_in_silico_knockdown.csv",
-    )
+kd_table, kds = an.knockdown_table(run, screen, ctx.paths.dna, an.KNOCKDOWN_GENES)
+ctx.table(kd_table, "cdt2_text_in_silico_knockdown")
+for row in an.knockdown_numbers(kd_table):
+    nums.add(**row)
+findings.append(an.knockdown_finding(kd_table, GENE))
 
 # %% [markdown]
 # ## CDT-III Table 5 — the six attention maps and their shapes
@@ -301,9 +189,7 @@ for row in kd_table.itertuples():
 # %%
 have_cdt3 = "cdt3" in ctx.runs
 run3 = open_run(ctx.runs["cdt3"]) if have_cdt3 else None
-inventory = an.attention_inventory(run3, preset=preset)
-save_table(inventory, "cdt3_table5_attention_maps", ctx.out_dir)
-display(inventory)
+ctx.table(an.attention_inventory(run3, preset=preset), "cdt3_table5_attention_maps")
 if have_cdt3:
     six = an.gene_maps(run3, screen, ctx.paths.dna, "CD52", first_n=10, maps=list(CDT3_TABLE5["map"]))
     fig = pn.attention_maps_grid({k: m.head_mean() for k, m in six.items()}, "CD52")
@@ -323,22 +209,14 @@ else:
 
 # %%
 if "cdt1" in ctx.runs:
-    run1 = open_run(ctx.runs["cdt1"])
-    v1 = an.v1_dna_self_heads(run1, split="val", index=0, layer=0)
+    v1 = an.v1_dna_self_heads(open_run(ctx.runs["cdt1"]), split="val", index=0, layer=0)
     chosen = an.pick_heads(v1, k=4)
-    save_table(chosen, "cdt1_fig7_head_entropy", ctx.out_dir)
-    fig = pn.head_diversity(
-        v1.values, chosen, layer=0, title=f"\npair {v1.meta['pair']} (target {v1.meta['target_gene']})"
+    ctx.table(chosen, "cdt1_fig7_head_entropy")
+    ctx.show(
+        pn.head_diversity(v1.values, chosen, layer=0, title=an.pair_title(v1)), "cdt1_fig7_dna_self_attention_heads"
     )
-    ctx.show(fig, "cdt1_fig7_dna_self_attention_heads")
-    display(chosen)
-    spread = float(chosen["row_effective_positions"].max() / chosen["row_effective_positions"].min())
-    nums.add(
-        key=("CDT v1", "Fig 7", "bins attended per query, most diffuse / most concentrated head"),
-        value=spread,
-        file="cdt1_fig7_dna_self_attention_heads.png",
-        note="paper shows the diversity qualitatively",
-    )
+    for row in an.head_spread_numbers(chosen):
+        nums.add(**row)
 else:
     display(Markdown("**Skipped:** no CDT v1 run for this data source (the Gasperini task is synthetic-only here)."))
 
@@ -346,33 +224,7 @@ else:
 # ## What this run shows
 
 # %%
-od, oc = o.loc["attention_down"], o.loc["correlation"]
-truth_line = ""
-if edges is not None:
-    truth_line = (
-        f"\n- Against the simulated truth: {od['true_target_share']:.0%} of the attention top {N} are direct "
-        f"GFI1B targets, {oc['true_target_share']:.0%} of the correlation top {N} (base rate "
-        f"{od['true_target_base']:.0%})."
-    )
-kd_gfi = kd_table.set_index("perturbation")["r"].get(GENE, float("nan"))
-display(
-    Markdown(f"""
-- **Overlap with the experiment.** The attention top {N} shares {int(od["overlap"])} genes with the experimental top
-  {N} ({od["fold"]:.1f}-fold, P = {od["p_value"]:.1e}; paper 28/100, 6.6-fold, P = 3.5e-17). Expression
-  correlation with GFI1B in unperturbed cells, which needs no model, shares {int(oc["overlap"])}
-  ({oc["fold"]:.1f}-fold, P = {oc["p_value"]:.1e}): attention is
-  {"ahead of" if od["fold"] > oc["fold"] else "not ahead of"} this baseline here.{truth_line}
-- **Cell-to-cell variation.** Mean pairwise r of the GFI1B row over {len(var.corr)} cells: {var.summary["mean"]:.2f}
-  (paper 0.75).
-- **Hub roles.** {counts["downstream"]} downstream, {counts["upstream"]} upstream, {counts["bidirectional"]}
-  bidirectional partners (paper 85 / 85 / 33 of 2,361 genes; the 95th-percentile rule fixes these near 5% of genes).
-- **Gradients vs attention.** Gradient importance tracks the observed effect with r = {r_grad:.2f} for GFI1B (mean
-  {grad["r"].mean():.2f} over {len(grad)} held-out genes; paper 0.83), the attention row tracks it with
-  r = {mr.loc[("effect", "attention_down")]:.2f}, and attention vs gradients r =
-  {mr.loc[("attention_down", "gradient_importance")]:.2f} (paper 0.27).
-- **In-silico knockdown.** Setting GFI1B's input to 0 gives r = {kd_gfi:.2f} with the observed profile (paper ~0.07).
-""")
-)
+display(Markdown("\n".join(findings)))
 
 # %%
 nums.save()

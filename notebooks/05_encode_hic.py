@@ -208,7 +208,7 @@ if have["v1"]:
     ex = osum["example"]
     fig = pg.attention_gradient_overlap(overlaps, osum, attr.attention[ex], attr.gradient[ex], attr.bin_size)
     ctx.show(fig, "cdt1_fig4_attention_gradient_overlap")
-    for row in ag.overlap_numbers(attr, osum):
+    for row in ag.v1_overlap_numbers(attr, osum):
         nums.add(**row)
     findings.append(ag.v1_finding(dsum, osum))
 

@@ -431,7 +431,7 @@ def test_v1_rows_and_ctcf_sites(tmp_path):
     assert rows[0]["note"] == "window +-57.3 kb: paper value scaled = 30.1 kb; uniform random peak 28.7 kb; n = 1"
     assert rows[1]["note"] == "threshold 50.0 kb here; uniform random peak 0.87 (paper window: 0.87)"
     assert ag.v1_overlap_table(attr, np.array([3]))["overlap"].tolist() == [3]
-    rows = ag.overlap_numbers(attr, {"mean": 2.5, "chance": 0.45})
+    rows = ag.v1_overlap_numbers(attr, {"mean": 2.5, "chance": 0.45})
     assert rows[0]["value"] == 2.5 and rows[0]["note"] == "chance 0.45 with 896 bins (paper: 0.45 with 896)"
     assert "share 2.5 bins on average (chance 0.45; paper 2.2)" in ag.v1_finding(summary, {"mean": 2.5, "chance": 0.45})
     case = {

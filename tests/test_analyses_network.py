@@ -231,6 +231,106 @@ def test_pick_heads_orders_concentrated_to_diffuse():
         an.pick_heads(AttentionMap("dna_self_0", v[0], False, np.array(["p"]), np.arange(L), np.arange(L)))
 
 
+# ----------------------------------------------------------------------------------- 03: headline rows, findings
+
+
+def test_notebook_lines_and_neighbourhood_clamp(data, tmp_path):
+    screen, _ = data
+    line = an.data_line(screen, "GFI1B", 3, source_label="synthetic (tiny, seed 0)", protocol="paper", run_name="r")
+    assert line == (
+        "Data: **synthetic (tiny, seed 0)**, protocol **paper**; CDT-II run `r`; 10 genes, 4 GFI1B cells. The "
+        "paper's top 100 of 2,361 genes becomes **top 3 of 10** here (same share of the gene universe)."
+    )
+    assert an.read_edges(None) is None
+    pd.DataFrame({"source": ["A"], "target": ["B"]}).to_csv(tmp_path / "network_edges.csv", index=False)
+    assert an.read_edges(tmp_path).to_dict("list") == {"source": ["A"], "target": ["B"]}
+    genes = ["A", "B", "C"]
+    v = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
+    amap = gene_map(v[None].repeat(2, 0), genes)
+    assert an.map_shapes({"rna_self_0": amap})["shape [heads x queries x keys]"].tolist() == ["2 x 3 x 3"]
+    hood = an.neighbourhood(amap, "A", n=30)  # n is capped at the 2 other genes: A (self 1.0) and C (0.5) beat B
+    assert list(hood.index) == ["A", "C"]
+    top = pd.DataFrame({"head": [0, 0, 1, 1], "rank": [1, 2, 1, 2], "gene": ["B", "C", "B", "A"]})
+    assert an.head_top_line(top, "A") == "Top gene per head: head 0: **B**, head 1: **B** (1 distinct of 2 heads)."
+    meta = {"pair": "E1:G2", "target_gene": "G2"}
+    assert an.pair_title(dataclasses.replace(amap, meta=meta)) == "\npair E1:G2 (target G2)"
+    heads = pd.DataFrame({"row_effective_positions": [2.0, 8.0, 4.0]})
+    assert an.head_spread_numbers(heads)[0]["value"] == 4.0
+
+
+def test_overlap_variation_and_hub_rows_and_findings():
+    overlap = pd.DataFrame(
+        {
+            "method": ["attention_down", "correlation"],
+            "n": 11,
+            "M": 256,
+            "overlap": [4, 2],
+            "fold": [8.46, 4.23],
+            "p_value": [1.2e-4, 0.03],
+            "true_target_share": [0.5, 0.25],
+            "true_target_base": [0.04, 0.04],
+        }
+    )
+    rows = an.overlap_numbers(overlap)
+    assert [r["value"] for r in rows] == [4, 8.46, 1.2e-4, 4.23, 0.5, 0.25]
+    assert rows[0]["note"] == "top 11 of 256 genes (paper: top 100 of 2,361)" and rows[4]["note"].endswith("0.040")
+    assert len(an.overlap_numbers(overlap.drop(columns=["true_target_share", "true_target_base"]))) == 4
+    text = an.overlap_finding(overlap)
+    assert "shares 4 genes with the experimental top 11 (8.5-fold, P = 1.2e-04; paper 28/100, 6.6-fold" in text
+    assert "attention is ahead of this baseline here. Against the simulated truth: 50% of the attention" in text
+    var = an.CellVariation(
+        corr=pd.DataFrame(np.eye(3)), summary={"mean": 0.81, "min": 0.5, "n_pairs": 3}, variable=pd.Series()
+    )
+    row = an.cell_variation_numbers(var, "GFI1B")[0]
+    assert (row["value"], row["detail"], row["note"]) == (
+        0.81,
+        "3 cell pairs",
+        "min 0.500; authors' notebook gave 0.82",
+    )
+    assert an.variation_finding(var).endswith("over 3 cells: 0.81 (paper 0.75).")
+    counts = {"downstream": 13, "upstream": 12, "bidirectional": 5}
+    stats = pd.DataFrame(
+        {"role": ["downstream"], "genes": [13], "true_target_share": [0.3], "true_target_base": [0.05]}
+    )
+    rows = an.hub_numbers(counts, stats, "GFI1B", 256)
+    assert [r["value"] for r in rows] == [13, 12, 5, 0.3] and rows[3]["note"] == "simulated truth; base rate 0.050"
+    assert len(an.hub_numbers(counts, pd.DataFrame(), "GFI1B", 256)) == 3  # no roles, no truth row
+    assert "13 downstream, 12 upstream, 5 bidirectional partners (paper 85 / 85 / 33" in an.hub_finding(counts)
+
+
+def test_gradient_and_knockdown_rows_and_findings():
+    grad = pd.DataFrame({"perturbation": ["GFI1B", "CD52"], "r": [0.6, 0.2]})
+    method_r = pd.DataFrame(
+        {
+            "a": ["effect", "effect", "effect", "attention_down"],
+            "b": ["attention_down", "gradient_importance", "correlation", "gradient_importance"],
+            "pearson_r": [0.3, 0.6, 0.1, 0.25],
+        }
+    )
+    assert an.gene_r(grad, "CD52") == 0.2
+    rows = an.gradient_numbers(grad, method_r, "GFI1B", 11)
+    assert [r["value"] for r in rows] == [0.6, pytest.approx(0.4), 0.25, 0.3, 0.1]
+    assert (
+        rows[0]["note"] == "top 11 outputs; v3 Fig 8A gives 0.86 for GFI1B" and rows[1]["note"] == "2 genes with cells"
+    )
+    text = an.gradient_finding(grad, method_r, "GFI1B")
+    assert "r = 0.60 for GFI1B (mean 0.40 over 2 held-out genes; paper 0.83)" in text
+    assert "tracks it with r = 0.30, and attention vs gradients r = 0.25 (paper 0.27)" in text
+    scores = pd.DataFrame({"effect": [1.0, 2.0]}, index=["A", "B"])
+    out = an.with_gradient_importance(scores, {"GFI1B": pd.Series({"B": 5.0, "A": 3.0})}, "GFI1B")
+    assert out["gradient_importance"].tolist() == [3.0, 5.0] and "gradient_importance" not in scores
+    kd = pd.DataFrame({"perturbation": ["GFI1B"], "r": [0.071]})
+    assert an.knockdown_numbers(kd) == [
+        {
+            "key": ("CDT-II", "text (in-silico knockdown)", "r predicted change vs observed, GFI1B"),
+            "value": 0.071,
+            "file": "cdt2_text_in_silico_knockdown.csv",
+        }
+    ]
+    assert "gives r = 0.07 with the observed profile (paper ~0.07)" in an.knockdown_finding(kd, "GFI1B")
+    assert "r = nan" in an.knockdown_finding(kd.iloc[:0], "GFI1B")
+
+
 # ----------------------------------------------------------------------------------- 04: networks, modules
 
 

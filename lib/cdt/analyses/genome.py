@@ -116,7 +116,7 @@ __all__ = [
     "hic_finding",
     "peak_distance_numbers",
     "v1_overlap_table",
-    "overlap_numbers",
+    "v1_overlap_numbers",
     "v1_ctcf_sites",
     "case_summary",
     "case_numbers",
@@ -1280,7 +1280,7 @@ def v1_overlap_table(attr: V1Attribution, overlaps: np.ndarray) -> pd.DataFrame:
     return attr.pairs[attr.pairs["random"]].assign(overlap=overlaps)
 
 
-def overlap_numbers(
+def v1_overlap_numbers(
     attr: V1Attribution, summary: Mapping, *, file: str = "cdt1_fig4_attention_gradient_overlap.png"
 ) -> list[dict]:
     """Headline row of CDT v1 Fig 4A (`v1_overlap`): mean overlap, with the chance overlap in the note."""

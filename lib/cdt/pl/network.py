@@ -71,15 +71,16 @@ def dna_self_layers(layers: Mapping[str, np.ndarray], gene: str) -> Figure:
 
 
 def per_head_top(table: pd.DataFrame, query: str) -> Figure:
-    """Fig 4C: one panel per head, the keys the query gene attends to most (largest on top)."""
+    """Fig 4C: one panel per head, the keys the query gene attends to most (largest on top), in the CDT colour with
+    the query itself (its self-attention) in the highlight colour (`cdt.pl.PALETTE`)."""
     heads = sorted(table["head"].unique())
     ncol = min(4, len(heads))
     nrow = int(np.ceil(len(heads) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
-    colours = plt.get_cmap("tab10")
     for ax, h in zip(axes.flat, heads, strict=False):
         part = table[table["head"] == h].sort_values("rank", ascending=False)
-        ax.barh(part["gene"], part["attention"], color=colours(h % 10))
+        colours = [PALETTE["highlight"] if g == query else PALETTE["CDT"] for g in part["gene"]]
+        ax.barh(part["gene"], part["attention"], color=colours)
         ax.set(title=f"Head {h}", xlabel="attention")
         ax.tick_params(axis="y", labelsize=8)
     for ax in axes.flat[len(heads) :]:
