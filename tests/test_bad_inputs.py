@@ -497,3 +497,15 @@ def test_killed_train_is_resumed_not_reused(data, tmp_path):
     res = train(TrainConfig.for_model("cdt2", "tiny", epochs=2), data, runs, progress=False)
     assert (res.reused, res.finished) == (False, True) and len(res.history) >= 2
     assert load_checkpoint(res.best_checkpoint)[1]["epoch"] >= 1
+
+
+def test_reproduce_seeds_must_be_distinct_integers_on_synthetic_data(tmp_path):
+    fails(["reproduce", "--seeds", "1,1", "--out", tmp_path / "paper"], "--seeds 1,1: give distinct seeds")
+    wide = {"COLUMNS": "400"}
+    res = CliRunner().invoke(app, ["reproduce", "--seeds", "0,x", "--out", str(tmp_path / "paper")], env=wide)
+    assert res.exit_code == 2 and "'0,x': comma-separated integers, e.g. 0,1,2" in res.output
+    res = CliRunner().invoke(
+        app, ["reproduce", "--data", "real", "--data-dir", str(tmp_path), "--seeds", "0,1"], env=wide
+    )
+    assert res.exit_code == 2 and "use it with --data synthetic" in res.output
+    assert not (tmp_path / "paper").exists()

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cdt.published import published_value
 from cdt.report import Numbers, collect_numbers, markdown_table, write_report
 
 
@@ -92,3 +93,28 @@ def test_numbers_report_records_findings_rows_in_order_and_shows_the_text(monkey
     assert [m.data for m in shown] == ["**2/3** agree"]
     nums.report(Findings())  # no text: nothing shown, nothing recorded
     assert len(shown) == 1 and len(nums.rows) == 2
+
+
+def test_seed_spread_takes_mean_and_range_of_each_row_over_seeds(tmp_path):
+    from cdt.report import seed_spread_table, write_seed_report
+
+    dirs = {}
+    for seed, (r, n_pairs) in {0: (0.30, 171), 1: (0.10, 165), 2: (0.20, 180)}.items():
+        nums = Numbers("02_prediction", tmp_path / f"seed{seed}", f"synthetic (mini, seed {seed})")
+        nums.add(key=("CDT-II", "Fig 2A", "val r, curated gene set (best checkpoint)"), value=r)
+        nums.add(key=("beyond", "text", "pairs"), value=float(n_pairs), detail=f"{n_pairs} cell pairs")
+        if seed != 1:
+            nums.add(key=("beyond", "text", "only where defined"), value=None)
+        nums.save()
+        dirs[seed] = tmp_path / f"seed{seed}"
+    spread = seed_spread_table({s: collect_numbers(d) for s, d in dirs.items()})
+    first = spread.iloc[0]
+    assert (first["quantity"], first["n"]) == ("val r, curated gene set (best checkpoint)", 3)
+    assert (first["mean"], first["min"], first["max"]) == pytest.approx((0.2, 0.1, 0.3))
+    assert first["published"] == published_value(("CDT-II", "Fig 2A", "val r, curated gene set (best checkpoint)"))
+    pairs = spread[spread["quantity"] == "pairs"].iloc[0]  # the detail differs by seed; the row is one
+    assert (pairs["mean"], pairs["n"]) == (pytest.approx(172.0), 3)
+    assert "only where defined" not in set(spread["quantity"])  # no seed gave it a number
+    report = write_seed_report(tmp_path, {"seeds": "0, 1, 2"}, dirs).read_text()
+    assert "- seed 1: [seed1/REPORT.md](seed1/REPORT.md)" in report
+    assert (tmp_path / "tables" / "seed_spread.csv").exists()

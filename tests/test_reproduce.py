@@ -60,3 +60,21 @@ def test_a_notebook_opened_alone_takes_the_last_reproductions_synthetic_preset(t
     assert reproduce.last_preset(tmp_path) == "mini"
     (tmp_path / "context.json").write_text(json.dumps({"data_source": "real", "preset": "paper"}))
     assert reproduce.last_preset(tmp_path) is None
+
+
+def test_reproduce_seeds_runs_each_seed_into_its_own_directory_and_reports_the_spread(tmp_path, monkeypatch):
+    from cdt.report import Numbers
+
+    calls = []
+
+    def one_seed(*, seed, out_dir, **kwargs):  # stands in for a whole reproduction
+        calls.append((seed, out_dir.name, kwargs["preset"], kwargs["only"]))
+        nums = Numbers("04_rna_module", out_dir, f"synthetic (tiny, seed {seed})")
+        nums.add(key=("beyond", "text", "a number"), value=10.0 * seed)
+        nums.save()
+
+    monkeypatch.setattr(reproduce, "reproduce", one_seed)
+    report = reproduce.reproduce_seeds([0, 2], preset="tiny", out_dir=tmp_path, only=["04"]).read_text()
+    assert calls == [(0, "seed0", "tiny", ["04"]), (2, "seed2", "tiny", ["04"])]
+    assert "| text | a number |  | — | 10 | 0 | 20 | 2 |" in report  # no protocol; no published value
+    assert "- **seeds**: 0, 2" in report

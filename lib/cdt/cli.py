@@ -376,6 +376,11 @@ def reproduce(
         "see data/README.md)",
     ),
     seed: int = typer.Option(0, help="simulation and training seed"),
+    seeds: str = typer.Option(
+        None,
+        help="synthetic: comma-separated seeds (e.g. 0,1,2), each a new screen and training seed, into <out>/seed<N>; "
+        "<out>/REPORT.md gives every headline number's mean and range",
+    ),
     out: Path = typer.Option(Path("paper"), help="where figures/, tables/, notebooks/ and REPORT.md go"),
     runs_dir: Path = typer.Option(Path("runs"), help="training runs (reused when finished)"),
     protocol: str = typer.Option("paper", help="paper (held-out genes select and are reported) | clean"),
@@ -398,7 +403,27 @@ def reproduce(
         raise typer.BadParameter(
             "--data real needs the directory with the authors' files (see data/README.md)", param_hint="--data-dir"
         )
+    if seeds is not None:
+        if data != "synthetic":
+            raise typer.BadParameter("seeds are simulated screens: use it with --data synthetic", param_hint="--seeds")
+        try:
+            seed_list = [int(s) for s in seeds.split(",")]
+        except ValueError:
+            raise typer.BadParameter(f"{seeds!r}: comma-separated integers, e.g. 0,1,2", param_hint="--seeds") from None
     try:
+        if seeds is not None:
+            from cdt.reproduce import reproduce_seeds
+
+            reproduce_seeds(
+                seed_list,
+                preset=preset,
+                out_dir=out,
+                runs_dir=runs_dir,
+                data_dir=data_dir,
+                only=only,
+                protocol=protocol,
+            )
+            return
         run(
             preset=preset,
             data_source=data,

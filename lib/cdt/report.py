@@ -18,7 +18,19 @@ import pandas as pd
 
 from cdt.published import Key, published_value
 
-COLUMNS = ["paper", "item", "quantity", "published", "value", "source", "protocol", "file", "note", "notebook"]
+COLUMNS = [
+    "paper",
+    "item",
+    "quantity",
+    "published",
+    "value",
+    "source",
+    "protocol",
+    "file",
+    "note",
+    "notebook",
+    "detail",
+]
 
 
 @dataclass
@@ -60,6 +72,7 @@ class Numbers:
                 "file": file,
                 "note": note,
                 "notebook": self.notebook,
+                "detail": detail,
             }
         )
         return value
@@ -186,6 +199,59 @@ def collect_numbers(out_dir: str | os.PathLike) -> pd.DataFrame:
     if not files:
         return pd.DataFrame(columns=COLUMNS)
     return pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True)
+
+
+SPREAD_KEY = ["paper", "item", "quantity", "protocol", "notebook"]
+
+
+def seed_spread_table(numbers_by_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Mean, min and max of every numeric headline row over seeds (seed -> `collect_numbers` table), with the
+    published value; a row counts once per seed that gave it a number (`n`). Data-dependent wording (`detail`,
+    e.g. a cell count) is dropped from the quantity so that rows of different seeds match."""
+    long = []
+    for seed, numbers in numbers_by_seed.items():
+        t = numbers.copy()
+        detail = t["detail"].fillna("").astype(str) if "detail" in t else pd.Series("", index=t.index)
+        quantity = t["quantity"].astype(str)
+        t["quantity"] = [
+            q[: -len(f", {d}")] if d and q.endswith(f", {d}") else q for q, d in zip(quantity, detail, strict=True)
+        ]
+        t["value"] = pd.to_numeric(t["value"], errors="coerce")
+        t["protocol"] = t["protocol"].fillna("")
+        long.append(t.dropna(subset=["value"]).assign(seed=seed))
+    if not long:
+        return pd.DataFrame(columns=[*SPREAD_KEY, "published", "mean", "min", "max", "n"])
+    rows = pd.concat(long, ignore_index=True)
+    g = rows.groupby(SPREAD_KEY, sort=False, dropna=False)
+    out = g["value"].agg(mean="mean", min="min", max="max", n="count").reset_index()
+    out.insert(len(SPREAD_KEY), "published", g["published"].first().to_numpy())
+    return out
+
+
+def write_seed_report(out_dir: str | os.PathLike, header: dict, seed_dirs: dict[int, Path]) -> Path:
+    """``REPORT.md`` over several seeds: every headline number's mean and range beside the published value, then
+    a link to each seed's own report (figures, tables, provenance)."""
+    out = Path(out_dir)
+    spread = seed_spread_table({s: collect_numbers(d) for s, d in seed_dirs.items()})
+    save_table(spread, "seed_spread", out)
+    lines = ["# Reproduction report: seed spread", ""]
+    lines += [f"- **{k}**: {v}" for k, v in header.items()]
+    lines += [
+        "",
+        f"Each seed is a new simulated screen and a new training seed. `mean`, `min` and `max` are over the "
+        f"{len(seed_dirs)} seeds; `n` counts the seeds that gave the row a number. A difference between two rows "
+        "that is smaller than their ranges is within seed noise.",
+        "",
+    ]
+    for paper, group in spread.groupby("paper", sort=False):
+        lines += [f"## {paper}", ""]
+        cols = ["item", "quantity", "protocol", "published", "mean", "min", "max", "n"]
+        lines += [markdown_table(group[cols], max_rows=300), ""]
+    lines += ["## Each seed", ""]
+    lines += [f"- seed {s}: [{d.name}/REPORT.md]({d.name}/REPORT.md)" for s, d in seed_dirs.items()]
+    path = out / "REPORT.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def write_report(
