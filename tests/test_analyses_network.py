@@ -488,3 +488,180 @@ def test_module_recovery_and_overlap_by_hand():
     assert rec.loc["m2", "jaccard"] == pytest.approx(2 / 12)
     o = an.module_overlap(genes[:8], genes[4:10], genes)
     assert (o.k, o.M) == (4, 20) and o.fold == pytest.approx(4 / (8 * 6 / 20))
+
+
+# ------------------------------------------------------------------------ 04: tables, headline rows and sentences
+
+
+def _module_nets() -> tuple[dict[str, an.GeneNetwork], list[str]]:
+    import networkx as nx
+
+    genes = [f"g{i}" for i in range(20)]
+    graph = nx.Graph([("g0", "g1"), ("g1", "g2")], threshold=0.5)
+    nets = {
+        "self": an.GeneNetwork("RNA self-attention", genes, graph, [genes[:10], genes[10:19], genes[19:]]),
+        "cross": an.GeneNetwork("DNA->RNA cross-attention similarity", genes, graph, [genes[:6], genes[6:]]),
+        "correlation": an.GeneNetwork("expression correlation", genes, graph, [genes]),
+    }
+    return nets, genes
+
+
+def test_module_data_line_names_the_enrichment_source(data):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    screen, _ = data
+    run = SimpleNamespace(run_dir=Path("runs/cdt2-tiny-paper-abc"))
+    line = an.module_data_line(screen, run, [Path("g/KEGG_2021_Human.gmt")], source_label="synthetic (tiny, seed 0)")
+    assert line == (
+        "Data: **synthetic (tiny, seed 0)**; CDT-II run `cdt2-tiny-paper-abc`; 10 genes. Enrichment offline on 1 GMT "
+        "libraries: `KEGG_2021_Human`"
+    )
+    assert an.module_data_line(screen, run, [], source_label="x").endswith(
+        "No GMT directory: enrichment on Enrichr online (GO_Molecular_Function_2023, KEGG_2021_Human, Reactome_2022)."
+    )
+
+
+def test_module_networks_are_the_attention_and_correlation_networks(data):
+    screen, store = data
+    model = cdt2()
+    nets, cells = an.module_networks(model, screen, store, first_n=3, top_fraction=0.2, seed=0)
+    assert list(nets) == ["self", "cross", "correlation"] and cells == "6 NTC cells"
+    maps = an.gene_maps(model, screen, store, "GFI1B", first_n=3, maps=list(an.RNA_MAPS))
+    want = an.attention_networks(maps, top_fraction=0.2, seed=0)
+    for key in ("self", "cross"):
+        assert nets[key].communities == want[key].communities
+        assert sorted(nets[key].graph.edges) == sorted(want[key].graph.edges)
+    assert nets["correlation"].communities == an.correlation_network(screen, top_fraction=0.2)[0].communities
+
+
+def test_community_tables_and_findings():
+    nets, genes = _module_nets()
+    table = an.community_table(nets)
+    assert table["communities"].tolist() == [3, 2, 1] and table["singletons"].tolist() == [1, 0, 0]
+    assert table["edges"].tolist() == [2, 2, 2] and table["largest"].tolist() == [10, 14, 20]
+    parts = an.partitions(nets)
+    assert len(parts) == 3 * len(genes)
+    assert parts[(parts["network"] == "self") & (parts["gene"] == "g19")]["community_size"].tolist() == [1]
+    f = an.community_findings(nets, "6 NTC cells")
+    assert [(n["key"][2], n["value"], n["note"]) for n in f.numbers] == [
+        ("communities, RNA self-attention network", 3, "20 genes (paper 2,361); 1 singletons"),
+        ("communities, DNA->RNA cross-attention similarity network", 2, "20 genes (paper 2,361); 0 singletons"),
+    ]
+    assert f.text == "Expression-correlation baseline over 6 NTC cells: 1 communities."
+    enr = an.enrichment_table({"self": pd.DataFrame({"Term": ["a"]}), "cross": pd.DataFrame({"Term": ["b", "c"]})})
+    assert enr["network"].tolist() == ["self", "cross", "cross"] and enr.index.tolist() == [0, 1, 2]
+
+
+def _module_enrichment() -> dict[str, pd.DataFrame]:
+    def table(cid: int, rna_p: float | None) -> pd.DataFrame:
+        terms, p = ["Spliceosome", "Heme Binding (GO:0020037)"], [1e-3, 0.02]
+        if rna_p is not None:
+            terms, p = [*terms, "RNA Binding (GO:0003723)"], [*p, rna_p]
+        return pd.DataFrame(
+            {
+                "Community_ID": cid,
+                "Library": "GO_Molecular_Function_2023",
+                "Term": terms,
+                "Overlap": "3/9",
+                "P_value": p,
+                "Adjusted_P_value": [10 * x for x in p],
+            }
+        )
+
+    return {"self": table(1, 4e-4), "cross": table(0, None)}
+
+
+def test_module_terms_choice_and_rna_binding_rows():
+    nets, _ = _module_nets()
+    picks, enr = {"self": 1, "cross": 0}, _module_enrichment()
+    line = an.module_choice_line(nets, picks, "by hand")
+    assert (
+        line
+        == "C1 = self-attention community 1 (9 genes), C3 = cross-attention community 0 (6 genes), chosen as by hand."
+    )
+    panels, table = an.module_terms(nets, enr, picks)
+    assert list(panels) == [
+        "RNA self-attention: module C1\n(Louvain community 1 of this run, 9 genes)",
+        "DNA->RNA cross-attention: module C3\n(Louvain community 0 of this run, 6 genes)",
+    ]
+    first = next(iter(panels.values()))
+    assert first["name"].tolist() == ["RNA Binding", "Spliceosome", "Heme Binding"]  # by adjusted P
+    assert table["community"].unique().tolist() == [
+        "RNA self-attention: module C1",
+        "DNA->RNA cross-attention: module C3",
+    ]
+    assert len(table) == 5
+    rows = an.rna_binding_findings(nets, enr, picks, online=False).numbers
+    assert [(r["key"][2], r["value"]) for r in rows] == [
+        ("RNA binding P, C1 (RNA self-attention)", 4e-4),
+        ("RNA binding P, C3 (DNA->RNA cross-attention similarity)", None),  # C3 does not carry the term
+    ]
+    assert rows[0]["note"] == "offline GMT, screen genes as background"
+    assert an.rna_binding_findings(nets, enr, picks, online=True).numbers[0]["note"] == "Enrichr online"
+
+
+def test_module_venn_table_and_rows_by_hand():
+    genes = [f"g{i}" for i in range(20)]
+    venn = an.module_venn(genes[:8], genes[4:10], genes)
+    v = venn.iloc[0]
+    assert (v["c1"], v["c3"], v["shared"], v["M"]) == (8, 6, 4, 20)
+    assert v["share_of_c3"] == pytest.approx(4 / 6) and v["expected"] == pytest.approx(8 * 6 / 20)
+    assert v["fold"] == pytest.approx(4 / 2.4)
+    assert v["p_value"] == pytest.approx(scipy.stats.hypergeom.sf(3, 20, 8, 6))
+    rows = an.venn_findings(venn, 20).numbers
+    assert [r["key"][2] for r in rows] == [
+        "C1 size",
+        "C3 size",
+        "shared genes",
+        "share of C3 in C1",
+        "fold enrichment",
+        "hypergeometric P",
+    ]
+    assert [r["value"] for r in rows[:3]] == [8, 6, 4] and rows[0]["note"] == "20 genes (paper 2,361)"
+
+
+def test_recovery_rows_and_module_findings(tmp_path):
+    nets, genes = _module_nets()
+    modules = pd.DataFrame({"gene": genes[:8], "module": "rna_processing", "kind": "regulatory"})
+    planted = pd.DataFrame({"library": ["GO_Molecular_Function_2023"], "term": ["RNA Binding (GO:0003723)"]})
+    planted["module"] = "rna_processing"
+    modules.to_csv(tmp_path / "modules.csv", index=False)
+    planted.to_csv(tmp_path / "planted_terms.csv", index=False)
+    read_modules, read_planted = an.read_module_truth(tmp_path)
+    assert read_modules.equals(modules) and read_planted.equals(planted)
+
+    picks = {"self": 1, "cross": 0}
+    enr = _module_enrichment()
+    ranks = an.chosen_term_ranks(enr, picks, planted)
+    assert ranks["network"].tolist() == ["self", "cross"] and ranks["community"].tolist() == [1, 0]
+    assert ranks["rank_overall"].iloc[0] == 1 and np.isnan(ranks["rank_overall"].iloc[1])  # not among C3's terms
+    recovery = an.module_recovery(nets, modules)
+    rows = an.recovery_findings(recovery, ranks, nets, picks, modules).numbers
+    assert [r["key"][2] for r in rows] == [
+        "rna_processing module: best community Jaccard, self",
+        "rna_processing module: best community Jaccard, cross",
+        "rna_processing module: best community Jaccard, correlation",
+        "C1: Jaccard with the planted RNA module",
+        "C1: best rank of a planted RNA-module term",
+        "C3: Jaccard with the planted RNA module",
+        "C3: best rank of a planted RNA-module term",
+    ]
+    # self: best is community 0 (g0-g9, Jaccard 8/10), C1 = community 1 (g10-g18) shares none
+    assert rows[0]["value"] == pytest.approx(0.8) and rows[3]["value"] == 0.0
+    assert rows[3]["note"] == "C1 is community 1; best match is community 0 (Jaccard 0.80)"
+    assert rows[5]["value"] == pytest.approx(6 / 8) and rows[4]["value"] == 1.0
+
+    venn = an.module_venn(nets["self"].communities[1], nets["cross"].communities[0], genes)
+    text = an.module_findings(nets, picks, "by hand", venn, recovery=recovery, ranks=ranks)
+    assert "Louvain finds 3 communities in the self-attention network and\n  2 in the cross-attention network" in text
+    assert "(paper 5 and 53 on 2,361 genes); plain expression\n  correlation gives 1." in text
+    assert "C1 (9 genes) and C3 (6 genes), chosen as by hand, share 0 genes\n  (0% of C3;" in text
+    assert "paper 132 of 165, 2.8-fold,\n  P = 9.3e-46)." in text
+    assert (
+        "- Planted RNA-processing module (8 genes) in the self network: best community Jaccard 0.80 (recall 100%"
+        in text
+    )
+    assert "C1 is not the self-attention community that best matches the module, C3 is the best cross-attention" in text
+    assert "position 1 / nan of their terms" in text
+    assert "Planted" not in an.module_findings(nets, picks, "by hand", venn)

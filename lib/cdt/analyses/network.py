@@ -27,6 +27,7 @@ import scipy.stats
 import torch
 from torch import nn
 
+from cdt.analyses import Findings
 from cdt.analyses.prediction import attention_shapes
 from cdt.attention import (
     AttentionMap,
@@ -41,25 +42,28 @@ from cdt.config import get_preset
 from cdt.data.dnastore import DNAStore
 from cdt.data.errors import ContractError
 from cdt.data.screen import dense
-from cdt.enrichment import COLUMNS, enrich_communities
+from cdt.enrichment import COLUMNS, ENRICHR_LIBRARIES, enrich_communities
 from cdt.evaluate import eval_mode, observed_profile, resolve_model
 from cdt.gradients import Knockdown, gene_jacobian, importance_vs_effect, in_silico_knockdown
 from cdt.models import CDT1, CDT3
 from cdt.models.cdt3 import CDT3Config
-from cdt.networks import HubRoles, hub_roles, louvain_communities, top_edge_graph
+from cdt.networks import HubRoles, hub_roles, louvain_communities, partition_table, top_edge_graph
 from cdt.published import (
     ATTENTION_GRADIENT_R,
+    CDT2_GENES,
     CDT3_TABLE5,
     CELL_CORRELATION_MEAN,
+    COMMUNITY_COUNTS,
     GFI1B_TOP100,
     GRADIENT_R,
     GRADIENT_R_PER_GENE,
     HUB_COUNTS,
     KNOCKDOWN_R,
+    MODULE_VENN,
 )
 from cdt.stats import Overlap, set_overlap, top_n
 
-PUBLISHED_GENES = 2361
+PUBLISHED_GENES = CDT2_GENES
 """The CDT-II gene universe: top-N sizes of the papers are scaled from it to the preset's gene count."""
 
 MODULE_TERM = "RNA Binding"
@@ -968,3 +972,256 @@ def planted_term_ranks(
             }
         )
     return pd.DataFrame(out)
+
+
+# --- notebook 04: inputs, tables, headline rows and sentences ---------------------------------------------------------
+
+MODULE_CELLS = 20
+"""Cells of the module gene (the first in file order) whose attention maps are averaged, as in the authors' notebook."""
+
+MODULE_TOP_FRACTION = 0.05
+"""Share of the strongest edges each module network keeps (the paper's top 5%)."""
+
+PLANTED_MODULE = "rna_processing"
+"""The planted module that stands for the paper's RNA-processing module (truth/modules.csv, simulated data)."""
+
+
+def module_data_line(screen: ad.AnnData, run: Any, libraries: Sequence[str | os.PathLike], *, source_label: str) -> str:
+    """Notebook 04's opening line: data, CDT-II run, genes, and where enrichment runs (the GMT `libraries`, or
+    Enrichr online when there are none)."""
+    where = (
+        f"Enrichment offline on {len(libraries)} GMT libraries: " + ", ".join(f"`{Path(p).stem}`" for p in libraries)
+        if libraries
+        else "No GMT directory: enrichment on Enrichr online (" + ", ".join(ENRICHR_LIBRARIES) + ")."
+    )
+    return f"Data: **{source_label}**; CDT-II run `{Path(run.run_dir).name}`; {screen.n_vars:,} genes. {where}"
+
+
+def module_networks(
+    run: Any,
+    screen: ad.AnnData,
+    dna: DNAStore | str | os.PathLike,
+    *,
+    gene: str = "GFI1B",
+    first_n: int = MODULE_CELLS,
+    top_fraction: float = MODULE_TOP_FRACTION,
+    seed: int = 0,
+) -> tuple[dict[str, GeneNetwork], str]:
+    """The networks of CDT-II Figs 5B/C and the baseline beside them: "self" and "cross" (`attention_networks` over
+    the first `first_n` `gene` cells) and "correlation" (`correlation_network`, no model), each with its top
+    `top_fraction` edges and Louvain communities; and which reference cells the correlation used."""
+    maps = gene_maps(run, screen, dna, gene, first_n=first_n, maps=list(RNA_MAPS))
+    nets = attention_networks(maps, top_fraction=top_fraction, seed=seed)
+    corr, cells = correlation_network(screen, top_fraction=top_fraction, seed=seed)
+    return {**nets, "correlation": corr}, cells
+
+
+def community_table(nets: Mapping[str, GeneNetwork]) -> pd.DataFrame:
+    """One row per network (`GeneNetwork.summary`): genes, edges, edge threshold, communities, singletons, largest."""
+    return pd.DataFrame([n.summary() for n in nets.values()])
+
+
+def partitions(nets: Mapping[str, GeneNetwork]) -> pd.DataFrame:
+    """Every network's communities as one long table (gene, community, community_size, network), the layout of the
+    authors' Supplementary Data S1 (`cdt.networks.partition_table`)."""
+    return pd.concat([partition_table(n.communities).assign(network=k) for k, n in nets.items()])
+
+
+def community_findings(nets: Mapping[str, GeneNetwork], cells: str) -> Findings:
+    """Louvain community counts of the two attention networks (headline rows, beside the paper's gene count) and a
+    sentence on the expression-correlation baseline over `cells`."""
+    f = Findings()
+    for key in ("self", "cross"):
+        net = nets[key]
+        f.add(
+            ("CDT-II", "text (Louvain)", f"communities, {net.name} network"),
+            net.n_communities,
+            "cdt2_text_louvain_communities.csv",
+            f"{len(net.genes)} genes (paper {PUBLISHED_GENES:,}); {int((net.sizes() == 1).sum())} singletons",
+        )
+    f.text = f"Expression-correlation baseline over {cells}: {nets['correlation'].n_communities} communities."
+    return f
+
+
+def enrichment_table(enrichments: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The enrichment of every community of every network in one table (column `network`)."""
+    return pd.concat([e.assign(network=k) for k, e in enrichments.items()], ignore_index=True)
+
+
+def module_choice_line(nets: Mapping[str, GeneNetwork], picks: Mapping[str, int], how: str) -> str:
+    """Which communities are C1 and C3 (`pick_module_communities`), their sizes and how they were chosen."""
+    c1, c3 = (len(nets[k].communities[picks[k]]) for k in ("self", "cross"))
+    return (
+        f"C1 = self-attention community {picks['self']} ({c1} genes), C3 = cross-attention community "
+        f"{picks['cross']} ({c3} genes), chosen as {how}."
+    )
+
+
+def module_terms(
+    nets: Mapping[str, GeneNetwork], enrichments: Mapping[str, pd.DataFrame], picks: Mapping[str, int]
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """CDT-II Fig 5B: the most significant terms (`top_terms`) of C1 and C3 by panel title, and the same stacked
+    into one table (column `community`: the panel title's first line)."""
+    titles = {
+        "self": "RNA self-attention: module C1",
+        "cross": "DNA->RNA cross-attention: module C3",
+    }
+    panels = {
+        f"{title}\n(Louvain community {picks[k]} of this run, {len(nets[k].communities[picks[k]])} genes)": top_terms(
+            enrichments[k], picks[k]
+        )
+        for k, title in titles.items()
+    }
+    table = pd.concat([t.assign(community=k.split("\n")[0]) for k, t in panels.items()])
+    return panels, table
+
+
+def rna_binding_findings(
+    nets: Mapping[str, GeneNetwork], enrichments: Mapping[str, pd.DataFrame], picks: Mapping[str, int], *, online: bool
+) -> Findings:
+    """CDT-II Fig 5B headline rows: the P of the module term (`MODULE_TERM`, "RNA binding") in C1 and C3, None where
+    the community does not carry it."""
+    f = Findings()
+    note = "Enrichr online" if online else "offline GMT, screen genes as background"
+    for (key, cid), label in zip(picks.items(), ("C1", "C3"), strict=True):
+        hits = term_hits(enrichments[key][enrichments[key]["Community_ID"] == cid])
+        f.add(
+            ("CDT-II", "Fig 5B", f"RNA binding P, {label} ({nets[key].name})"),
+            float(hits["P_value"].iloc[0]) if len(hits) else None,
+            "cdt2_fig5b_module_enrichment.png",
+            note,
+        )
+    return f
+
+
+def module_venn(c1: Collection[str], c3: Collection[str], genes: Collection[str]) -> pd.DataFrame:
+    """CDT-II Fig 5C as a one-row table: sizes of C1 and C3, shared genes, their share of C3, and the hypergeometric
+    expected overlap, fold and P in the gene universe (`module_overlap`)."""
+    o = module_overlap(c1, c3, genes)
+    return pd.DataFrame(
+        [
+            {
+                "c1": len(c1),
+                "c3": len(c3),
+                "shared": o.k,
+                "share_of_c3": o.k / len(c3),
+                "expected": o.expected,
+                "fold": o.fold,
+                "p_value": o.p_value,
+                "M": o.M,
+            }
+        ]
+    )
+
+
+def venn_findings(venn: pd.DataFrame, n_genes: int) -> Findings:
+    """CDT-II Fig 5C headline rows from `module_venn`: sizes, shared genes, share of C3, fold and P (the P depends on
+    the number of genes, `n_genes` here against the paper's)."""
+    v, file = venn.iloc[0], "cdt2_fig5c_venn.png"
+    note = f"{n_genes} genes (paper {PUBLISHED_GENES:,})"
+    f = Findings()
+    f.add(("CDT-II", "Fig 5C", "C1 size"), int(v["c1"]), file, note)
+    f.add(("CDT-II", "Fig 5C", "C3 size"), int(v["c3"]), file, note)
+    f.add(("CDT-II", "Fig 5C", "shared genes"), int(v["shared"]), file)
+    f.add(("CDT-II", "Fig 5C", "share of C3 in C1"), float(v["share_of_c3"]), file)
+    f.add(("CDT-II", "Fig 5C", "fold enrichment"), float(v["fold"]), file)
+    f.add(("CDT-II", "Fig 5C", "hypergeometric P"), float(v["p_value"]), file, "P depends on the gene count")
+    return f
+
+
+def read_module_truth(truth_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The simulator's planted modules (truth/modules.csv) and the terms planted for them (truth/planted_terms.csv)."""
+    return pd.read_csv(Path(truth_dir) / "modules.csv"), pd.read_csv(Path(truth_dir) / "planted_terms.csv")
+
+
+def chosen_term_ranks(
+    enrichments: Mapping[str, pd.DataFrame], picks: Mapping[str, int], planted: pd.DataFrame
+) -> pd.DataFrame:
+    """`planted_term_ranks` of the planted module's terms in C1 (network "self") and C3 ("cross"), one table."""
+    return pd.concat(
+        [
+            planted_term_ranks(enrichments[k], picks[k], planted, PLANTED_MODULE).assign(network=k, community=picks[k])
+            for k in ("self", "cross")
+        ],
+        ignore_index=True,
+    )
+
+
+def recovery_findings(
+    recovery: pd.DataFrame,
+    ranks: pd.DataFrame,
+    nets: Mapping[str, GeneNetwork],
+    picks: Mapping[str, int],
+    modules: pd.DataFrame,
+) -> Findings:
+    """Simulated data: how well each network's best community matches the planted RNA-processing module
+    (`module_recovery`), and how well the chosen C1 and C3 do (their Jaccard with it, the best rank of a planted
+    term among their terms in `chosen_term_ranks`)."""
+    rna = recovery[recovery["module"] == PLANTED_MODULE].set_index("network")
+    members = set(modules.loc[modules["module"] == PLANTED_MODULE, "gene"])
+    item = "sim (module recovery)"
+    f = Findings()
+    for key in rna.index:
+        f.add(
+            ("CDT-II", item, f"{PLANTED_MODULE} module: best community Jaccard, {key}"),
+            float(rna.loc[key, "jaccard"]),
+            "cdt2_sim_module_recovery.png",
+            f"recall {rna.loc[key, 'recall']:.2f}, P {rna.loc[key, 'p_value']:.1e}",
+        )
+    for k, label in (("self", "C1"), ("cross", "C3")):
+        chosen = set(nets[k].communities[picks[k]])
+        f.add(
+            ("CDT-II", item, f"{label}: Jaccard with the planted RNA module"),
+            len(chosen & members) / len(chosen | members),
+            "cdt2_sim_module_recovery.csv",
+            f"{label} is community {picks[k]}; best match is community {int(rna.loc[k, 'community'])} "
+            f"(Jaccard {rna.loc[k, 'jaccard']:.2f})",
+        )
+        f.add(
+            ("CDT-II", item, f"{label}: best rank of a planted RNA-module term"),
+            float(ranks.loc[ranks["network"] == k, "rank_overall"].min()),
+            "cdt2_sim_planted_term_ranks.csv",
+            "1 = the community's most significant term over all libraries",
+        )
+    return f
+
+
+def module_findings(
+    nets: Mapping[str, GeneNetwork],
+    picks: Mapping[str, int],
+    how: str,
+    venn: pd.DataFrame,
+    *,
+    recovery: pd.DataFrame | None = None,
+    ranks: pd.DataFrame | None = None,
+) -> str:
+    """Notebook 04's findings as a Markdown list: community counts and the C1/C3 overlap beside the paper's and, on
+    simulated data (`recovery`, `ranks`), how well each network and the chosen C1/C3 recover the planted module."""
+    v = venn.iloc[0]
+    c1, c3, k = int(v["c1"]), int(v["c3"]), int(v["shared"])
+    pub = MODULE_VENN
+    truth_lines = ""
+    if recovery is not None and ranks is not None:
+        rna = recovery[recovery["module"] == PLANTED_MODULE].set_index("network")
+        truth_lines = "\n".join(
+            f"- Planted RNA-processing module ({int(rna.loc[n, 'module_genes'])} genes) in the {n} network: best "
+            f"community Jaccard {rna.loc[n, 'jaccard']:.2f} (recall {rna.loc[n, 'recall']:.0%}, P = "
+            f"{rna.loc[n, 'p_value']:.1e})."
+            for n in nets
+        )
+        best_rank = {n: ranks[ranks["network"] == n]["rank_overall"].min() for n in ("self", "cross")}
+        is_best = {n: "" if int(rna.loc[n, "community"]) == picks[n] else "not " for n in ("self", "cross")}
+        truth_lines += (
+            f"\n- The chosen C1 / C3 rank a planted RNA-module term at position {best_rank['self']:.0f} / "
+            f"{best_rank['cross']:.0f} of their terms (1 = top); C1 is {is_best['self']}the self-attention "
+            f"community that best matches the module, C3 is {is_best['cross']}the best cross-attention match."
+        )
+    return f"""
+- **Communities.** Louvain finds {nets["self"].n_communities} communities in the self-attention network and
+  {nets["cross"].n_communities} in the cross-attention network (paper {COMMUNITY_COUNTS["self"]} and {COMMUNITY_COUNTS["cross"]} on {PUBLISHED_GENES:,} genes); plain expression
+  correlation gives {nets["correlation"].n_communities}.
+- **Module overlap.** C1 ({c1} genes) and C3 ({c3} genes), chosen as {how}, share {k} genes
+  ({k / c3:.0%} of C3; {v["fold"]:.1f}-fold, P = {v["p_value"]:.1e}; paper {pub["shared"]} of {pub["c3"]}, {pub["fold"]}-fold,
+  P = {pub["p_value"]}).
+{truth_lines}
+"""

@@ -418,3 +418,18 @@ def module_recovery(table: pd.DataFrame) -> Figure:
     fig.colorbar(im, ax=ax, label="Jaccard")
     fig.tight_layout()
     return fig
+
+
+def module_venn(table: pd.DataFrame) -> Figure:
+    """Fig 5C from the one-row table of `cdt.analyses.network.module_venn`: C1 and C3 as circles (`venn2`), titled
+    with the shared genes, their share of C3, the fold over the expected overlap and the hypergeometric P."""
+    v = table.iloc[0]
+    c1, c3, k = int(v["c1"]), int(v["c3"]), int(v["shared"])
+    return venn2(
+        c1,
+        c3,
+        k,
+        (f"self-attention C1 ({c1})", f"cross-attention C3 ({c3})"),
+        note=f"{k} shared ({v['share_of_c3']:.0%} of C3): {v['fold']:.1f}-fold over {v['expected']:.1f} expected, "
+        f"P = {v['p_value']:.1e}",
+    )
