@@ -181,7 +181,7 @@ if ready and ctx.paths.truth_dir:
     tt, ts = a.truth_comparison(kp, links, grads)
     save_table(a.side_effect_truth(effects, links), "cdt3_truth_side_effect_links", ctx.out_dir)
     ctx.show(pc.truth_panels(tt, ts), "cdt3_truth_cd52_protein_wiring")
-    nums.report(a.truth_findings(ts, a.truth_comparison(kc, links)[1]))
+    nums.report(a.wiring_findings(ts, a.truth_comparison(kc, links)[1]))
     ctx.table(tt, "cdt3_truth_cd52_protein_wiring")
 elif ready:
     display(Markdown("No simulated truth on this data source: the wiring comparison is skipped."))

@@ -92,7 +92,7 @@ ctx.show(pb.prediction_bars(reported, title), "controls_prediction_baselines")
 ctx.table(comp.summary, "controls_prediction_baselines")
 per = ab.reported_per_perturbation(comp, protocol)
 ctx.show(pb.per_perturbation(per, [*runs, *ab.PREDICTION_METHODS]), "controls_prediction_per_perturbation")
-nums.report(ab.prediction_findings(comp, ab.affine_identity(screen), protocol=protocol))
+nums.report(ab.comparison_findings(comp, ab.affine_identity(screen), protocol=protocol))
 
 # %% [markdown]
 # ## 1b. CDT v1 beside pair baselines
@@ -168,10 +168,10 @@ if have_ntc_cells:
 # %%
 truth = None
 if have_ntc_cells and truth_dir:
-    truth = ab.truth_recovery(runs["CDT-II"], screen, dna, edge_inputs, truth_dir)
+    truth = ab.ground_truth_recovery(runs["CDT-II"], screen, dna, edge_inputs, truth_dir)
     ctx.show(pb.recovery_heatmap(truth), "controls_truth_recovery")
     ctx.table(ab.stack_tables(truth, "truth_set"), "controls_truth_recovery")
-    nums.report(ab.truth_findings(truth))
+    nums.report(ab.ground_truth_findings(truth))
 elif have_ntc_cells:
     display(Markdown("**Skipped:** real data has no simulator truth (planted network, modules, elements)."))
 
@@ -185,7 +185,7 @@ elif have_ntc_cells:
 
 # %%
 if have_ntc_cells:
-    ablation = ab.head_ablations(runs, screen, dna, edges.benchmark.labels, truth_dir=truth_dir, seed=seed)
+    ablation = ab.head_ablation_tables(runs, screen, dna, edges.benchmark.labels, truth_dir=truth_dir, seed=seed)
     save_table(ablation.ranking, "controls_head_ranking", ctx.out_dir)
     ctx.show(pb.head_ablation(ablation.tables), "controls_head_ablation")
     ctx.table(ab.stack_tables(ablation.tables, "model"), "controls_head_ablation")

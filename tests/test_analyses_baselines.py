@@ -396,10 +396,10 @@ def _comparison() -> ab.PredictionComparison:
     return ab.PredictionComparison(summary, per, {})
 
 
-def test_prediction_findings_rows_and_sentences():
+def test_comparison_findings_rows_and_sentences():
     comp = _comparison()
     identity = {"max_abs_difference": 1e-7, "r": 1.0, "n_values": 12345}
-    f = ab.prediction_findings(comp, identity, protocol="paper")
+    f = ab.comparison_findings(comp, identity, protocol="paper")
     assert len(f.numbers) == 2 + 5 * 2  # identity, then the run and four baselines x (r, pseudo-bulk r)
     assert f.numbers[0]["note"] == "over 12,345 cell x gene values"
     rows = {n["key"][2]: n for n in f.numbers}
@@ -474,7 +474,7 @@ def test_incremental_findings_wording():
     )
 
 
-def test_truth_findings_reads_gene_and_element_tables():
+def test_ground_truth_findings_reads_gene_and_element_tables():
     gene = pd.DataFrame(
         [
             (m, tgt, v)
@@ -489,7 +489,7 @@ def test_truth_findings_reads_gene_and_element_tables():
         columns=["method", "target", "auroc"],
     )
     el = pd.DataFrame({"method": ["cross_attention", "near_centre"], "target": "promoter", "auroc": [0.4, 0.95]})
-    f = ab.truth_findings({"gene pairs": gene, "DNA bins, TSS loci (3)": el})
+    f = ab.ground_truth_findings({"gene pairs": gene, "DNA bins, TSS loci (3)": el})
     rows = {n["key"][1:]: n for n in f.numbers}
     assert rows[("truth recovery: network", "AUROC, mean (both genes)")]["note"] == "best gene-level pair baseline"
     assert ("truth recovery: network", "AUROC, variance (both genes)") not in rows
@@ -554,7 +554,9 @@ def test_notebook_07_sections_on_a_tiny_screen(tiny_screen, tiny_dna_store, tmp_
     pd.testing.assert_frame_equal(rec.benchmark.table, direct.table)
     pd.testing.assert_frame_equal(rec.summary, ab.edge_summary(direct.table))
 
-    abl = ab.head_ablations({"CDT-II": run}, a, store, rec.benchmark.labels, n_cells_target=2, n_cells=2, n_random=2)
+    abl = ab.head_ablation_tables(
+        {"CDT-II": run}, a, store, rec.benchmark.labels, n_cells_target=2, n_cells=2, n_random=2
+    )
     assert list(abl.tables) == ["CDT-II (rna)"] and abl.ranking["model"].eq("CDT-II").all()
     assert len(abl.ranking) == 4 and abl.truth.startswith("observed DE genes")
     assert abl.n_cells == ab.first_cells(a, ab.tested_perturbations(a), 2).sum()
@@ -568,7 +570,7 @@ def test_notebook_07_sections_on_a_tiny_screen(tiny_screen, tiny_dna_store, tmp_
     modules.to_csv(tmp_path / "modules.csv", index=False)
     elements = pd.DataFrame({"locus_id": [targets[0]], "element": ["promoter"], "bin_start": [2], "bin_end": [4]})
     elements.to_csv(tmp_path / "elements.csv", index=False)
-    truth = ab.truth_recovery(run, a, store, inputs, tmp_path)
+    truth = ab.ground_truth_recovery(run, a, store, inputs, tmp_path)
     assert list(truth)[:2] == ["gene pairs", "DNA bins, TSS loci (1)"]
     expected = recovery_table(ab.gene_pair_scores(a, inputs.maps, one), ab.gene_truths(tmp_path, genes))
     pd.testing.assert_frame_equal(truth["gene pairs"], expected)

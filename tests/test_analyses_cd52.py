@@ -444,12 +444,12 @@ def test_side_effect_and_divergence_findings():
     assert f6.numbers[1]["note"] == "of 3 (published 13/16)"
 
 
-def test_truth_findings_without_predicted_proteins():
+def test_wiring_findings_without_predicted_proteins():
     ts = dict(n_expressed=6, n_planted=2, n_predicted=0, n_shared=0, precision=np.nan, recall=0.0)
     ts |= dict(n_planted_direction_predicted=1, n_planted_direction_measured=2)
     ts |= dict(gradient_ntc_mean_sign_matches_weight=1, gradient_ntc_mean_sign_matches_chance=1.0)
     ts |= dict(gradient_ntc_mean_auroc=0.75)
-    f = a.truth_findings(ts, {"n_planted_direction_predicted": 0})
+    f = a.wiring_findings(ts, {"n_planted_direction_predicted": 0})
     assert f.numbers[0]["note"] == "0/2 planted, 0 predicted; no protein predicted, no precision"
     assert f.numbers[1]["note"] == "of 2 (measured: 2; NTC-mean protein input: 0)"
     assert f.numbers[2]["note"] == "of 2 (chance 1.0); AUROC of |gradient| 0.75"

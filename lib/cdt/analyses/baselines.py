@@ -100,7 +100,7 @@ __all__ = [
     "opening_text",
     "stack_tables",
     "reported_per_perturbation",
-    "prediction_findings",
+    "comparison_findings",
     "v1_findings",
     "EdgeModelInputs",
     "edge_model_inputs",
@@ -109,10 +109,10 @@ __all__ = [
     "edge_findings",
     "incremental_tables",
     "incremental_findings",
-    "truth_recovery",
-    "truth_findings",
+    "ground_truth_recovery",
+    "ground_truth_findings",
     "HeadAblation",
-    "head_ablations",
+    "head_ablation_tables",
     "head_ablation_findings",
     "key_comparisons",
 ]
@@ -741,7 +741,7 @@ def reported_per_perturbation(comparison: PredictionComparison, protocol: str) -
     return per[(per["protocol"] == protocol) & (per["role"] == "test")]
 
 
-def prediction_findings(comparison: PredictionComparison, identity: Mapping[str, float], *, protocol: str) -> Findings:
+def comparison_findings(comparison: PredictionComparison, identity: Mapping[str, float], *, protocol: str) -> Findings:
     """Section 1 of notebook 07: the screen-contract identity (`affine_identity`), then for each (model, target) the
     run's and every baseline's overall and pseudo-bulk r, each with a sentence that stays true whichever way it
     comes out."""
@@ -985,7 +985,7 @@ def incremental_findings(tables: Mapping[str, pd.DataFrame]) -> Findings:
     return f
 
 
-def truth_recovery(
+def ground_truth_recovery(
     run: Any,
     screen: ad.AnnData,
     dna: DNAStore | str | os.PathLike,
@@ -1029,7 +1029,7 @@ def truth_recovery(
     return out
 
 
-def truth_findings(tables: Mapping[str, pd.DataFrame]) -> Findings:
+def ground_truth_findings(tables: Mapping[str, pd.DataFrame]) -> Findings:
     """Section 5 headline rows (AUROC of each model score and of the best gene-level pair baseline per planted truth;
     per DNA-bin table, each bin score per element class) and the comparisons of attention with its baselines."""
     f = Findings()
@@ -1100,7 +1100,7 @@ class HeadAblation:
         return stack_tables({k: ablation_summary(t) for k, t in self.tables.items()}, "model")
 
 
-def head_ablations(
+def head_ablation_tables(
     runs: Mapping[str, Any],
     screen: ad.AnnData,
     dna: DNAStore | str | os.PathLike,

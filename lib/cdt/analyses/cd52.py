@@ -76,7 +76,7 @@ __all__ = [
     "gradient_top_findings",
     "side_effect_findings",
     "divergence_findings",
-    "truth_findings",
+    "wiring_findings",
 ]
 
 CLINICAL_GENES: tuple[str, ...] = ("TFRC", "CD81", "MCAM", "CD58", "ICAM1", "FCGR2A", "TNFRSF13C", "CD40")
@@ -867,7 +867,7 @@ right for every divergent gene that falls in mRNA and rises in protein, and for 
     return f
 
 
-def truth_findings(summary: Mapping[str, Any], control: Mapping[str, Any]) -> Findings:
+def wiring_findings(summary: Mapping[str, Any], control: Mapping[str, Any]) -> Findings:
     """Headline rows and sentences of the planted-wiring comparison from two `truth_comparison` summaries (measured
     protein input with gradients, and the NTC-mean protein control)."""
     ts, tc = summary, control

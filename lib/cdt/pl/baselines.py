@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 
 from cdt.analyses.baselines import BASELINE_LABELS
 from cdt.pl import PALETTE
+from cdt.pl.genome import BIN_SCORE_LABELS
 
 __all__ = [
     "FAMILY_COLOURS",
@@ -78,8 +79,7 @@ RECOVERY_LABELS = {  # methods and truths of `recovery_table` (notebook 07, sect
     "variance (both genes)": "both genes' expression variance",
     "dropout (both genes)": "both genes' dropout rate",
     "cross_attention": "DNA->RNA attention to the bin",
-    "embedding_norm": "DNA embedding norm (no model)",
-    "near_centre": "near the window centre (no model)",
+    **{k: BIN_SCORE_LABELS[k] for k in ("embedding_norm", "near_centre")},  # the same words as notebook 05
     "network": "planted edge (directed)",
     "network_undirected": "planted edge (either way)",
     "network_downstream": "downstream in the network",
