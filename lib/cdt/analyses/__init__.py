@@ -12,9 +12,9 @@ __all__ = ["Findings"]
 class Findings:
     """The headline numbers of one figure or table and the sentences that read them.
 
-    `numbers` holds the keyword arguments of `cdt.report.Numbers.add` (key, value, file, note), so a notebook records
-    them with ``for n in f.numbers: nums.add(**n)`` and shows `text` as Markdown; the wording, thresholds and
-    published values behind the sentences then live in the library (tested), not in the notebook.
+    `numbers` holds the keyword arguments of `cdt.report.Numbers.add` (key, value, file, note); a notebook records
+    them and shows `text` as Markdown with ``nums.report(findings)``, so the wording, thresholds and published values
+    behind the sentences live in the library (tested), not in the notebook.
     """
 
     text: str = ""
