@@ -14,7 +14,9 @@ Colours keep one meaning in every figure (`PALETTE`):
 - ``highlight``: orange, the one gene or protein group a panel is about (the knocked-down gene, the authors'
   clinically relevant proteins);
 - rise / fall after a knockdown: a dark / light shade of the quantity's colour (mRNA teal, protein purple);
-- ``NA_COLOUR``: light grey with an "N/A" label, a value that does not exist (never a colour of the data scale).
+- ``NA_COLOUR``: light grey with an "N/A" label, a value that does not exist (never a colour of the data scale);
+- ``DIVERGING``: brown below / teal above a neutral middle (AUROC around chance, odds ratios around 1), so no heat
+  map uses the published red.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ PALETTE = {
 SYNTHETIC_MARK = "synthetic data (cdt simulate)"
 REAL_MARK = "real (authors' files)"
 NA_COLOUR = "#e0e0e0"
+DIVERGING = "BrBG"
 
 
 def set_style() -> None:

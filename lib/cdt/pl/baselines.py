@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from cdt.analyses.baselines import BASELINE_LABELS
-from cdt.pl import PALETTE
+from cdt.pl import DIVERGING, PALETTE
 from cdt.pl.genome import BIN_SCORE_LABELS
 
 __all__ = [
@@ -301,7 +301,7 @@ def recovery_heatmap(tables: Mapping[str, pd.DataFrame], value: str = "auroc") -
     for ax, (title, t) in zip(axes[0], tables.items(), strict=True):
         m = t.pivot(index="method", columns="target", values=value)
         m = m.reindex(index=list(dict.fromkeys(t["method"])), columns=list(dict.fromkeys(t["target"])))
-        im = ax.imshow(m.to_numpy(dtype=float), cmap="RdBu_r", vmin=0, vmax=1, aspect="auto")
+        im = ax.imshow(m.to_numpy(dtype=float), cmap=DIVERGING, vmin=0, vmax=1, aspect="auto")
         for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)):
             ax.text(
                 j,

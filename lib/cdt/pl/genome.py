@@ -16,7 +16,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from cdt.pl import NA_COLOUR, PALETTE
+from cdt.pl import DIVERGING, NA_COLOUR, PALETTE
 
 __all__ = [
     "MARK_COLOURS",
@@ -125,7 +125,7 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
     fig, ax = plt.subplots(figsize=(1.2 * len(marks) + 2.5, 0.6 * len(genes) + 1.5))
     missing = np.isnan(odds) | (odds <= 0)
     shown = np.ma.masked_array(np.clip(np.where(missing, 1.0, odds), 1 / vmax, vmax), mask=missing)
-    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap = plt.get_cmap(DIVERGING).copy()
     cmap.set_bad(NA_COLOUR)
     norm = LogNorm(vmin=1 / vmax, vmax=vmax)
     im = ax.imshow(shown, cmap=cmap, norm=norm, aspect="auto")
