@@ -20,6 +20,26 @@ from matplotlib.patches import Circle, Patch
 
 from cdt.pl import PALETTE
 
+__all__ = [
+    "ROLE_COLOURS",
+    "LIBRARY_COLOURS",
+    "MAP_AXES",
+    "MAP_TITLES",
+    "dna_self_layers",
+    "per_head_top",
+    "attention_heatmap",
+    "cell_variation",
+    "method_overlap",
+    "hub_network",
+    "gradient_scatter",
+    "attention_maps_grid",
+    "head_diversity",
+    "enrichment_bars",
+    "venn2",
+    "module_recovery",
+    "module_venn",
+]
+
 ROLE_COLOURS = {"hub": "#000000", "downstream": "#3498db", "upstream": "#e67e22", "bidirectional": "#9b59b6"}
 LIBRARY_COLOURS = {
     "GO_Biological_Process": "#16a085",
