@@ -24,7 +24,7 @@ from cdt.report import write_report
 from cdt.train import open_run
 
 sys.path.insert(0, str(Path(__file__).parent))
-from authors_files import HELD_OUT, REAL_CELLS, write_authors_files  # noqa: E402
+from authors_files import HELD_OUT, REAL_CELLS, write_authors_files, write_authors_v1_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,6 +198,7 @@ def test_report_lists_files_weights_and_skipped_models(tmp_path):
 def test_reproduce_on_the_authors_files_at_real_dimensions(tmp_path):
     data = tmp_path / "authors"
     write_authors_files(data, cells_per_target=2)
+    write_authors_v1_files(data)
     out = tmp_path / "paper"
     done = subprocess.run(
         [sys.executable, "-m", "cdt.cli", "reproduce", "--data", "real", "--data-dir", str(data), "--out", str(out)]
@@ -211,6 +212,10 @@ def test_reproduce_on_the_authors_files_at_real_dimensions(tmp_path):
     assert "| cdt2 | published (cdt_morris_celllevel_best.pt) |" in report
     assert "| cdt3 | published (cdt_2stage_vce_best.pt) |" in report
     assert "skipped CDT-III single-stage ablation: no published weights; needs a training run" in report
+    assert (
+        "skipped CDT v1: no published weights; needs a training run: `cdt train --model cdt1 --preset paper" in report
+    )
+    assert "| pilot_full_v2.h5 |" in report
     assert "| morris_28genes_enformer.h5 |" in report
     executed = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
     assert executed == sorted(p.stem + ".ipynb" for p in reproduce.notebooks())
