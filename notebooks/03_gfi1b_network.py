@@ -116,8 +116,7 @@ var = an.cell_variation(run, screen, ctx.paths.dna, GENE, first_n=20)
 ctx.table(var.variable.reset_index(), "cdt2_fig4e_most_variable_genes")
 fig = pn.cell_variation(var.corr, var.variable, var.summary, GENE, published_mean=CELL_CORRELATION_MEAN)
 ctx.show(fig, "cdt2_fig4e_cell_attention_correlation")
-for row in an.cell_variation_numbers(var, GENE):
-    nums.add(**row)
+nums.report(an.cell_variation_numbers(var, GENE))
 
 # %% [markdown]
 # ## Text — GFI1B attention top-N vs experimental top-N, beside expression correlation
@@ -131,8 +130,7 @@ scores = an.gene_scores(maps["rna_self_0"], screen, GENE, edges)
 overlap = an.overlap_table(scores, N)
 ctx.table(overlap, "cdt2_text_gfi1b_top_overlap")
 ctx.show(pn.method_overlap(overlap, GENE, published_fold=GFI1B_TOP100["fold"]), "cdt2_text_gfi1b_top_overlap")
-for row in an.overlap_numbers(overlap):
-    nums.add(**row)
+nums.report(an.overlap_numbers(overlap))
 findings += [an.overlap_finding(overlap), an.variation_finding(var)]
 
 # %% [markdown]
@@ -147,8 +145,7 @@ ctx.table(role_genes, "cdt2_fig5a_gfi1b_hub_roles")
 ctx.show(pn.hub_network(cdt.tl.hub_subnetwork(roles), counts, GENE), "cdt2_fig5a_gfi1b_network")
 role_stats = an.role_summary(role_genes, scores)
 display(role_stats)
-for row in an.hub_numbers(counts, role_stats, GENE, screen.n_vars):
-    nums.add(**row)
+nums.report(an.hub_numbers(counts, role_stats, GENE, screen.n_vars))
 findings.append(an.hub_finding(counts))
 
 # %% [markdown]
@@ -165,8 +162,7 @@ fig = pn.gradient_scatter(scores, GENE, an.gene_r(grad, GENE), highlight=[GENE])
 ctx.show(fig, "cdt2_text_gradient_vs_effect")
 method_r = an.score_correlations(scores)
 ctx.table(method_r, "cdt2_text_method_correlations")
-for row in an.gradient_numbers(grad, method_r, GENE, N):
-    nums.add(**row)
+nums.report(an.gradient_numbers(grad, method_r, GENE, N))
 findings.append(an.gradient_finding(grad, method_r, GENE))
 
 # %% [markdown]
@@ -177,8 +173,7 @@ findings.append(an.gradient_finding(grad, method_r, GENE))
 # %%
 kd_table, kds = an.knockdown_table(run, screen, ctx.paths.dna, an.KNOCKDOWN_GENES)
 ctx.table(kd_table, "cdt2_text_in_silico_knockdown")
-for row in an.knockdown_numbers(kd_table):
-    nums.add(**row)
+nums.report(an.knockdown_numbers(kd_table))
 findings.append(an.knockdown_finding(kd_table, GENE))
 
 # %% [markdown]
@@ -215,8 +210,7 @@ if "cdt1" in ctx.runs:
     ctx.show(
         pn.head_diversity(v1.values, chosen, layer=0, title=an.pair_title(v1)), "cdt1_fig7_dna_self_attention_heads"
     )
-    for row in an.head_spread_numbers(chosen):
-        nums.add(**row)
+    nums.report(an.head_spread_numbers(chosen))
 else:
     display(Markdown("**Skipped:** no CDT v1 run for this data source (the Gasperini task is synthetic-only here)."))
 

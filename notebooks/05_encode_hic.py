@@ -80,8 +80,7 @@ peaks = ag.peak_table(prof)
 fig = pg.cross_attention_profiles(prof.held.values, prof.bin_size, ag.held_elements(prof, truth), prof.held.n_cells)
 ctx.show(fig, "cdt2_fig4b_cross_attention_profiles")
 ctx.table(peaks, "cdt2_fig4b_profile_peaks")
-for row in ag.peak_numbers(peaks, prof):
-    nums.add(**row)
+nums.report(ag.peak_numbers(peaks, prof))
 display(Markdown(ag.profiles_line(peaks, prof)))
 
 # %% [markdown]
@@ -95,8 +94,7 @@ if have["encode"]:
     fisher = ag.fisher_table(prof.held.as_dict(), hits)
     ctx.show(pg.fisher_heatmap(fisher, prof.held_genes, list(genome.MARKS)), "cdt2_fig6a_encode_fisher")
     ctx.table(fisher, "cdt2_fig6a_encode_fisher")
-    for row in ag.fisher_numbers(fisher):
-        nums.add(**row)
+    nums.report(ag.fisher_numbers(fisher))
 
 # %% [markdown]
 # ## CDT-II Fig 6B — attention by bin class
@@ -112,8 +110,7 @@ if have["encode"]:
         "cdt2_fig6b_bin_classes",
     )
     ctx.table(classes["cohens_d"], "cdt2_fig6b_bin_classes")
-    for row in ag.bin_class_numbers(classes):
-        nums.add(**row)
+    nums.report(ag.bin_class_numbers(classes))
 
 # %% [markdown]
 # ## CDT-II Supp Fig 1 — circular permutation and threshold robustness
@@ -128,8 +125,7 @@ if have["encode"]:
     sweep = ag.threshold_table(prof.held.as_dict(), hits)
     ctx.show(pg.threshold_sweep(sweep), "cdt2_supp1b_threshold_sweep")
     ctx.table(sweep, "cdt2_supp1b_threshold_sweep")
-    for row in ag.robustness_numbers(perm, sweep):
-        nums.add(**row)
+    nums.report(ag.robustness_numbers(perm, sweep))
     findings.append(ag.encode_finding(fisher, classes, perm))
 
 # %% [markdown]
@@ -145,8 +141,7 @@ if have["encode"]:
     s = ctcf.first
     ctx.show(pg.ctcf_enrichment(ctcf.tables, s["null"], s["mean"], s["p_value"]), "cdt3_table2_ctcf_enrichment")
     display(ctcf.summary_table(), Markdown(ctcf.agreement_line()))
-    for row in ag.ctcf_numbers(ctcf):
-        nums.add(**row)
+    nums.report(ag.ctcf_numbers(ctcf))
     findings += ag.ctcf_findings(ctcf)
 
 # %% [markdown]
@@ -162,8 +157,7 @@ if have["hic"]:
     ctx.table(hs.ratios, "cdt3_table9_hic_contact_ratios")
     ctx.show(pg.hic_ratios(hs.ratios, hs.every), "cdt3_fig3_hic_contact")
     ctx.show(pg.hic_ratios(hs.ratios, hs.off, column="ratio_off_diagonal"), "cdt3_fig3_hic_contact_off_diagonal")
-    for row in ag.hic_numbers(hs):
-        nums.add(**row)
+    nums.report(ag.hic_numbers(hs))
     findings.append(ag.hic_finding(hs))
 
 # %% [markdown]
@@ -176,8 +170,7 @@ if have["encode"]:
     tracks = ag.track_figures(prof, marks["CTCF"], elements=truth)
     for name, track in tracks.items():
         ctx.show(pg.genome_track(track, track["title"]), name)
-    for row in ag.track_numbers(tracks):
-        nums.add(**row)
+    nums.report(ag.track_numbers(tracks))
 
 # %% [markdown]
 # ## CDT v1 Fig 3 — how far the attention peak lies from the enhancer
@@ -193,8 +186,7 @@ if have["v1"]:
     dist, dsum = ag.v1_peak_distances(attr)
     ctx.table(ag.v1_peak_table(attr), "cdt1_fig3_peak_distance")
     ctx.show(pg.peak_distance(dist, dsum), "cdt1_fig3_peak_distance")
-    for row in ag.peak_distance_numbers(attr, dsum):
-        nums.add(**row)
+    nums.report(ag.peak_distance_numbers(attr, dsum))
 
 # %% [markdown]
 # ## CDT v1 Fig 4 — top-20 attention vs top-20 gradient positions
@@ -208,8 +200,7 @@ if have["v1"]:
     ex = osum["example"]
     fig = pg.attention_gradient_overlap(overlaps, osum, attr.attention[ex], attr.gradient[ex], attr.bin_size)
     ctx.show(fig, "cdt1_fig4_attention_gradient_overlap")
-    for row in ag.v1_overlap_numbers(attr, osum):
-        nums.add(**row)
+    nums.report(ag.v1_overlap_numbers(attr, osum))
     findings.append(ag.v1_finding(dsum, osum))
 
 # %% [markdown]
@@ -226,8 +217,7 @@ if have["v1"]:
     )
     ctx.show(fig, "cdt1_fig5_strongest_sample")
     display(ag.case_summary(case))
-    for row in ag.case_numbers(case):
-        nums.add(**row)
+    nums.report(ag.case_numbers(case))
 
 # %% [markdown]
 # ## CDT v1 Fig 6 — Hi-C contact between an enhancer and its target promoter
@@ -246,8 +236,7 @@ if have["hic"]:
         )
         ctx.show(fig, "cdt1_fig6_hic_enhancer_promoter")
         ctx.table(pc.pairs, "cdt1_fig6_hic_enhancer_promoter")
-        for row in ag.pair_contact_numbers(pc):
-            nums.add(**row)
+        nums.report(ag.pair_contact_numbers(pc))
 
 # %% [markdown]
 # ## Ground truth (simulated data only) — does attention find the planted elements?
@@ -263,8 +252,7 @@ if truth is not None:
     title = "CDT-II/III cross-attention vs planted elements (TSS windows)"
     ctx.show(pg.element_recovery(recovery, "auroc", title), "truth_element_recovery_attention")
     display(ag.recovery_wide(recovery).round(3))
-    for row in ag.truth_numbers(recovery, prof.main_score):
-        nums.add(**row)
+    nums.report(ag.truth_numbers(recovery, prof.main_score))
     findings.append(ag.truth_finding(recovery, prof.main_score))
     if have["v1"]:
         v1_rec = ag.v1_truth_recovery(
@@ -273,8 +261,7 @@ if truth is not None:
         ctx.table(v1_rec, "truth_element_recovery_v1")
         title = "CDT v1 attention and gradients vs planted elements"
         ctx.show(pg.element_recovery(v1_rec, "auroc", title), "truth_element_recovery_v1")
-        for row in ag.v1_truth_numbers(v1_rec):
-            nums.add(**row)
+        nums.report(ag.v1_truth_numbers(v1_rec))
 
 # %% [markdown]
 # ## Headline numbers

@@ -276,7 +276,7 @@ def test_model_profiles_bundle_the_notebook_profiles(data):
     assert prof.cdt2.n_cells.to_dict() == {"B2M": 2, "CD52": 2, "CD55": 0, "CD58": 2, "GFI1B": 2}
     peaks = ag.peak_table(prof)
     assert peaks["published_offset_kb"].tolist() == pytest.approx([(455 - 448) * 0.128, (730 - 448) * 0.128])
-    rows = ag.peak_numbers(peaks, prof)
+    rows = ag.peak_numbers(peaks, prof).numbers
     assert rows[1]["key"] == ("CDT-II", "Fig 4B", "CD52: profile peak offset from the TSS (kb)")
     assert rows[1]["value"] == peaks["peak_offset_kb"].iloc[1] and "window +-0.5 kb (paper 57.3)" in rows[1]["note"]
     assert ag.profiles_line(peaks, prof).startswith("Profiles of 2 held-out and 5 TSS loci computed in ")
@@ -308,7 +308,7 @@ def test_encode_headline_rows_and_finding():
             "p_value": [1e-4, 1.0, 0.7],
         }
     )
-    rows = ag.fisher_numbers(fisher)
+    rows = ag.fisher_numbers(fisher).numbers
     assert [r["value"] for r in rows] == ["1/2", "1/2", 12.0]  # no CD52 x CTCF pair here
     assert rows[2]["key"] == ("CDT-II", "Fig 6A", "DNase odds ratio at GFI1B") and rows[2]["note"] == "P = 0.0001"
     perm = pd.DataFrame({"gene": ["A", "A", "B"], "mark": ["CTCF", "DNase", "CTCF"], "p_value": [0.001, 0.005, 0.2]})
@@ -323,12 +323,12 @@ def test_encode_headline_rows_and_finding():
             "p_value": [0.01, 0.02, 0.01, 0.5],
         }
     )
-    assert [r["value"] for r in ag.robustness_numbers(perm, sweep)] == ["1/3", "1/2"]
+    assert [r["value"] for r in ag.robustness_numbers(perm, sweep).numbers] == ["1/3", "1/2"]
     classes = {
         "summary": {"d_CTCF": 2.5, "d_promoter": 1.25, "kruskal_p": 1e-6},
         "kruskal": type("K", (), {"n": [10, 20]})(),
     }
-    rows = ag.bin_class_numbers(classes)
+    rows = ag.bin_class_numbers(classes).numbers
     assert [r["value"] for r in rows] == [2.5, 1.25, 1e-6] and rows[2]["note"] == "n bins per class [10, 20]"
     text = ag.encode_finding(fisher, classes, perm)
     assert "1 of 2 testable gene x mark pairs reach P < 1e-3 (paper 23/24)" in text
@@ -359,7 +359,7 @@ def test_ctcf_models_tracks_and_their_rows():
     assert ctcf.agreement.tolist() == [1.0, 0.0]
     assert ctcf.first is ctcf.summaries["CDT-III"] and "null" not in ctcf.summary_table().index
     assert "mean Jaccard index of 0.50" in ctcf.agreement_line()
-    rows = ag.ctcf_numbers(ctcf)
+    rows = ag.ctcf_numbers(ctcf).numbers
     assert len(rows) == 6 and rows[0]["value"] == pytest.approx(5.0)  # 1 of 2 peaks in the top 10%: 0.5 / 0.1
     assert rows[0]["note"] == "2 loci with CTCF; median 5.00. top-bin Jaccard with CDT-II 0.50"
     assert rows[3]["note"] == "2 loci with CTCF; median 5.00. CDT-II's own paper: 7.67x (26/28 > 2x)"
@@ -369,7 +369,7 @@ def test_ctcf_models_tracks_and_their_rows():
     assert list(tracks) == ["cdt3_fig7_genome_track_cd55"]  # FCGR2A is not a locus here
     t = tracks["cdt3_fig7_genome_track_cd55"]
     assert t["title"] == "CD55: CDT-III cross-attention (NTC-mean input) and CTCF" and (t["k"], t["n"]) == (1, 2)
-    assert ag.track_numbers(tracks) == [
+    assert ag.track_numbers(tracks).numbers == [
         {
             "key": ("CDT-III", "Fig 7", "CD55: CTCF peaks in the top-10% bins"),
             "value": "1/2",
@@ -386,7 +386,7 @@ def test_hic_rows_and_finding_from_the_tests():
         "CDT-III",
         5_000,
     )
-    rows = ag.hic_numbers(study)
+    rows = ag.hic_numbers(study).numbers
     assert [r["value"] for r in rows] == [1.5, "3/4", 0.0625, 1.25]
     assert rows[0]["key"][2] == "CDT-III: mean contact ratio top-20 / random-20"
     assert rows[3]["note"] == "2/4 > 1, P 0.25; not in the paper" and rows[3]["file"].endswith("off_diagonal.png")
@@ -410,7 +410,7 @@ def test_pair_contact_study_falls_back_to_snp_loci(contacts, tmp_path):
     assert pc.source == "simulated enhancer (SNP) loci and their cis genes" and len(pc.pairs) == 2
     assert pc.strongest["pair"] == "SNP-1:GA" and pc.anchors == {"enhancer": 60_200, "promoter": 50_500}
     assert pc.start == 40_000 and pc.matrix.shape == (31, 31)  # 50-61 kb padded by 10 bins of 1 kb
-    rows = ag.pair_contact_numbers(pc)
+    rows = ag.pair_contact_numbers(pc).numbers
     assert rows[0]["value"] == pytest.approx(pc.pairs["oe"].iloc[0]) and rows[0]["note"].endswith("10 kb apart")
     assert rows[1]["value"] == f"{int((pc.pairs['oe'] > 1).sum())}/2 ({pc.pairs['oe'].median():.2f})"
 
@@ -427,11 +427,11 @@ def test_v1_rows_and_ctcf_sites(tmp_path):
         "within_bp": 50_000,
         "uniform_frac_within": 0.87,
     }
-    rows = ag.peak_distance_numbers(attr, summary)
+    rows = ag.peak_distance_numbers(attr, summary).numbers
     assert rows[0]["note"] == "window +-57.3 kb: paper value scaled = 30.1 kb; uniform random peak 28.7 kb; n = 1"
     assert rows[1]["note"] == "threshold 50.0 kb here; uniform random peak 0.87 (paper window: 0.87)"
     assert ag.v1_overlap_table(attr, np.array([3]))["overlap"].tolist() == [3]
-    rows = ag.v1_overlap_numbers(attr, {"mean": 2.5, "chance": 0.45})
+    rows = ag.v1_overlap_numbers(attr, {"mean": 2.5, "chance": 0.45}).numbers
     assert rows[0]["value"] == 2.5 and rows[0]["note"] == "chance 0.45 with 896 bins (paper: 0.45 with 896)"
     assert "share 2.5 bins on average (chance 0.45; paper 2.2)" in ag.v1_finding(summary, {"mean": 2.5, "chance": 0.45})
     case = {
@@ -443,7 +443,7 @@ def test_v1_rows_and_ctcf_sites(tmp_path):
         "attention_to_ctcf_kb": 1.0,
         "ctcf_kb": np.array([-2.5, 3.0]),
     }
-    rows = ag.case_numbers(case)
+    rows = ag.case_numbers(case).numbers
     assert [r["value"] for r in rows] == [4.0, -2.0, 0.5] and rows[0]["note"] == "p1, beta -1.23"
     assert rows[2]["note"] == "attention peak to nearest CTCF: 1.00 kb; 2 CTCF sites in the window"
     assert "ctcf_kb" not in ag.case_summary(case).index
@@ -465,7 +465,7 @@ def test_truth_rows_findings_and_wide_table():
         for target in ("any element", "CTCF", "promoter"):
             rows.append({"method": method, "target": target, "auroc": auc, "top_fold": fold})
     recovery = pd.DataFrame(rows)
-    out = ag.truth_numbers(recovery, "CDT-II attention")
+    out = ag.truth_numbers(recovery, "CDT-II attention").numbers
     assert [r["value"] for r in out] == [0.7, 2.0] * 3
     assert out[0]["note"] == "embedding norm 0.600, near TSS 0.550, random 0.500"
     assert out[1]["note"] == "embedding norm 1.50, random 1.00"
@@ -475,7 +475,7 @@ def test_truth_rows_findings_and_wide_table():
     wide = ag.recovery_wide(recovery)
     assert wide.loc["random", ("auroc", "CTCF")] == 0.5 and wide.loc["near_centre", ("top_fold", "promoter")] == 1.2
     v1 = recovery.replace({"CDT-II attention": "attention", "near_centre": "gradient"})
-    assert [r["value"] for r in ag.v1_truth_numbers(v1)] == [0.7, 0.55]
+    assert [r["value"] for r in ag.v1_truth_numbers(v1).numbers] == [0.7, 0.55]
     assert ag.model_finding({}) == ""
     assert "model above that baseline" in ag.model_finding({"reported_r": 0.5, "baseline_r": 0.2})
     assert "model not above that baseline" in ag.model_finding({"reported_r": 0.21, "baseline_r": 0.2})

@@ -255,7 +255,7 @@ def test_notebook_lines_and_neighbourhood_clamp(data, tmp_path):
     meta = {"pair": "E1:G2", "target_gene": "G2"}
     assert an.pair_title(dataclasses.replace(amap, meta=meta)) == "\npair E1:G2 (target G2)"
     heads = pd.DataFrame({"row_effective_positions": [2.0, 8.0, 4.0]})
-    assert an.head_spread_numbers(heads)[0]["value"] == 4.0
+    assert an.head_spread_numbers(heads).numbers[0]["value"] == 4.0
 
 
 def test_overlap_variation_and_hub_rows_and_findings():
@@ -271,17 +271,17 @@ def test_overlap_variation_and_hub_rows_and_findings():
             "true_target_base": [0.04, 0.04],
         }
     )
-    rows = an.overlap_numbers(overlap)
+    rows = an.overlap_numbers(overlap).numbers
     assert [r["value"] for r in rows] == [4, 8.46, 1.2e-4, 4.23, 0.5, 0.25]
     assert rows[0]["note"] == "top 11 of 256 genes (paper: top 100 of 2,361)" and rows[4]["note"].endswith("0.040")
-    assert len(an.overlap_numbers(overlap.drop(columns=["true_target_share", "true_target_base"]))) == 4
+    assert len(an.overlap_numbers(overlap.drop(columns=["true_target_share", "true_target_base"])).numbers) == 4
     text = an.overlap_finding(overlap)
     assert "shares 4 genes with the experimental top 11 (8.5-fold, P = 1.2e-04; paper 28/100, 6.6-fold" in text
     assert "attention is ahead of this baseline here. Against the simulated truth: 50% of the attention" in text
     var = an.CellVariation(
         corr=pd.DataFrame(np.eye(3)), summary={"mean": 0.81, "min": 0.5, "n_pairs": 3}, variable=pd.Series()
     )
-    row = an.cell_variation_numbers(var, "GFI1B")[0]
+    row = an.cell_variation_numbers(var, "GFI1B").numbers[0]
     assert (row["value"], row["detail"], row["note"]) == (
         0.81,
         "3 cell pairs",
@@ -292,9 +292,9 @@ def test_overlap_variation_and_hub_rows_and_findings():
     stats = pd.DataFrame(
         {"role": ["downstream"], "genes": [13], "true_target_share": [0.3], "true_target_base": [0.05]}
     )
-    rows = an.hub_numbers(counts, stats, "GFI1B", 256)
+    rows = an.hub_numbers(counts, stats, "GFI1B", 256).numbers
     assert [r["value"] for r in rows] == [13, 12, 5, 0.3] and rows[3]["note"] == "simulated truth; base rate 0.050"
-    assert len(an.hub_numbers(counts, pd.DataFrame(), "GFI1B", 256)) == 3  # no roles, no truth row
+    assert len(an.hub_numbers(counts, pd.DataFrame(), "GFI1B", 256).numbers) == 3  # no roles, no truth row
     assert "13 downstream, 12 upstream, 5 bidirectional partners (paper 85 / 85 / 33" in an.hub_finding(counts)
 
 
@@ -308,7 +308,7 @@ def test_gradient_and_knockdown_rows_and_findings():
         }
     )
     assert an.gene_r(grad, "CD52") == 0.2
-    rows = an.gradient_numbers(grad, method_r, "GFI1B", 11)
+    rows = an.gradient_numbers(grad, method_r, "GFI1B", 11).numbers
     assert [r["value"] for r in rows] == [0.6, pytest.approx(0.4), 0.25, 0.3, 0.1]
     assert (
         rows[0]["note"] == "top 11 outputs; v3 Fig 8A gives 0.86 for GFI1B" and rows[1]["note"] == "2 genes with cells"
@@ -320,7 +320,7 @@ def test_gradient_and_knockdown_rows_and_findings():
     out = an.with_gradient_importance(scores, {"GFI1B": pd.Series({"B": 5.0, "A": 3.0})}, "GFI1B")
     assert out["gradient_importance"].tolist() == [3.0, 5.0] and "gradient_importance" not in scores
     kd = pd.DataFrame({"perturbation": ["GFI1B"], "r": [0.071]})
-    assert an.knockdown_numbers(kd) == [
+    assert an.knockdown_numbers(kd).numbers == [
         {
             "key": ("CDT-II", "text (in-silico knockdown)", "r predicted change vs observed, GFI1B"),
             "value": 0.071,

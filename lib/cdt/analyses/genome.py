@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from cdt import genome, hic, stats
+from cdt.analyses import Findings
 from cdt.attention import cross_attention_profiles, v1_target_attention
 from cdt.baselines.edges import dna_bin_baselines, element_bins, recovery_table
 from cdt.config import HELD_OUT_GENES
@@ -795,8 +796,9 @@ def v1_element_truth(elements: pd.DataFrame, attr: V1Attribution) -> dict[str, n
 
 
 # --- notebook 05: the studies behind each section, their headline rows and findings -----------------------------------
-# Each `*_numbers` function returns the keyword arguments of `cdt.report.Numbers.add` for the headline rows of one
-# figure (key = (paper, item, quantity) of `cdt.published.HEADLINE`); each `*_finding` returns one Markdown list item.
+# Each `*_numbers` function returns the headline rows of one figure as a `cdt.analyses.Findings`, recorded with
+# ``nums.report`` (key = (paper, item, quantity) of `cdt.published.HEADLINE`); each `*_finding` returns one Markdown
+# list item for the notebook's closing summary.
 
 HELD_CELLS = 10
 """CDT-II Fig 4B averages the first 10 cells of each held-out gene."""
@@ -943,18 +945,20 @@ def held_elements(profiles: ModelProfiles, elements: pd.DataFrame | None) -> dic
 
 def peak_numbers(
     peaks: pd.DataFrame, profiles: ModelProfiles, *, file: str = "cdt2_fig4b_cross_attention_profiles.png"
-) -> list[dict]:
+) -> Findings:
     """Headline rows of CDT-II Fig 4B: the peak offset of each held-out locus (window half-width in the note)."""
     half_kb = profiles.n_bins * profiles.bin_size / 2e3
-    return [
-        {
-            "key": ("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)"),
-            "value": float(r.peak_offset_kb),
-            "file": file,
-            "note": f"max / uniform {r.max_over_uniform:.2f}; window +-{half_kb:.1f} kb (paper 57.3)",
-        }
-        for r in peaks.itertuples()
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)"),
+                "value": float(r.peak_offset_kb),
+                "file": file,
+                "note": f"max / uniform {r.max_over_uniform:.2f}; window +-{half_kb:.1f} kb (paper 57.3)",
+            }
+            for r in peaks.itertuples()
+        ]
+    )
 
 
 def profiles_line(peaks: pd.DataFrame, profiles: ModelProfiles) -> str:
@@ -969,7 +973,7 @@ def profiles_line(peaks: pd.DataFrame, profiles: ModelProfiles) -> str:
 # CDT-II Fig 6A/B, Supp Fig 1
 
 
-def fisher_numbers(fisher: pd.DataFrame, *, file: str = "cdt2_fig6a_encode_fisher.png") -> list[dict]:
+def fisher_numbers(fisher: pd.DataFrame, *, file: str = "cdt2_fig6a_encode_fisher.png") -> Findings:
     """Headline rows of CDT-II Fig 6A (`fisher_table`): significant and enriched pairs of the testable ones, and the
     two odds ratios the paper quotes (DNase at GFI1B, CTCF at CD52) where this data has them."""
     s = fisher_summary(fisher)
@@ -996,27 +1000,29 @@ def fisher_numbers(fisher: pd.DataFrame, *, file: str = "cdt2_fig6a_encode_fishe
                     "note": f"P = {f.loc[(gene, mark), 'p_value']:.2g}",
                 }
             )
-    return rows
+    return Findings(numbers=rows)
 
 
-def bin_class_numbers(classes: dict, *, file: str = "cdt2_fig6b_bin_classes.png") -> list[dict]:
+def bin_class_numbers(classes: dict, *, file: str = "cdt2_fig6b_bin_classes.png") -> Findings:
     """Headline rows of CDT-II Fig 6B (`bin_class_analysis`): Cohen's d of CTCF and promoter bins against the
     unannotated ones, and the Kruskal-Wallis P."""
     cs = classes["summary"]
-    return [
-        {"key": ("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins"), "value": cs["d_CTCF"], "file": file},
-        {
-            "key": ("CDT-II", "Fig 6B", "Cohen's d, promoter vs unannotated bins"),
-            "value": cs["d_promoter"],
-            "file": file,
-        },
-        {
-            "key": ("CDT-II", "Fig 6B", "Kruskal-Wallis P across bin classes"),
-            "value": cs["kruskal_p"],
-            "file": file,
-            "note": f"n bins per class {classes['kruskal'].n}",
-        },
-    ]
+    return Findings(
+        numbers=[
+            {"key": ("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins"), "value": cs["d_CTCF"], "file": file},
+            {
+                "key": ("CDT-II", "Fig 6B", "Cohen's d, promoter vs unannotated bins"),
+                "value": cs["d_promoter"],
+                "file": file,
+            },
+            {
+                "key": ("CDT-II", "Fig 6B", "Kruskal-Wallis P across bin classes"),
+                "value": cs["kruskal_p"],
+                "file": file,
+                "note": f"n bins per class {classes['kruskal'].n}",
+            },
+        ]
+    )
 
 
 def n_permutation_significant(perm: pd.DataFrame, *, alpha: float = PERMUTATION_ALPHA) -> str:
@@ -1029,23 +1035,25 @@ def robustness_numbers(
     sweep: pd.DataFrame,
     *,
     files: tuple[str, str] = ("cdt2_supp1a_permutation.png", "cdt2_supp1b_threshold_sweep.png"),
-) -> list[dict]:
+) -> Findings:
     """Headline rows of CDT-II Supp Fig 1: pairs passing the circular permutation (`permutation_table`) and pairs
     enriched at every threshold (`threshold_table`)."""
     ssum = threshold_summary(sweep)
-    return [
-        {
-            "key": ("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)"),
-            "value": n_permutation_significant(perm),
-            "file": files[0],
-            "note": "marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins",
-        },
-        {
-            "key": ("CDT-II", "Supp 1b", "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%"),
-            "value": f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
-            "file": files[1],
-        },
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)"),
+                "value": n_permutation_significant(perm),
+                "file": files[0],
+                "note": "marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins",
+            },
+            {
+                "key": ("CDT-II", "Supp 1b", "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%"),
+                "value": f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
+                "file": files[1],
+            },
+        ]
+    )
 
 
 def encode_finding(fisher: pd.DataFrame, classes: dict, perm: pd.DataFrame) -> str:
@@ -1106,7 +1114,7 @@ def ctcf_models(profiles: ModelProfiles, ctcf_peaks: pd.DataFrame, *, seed: int 
     return CTCFModels(tables, sums, agreement)
 
 
-def ctcf_numbers(ctcf: CTCFModels, *, file: str = "cdt3_table2_ctcf_enrichment.png") -> list[dict]:
+def ctcf_numbers(ctcf: CTCFModels, *, file: str = "cdt3_table2_ctcf_enrichment.png") -> Findings:
     """Headline rows of CDT-III Table 2 per model: mean enrichment, loci above 2x, permutation P."""
     rows = []
     for label, s in ctcf.summaries.items():
@@ -1134,7 +1142,7 @@ def ctcf_numbers(ctcf: CTCFModels, *, file: str = "cdt3_table2_ctcf_enrichment.p
                 f"{s['p_value_authors']:.3g}; published P < 0.001",
             },
         ]
-    return rows
+    return Findings(numbers=rows)
 
 
 def ctcf_findings(ctcf: CTCFModels) -> list[str]:
@@ -1164,16 +1172,18 @@ def track_figures(
     return out
 
 
-def track_numbers(tracks: Mapping[str, dict]) -> list[dict]:
+def track_numbers(tracks: Mapping[str, dict]) -> Findings:
     """Headline rows of CDT-III Figs 7/8 (`track_figures`): CTCF peaks in the top-10% bins, k of n."""
-    return [
-        {
-            "key": ("CDT-III", t["item"], f"{t['locus']}: CTCF peaks in the top-10% bins"),
-            "value": f"{t['k']}/{t['n']}",
-            "file": f"{name}.png",
-        }
-        for name, t in tracks.items()
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-III", t["item"], f"{t['locus']}: CTCF peaks in the top-10% bins"),
+                "value": f"{t['k']}/{t['n']}",
+                "file": f"{name}.png",
+            }
+            for name, t in tracks.items()
+        ]
+    )
 
 
 # CDT-III Fig 3 / Table 9
@@ -1214,25 +1224,31 @@ def hic_numbers(
     study: HiCStudy,
     *,
     files: tuple[str, str] = ("cdt3_fig3_hic_contact.png", "cdt3_fig3_hic_contact_off_diagonal.png"),
-) -> list[dict]:
+) -> Findings:
     """Headline rows of CDT-III Fig 3A: mean ratio, loci above 1, Wilcoxon P, and the ratio without the diagonal."""
     a, o = study.every, study.off
-    return [
-        {
-            "key": ("CDT-III", "Fig 3A", f"{study.label}: mean contact ratio top-20 / random-20"),
-            "value": a["mean_ratio"],
-            "file": files[0],
-            "note": f"Hi-C at {study.resolution} bp (paper 5 kb)",
-        },
-        {"key": ("CDT-III", "Fig 3A", "loci with ratio > 1"), "value": f"{a['n_above_1']}/{a['n']}", "file": files[0]},
-        {"key": ("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)"), "value": a["p_value"], "file": files[0]},
-        {
-            "key": ("CDT-III", "Fig 3A", "mean ratio without the promoter's own Hi-C bin"),
-            "value": o["mean_ratio"],
-            "file": files[1],
-            "note": f"{o['n_above_1']}/{o['n']} > 1, P {o['p_value']:.3g}; not in the paper",
-        },
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-III", "Fig 3A", f"{study.label}: mean contact ratio top-20 / random-20"),
+                "value": a["mean_ratio"],
+                "file": files[0],
+                "note": f"Hi-C at {study.resolution} bp (paper 5 kb)",
+            },
+            {
+                "key": ("CDT-III", "Fig 3A", "loci with ratio > 1"),
+                "value": f"{a['n_above_1']}/{a['n']}",
+                "file": files[0],
+            },
+            {"key": ("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)"), "value": a["p_value"], "file": files[0]},
+            {
+                "key": ("CDT-III", "Fig 3A", "mean ratio without the promoter's own Hi-C bin"),
+                "value": o["mean_ratio"],
+                "file": files[1],
+                "note": f"{o['n_above_1']}/{o['n']} > 1, P {o['p_value']:.3g}; not in the paper",
+            },
+        ]
+    )
 
 
 def hic_finding(study: HiCStudy) -> str:
@@ -1252,27 +1268,29 @@ def hic_finding(study: HiCStudy) -> str:
 
 def peak_distance_numbers(
     attr: V1Attribution, summary: Mapping, *, file: str = "cdt1_fig3_peak_distance.png"
-) -> list[dict]:
+) -> Findings:
     """Headline rows of CDT v1 Fig 3 (`v1_peak_distances`): mean distance and share within the scaled threshold,
     with the published mean scaled to this window and the uniform-peak reference in the notes."""
     key = ("CDT v1", "Fig 3", "mean |attention peak - enhancer| (kb)")
     scaled = float(published_value(key)) * attr.n_bins * attr.bin_size / PAPER_WINDOW_BP
-    return [
-        {
-            "key": key,
-            "value": summary["mean_abs_kb"],
-            "file": file,
-            "note": f"window +-{summary['half_window_kb']:.1f} kb: paper value scaled = {scaled:.1f} kb; uniform "
-            f"random peak {summary['uniform_mean_abs_kb']:.1f} kb; n = {summary['n']}",
-        },
-        {
-            "key": ("CDT v1", "Fig 3", "share of peaks within the (scaled) 50-kb threshold"),
-            "value": summary["frac_within"],
-            "file": file,
-            "note": f"threshold {summary['within_bp'] / 1e3:.1f} kb here; uniform random "
-            f"peak {summary['uniform_frac_within']:.2f} (paper window: 0.87)",
-        },
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": key,
+                "value": summary["mean_abs_kb"],
+                "file": file,
+                "note": f"window +-{summary['half_window_kb']:.1f} kb: paper value scaled = {scaled:.1f} kb; uniform "
+                f"random peak {summary['uniform_mean_abs_kb']:.1f} kb; n = {summary['n']}",
+            },
+            {
+                "key": ("CDT v1", "Fig 3", "share of peaks within the (scaled) 50-kb threshold"),
+                "value": summary["frac_within"],
+                "file": file,
+                "note": f"threshold {summary['within_bp'] / 1e3:.1f} kb here; uniform random "
+                f"peak {summary['uniform_frac_within']:.2f} (paper window: 0.87)",
+            },
+        ]
+    )
 
 
 def v1_overlap_table(attr: V1Attribution, overlaps: np.ndarray) -> pd.DataFrame:
@@ -1282,16 +1300,18 @@ def v1_overlap_table(attr: V1Attribution, overlaps: np.ndarray) -> pd.DataFrame:
 
 def v1_overlap_numbers(
     attr: V1Attribution, summary: Mapping, *, file: str = "cdt1_fig4_attention_gradient_overlap.png"
-) -> list[dict]:
+) -> Findings:
     """Headline row of CDT v1 Fig 4A (`v1_overlap`): mean overlap, with the chance overlap in the note."""
-    return [
-        {
-            "key": ("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins"),
-            "value": summary["mean"],
-            "file": file,
-            "note": f"chance {summary['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)",
-        }
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins"),
+                "value": summary["mean"],
+                "file": file,
+                "note": f"chance {summary['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)",
+            }
+        ]
+    )
 
 
 def v1_ctcf_sites(truth_dir: str | os.PathLike | None, encode_dir: str | os.PathLike | None) -> pd.DataFrame:
@@ -1310,28 +1330,30 @@ def case_summary(case: Mapping) -> pd.Series:
     return pd.Series({k: v for k, v in case.items() if k != "ctcf_kb"})
 
 
-def case_numbers(case: Mapping, *, file: str = "cdt1_fig5_strongest_sample.png") -> list[dict]:
+def case_numbers(case: Mapping, *, file: str = "cdt1_fig5_strongest_sample.png") -> Findings:
     """Headline rows of CDT v1 Fig 5 (`v1_case`): attention and gradient peak offsets, gradient peak to CTCF."""
-    return [
-        {
-            "key": ("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)"),
-            "value": case["attention_peak_kb"],
-            "file": file,
-            "note": f"{case['pair']}, beta {case['beta']:.2f}",
-        },
-        {
-            "key": ("CDT v1", "Fig 5", "gradient peak offset from the enhancer (kb)"),
-            "value": case["gradient_peak_kb"],
-            "file": file,
-        },
-        {
-            "key": ("CDT v1", "Fig 5", "gradient peak to nearest CTCF site (kb)"),
-            "value": case["gradient_to_ctcf_kb"],
-            "file": file,
-            "note": f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
-            f"kb; {len(case['ctcf_kb'])} CTCF sites in the window",
-        },
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)"),
+                "value": case["attention_peak_kb"],
+                "file": file,
+                "note": f"{case['pair']}, beta {case['beta']:.2f}",
+            },
+            {
+                "key": ("CDT v1", "Fig 5", "gradient peak offset from the enhancer (kb)"),
+                "value": case["gradient_peak_kb"],
+                "file": file,
+            },
+            {
+                "key": ("CDT v1", "Fig 5", "gradient peak to nearest CTCF site (kb)"),
+                "value": case["gradient_to_ctcf_kb"],
+                "file": file,
+                "note": f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
+                f"kb; {len(case['ctcf_kb'])} CTCF sites in the window",
+            },
+        ]
+    )
 
 
 def v1_finding(distances: Mapping, overlap: Mapping) -> str:
@@ -1399,23 +1421,25 @@ def pair_contact_study(
     return PairContacts(pairs, source, strongest, matrix, start)
 
 
-def pair_contact_numbers(study: PairContacts, *, file: str = "cdt1_fig6_hic_enhancer_promoter.png") -> list[dict]:
+def pair_contact_numbers(study: PairContacts, *, file: str = "cdt1_fig6_hic_enhancer_promoter.png") -> Findings:
     """Headline rows of CDT v1 Fig 6: the strongest pair's O/E and the pairs above 1 (median, Wilcoxon P)."""
     s, oe = study.strongest, study.pairs["oe"]
-    return [
-        {
-            "key": ("CDT v1", "Fig 6", "O/E contact, strongest pair's enhancer and promoter"),
-            "value": float(s["oe"]),
-            "file": file,
-            "note": f"{s['pair']} ({study.source}), {s['distance_kb']:.0f} kb apart",
-        },
-        {
-            "key": ("CDT v1", "Fig 6", "pairs with O/E > 1 (median O/E)"),
-            "value": f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
-            "file": file,
-            "note": f"{study.source}; one-sided Wilcoxon vs 1: P {study.test()['p_value']:.3g}; not in the paper",
-        },
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT v1", "Fig 6", "O/E contact, strongest pair's enhancer and promoter"),
+                "value": float(s["oe"]),
+                "file": file,
+                "note": f"{s['pair']} ({study.source}), {s['distance_kb']:.0f} kb apart",
+            },
+            {
+                "key": ("CDT v1", "Fig 6", "pairs with O/E > 1 (median O/E)"),
+                "value": f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
+                "file": file,
+                "note": f"{study.source}; one-sided Wilcoxon vs 1: P {study.test()['p_value']:.3g}; not in the paper",
+            },
+        ]
+    )
 
 
 # ground truth and the model behind the profiles
@@ -1451,9 +1475,7 @@ def recovery_wide(table: pd.DataFrame, *, metrics: Sequence[str] = ("auroc", "to
     return pd.concat({m: table.pivot(index="method", columns="target", values=m) for m in metrics}, axis=1)
 
 
-def truth_numbers(
-    recovery: pd.DataFrame, main: str, *, file: str = "truth_element_recovery_attention.png"
-) -> list[dict]:
+def truth_numbers(recovery: pd.DataFrame, main: str, *, file: str = "truth_element_recovery_attention.png") -> Findings:
     """Headline rows of the planted-element control (`truth_recovery`): AUROC and top-10% fold of the `main`
     attention score for each of `TRUTH_TARGETS`, with the model-free and random scores in the notes."""
     r = recovery.set_index(["method", "target"])
@@ -1475,23 +1497,25 @@ def truth_numbers(
                 f"{r.loc[('random', target), 'top_fold']:.2f}",
             },
         ]
-    return rows
+    return Findings(numbers=rows)
 
 
-def v1_truth_numbers(recovery: pd.DataFrame, *, file: str = "truth_element_recovery_v1.png") -> list[dict]:
+def v1_truth_numbers(recovery: pd.DataFrame, *, file: str = "truth_element_recovery_v1.png") -> Findings:
     """Headline rows of the CDT v1 planted-element control (`v1_truth_recovery`): AUROC for any element of the
     attention and the gradient score, with the embedding norm and random score in the notes."""
     v = recovery.set_index(["method", "target"])
-    return [
-        {
-            "key": ("truth", "planted elements", f"CDT v1 {method}: AUROC for any element"),
-            "value": float(v.loc[(method, "any element"), "auroc"]),
-            "file": file,
-            "note": f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
-            f"{v.loc[('random', 'any element'), 'auroc']:.3f}",
-        }
-        for method in ("attention", "gradient")
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("truth", "planted elements", f"CDT v1 {method}: AUROC for any element"),
+                "value": float(v.loc[(method, "any element"), "auroc"]),
+                "file": file,
+                "note": f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
+                f"{v.loc[('random', 'any element'), 'auroc']:.3f}",
+            }
+            for method in ("attention", "gradient")
+        ]
+    )
 
 
 def truth_finding(recovery: pd.DataFrame, main: str, *, tol: float = AT_CHANCE) -> str:

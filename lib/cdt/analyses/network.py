@@ -547,8 +547,9 @@ def pick_heads(amap: AttentionMap, k: int = 4) -> pd.DataFrame:
 
 
 # --- notebook 03: inputs, headline rows and findings ----------------------------------------------------------------
-# Each `*_numbers` function returns the keyword arguments of `cdt.report.Numbers.add` for the headline rows of one
-# figure or table (key = (paper, item, quantity) of `cdt.published.HEADLINE`); each `*_finding` one Markdown list item.
+# Each `*_numbers` function returns the headline rows of one figure or table as a `cdt.analyses.Findings`, recorded
+# with ``nums.report`` (key = (paper, item, quantity) of `cdt.published.HEADLINE`); each `*_finding` returns one
+# Markdown list item for the notebook's closing summary.
 
 KNOCKDOWN_GENES = ("GFI1B", "CD52")
 """Held-out genes that are also input genes: their input can be set to zero (in-silico knockdown)."""
@@ -591,20 +592,22 @@ def head_top_line(table: pd.DataFrame, gene: str) -> str:
 
 def cell_variation_numbers(
     var: CellVariation, gene: str, *, file: str = "cdt2_fig4e_cell_attention_correlation.png"
-) -> list[dict]:
+) -> Findings:
     """Headline row of CDT-II Fig 4E (`cell_variation`): the mean pairwise r of the `gene` attention rows."""
-    return [
-        {
-            "key": ("CDT-II", "Fig 4E", f"mean pairwise r of {gene} attention rows"),
-            "value": var.summary["mean"],
-            "file": file,
-            "note": f"min {var.summary['min']:.3f}; authors' notebook gave 0.82",
-            "detail": f"{var.summary['n_pairs']} cell pairs",
-        }
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-II", "Fig 4E", f"mean pairwise r of {gene} attention rows"),
+                "value": var.summary["mean"],
+                "file": file,
+                "note": f"min {var.summary['min']:.3f}; authors' notebook gave 0.82",
+                "detail": f"{var.summary['n_pairs']} cell pairs",
+            }
+        ]
+    )
 
 
-def overlap_numbers(overlap: pd.DataFrame, *, file: str = "cdt2_text_gfi1b_top_overlap.png") -> list[dict]:
+def overlap_numbers(overlap: pd.DataFrame, *, file: str = "cdt2_text_gfi1b_top_overlap.png") -> Findings:
     """Headline rows of the top-N overlap (`overlap_table`): shared genes, fold and P of the attention row, the fold
     of expression correlation, and with truth columns the share of true targets in each top-N."""
     o = overlap.set_index("method")
@@ -647,7 +650,7 @@ def overlap_numbers(overlap: pd.DataFrame, *, file: str = "cdt2_text_gfi1b_top_o
                 "note": "simulated truth",
             },
         ]
-    return rows
+    return Findings(numbers=rows)
 
 
 def overlap_finding(overlap: pd.DataFrame) -> str:
@@ -687,7 +690,7 @@ def hub_numbers(
     n_genes: int,
     *,
     files: tuple[str, str] = ("cdt2_fig5a_gfi1b_network.png", "cdt2_fig5a_gfi1b_hub_roles.csv"),
-) -> list[dict]:
+) -> Findings:
     """Headline rows of CDT-II Fig 5A: partners of `gene` per role (`hub_table`), and with truth columns in
     `role_stats` (`role_summary`) the share of downstream partners that are true targets."""
     rows = [
@@ -709,7 +712,7 @@ def hub_numbers(
                 "note": f"simulated truth; base rate {rs.loc['downstream', 'true_target_base']:.3f}",
             }
         )
-    return rows
+    return Findings(numbers=rows)
 
 
 def hub_finding(counts: Mapping[str, int]) -> str:
@@ -742,42 +745,44 @@ def gradient_numbers(
         "cdt2_text_gradient_vs_effect_per_gene.csv",
         "cdt2_text_method_correlations.csv",
     ),
-) -> list[dict]:
+) -> Findings:
     """Headline rows of the gradient text claim: r of gradient importance vs |effect| for `gene` (top-`n` outputs)
     and on average (`gradient_vs_effect`), and the correlations between rankings (`score_correlations`)."""
     mr = method_r.set_index(["a", "b"])["pearson_r"]
     item = "text (gradients)"
-    return [
-        {
-            "key": ("CDT-II", item, f"r gradient importance vs |effect|, {gene}"),
-            "value": gene_r(grad, gene),
-            "file": files[0],
-            "note": f"top {n} outputs; v3 Fig 8A gives 0.86 for GFI1B",
-        },
-        {
-            "key": ("CDT-II", item, "mean r over held-out genes"),
-            "value": float(grad["r"].mean()),
-            "file": files[1],
-            "note": f"{len(grad)} genes with cells",
-        },
-        {
-            "key": ("CDT-II", item, "r attention row vs gradient importance"),
-            "value": float(mr.loc[("attention_down", "gradient_importance")]),
-            "file": files[2],
-        },
-        {
-            "key": ("CDT-II", item, "r attention row vs |effect|"),
-            "value": float(mr.loc[("effect", "attention_down")]),
-            "file": files[2],
-            "note": "an earlier authors' notebook printed 0.26",
-        },
-        {
-            "key": ("CDT-II", item, "r expression correlation vs |effect| (no model)"),
-            "value": float(mr.loc[("effect", "correlation")]),
-            "file": files[2],
-            "note": "baseline",
-        },
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-II", item, f"r gradient importance vs |effect|, {gene}"),
+                "value": gene_r(grad, gene),
+                "file": files[0],
+                "note": f"top {n} outputs; v3 Fig 8A gives 0.86 for GFI1B",
+            },
+            {
+                "key": ("CDT-II", item, "mean r over held-out genes"),
+                "value": float(grad["r"].mean()),
+                "file": files[1],
+                "note": f"{len(grad)} genes with cells",
+            },
+            {
+                "key": ("CDT-II", item, "r attention row vs gradient importance"),
+                "value": float(mr.loc[("attention_down", "gradient_importance")]),
+                "file": files[2],
+            },
+            {
+                "key": ("CDT-II", item, "r attention row vs |effect|"),
+                "value": float(mr.loc[("effect", "attention_down")]),
+                "file": files[2],
+                "note": "an earlier authors' notebook printed 0.26",
+            },
+            {
+                "key": ("CDT-II", item, "r expression correlation vs |effect| (no model)"),
+                "value": float(mr.loc[("effect", "correlation")]),
+                "file": files[2],
+                "note": "baseline",
+            },
+        ]
+    )
 
 
 def gradient_finding(grad: pd.DataFrame, method_r: pd.DataFrame, gene: str) -> str:
@@ -792,16 +797,18 @@ def gradient_finding(grad: pd.DataFrame, method_r: pd.DataFrame, gene: str) -> s
     )
 
 
-def knockdown_numbers(table: pd.DataFrame, *, file: str = "cdt2_text_in_silico_knockdown.csv") -> list[dict]:
+def knockdown_numbers(table: pd.DataFrame, *, file: str = "cdt2_text_in_silico_knockdown.csv") -> Findings:
     """Headline rows of the in-silico knockdown (`knockdown_table`): r of predicted vs observed change per gene."""
-    return [
-        {
-            "key": ("CDT-II", "text (in-silico knockdown)", f"r predicted change vs observed, {row.perturbation}"),
-            "value": float(row.r),
-            "file": file,
-        }
-        for row in table.itertuples()
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT-II", "text (in-silico knockdown)", f"r predicted change vs observed, {row.perturbation}"),
+                "value": float(row.r),
+                "file": file,
+            }
+            for row in table.itertuples()
+        ]
+    )
 
 
 def knockdown_finding(table: pd.DataFrame, gene: str) -> str:
@@ -818,17 +825,19 @@ def pair_title(amap: AttentionMap) -> str:
     return f"\npair {amap.meta['pair']} (target {amap.meta['target_gene']})"
 
 
-def head_spread_numbers(heads: pd.DataFrame, *, file: str = "cdt1_fig7_dna_self_attention_heads.png") -> list[dict]:
+def head_spread_numbers(heads: pd.DataFrame, *, file: str = "cdt1_fig7_dna_self_attention_heads.png") -> Findings:
     """Headline row of CDT v1 Fig 7 (`pick_heads`): bins attended per query, most diffuse over most concentrated."""
     spread = heads["row_effective_positions"]
-    return [
-        {
-            "key": ("CDT v1", "Fig 7", "bins attended per query, most diffuse / most concentrated head"),
-            "value": float(spread.max() / spread.min()),
-            "file": file,
-            "note": "paper shows the diversity qualitatively",
-        }
-    ]
+    return Findings(
+        numbers=[
+            {
+                "key": ("CDT v1", "Fig 7", "bins attended per query, most diffuse / most concentrated head"),
+                "value": float(spread.max() / spread.min()),
+                "file": file,
+                "note": "paper shows the diversity qualitatively",
+            }
+        ]
+    )
 
 
 # =====================================================================================================================
