@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 from cdt.pl import NA_COLOUR, PALETTE  # noqa: E402
-from cdt.pl.genome import bin_score_style, element_recovery  # noqa: E402
+from cdt.pl.genome import RANDOM_COLOUR, bin_score_style, element_recovery  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 
@@ -33,6 +33,8 @@ def test_element_recovery_names_scores_in_words_and_palette_colours():
     ]
     assert axes[0].get_ylabel() == "AUROC" and len(axes[0].patches) == 5
     colours = [to_hex(p.get_facecolor()) for p in axes[0].patches]
-    assert colours[0] == PALETTE["CDT"] and colours[2] == PALETTE["baseline"] and colours[4] == NA_COLOUR
+    assert (
+        colours[0] == PALETTE["CDT"] and colours[2] == PALETTE["baseline"] and colours[4] == RANDOM_COLOUR != NA_COLOUR
+    )
     assert colours[1] != colours[0] and PALETTE["published"] not in colours  # red is for published values only
     assert bin_score_style("gradient") == ("gradient norm", PALETTE["gradient"])

@@ -34,6 +34,7 @@ __all__ = [
     "attention_gradient_overlap",
     "v1_case",
     "pair_contact",
+    "RANDOM_COLOUR",
     "BIN_SCORE_LABELS",
     "bin_score_style",
     "element_recovery",
@@ -524,6 +525,9 @@ def pair_contact(
 # --- ground truth ------------------------------------------------------------------------------------------------------
 
 
+RANDOM_COLOUR = "#d0d0d0"
+"""The random reference score in recovery figures: lighter than the model-free baselines, distinct from N/A grey."""
+
 BIN_SCORE_LABELS = {
     "embedding_norm": "DNA embedding norm (no model)",
     "near_centre": "near the window centre (no model)",
@@ -536,10 +540,11 @@ BIN_SCORE_LABELS = {
 
 def bin_score_style(method: str, *, rank: int = 0) -> tuple[str, str]:
     """Label and colour of one bin score: attention in the CDT colour (a second attention score lighter), gradients
-    in the gradient colour, model-free scores grey and the random score light grey (`cdt.pl.PALETTE`)."""
+    in the gradient colour, model-free scores grey and the random score a lighter grey (`cdt.pl.PALETTE`; not
+    `cdt.pl.NA_COLOUR`, which marks missing values)."""
     label = BIN_SCORE_LABELS.get(method, method)
     if method == "random":
-        return label, NA_COLOUR
+        return label, RANDOM_COLOUR
     if method in ("embedding_norm", "near_centre"):
         return label, PALETTE["baseline"] if method == "embedding_norm" else "#bdbdbd"
     if "gradient" in method:
