@@ -89,7 +89,7 @@ if "cdt1" in runs and ctx.paths.v1_dna and ctx.paths.v1_embeddings:
         display(Markdown(f"**{name}**"))
         ctx.table(table, name)
 else:
-    display(Markdown("**Skipped:** no CDT v1 run on this data source (the Gasperini pairs are not part of it)."))
+    display(Markdown(ctx.skip_note("cdt1")))
 
 # %% [markdown]
 # ## CDT v1 — Fig 2: predicted vs observed beta, learning curves

@@ -107,7 +107,7 @@ if "cdt1" in ctx.runs:
     ctx.table(v1_table, "controls_v1_pair_baselines")
     nums.report(ab.v1_findings(v1_table))
 else:
-    display(Markdown("**Skipped:** no CDT v1 run on this data source (the Gasperini pairs are not part of it)."))
+    display(Markdown(ctx.skip_note("cdt1")))
 
 # %% [markdown]
 # ## 2. Model-derived edge scores for every perturbed gene

@@ -228,6 +228,19 @@ def test_v1_attribution_distances_and_overlap(tmp_path):
     truth = ag.v1_element_truth(pd.read_csv(tmp_path / "truth/v1_elements.csv"), attr)
     assert truth["enhancer"].shape == attr.attention.shape
     assert truth["enhancer"][:, TINY.n_bins // 2].all()  # every window is centred on its tested enhancer
+    # the authors' pairs carry no TSS: the case study goes on without it
+    no_tss = tmp_path / "pairs_no_tss.csv"
+    pairs.drop(columns="tss").to_csv(no_tss, index=False)
+    run.files = {**files, "pairs": str(no_tss)}
+    attr2 = ag.v1_attribution(run, n=5, seed=42)
+    assert attr2.pairs["tss"].isna().all() and attr2.pairs["pair"].tolist() == attr.pairs["pair"].tolist()
+    case2 = ag.v1_case(attr2, sites)
+    assert np.isnan(case2["tss_offset_kb"]) and case2["attention_peak_kb"] == case["attention_peak_kb"]
+    from cdt.pl.genome import v1_case as v1_case_figure
+
+    i = case2["index"]
+    fig = v1_case_figure(attr2.attention[i], attr2.gradient[i], case2, attr2.bin_size)
+    assert fig.axes[2].get_title().endswith("TSS not in the pairs file")
 
 
 def test_top_overlaps_and_temperature_by_hand():

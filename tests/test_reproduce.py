@@ -78,3 +78,10 @@ def test_reproduce_seeds_runs_each_seed_into_its_own_directory_and_reports_the_s
     assert calls == [(0, "seed0", "tiny", ["04"]), (2, "seed2", "tiny", ["04"])]
     assert "| text | a number |  | — | 10 | 0 | 20 | 2 |" in report  # no protocol; no published value
     assert "- **seeds**: 0, 2" in report
+
+
+def test_skip_note_gives_the_reproductions_reason(tmp_path):
+    ctx = reproduce.Context("real", "paper", 0, str(tmp_path), reproduce.DataPaths(screen="s", dna="d"))
+    ctx.skipped["cdt1"] = "CDT v1: no published weights; needs a training run"
+    assert ctx.skip_note("cdt1") == "**Skipped:** CDT v1: no published weights; needs a training run."
+    assert ctx.skip_note("cdt3") == "**Skipped:** no cdt3 run on this data source."

@@ -412,6 +412,20 @@ def test_cdt1_trains_on_enhancer_or_pair_split(data_dir, tmp_path):
     assert (roles.to_numpy() == pairs["pair_split"].to_numpy()).all()
 
 
+def test_cdt1_windows_beyond_the_memory_limit_are_read_per_batch(data_dir, monkeypatch):
+    from cdt.train import data as train_data
+
+    v1 = data_dir / "v1"
+    args = (v1 / "pairs.csv", v1 / "dna_enhancers.h5", v1 / "embeddings.h5")
+    in_memory = train_data.PairData(*args)
+    monkeypatch.setattr(train_data, "IN_MEMORY_BYTES", 0)
+    per_batch = train_data.PairData(*args)
+    assert isinstance(in_memory.dna, torch.Tensor) and isinstance(per_batch.dna, train_data.StoreWindows)
+    rows = [5, 0, 5, 3]  # a repeated pair: its window is read once and used twice
+    torch.testing.assert_close(per_batch.collate(rows).dna, in_memory.collate(rows).dna, rtol=0, atol=0)
+    assert len(per_batch.dna) == len(in_memory.dna)
+
+
 # --- errors ----------------------------------------------------------------------------------------------------------
 
 

@@ -104,6 +104,12 @@ class Context:
         png = save_figure(fig, name, self.figures_dir, synthetic=self.synthetic, data=data, mark=own)[0]
         display(Image(filename=str(png)))  # the saved file itself, mark included, not a second rendering
 
+    def skip_note(self, key: str) -> str:
+        """Markdown for a section that needs model `key` but has none here: the reason the reproduction gave (and
+        how to get the model), or that this data source has no such model."""
+        why = self.skipped.get(key, f"no {key} run on this data source")
+        return f"**Skipped:** {why}."
+
     def table(self, df, name: str):
         """Save a table as ``tables/<name>.csv`` and display it."""
         from IPython.display import display
@@ -691,7 +697,9 @@ REAL_MODELS: dict[str, tuple[str, str]] = {
     "cdt2_full": ("CDT-II on the full 9,335-gene set (ablation)", "cdt2"),
     "cdt1": ("CDT v1", "cdt1"),
 }
-PAPER_CPU_SECONDS_PER_CELL = 1.4  # one training step per cell at the paper's dimensions on 2 CPU cores (90 s / 64)
+# seconds of training per sample at the paper's dimensions on 2 CPU cores: CDT-II/III one cell (90 s per batch of
+# 64); CDT v1 one pair (41 s for a batch of 1, 83 s for 2, measured on a busy machine: 2,360 gene tokens at d 768)
+PAPER_CPU_SECONDS_PER_SAMPLE = {"cdt1": 41.0, "default": 1.4}
 GPU_ADVICE = "GPU advised"
 
 
@@ -699,7 +707,8 @@ def training_estimate(cfg, n_cells: int) -> str:
     """Upper bound on CPU training time: every phase to its epoch limit (early stopping usually ends sooner)."""
     p, paper = get_preset(cfg.preset), get_preset("paper")
     size = (p.n_bins * p.dna_dim + p.n_genes**2) / (paper.n_bins * paper.dna_dim + paper.n_genes**2)
-    seconds = PAPER_CPU_SECONDS_PER_CELL * size * n_cells * sum(ph.epochs for ph in cfg.phases)
+    per_sample = PAPER_CPU_SECONDS_PER_SAMPLE.get(cfg.model, PAPER_CPU_SECONDS_PER_SAMPLE["default"])
+    seconds = per_sample * size * n_cells * sum(ph.epochs for ph in cfg.phases)
     return f"up to {seconds / 3600:,.0f} h on this CPU" if seconds >= 3600 else f"up to {seconds / 60:,.0f} min"
 
 

@@ -636,7 +636,8 @@ def v1_attribution(
     target = data.target_index[sel].numpy()
     att = v1_target_attention(run.model, dna, target, data.rna_emb, data.prot_emb, batch_size).values
     grad = v1_dna_gradient_norms(run.model, dna, target, data.rna_emb, data.prot_emb, batch_size)
-    pairs = table.iloc[sel][["enhancer_id", "target_gene", "beta", "chrom", "enhancer_center", "tss"]].copy()
+    pairs = table.iloc[sel][["enhancer_id", "target_gene", "beta", "chrom", "enhancer_center"]].copy()
+    pairs["tss"] = table["tss"].iloc[sel].to_numpy() if "tss" in table else np.nan  # the authors' files have none
     pairs.insert(0, "pair", data.pair_ids[sel])
     pairs["random"], pairs["strongest"] = np.isin(sel, chosen), sel == strongest
     with DNAStore(run.files["dna"]) as store:
@@ -727,7 +728,7 @@ def v1_case(attr: V1Attribution, ctcf_sites: pd.DataFrame) -> dict:
         "pair": row["pair"],
         "beta": float(row["beta"]),
         "target_gene": row["target_gene"],
-        "tss_offset_kb": (int(row["tss"]) - centre) / 1e3,
+        "tss_offset_kb": np.nan if pd.isna(row["tss"]) else (int(row["tss"]) - centre) / 1e3,
         "attention_peak_kb": float(att_kb),
         "gradient_peak_kb": float(grad_kb),
         "ctcf_kb": sites_kb,
@@ -1403,7 +1404,9 @@ def pair_contact_study(
     """
     pairs, source = pd.DataFrame(), ""
     if attr is not None:
-        v1_pairs = attr.pairs.rename(columns={"enhancer_center": "enhancer", "tss": "promoter"})
+        v1_pairs = attr.pairs.rename(columns={"enhancer_center": "enhancer", "tss": "promoter"}).dropna(
+            subset=["promoter"]
+        )
         pairs = pair_contacts(contacts, v1_pairs)
         pairs, source = pairs[np.isfinite(pairs["oe"])], "CDT v1 validation pairs"
     if pairs.empty and truth_dir:

@@ -464,20 +464,22 @@ def v1_case(
         ax.axvline(0, color="k", ls=":", lw=0.8)
         ax.legend(fontsize=8, loc="upper right")
         ax.set_xlim(kb[0], kb[-1])
-    tss = case["tss_offset_kb"]
-    lo, hi = min(kb[0], tss) - 5, max(kb[-1], tss) + 5
+    tss = case["tss_offset_kb"]  # NaN where the pairs carry no TSS (the authors' CDT v1 files)
+    known = bool(np.isfinite(tss))
+    lo, hi = (min(kb[0], tss) - 5, max(kb[-1], tss) + 5) if known else (kb[0] - 5, kb[-1] + 5)
     c.hlines(0, lo, hi, color="0.3")
     c.axvspan(kb[0], kb[-1], color="0.9")
     c.plot([0], [0], "s", color=PALETTE["truth"], ms=9, label="enhancer")
     c.plot([case["attention_peak_kb"]], [0], "v", color=PALETTE["CDT"], ms=9, label="attention peak")
     c.plot([case["gradient_peak_kb"]], [0], "^", color=PALETTE["gradient"], ms=9, label="gradient peak")
-    c.annotate(case["target_gene"], (tss, 0), xytext=(tss, 0.5), ha="center", arrowprops={"arrowstyle": "->"})
+    if known:
+        c.annotate(case["target_gene"], (tss, 0), xytext=(tss, 0.5), ha="center", arrowprops={"arrowstyle": "->"})
     c.set(
         xlim=(lo, hi),
         ylim=(-1, 1),
         yticks=[],
         xlabel="kb from the enhancer centre (grey: DNA window)",
-        title=f"C  target TSS at {tss:+.1f} kb",
+        title=f"C  target TSS at {tss:+.1f} kb" if known else f"C  {case['target_gene']}: TSS not in the pairs file",
     )
     c.legend(fontsize=7, ncol=3, loc="lower right")
     fig.tight_layout()

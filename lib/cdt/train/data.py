@@ -262,6 +262,29 @@ def protocol_inputs(adata, input_protocol: str, *, seed: int = 0):
     return out
 
 
+IN_MEMORY_BYTES = 4 * 2**30
+"""CDT v1 DNA windows up to this many bytes are read into memory once; beyond it (the authors' set at real size:
+~5,300 windows of [896, 3072], 58 GB) each batch reads its own windows from the store (`StoreWindows`)."""
+
+
+class StoreWindows:
+    """The windows of a DNA store's loci `ids`, read when indexed: ``windows[idx]`` -> [len(idx), n_bins, dim]."""
+
+    def __init__(self, path: str | os.PathLike, ids: list[str]):
+        self.path, self.ids = Path(path), ids
+        self._store: DNAStore | None = None  # opened at the first read, in the process that reads
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, idx) -> Tensor:
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        rows, inverse = torch.unique(idx, return_inverse=True)  # each window read once per batch
+        if self._store is None:
+            self._store = DNAStore(self.path)
+        return torch.from_numpy(self._store.stack([self.ids[i] for i in rows.tolist()]))[inverse]
+
+
 class PairData:
     """CDT v1 enhancer-gene pairs: beta targets, enhancer DNA windows, fixed gene and protein embeddings."""
 
@@ -308,7 +331,11 @@ class PairData:
                     "enhancer_id",
                     f"{len(missing)} enhancers not in DNA store {store.path}: {missing[:5]}",
                 )
-            self.dna = torch.from_numpy(store.stack(list(enhancers)))  # [E, n_bins, dna_dim]
+            n_bytes = len(enhancers) * store.n_bins * store.dim * 4
+            if n_bytes <= IN_MEMORY_BYTES:
+                self.dna = torch.from_numpy(store.stack(list(enhancers)))  # [E, n_bins, dna_dim]
+            else:
+                self.dna = StoreWindows(dna, list(enhancers))  # read per batch
         self.enhancer = torch.from_numpy(codes.astype(np.int64))  # [N]
         self.target_index = torch.from_numpy(target_index)  # [N]
         self.beta = torch.from_numpy(beta)  # [N]
