@@ -307,34 +307,16 @@ class Trainer:
     # -- the whole run --
     def fit(self, stop_after: int | None = None) -> bool:
         """Train every phase (resuming from `last.pt` if present); False if paused after `stop_after` epochs."""
-        cfg, last = self.cfg, self.run_dir / LAST
+        cfg = self.cfg
         seed_everything(cfg.seed)
         model = build_model(cfg, self.data)
-        ckpt_extra = None
-        if last.exists():
-            state, meta = split_checkpoint(read_torch_file(last), str(last))
-            check_resume(meta.get("extra", {}), cfg, last)
-            load_state_dict_strict(model, state, str(last))
-            ckpt_extra = meta["extra"]
-            self.init_info = ckpt_extra.get("init")
-        elif cfg.init_from is not None:
-            report = init_from_cdt2(model, cfg.init_from)
-            self.init_info = {
-                "from": str(cfg.init_from),
-                "copied": len(report.copied),
-                "skipped": [k for k, _ in report.skipped],
-            }
+        ckpt_extra = self._load_start(model)
         self.model = prepare_for_training(model, cfg).to(self.device)
         seed_everything(derive_seed(cfg.seed, "train", self.dist.rank))  # dropout stream of this process
         self.data_gen = torch.Generator().manual_seed(cfg.seed)  # identical on all ranks
         loop = self.loop = LoopState()
         if ckpt_extra is not None:
-            loop = self.loop = LoopState(**ckpt_extra["loop"])
-            self.history = list(ckpt_extra["history"])
-            self.data_gen.set_state(ckpt_extra["data_generator"])
-            states = ckpt_extra["rng"]
-            if len(states) == self.dist.world:
-                set_rng_state(states[self.dist.rank])
+            loop = self._resume_loop(ckpt_extra)
 
         bar = tqdm(
             total=sum(p.epochs for p in cfg.phases),
@@ -368,6 +350,35 @@ class Trainer:
             return True
         finally:
             bar.close()
+
+    def _load_start(self, model: nn.Module) -> dict | None:
+        """Weights to start from: an unfinished run's `last.pt` (returns its saved state) or, for CDT-III, the
+        CDT-II run `init_from` (returns None, as for a fresh start)."""
+        cfg, last = self.cfg, self.run_dir / LAST
+        if last.exists():
+            state, meta = split_checkpoint(read_torch_file(last), str(last))
+            check_resume(meta.get("extra", {}), cfg, last)
+            load_state_dict_strict(model, state, str(last))
+            self.init_info = meta["extra"].get("init")
+            return meta["extra"]
+        if cfg.init_from is not None:
+            report = init_from_cdt2(model, cfg.init_from)
+            self.init_info = {
+                "from": str(cfg.init_from),
+                "copied": len(report.copied),
+                "skipped": [k for k, _ in report.skipped],
+            }
+        return None
+
+    def _resume_loop(self, ckpt_extra: dict) -> LoopState:
+        """Epoch counters, history, batch order and (same process count) random streams of the saved run."""
+        self.loop = LoopState(**ckpt_extra["loop"])
+        self.history = list(ckpt_extra["history"])
+        self.data_gen.set_state(ckpt_extra["data_generator"])
+        states = ckpt_extra["rng"]
+        if len(states) == self.dist.world:
+            set_rng_state(states[self.dist.rank])
+        return self.loop
 
     @property
     def batch_bar(self) -> bool:
