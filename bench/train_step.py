@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from cdt.config import get_preset
 from cdt.models import CDT2, CDT2Config
 from cdt.train.config import TrainConfig
-from cdt.train.loop import bf16_autocast, cpu_bf16_units, locus_run_batches, make_adamw, prepare_for_training
+from cdt.train.loop import bf16_autocast, bf16_pays, locus_run_batches, make_adamw, model_width, prepare_for_training
 from common import choose_threads, describe_machine, load_average, median, pick_device, timed, training_cell_loci
 from reference import ReferenceCDT2, ReferenceTrainer
 from torch import Tensor, nn
@@ -54,6 +54,7 @@ LEVERS = {  # row name -> TrainConfig change that turns one lever off
     "ours without fast dropout": {"fast_dropout": False},
     "ours without locus runs": {"locus_run": 1},
     "ours without fused AdamW": {"fused_adamw": False},
+    "ours in float32 (no bf16 autocast)": {"bf16": False},  # a row only where bf16 is on (`bf16_pays`)
 }
 
 
@@ -106,7 +107,7 @@ class OursStep:
 
     def __call__(self, dna: Tensor, b: Batch) -> None:
         self.model.train()
-        with bf16_autocast(self.device, self.cfg.bf16):
+        with bf16_autocast(self.device, self.cfg.bf16, model_width(self.cfg)):
             out = self.model(dna[b.loci], b.rna, locus_index=b.locus_index).rna  # DNA once per locus
         loss = F.mse_loss(out.float(), b.target)
         self.opt.zero_grad(set_to_none=True)
@@ -170,6 +171,8 @@ def main() -> None:
     impls = {"ours": (OursStep(model, train_cfg, device), ours_batches)}
     if args.levers:
         for name, change in LEVERS.items():
+            if "bf16" in change and not bf16_pays(device, model_width(train_cfg)):
+                continue  # float32 already
             variant = train_cfg.with_(**change)
             batches = ours_batches
             if "locus_run" in change:
@@ -198,14 +201,14 @@ def main() -> None:
     n_train = len(cell_loci)
     per_epoch = math.ceil(n_train / batch_size)
     distinct = {name: [len(b.loci) for b in batches] for name, (_, batches) in impls.items()}
-    bf16 = train_cfg.bf16 and (device.type == "cuda" or cpu_bf16_units())
+    bf16 = train_cfg.bf16 and bf16_pays(device, model_width(train_cfg))
     print(
         f"CDT-II training step, size {args.size}: genes {cfg.n_genes}, bins {cfg.n_bins} x {cfg.dna_dim}, d_model "
         f"{cfg.d_model}, heads {cfg.n_heads}, ffn {cfg.ffn_dim}, dropout {cfg.dropout}; batch {batch_size}"
     )
     print(f"device: {device} ({machine}); after timing {load}")
     print(
-        f"ours: {'bf16 autocast' if bf16 else 'float32 (no bf16 units here)'}, fast dropout "
+        f"ours: {'bf16 autocast' if bf16 else 'float32 (bf16 does not pay here)'}, fast dropout "
         f"{train_cfg.fast_dropout}, locus runs of {train_cfg.locus_run}, fused AdamW {train_cfg.fused_adamw}, "
         f"compiled {train_cfg.compile}; "
         "reference: float32, per-cell DNA, PyTorch attention with dropout"

@@ -116,6 +116,12 @@ def test_bf16_autocast_only_with_bf16_units(monkeypatch):
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
     with bf16_autocast(cpu, enabled=False):
         assert not torch.is_autocast_enabled("cpu")
+    with bf16_autocast(cpu, width=48):  # mini width: the casts cost more than bf16 saves
+        assert not torch.is_autocast_enabled("cpu")
+    assert loop.bf16_pays(cpu, 512) and not loop.bf16_pays(cpu, loop.CPU_BF16_MIN_WIDTH - 1)
+    assert loop.model_width(TrainConfig.for_model("cdt2", "paper")) == 512
+    assert loop.model_width(TrainConfig.for_model("cdt1", "paper")) == 768
+    assert loop.model_width(TrainConfig.for_model("cdt2", "mini")) == 48
 
 
 @pytest.mark.parametrize(("flag", "plain"), [([], False), (["--no-fast"], True)])
