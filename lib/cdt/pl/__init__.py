@@ -40,7 +40,7 @@ PALETTE = {
     "gradient": "#8e44ad",
     "reference": "#555555",
 }
-SYNTHETIC_MARK = "synthetic data (cdt simulate)"
+SYNTHETIC_MARK = "synthetic data (simulated screen)"
 REAL_MARK = "real (authors' files)"
 NA_COLOUR = "#e0e0e0"
 DIVERGING = "BrBG"
@@ -68,9 +68,9 @@ def save_figure(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mark, colour = (SYNTHETIC_MARK, "#b03a2e") if synthetic else (mark or REAL_MARK, "#1f4e79")
-    if data:  # a drawing of no data (a schematic) has no source to mark
-        fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=colour, alpha=0.9)
+    mark = SYNTHETIC_MARK if synthetic else (mark or REAL_MARK)
+    if data:  # a drawing of no data (a schematic) has no source to mark; grey, as red means a published value
+        fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=PALETTE["reference"], alpha=0.9)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
         fig.savefig(p)

@@ -68,12 +68,12 @@ def learning_curves(
             name = f"{label}: best {r:.2f} at epoch {e}"
         a.plot(val["epoch"], val["r"], color=c, lw=1.8, label=name)
         if published and label in published:
-            a.axhline(
+            a.axhline(  # red as every published value; one dash pattern per run
                 published[label],
-                color=c,
-                ls="--",
-                lw=0.9,
-                alpha=0.7,
+                color=PALETTE["published"],
+                ls=("--", ":", "-.")[i % 3],
+                lw=1.0,
+                alpha=0.8,
                 label=f"{label}: published {published[label]:.2f}",
             )
         b.plot(train["epoch"], train["r"], color=c, lw=1.6, label=f"{label} train")
