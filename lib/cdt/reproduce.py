@@ -239,32 +239,25 @@ def real_paths(data_dir: Path, processed_root: Path, seed: int = 0) -> DataPaths
         "seed": seed,
         "files": [{k: f[k] for k in ("name", "sha256")} for f in facts if f["name"] in data_names],
     }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    out = processed_root / f"real-{digest}"
+
+    def build(tmp: Path) -> None:
+        files = present
+        if ("snp_effects_h5" in files) != ("snp_enformer_h5" in files):
+            console.print("[yellow]only one of the two SNP files is present: SNP cells are left out[/yellow]")
+            files = {k: v for k, v in files.items() if not k.startswith("snp_")}
+        screen, store = read_authors_screen(dna_store_out=tmp / "dna.h5", seed=seed, **files)
+        store.close()
+        write_screen(screen, tmp / "screen_curated.h5ad")
+
+    out = converted(
+        processed_root,
+        "real",
+        key,
+        build,
+        announce=f"converting the authors' files in {d} ({', '.join(p.name for p in present.values())})",
+        what="conversion",
+    )
     screen_path, dna_path = out / "screen_curated.h5ad", out / "dna.h5"
-    if not (out / "inputs.json").exists():
-        console.print(f"converting the authors' files in {d} ({', '.join(p.name for p in present.values())})")
-        tmp = processed_root / f".{out.name}.partial"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        try:
-            if ("snp_effects_h5" in present) != ("snp_enformer_h5" in present):
-                console.print("[yellow]only one of the two SNP files is present: SNP cells are left out[/yellow]")
-                present = {k: v for k, v in present.items() if not k.startswith("snp_")}
-            screen, store = read_authors_screen(dna_store_out=tmp / "dna.h5", seed=seed, **present)
-            store.close()
-            write_screen(screen, tmp / "screen_curated.h5ad")
-            del screen
-            (tmp / "inputs.json").write_text(json.dumps(key, indent=2))  # written last: marks a finished conversion
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-    else:
-        console.print(f"[dim]reusing the conversion in {out} (same input files)[/dim]")
     v1 = {}
     if v1_read:
         v1 = _convert_v1(d, processed_root, facts[-len(v1_read) :])
@@ -309,6 +302,31 @@ def _v1_missing_line(files: dict[str, list[str]]) -> str:
     )
 
 
+def converted(processed_root: Path, prefix: str, key: dict, build, *, announce: str, what: str) -> Path:
+    """``<processed_root>/<prefix>-<hash of key>``: made once by `build(directory)` in a partial directory that
+    moves in whole, ``inputs.json`` (the key) written last to mark it finished; reused when that exists."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    out = processed_root / f"{prefix}-{digest}"
+    if (out / "inputs.json").exists():
+        console.print(f"[dim]reusing the {what} in {out} (same input files)[/dim]")
+        return out
+    console.print(announce)
+    tmp = processed_root / f".{out.name}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        build(tmp)
+        (tmp / "inputs.json").write_text(json.dumps(key, indent=2))  # written last: marks a finished conversion
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
 def _convert_v1(d: Path, processed_root: Path, facts: list[dict]) -> dict[str, str]:
     """Convert the CDT v1 files once per content (`cdt.pp.v1.convert_authors_v1`); the DataPaths v1 fields.
 
@@ -323,25 +341,14 @@ def _convert_v1(d: Path, processed_root: Path, facts: list[dict]) -> dict[str, s
         "files": [{k: f[k] for k in ("name", "sha256")} for f in facts],
         "windows_at": str((d / V1_DNA_WINDOWS).resolve()),
     }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    out = processed_root / f"real-v1-{digest}"
-    if not (out / "inputs.json").exists():
-        console.print(f"converting the authors' CDT v1 files in {d}")
-        tmp = processed_root / f".{out.name}.partial"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        try:
-            convert_authors_v1(d, tmp, source_sha256=windows["sha256"])
-            (tmp / "inputs.json").write_text(json.dumps(key, indent=2))  # written last: marks a finished conversion
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-    else:
-        console.print(f"[dim]reusing the CDT v1 conversion in {out} (same input files)[/dim]")
+    out = converted(
+        processed_root,
+        "real-v1",
+        key,
+        lambda tmp: convert_authors_v1(d, tmp, source_sha256=windows["sha256"]),
+        announce=f"converting the authors' CDT v1 files in {d}",
+        what="CDT v1 conversion",
+    )
     return {
         "v1_pairs": str(out / "v1" / "pairs.csv"),
         "v1_dna": str(out / "v1" / "dna_enhancers.h5"),
