@@ -101,7 +101,9 @@ def _draw(module: str) -> Figure:
     raise AssertionError(f"no smoke figure for cdt.pl.{module}")
 
 
-PL_MODULES = sorted(m.name for m in pkgutil.iter_modules(importlib.import_module("cdt.pl").__path__))
+PL_MODULES = sorted(
+    m.name for m in pkgutil.iter_modules(importlib.import_module("cdt.pl").__path__) if m.name[0] != "_"
+)
 
 
 @pytest.mark.parametrize("module", PL_MODULES)

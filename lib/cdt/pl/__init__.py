@@ -16,7 +16,14 @@ Colours keep one meaning in every figure (`PALETTE`):
 - rise / fall after a knockdown: a dark / light shade of the quantity's colour (mRNA teal, protein purple);
 - ``NA_COLOUR``: light grey with an "N/A" label, a value that does not exist (never a colour of the data scale);
 - ``DIVERGING``: brown below / teal above a neutral middle (AUROC around chance, odds ratios around 1), so no heat
-  map uses the published red.
+  map uses the published red; one-sided scales (attention, contacts) use the sequential ``SEQUENTIAL`` (viridis);
+- several runs of one kind (two CDT models, three baselines): `shades` of the kind's colour, told apart by marker
+  or dash;
+- categories that carry none of these meanings (ENCODE marks, bin classes, gene sets, network roles):
+  `category_colours`, from ``CATEGORIES`` (cyan, brown, magenta, olive, sky, dark brown, pink).
+
+Every figure passes `cdt.pl.layout_problems` (no text over text, no legend over data, every axis and colour
+bar labelled); `save_figure` records what it finds beside the PNG.
 """
 
 from __future__ import annotations
@@ -29,7 +36,11 @@ import matplotlib
 if "MPLBACKEND" not in os.environ:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.colors import to_hex, to_rgb  # noqa: E402
+
+from cdt.pl._layout import PROBLEMS_SUFFIX, layout_problems  # noqa: E402
 
 PALETTE = {
     "CDT": "#1f4e79",
@@ -43,7 +54,10 @@ PALETTE = {
 SYNTHETIC_MARK = "synthetic data (simulated screen)"
 REAL_MARK = "real (authors' files)"
 NA_COLOUR = "#e0e0e0"
+# categories with none of the meanings above, none of them close to a meaning colour
+CATEGORIES = ("#00838f", "#8d6e63", "#ad1457", "#9e9d24", "#4fc3f7", "#5d4037", "#f48fb1")
 DIVERGING = "BrBG"
+SEQUENTIAL = "viridis"
 
 
 def set_style() -> None:
@@ -70,9 +84,39 @@ def save_figure(
     out.mkdir(parents=True, exist_ok=True)
     mark = SYNTHETIC_MARK if synthetic else (mark or REAL_MARK)
     if data:  # a drawing of no data (a schematic) has no source to mark; grey, as red means a published value
-        fig.text(0.995, 0.005, mark, ha="right", va="bottom", fontsize=8, color=PALETTE["reference"], alpha=0.9)
+        _mark_below(fig, mark)
+    problems = layout_problems(fig)
+    record = out / f"{name}{PROBLEMS_SUFFIX}"
+    if problems:
+        record.write_text("\n".join(problems) + "\n")
+    else:
+        record.unlink(missing_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
         fig.savefig(p)
     plt.close(fig)
     return paths
+
+
+def _mark_below(fig: plt.Figure, mark: str) -> None:
+    """Stamp `mark` under the bottom right corner of everything drawn, so it never sits on a label."""
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    w, h = fig.get_size_inches()
+    fig.text(box.x1 / w, (box.y0 - 0.04) / h, mark, ha="right", va="top", fontsize=8, color=PALETTE["reference"])
+
+
+def category_colours(names) -> dict[str, str]:
+    """Colours for categories that carry none of the palette's meanings (ENCODE marks, gene sets, roles):
+    `CATEGORIES` in order, so the same list of names always gets the same colours."""
+    names = list(names)
+    if len(names) > len(CATEGORIES):
+        raise ValueError(f"{len(names)} categories but {len(CATEGORIES)} category colours; group the rest as 'other'")
+    return dict(zip(names, CATEGORIES, strict=False))
+
+
+def shades(meaning: str, n: int) -> list[str]:
+    """`n` shades of one palette colour, darkest first: several runs of one kind (two CDT models, three
+    baselines) keep their kind's colour and differ by lightness (and, in a legend, by marker or dash)."""
+    base = np.array(to_rgb(PALETTE[meaning]))
+    return [to_hex(base + (1 - base) * (0.6 * i / max(n - 1, 1))) for i in range(n)]

@@ -1,0 +1,158 @@
+"""Layout checks a reader would otherwise find by eye: text over text, a legend over data, an unlabelled axis.
+
+`cdt.pl.save_figure` runs `layout_problems` on every figure it saves and writes what it finds beside the PNG
+(``<name>.layout.txt``), so a reproduction lists its badly laid-out figures and the CI smoke run fails on them
+(`main`, run by tox after the tiny reproduction).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+
+__all__ = ["layout_problems", "saved_problems", "PROBLEMS_SUFFIX"]
+
+PROBLEMS_SUFFIX = ".layout.txt"
+OVERLAP_PX = 1.5  # two boxes overlapping by less than this (in pixels, both ways) touch, they do not cover
+
+
+def _visible_text(t: Text) -> bool:
+    return t.get_visible() and bool(t.get_text().strip())
+
+
+def _overlap(a: Bbox, b: Bbox) -> bool:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w > OVERLAP_PX and h > OVERLAP_PX
+
+
+def _name(ax: Axes) -> str:
+    title = ax.get_title() or ax.get_title("left") or ax.get_ylabel() or ax.get_xlabel()
+    title = " / ".join(line.strip() for line in title.splitlines())
+    return f"panel '{title}'" if title else "a panel"
+
+
+def _texts(fig: Figure, renderer) -> list[tuple[str, Bbox, object]]:
+    """Every visible text with a label and its group: texts of one group (tick labels of one axis, one legend)
+    may sit close together by design and are not compared with each other."""
+    out = []
+
+    def add(t: Text, group: object) -> None:
+        if _visible_text(t):
+            out.append((repr(" ".join(t.get_text().split())[:40]), t.get_window_extent(renderer), group))
+
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for t in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts):
+            add(t, t)
+        for axis in (ax.xaxis, ax.yaxis):
+            for t in axis.get_ticklabels():
+                add(t, ax)  # an x and a y tick label may meet at the panel's corner
+        legend = ax.get_legend()
+        if legend is not None and legend.get_visible():
+            for t in (*legend.get_texts(), legend.get_title()):
+                add(t, legend)
+    for legend in fig.legends:
+        for t in (*legend.get_texts(), legend.get_title()):
+            add(t, legend)
+    for t in fig.texts:
+        add(t, t)
+    if fig._suptitle is not None:
+        add(fig._suptitle, fig._suptitle)
+    return out
+
+
+def _data_points(ax: Axes) -> np.ndarray:
+    """Display coordinates of an axis' data: line vertices, scatter points and the outer end of every bar."""
+    pts = []
+    for line in ax.lines:
+        xy = line.get_xydata()
+        has_markers = line.get_marker() not in (None, "", "None", " ")
+        # reference lines (axhline, y = x) have two vertices and run under everything: only their markers count
+        if line.get_visible() and len(xy) and (len(xy) > 2 or has_markers):
+            pts.append(line.get_transform().transform(xy))
+    for coll in ax.collections:
+        offsets = coll.get_offsets()
+        if coll.get_visible() and len(offsets) and hasattr(coll, "get_sizes") and len(coll.get_sizes()):
+            pts.append(coll.get_offset_transform().transform(offsets))
+    for patch in ax.patches:
+        # bars are rectangles in data coordinates; shaded spans (axvspan) are not data points
+        if patch.get_visible() and hasattr(patch, "get_height") and patch.get_data_transform() is ax.transData:
+            x, y, w, h = patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()
+            tip = (x + w / 2, y + h) if abs(h) >= abs(w) or w == 0 else (x + w, y + h / 2)
+            if np.all(np.isfinite(tip)):
+                pts.append(patch.get_transform().transform([tip]))
+    pts = [p for p in pts if len(p)]
+    return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def layout_problems(fig: Figure) -> list[str]:
+    """What covers what in `fig`, in words; empty when nothing does.
+
+    Checked: texts overlapping other texts (titles, axis and tick labels, annotations, legends, figure texts);
+    a legend drawn over an axis' points, bar ends, line vertices or image; an axis with tick labels but no label;
+    a colour bar without a label.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+
+    texts = _texts(fig, renderer)
+    for i, (a, box_a, group_a) in enumerate(texts):
+        for b, box_b, group_b in texts[i + 1 :]:
+            if group_a is not group_b and _overlap(box_a, box_b):
+                problems.append(f"text {a} overlaps text {b}")
+
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        legend = ax.get_legend()
+        if legend is not None and legend.get_visible():
+            box = legend.get_window_extent(renderer)
+            pts = _data_points(ax)
+            inside = int(
+                np.sum((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1))
+            )
+            if inside:
+                problems.append(f"legend of {_name(ax)} covers {inside} data point(s)")
+            for image in ax.images:
+                if _overlap(box, image.get_window_extent(renderer)):
+                    problems.append(f"legend of {_name(ax)} covers its image")
+        colorbar = getattr(ax, "_colorbar", None)
+        if colorbar is not None:
+            axis = ax.yaxis if colorbar.orientation == "vertical" else ax.xaxis
+            if not axis.label.get_text().strip():
+                problems.append(f"colour bar beside {_name(colorbar.mappable.axes)} has no label")
+            continue
+        if not ax.axison:
+            continue
+        for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            shown = [t for t in axis.get_ticklabels() if _visible_text(t)]
+            if shown and not axis.label.get_text().strip():
+                problems.append(f"{letter} axis of {_name(ax)} has tick labels but no label")
+    return problems
+
+
+def saved_problems(figures_dir: str | Path) -> dict[str, list[str]]:
+    """The problems `save_figure` recorded beside the figures in `figures_dir`, by figure name."""
+    return {
+        p.name.removesuffix(PROBLEMS_SUFFIX): p.read_text().splitlines()
+        for p in sorted(Path(figures_dir).glob(f"*{PROBLEMS_SUFFIX}"))
+    }
+
+
+def main(figures_dir: str | Path) -> int:
+    """Print the layout problems recorded in `figures_dir`; 1 if there are any (the CI smoke run's exit status)."""
+    found = saved_problems(figures_dir)
+    for name, lines in found.items():
+        print(f"{name}:")
+        print("\n".join(f"  - {line}" for line in lines))
+    n = len(list(Path(figures_dir).glob("*.png")))
+    print(f"{len(found)} of {n} figures have layout problems" if found else f"no layout problems in {n} figures")
+    return 1 if found else 0
