@@ -49,6 +49,8 @@ def test_context_round_trip(tmp_path):
 def test_models_needed_adds_the_runs_a_model_starts_from_in_training_order():
     assert reproduce.models_needed(["cdt3", "cdt1"]) == ["cdt2", "cdt3", "cdt1"]
     assert reproduce.models_needed(["cdt2_full", "cdt2"]) == ["cdt2", "cdt2_full"]
+    # the single-stage ablation starts from the same CDT-II weights (`cdt train` would train one itself)
+    assert reproduce.models_needed(["cdt3_single"]) == ["cdt2", "cdt3_single"]
     assert reproduce.models_needed(None) == list(reproduce.SYNTHETIC_RUNS)
     with pytest.raises(ValueError, match=r"unknown model key\(s\) \['cdt9'\]; known: cdt2, cdt2_full"):
         reproduce.models_needed(["cdt9"])

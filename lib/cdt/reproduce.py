@@ -484,7 +484,7 @@ SYNTHETIC_RUNS: dict[str, tuple[str, str, str | None]] = {
     "cdt2": ("cdt2", "curated", None),
     "cdt2_full": ("cdt2", "full", None),  # the ablation's full gene set
     "cdt3": ("cdt3", "curated", "cdt2"),  # two-stage, nuclear stage from the trained CDT-II
-    "cdt3_single": ("cdt3-single", "curated", None),  # the paper's single-stage ablation
+    "cdt3_single": ("cdt3-single", "curated", "cdt2"),  # the single-stage ablation, from the same CDT-II weights
     "cdt1": ("cdt1", "v1", None),
 }
 
