@@ -144,3 +144,9 @@ def test_online_path_renames_enrichr_columns(monkeypatch):
     assert list(t.Library) == ["GO_Molecular_Function_2023", "KEGG_2021_Human"]
     assert t.Community_ID.tolist() == [3, 3] and t.Community_size.tolist() == [6, 6]
     assert t.Genes.iloc[1] == "MAGOH;SF3B4;SNRPG"
+
+
+def test_a_list_with_no_hits_gives_an_empty_table_and_no_error_line(capfd):
+    t = enrichment.enrich(["A", "B"], {"lib": {"other": ["X", "Y"]}}, background=100)
+    assert t.empty and list(t.columns) == list(enrichment.COLUMNS)
+    assert "No hits" not in capfd.readouterr().err  # an ordinary outcome, not an ERROR line in a notebook

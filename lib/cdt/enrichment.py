@@ -10,6 +10,9 @@ Enrichr odds ratio and combined score are recomputed from the counts. Adjusted P
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import warnings
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from os import PathLike
@@ -144,9 +147,10 @@ def enrich(
         M, k = len(background), len(set(query) & set(background))
     tables = []
     for name, sets in _load(libraries).items():
-        res = gseapy.enrich(
-            gene_list=query, gene_sets=dict(sets), background=background, outdir=None, no_plot=True, verbose=False
-        ).results
+        with _quiet_no_hits():
+            res = gseapy.enrich(
+                gene_list=query, gene_sets=dict(sets), background=background, outdir=None, no_plot=True, verbose=False
+            ).results
         if isinstance(res, pd.DataFrame) and not res.empty:
             x, m = (res["Overlap"].str.split("/", expand=True).astype(int)[i].to_numpy() for i in (0, 1))
             odds = x * (M - m - k + x) / np.maximum((m - x) * (k - x), 1)  # Enrichr's odds ratio (no correction)
@@ -160,6 +164,17 @@ def enrich(
                 )
             )
     return _tidy(pd.concat(tables, ignore_index=True) if tables else None)
+
+
+@contextlib.contextmanager
+def _quiet_no_hits():
+    """gseapy logs "No hits returned" as an ERROR line on stderr when no term overlaps the list, an ordinary
+    outcome (an empty table here, e.g. every community of a simulated screen); other messages still get through."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stderr(buffer):  # gseapy builds its log handler per call, on the current stderr
+        yield
+    rest = [line for line in buffer.getvalue().splitlines(keepends=True) if "No hits returned" not in line]
+    sys.stderr.write("".join(rest))
 
 
 def enrich_online(genes: Collection[str], libraries: Sequence[str] = ENRICHR_LIBRARIES) -> pd.DataFrame:
