@@ -21,6 +21,14 @@ def test_numbers_round_trip_into_report(tmp_path):
     assert "| Fig 6A | gene x mark pairs with P < 1e-3 (of testable) | 23/24 | 3/24 |" in report
     assert "### per_gene" in report and "| total | 12.5 |" in report
     assert "synthetic" in report
+    assert "layout problems" not in report
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "cdt2_fig3a.layout.txt").write_text(
+        "text 'A' overlaps text 'B'\nlegend of a panel covers 2 data point(s)\n"
+    )
+    report = write_report(tmp_path, {"data": "synthetic (tiny, seed 0)"}).read_text()
+    assert "## Figures with layout problems" in report
+    assert "- cdt2_fig3a: text 'A' overlaps text 'B'; legend of a panel covers 2 data point(s)" in report
 
 
 def test_markdown_formats_numbers_and_truncates():

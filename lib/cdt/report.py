@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cdt.pl._layout import saved_problems
 from cdt.published import Key, published_value
 
 COLUMNS = [
@@ -281,6 +282,10 @@ def write_report(
         lines.append("")
     if skipped:
         lines += ["## Models not run", ""] + [f"- {line}" for line in skipped] + [""]
+    layout = saved_problems(out / "figures") if (out / "figures").is_dir() else {}
+    if layout:
+        lines += ["## Figures with layout problems", "", "Found by `cdt.pl.layout_problems` when they were saved:", ""]
+        lines += [f"- {name}: {'; '.join(found)}" for name, found in layout.items()] + [""]
     if header.get("data", "").startswith("synthetic"):
         lines += [
             "Values below come from the embedded **synthetic** screen, not the K562 data of the papers: the",
