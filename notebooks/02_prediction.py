@@ -165,7 +165,10 @@ if cdt3 is not None:
     table1 = ap.cdt2_vs_cdt3(cdt2, cdt3)
     columns = ["rna_r_cdt2", "rna_r_cdt3"]
     published = ["published_rna_r_cdt2", "published_rna_r_cdt3"]
-    ctx.show(pr.paired_bars(table1, columns, ["CDT-II", "CDT-III"], published), "cdt3_fig2b_per_gene_rna_r")
+    fig = pr.paired_bars(
+        table1, columns, ["CDT-II", "CDT-III"], published, title="Per-gene RNA prediction: CDT-II vs CDT-III"
+    )
+    ctx.show(fig, "cdt3_fig2b_per_gene_rna_r")
     ctx.table(table1, "cdt3_table1_per_gene_r")
     nums.report(ap.cdt3_gain_findings(cdt2, cdt3))
 else:
