@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 05 — Where the models look on the DNA: ENCODE marks, Hi-C, gradients and the planted truth
 #
-# **What the papers claim.** The DNA->RNA cross-attention of CDT-II, averaged over heads, genes and cells, gives
+# **What the papers claim.** The DNA→RNA cross-attention of CDT-II, averaged over heads, genes and cells, gives
 # one weight per 128-bp DNA bin of a locus (Fig 4B). The top-10% bins are enriched for ENCODE K562 marks
 # (Fig 6A: 23 of 24 testable gene x mark pairs at P < 1e-3, DNase at GFI1B 201x, CTCF at CD52 28x), CTCF-only bins
 # draw the most attention (Fig 6B: Cohen's d 2.4 vs unannotated bins, promoters 1.4, Kruskal-Wallis P 1e-45), and
@@ -69,8 +69,8 @@ findings = []
 # %% [markdown]
 # ## Cross-attention profiles per locus
 # CDT-II Fig 4B averages the first 10 cells of each held-out gene; CDT-III's 28-locus analyses average the first
-# 20 cells of each TSS target (a locus with fewer than 5 cells, like CD55, gets one pass with the NTC-mean
-# expression at its DNA).
+# 20 cells of each TSS target (a locus with fewer than 5 cells, like CD55, gets one pass with the mean expression
+# of the control cells at its DNA).
 
 # %%
 cdt2 = open_run(ctx.runs["cdt2"])
@@ -162,8 +162,8 @@ if have["hic"]:
 
 # %% [markdown]
 # ## CDT-III Figs 7/8 — genome tracks at CD55 and FCGR2A
-# Attention / max across the window, CTCF peaks red when they fall in the top-10% bins (k of n in the legend),
-# the CTCF signal below and, on simulated data, the planted elements.
+# Attention / max across the window, CTCF peaks solid and dark when they fall in the top-10% bins (k of n in the
+# legend), dashed and light otherwise; the CTCF signal below and, on simulated data, the planted elements.
 
 # %%
 if have["encode"]:
@@ -249,7 +249,7 @@ if have["hic"]:
 if truth is not None:
     recovery = ag.truth_recovery(prof, p.dna, truth, seed=seed)
     ctx.table(recovery, "truth_element_recovery_attention")
-    title = "CDT-II/III cross-attention vs planted elements (TSS windows)"
+    title = "CDT-II and CDT-III DNA→RNA cross-attention vs planted elements (TSS windows)"
     ctx.show(pg.element_recovery(recovery, "auroc", title), "truth_element_recovery_attention")
     display(ag.recovery_wide(recovery).round(3))
     nums.report(ag.truth_numbers(recovery, prof.main_score))

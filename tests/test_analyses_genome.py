@@ -381,7 +381,8 @@ def test_ctcf_models_tracks_and_their_rows():
     tracks = ag.track_figures(prof, peaks)
     assert list(tracks) == ["cdt3_fig7_genome_track_cd55"]  # FCGR2A is not a locus here
     t = tracks["cdt3_fig7_genome_track_cd55"]
-    assert t["title"] == "CD55: CDT-III cross-attention (NTC-mean input) and CTCF" and (t["k"], t["n"]) == (1, 2)
+    assert t["title"] == "CD55: CDT-III DNA→RNA cross-attention and CTCF peaks (input: mean of control cells)"
+    assert (t["k"], t["n"]) == (1, 2)
     assert ag.track_numbers(tracks).numbers == [
         {
             "key": ("CDT-III", "Fig 7", "CD55: CTCF peaks in the top-10% bins"),

@@ -1168,8 +1168,9 @@ def track_figures(
             continue
         track = genome_track(prof.values.loc[gene].to_numpy(), profiles.loci[gene], ctcf_peaks, elements=elements)
         n = int(prof.n_cells[gene])
-        cells = f"{n} cells" if n else "NTC-mean input"
-        out[name] = {**track, "item": item, "title": f"{gene}: {prof.label} cross-attention ({cells}) and CTCF"}
+        cells = f"mean over {n} cells" if n else "input: mean of control cells"
+        title = f"{gene}: {prof.label} DNA→RNA cross-attention and CTCF peaks ({cells})"
+        out[name] = {**track, "item": item, "title": title}
     return out
 
 
