@@ -253,7 +253,12 @@ def test_notebook_lines_and_neighbourhood_clamp(data, tmp_path):
     top = pd.DataFrame({"head": [0, 0, 1, 1], "rank": [1, 2, 1, 2], "gene": ["B", "C", "B", "A"]})
     assert an.head_top_line(top, "A") == "Top gene per head: head 0: **B**, head 1: **B** (1 distinct of 2 heads)."
     meta = {"pair": "E1:G2", "target_gene": "G2"}
-    assert an.pair_title(dataclasses.replace(amap, meta=meta)) == "\npair E1:G2 (target G2)"
+    assert an.pair_title(dataclasses.replace(amap, meta=meta)) == "\nenhancer at E1:G2 and its target gene G2"
+    meta = {"pair": "chr6:23180763-23181197:G2", "target_gene": "G2", "split": "val"}
+    assert (
+        an.pair_title(dataclasses.replace(amap, meta=meta))
+        == "\nenhancer at chr6:23,180,763-23,181,197 and its target gene G2 (one validation pair)"
+    )
     heads = pd.DataFrame({"row_effective_positions": [2.0, 8.0, 4.0]})
     assert an.head_spread_numbers(heads).numbers[0]["value"] == 4.0
 
@@ -582,8 +587,8 @@ def test_module_terms_choice_and_rna_binding_rows():
     )
     panels, table = an.module_terms(nets, enr, picks)
     assert list(panels) == [
-        "RNA self-attention: module C1\n(Louvain community 1 of this run, 9 genes)",
-        "DNA->RNA cross-attention: module C3\n(Louvain community 0 of this run, 6 genes)",
+        "RNA self-attention network:\nmodule C1 (9 genes)",
+        "DNA→RNA cross-attention network:\nmodule C3 (6 genes)",
     ]
     first = next(iter(panels.values()))
     assert first["name"].tolist() == ["RNA Binding", "Spliceosome", "Heme Binding"]  # by adjusted P

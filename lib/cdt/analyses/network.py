@@ -821,8 +821,13 @@ def knockdown_finding(table: pd.DataFrame, gene: str) -> str:
 
 
 def pair_title(amap: AttentionMap) -> str:
-    """The CDT v1 Fig 7 subtitle: the enhancer-gene pair of `v1_dna_self_heads` and its target gene."""
-    return f"\npair {amap.meta['pair']} (target {amap.meta['target_gene']})"
+    """The CDT v1 Fig 7 subtitle: the enhancer-gene pair of `v1_dna_self_heads` in words (an id
+    ``chr:start-end:gene`` as the enhancer's position with thousands separators) and its target gene."""
+    pair, target = str(amap.meta["pair"]), amap.meta["target_gene"]
+    m = re.fullmatch(r"(\w+):(\d+)-(\d+):.*", pair)
+    where = f"{m[1]}:{int(m[2]):,}-{int(m[3]):,}" if m else pair
+    split = {"val": "validation", "train": "training"}.get(amap.meta.get("split"), amap.meta.get("split"))
+    return f"\nenhancer at {where} and its target gene {target}" + (f" (one {split} pair)" if split else "")
 
 
 def head_spread_numbers(heads: pd.DataFrame, *, file: str = "cdt1_fig7_dna_self_attention_heads.png") -> Findings:
@@ -1146,19 +1151,16 @@ def module_choice_line(nets: Mapping[str, GeneNetwork], picks: Mapping[str, int]
 def module_terms(
     nets: Mapping[str, GeneNetwork], enrichments: Mapping[str, pd.DataFrame], picks: Mapping[str, int]
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """CDT-II Fig 5B: the most significant terms (`top_terms`) of C1 and C3 by panel title, and the same stacked
-    into one table (column `community`: the panel title's first line)."""
-    titles = {
-        "self": "RNA self-attention: module C1",
-        "cross": "DNA->RNA cross-attention: module C3",
-    }
+    """CDT-II Fig 5B: the most significant terms (`top_terms`) of C1 and C3 by panel title (network, module and its
+    size in words), and the same stacked into one table (column `community`: the network and module)."""
+    names = {"self": "RNA self-attention: module C1", "cross": "DNA->RNA cross-attention: module C3"}
+    titles = {"self": "RNA self-attention network", "cross": "DNA→RNA cross-attention network"}
+    terms = {k: top_terms(enrichments[k], picks[k]) for k in names}
     panels = {
-        f"{title}\n(Louvain community {picks[k]} of this run, {len(nets[k].communities[picks[k]])} genes)": top_terms(
-            enrichments[k], picks[k]
-        )
-        for k, title in titles.items()
+        f"{titles[k]}:\nmodule {name[-2:]} ({len(nets[k].communities[picks[k]])} genes)": terms[k]
+        for k, name in names.items()
     }
-    table = pd.concat([t.assign(community=k.split("\n")[0]) for k, t in panels.items()])
+    table = pd.concat([terms[k].assign(community=name) for k, name in names.items()])
     return panels, table
 
 
