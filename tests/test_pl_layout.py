@@ -92,3 +92,15 @@ def test_category_colours_and_shades_keep_away_from_the_meaning_colours():
     blues = shades("CDT", 3)
     assert blues[0] == PALETTE["CDT"] and len(set(blues)) == 3
     assert shades("baseline", 1) == [PALETTE["baseline"]]
+
+
+def test_tick_labels_beyond_the_limits_are_not_drawn_and_not_checked():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1, 2], [0.5, 1.0, 1.5])
+    ax.set_yticks([0.0, 0.5, 1.0, 1.5, 2.5])  # 0.0 and 2.5 lie beyond the limits set next
+    ax.set(xlabel="x", ylabel="y", ylim=(0.45, 1.55))
+    ax.text(-0.3, 2.5, "here", transform=ax.transData, clip_on=False)  # where the undrawn 2.5 label would be
+    fig.canvas.draw()
+    assert ax.yaxis.get_ticklabels()[-1].get_visible()  # matplotlib reports it visible, but never draws it
+    assert not any("'2.5'" in p for p in layout_problems(fig))
+    plt.close(fig)

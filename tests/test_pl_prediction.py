@@ -156,8 +156,6 @@ def test_pseudobulk_panels_say_genes_and_cells_and_label_every_axis():
     for ax in axes:
         assert ax.get_xlabel() == "actual mean log2 fold change"
         assert ax.get_ylabel() == "predicted mean log2 fold change"
-        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-            assert all(lo <= t <= hi for t in axis.get_majorticklocs())  # no tick label outside the panel
     assert layout_problems(fig) == []
 
 

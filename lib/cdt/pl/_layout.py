@@ -37,6 +37,18 @@ def _name(ax: Axes) -> str:
     return f"panel '{title}'" if title else "a panel"
 
 
+def _drawn_ticklabels(axis) -> list[Text]:
+    """Tick labels matplotlib draws: those of ticks inside the axis limits (it also lays out, but never draws,
+    labels for ticks just beyond them)."""
+    lo, hi = sorted(axis.get_view_interval())
+    eps = 1e-9 * (hi - lo)
+    out = []
+    for tick in axis.get_major_ticks():
+        if lo - eps <= tick.get_loc() <= hi + eps:
+            out += [t for t in (tick.label1, tick.label2) if _visible_text(t)]
+    return out
+
+
 def _texts(fig: Figure, renderer) -> list[tuple[str, Bbox, object]]:
     """Every visible text with a label and its group: texts of one group (tick labels of one axis, one legend)
     may sit close together by design and are not compared with each other."""
@@ -52,7 +64,7 @@ def _texts(fig: Figure, renderer) -> list[tuple[str, Bbox, object]]:
         for t in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts):
             add(t, t)
         for axis in (ax.xaxis, ax.yaxis):
-            for t in axis.get_ticklabels():
+            for t in _drawn_ticklabels(axis):
                 add(t, ax)  # an x and a y tick label may meet at the panel's corner
         legend = ax.get_legend()
         if legend is not None and legend.get_visible():
@@ -133,8 +145,7 @@ def layout_problems(fig: Figure) -> list[str]:
         if not ax.axison:
             continue
         for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
-            shown = [t for t in axis.get_ticklabels() if _visible_text(t)]
-            if shown and not axis.label.get_text().strip():
+            if _drawn_ticklabels(axis) and not axis.label.get_text().strip():
                 problems.append(f"{letter} axis of {_name(ax)} has tick labels but no label")
     return problems
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from cdt.pl import CATEGORIES, PALETTE, category_colours, shades
 
@@ -45,16 +45,6 @@ _BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16), "fontsize": 8, 
 _BESIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1), "fontsize": 8, "frameon": False}
 
 
-def _ticks_in_view(ax: plt.Axes) -> None:
-    """Keep only the tick labels inside the axis limits: matplotlib also lays out labels for ticks just beyond
-    the limits (never drawn), which a layout check reads as text over a title or a neighbouring panel."""
-    for axis, (lo, hi) in ((ax.xaxis, sorted(ax.get_xlim())), (ax.yaxis, sorted(ax.get_ylim()))):
-        if axis.get_scale() != "linear":
-            continue
-        eps = 1e-9 * (hi - lo)
-        axis.set_major_locator(FixedLocator([t for t in axis.get_majorticklocs() if lo - eps <= t <= hi + eps]))
-
-
 def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     lim = 1.05 * float(np.nanmax(np.abs(np.concatenate([np.ravel(x), np.ravel(y)])))) or 1.0
     ax.plot([-lim, lim], [-lim, lim], ls="--", lw=0.8, color=PALETTE["reference"])
@@ -63,7 +53,6 @@ def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     ax.set_aspect("equal")
     ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
     ax.yaxis.set_major_locator(MaxNLocator(5, symmetric=True))
-    _ticks_in_view(ax)
 
 
 def learning_curves(
@@ -113,8 +102,6 @@ def learning_curves(
     for ax in (a, b):  # below the axes: a legend inside would cover a curve or a published line
         ax.legend(ncol=2, **_BELOW)
     fig.tight_layout()
-    for ax in (a, b):
-        _ticks_in_view(ax)
     return fig
 
 
@@ -147,8 +134,6 @@ def pred_vs_actual(pred: np.ndarray, target: np.ndarray, stats: Mapping[str, flo
         title=f"B  Residuals: mean {res.mean():.3f}, SD {res.std():.3f}\n(central 99.8% shown)",
     )
     fig.tight_layout()
-    for ax in (a, b):
-        _ticks_in_view(ax)
     return fig
 
 
@@ -247,7 +232,6 @@ def trans_profile(profile: pd.DataFrame, gene: str, r: float) -> Figure:
     )
     ax.legend(**_BESIDE)
     fig.tight_layout()
-    _ticks_in_view(ax)
     return fig
 
 
@@ -296,7 +280,6 @@ def paired_bars(
         ax.set_title(title)
     ax.legend(**_BESIDE)
     fig.tight_layout()
-    _ticks_in_view(ax)
     return fig
 
 
@@ -348,8 +331,6 @@ def model_bars(
         top = max(top, float(np.nanmax(published[value])))
     ax.set_xlim(min(0.0, float(np.nanmin(table[value]))), 1.15 * top if top > 0 else 1.0)
     fig.tight_layout()
-    for a in axes[0]:
-        _ticks_in_view(a)
     return fig
 
 
@@ -367,7 +348,6 @@ def v1_scatter(pairs: pd.DataFrame, stats: Mapping[str, float]) -> Figure:
         f"n = {stats['n']}, r = {stats['r']:.3f} (P = {stats['p_value']:.1e}), ρ = {stats['rho']:.3f}",
     )
     fig.tight_layout()
-    _ticks_in_view(ax)
     return fig
 
 
@@ -400,6 +380,4 @@ def v1_history(history: pd.DataFrame, best_epoch: int, loss_name: str = "Huber l
     for ax in (a, b):  # below the axes: inside, a legend covers the curves at one preset or another
         ax.legend(ncol=2, **_BELOW)
     fig.tight_layout()
-    for ax in (a, b):
-        _ticks_in_view(ax)
     return fig
