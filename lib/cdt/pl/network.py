@@ -424,8 +424,12 @@ def gradient_scatter(
         label=f"the {len(top)} largest gradient importances",
         zorder=3,
     )
+    ax.set_xlim(0, 1.08 * float(x.max()))
+    ax.set_ylim(0, 1.12 * float(y.max()))
+    dx, dy = 0.012 * ax.get_xlim()[1], 0.012 * ax.get_ylim()[1]  # names start beside their points, not on them
     names = [
-        ax.text(scores.loc[g, "effect"], scores.loc[g, "gradient_importance"] * factor, g, fontsize=7) for g in top
+        ax.text(scores.loc[g, "effect"] + dx, scores.loc[g, "gradient_importance"] * factor + dy, g, fontsize=7)
+        for g in top
     ]
     for g in highlight:
         if g in scores.index:
@@ -445,8 +449,6 @@ def gradient_scatter(
         ylabel=f"gradient importance, mean |∂ output / ∂ input|{suffix}",
         title=f"{query}: gradients vs observed effect, Pearson r = {r:.2f}",
     )
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
     adjust_text(  # names off each other and off the named points
@@ -454,6 +456,7 @@ def gradient_scatter(
         x=scores.loc[top, "effect"].to_numpy(),
         y=scores.loc[top, "gradient_importance"].to_numpy() * factor,
         ax=ax,
+        expand=(1.3, 1.5),
         arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5},
     )
     return fig
