@@ -28,7 +28,7 @@
 #
 # **How it is rebuilt here.** One streamed pass over the first 50 GFI1B cells gives the cell-mean maps (the
 # authors used 20 cells for Figs 4C-E and 50 for the overlap test), per-cell rows of the first 20 cells give Fig 4E,
-# Jacobians at the NTC-mean input give the gradient claim. The paper's top 100 of 2,361 genes is scaled to this
+# Jacobians (input: mean of control cells) give the gradient claim. The paper's top 100 of 2,361 genes is scaled to this
 # screen's gene count. **Beside attention** we rank genes by plain expression correlation with GFI1B across
 # unperturbed cells (no model), and on simulated data we score every ranking against the true network.
 # The CDT-III attention inventory (Table 5) and the CDT v1 head-diversity figure (Fig 7) close the notebook.
@@ -151,8 +151,8 @@ findings.append(an.hub_finding(counts))
 # %% [markdown]
 # ## Text — gradients vs the observed effect; attention vs both
 # For each held-out gene with cells: the Jacobian of the top-N outputs by |effect| with respect to every input gene,
-# at the NTC-mean expression and the gene's own DNA (paper/METHODS.md, 'CDT-II: GFI1B network'); gradient importance =
-# mean |J| over those outputs.
+# at the input: mean of control cells (non-targeting guides) and the gene's own DNA (paper/METHODS.md, 'CDT-II: GFI1B
+# network'); gradient importance = mean |J| over those outputs.
 
 # %%
 grad, importance = an.gradient_vs_effect(run, screen, ctx.paths.dna, HELD_OUT_GENES, N)
@@ -200,7 +200,8 @@ else:
 # %% [markdown]
 # ## CDT v1 Fig 7 — DNA self-attention head diversity (layer 1)
 # One validation enhancer-gene pair (the first in file order; the paper does not name its sample); heads ordered
-# by the mean entropy of each query's attention (exp = bins attended per query), from concentrated to diffuse.
+# by the mean entropy of each query's attention, from concentrated to diffuse; each panel's spread, exp of that
+# entropy, is the number of bins a query spreads its attention over (all bins when uniform, 1 when on one bin).
 
 # %%
 if "cdt1" in ctx.runs:

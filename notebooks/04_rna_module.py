@@ -17,7 +17,7 @@
 # # 04 — An RNA-processing module found by two attention mechanisms (CDT-II Figs 5B, 5C)
 #
 # **What the paper claims.** Two gene-gene networks are built from CDT-II's attention over GFI1B cells: one from
-# RNA self-attention (gene i attends to gene j), one from DNA->RNA cross-attention (genes are similar when they
+# RNA self-attention (gene i attends to gene j), one from DNA→RNA cross-attention (genes are similar when they
 # attend to the same DNA bins). Each keeps its top 5% of edges; Louvain (resolution 1) splits them into **5** and
 # **53** communities. The self-attention community **C1 (679 genes)** and the cross-attention community
 # **C3 (165 genes)** are both enriched for *RNA binding* (P = 5e-16 and 1e-16; Fig 5B), and they share **132**
