@@ -130,7 +130,7 @@ if ready:
 if ready:
     t8 = a.gradient_table(grads, kp, "ntc_mean")
     save_table(a.gradient_table(grads, kp, "cells"), "cdt3_table8_gradient_top20_perturbed_cells", ctx.out_dir)
-    ctx.show(pc.gradient_bars(t8, "NTC-mean"), "cdt3_table8_gradient_top20")
+    ctx.show(pc.gradient_bars(t8, "mean of control cells"), "cdt3_table8_gradient_top20")
     nums.report(a.gradient_top_findings(t8, grads))
     ctx.table(t8, "cdt3_table8_gradient_top20")
 

@@ -1,6 +1,9 @@
 """CD52 / Alemtuzumab figures (CDT-III Figs 4A-C, 6, Tables 8, 10) from the tables of `cdt.analyses.cd52`.
 
-Every function returns a matplotlib Figure; saving is `cdt.pl.save_figure`.
+Every function returns a matplotlib Figure; saving is `cdt.pl.save_figure`. Colours follow `cdt.pl`: the model's
+predictions in the CDT blue, gradients purple, published values red, the simulator's planted truth green, the
+knocked-down gene and the authors' clinically relevant proteins orange; a measured rise / fall is a dark / light
+shade of the quantity's colour (mRNA teal, protein purple).
 """
 
 from __future__ import annotations
@@ -10,21 +13,78 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from adjustText import adjust_text
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FixedFormatter
 
-from cdt.pl import PALETTE
+from cdt.pl import PALETTE, shades
 
-# dark = rise, light = fall after the knockdown; red stays for published values, so highlights are orange
-UP, DOWN, CLINICAL = "#42A5F5", "#BBDEFB", PALETTE["highlight"]
-MRNA_UP, MRNA_DOWN, PROT_UP, PROT_DOWN = "#00796B", "#80CBC4", "#6A1B9A", "#CE93D8"
+__all__ = [
+    "rna_scatter",
+    "protein_scatter",
+    "side_effect_bars",
+    "gradient_bars",
+    "gradient_concordance",
+    "divergence_bars",
+    "truth_panels",
+]
+
+# the authors' clinically relevant proteins: the one protein group the side-effect map is about
+CLINICAL = PALETTE["highlight"]
+# measured rise (dark) / fall (light) of each quantity after the knockdown
+MRNA_UP, MRNA_DOWN, PROT_UP, PROT_DOWN = "#00796b", "#80cbc4", "#6a1b9a", "#ce93d8"
+# gradients: purple, dark where the first-order change is a rise, light where it is a fall
+GRAD_UP, GRAD_DOWN = shades("gradient", 2)
+MEASURED = "#212121"  # measured values in a scatter beside the model's predictions (no palette meaning)
+CONTROL_INPUT = "input: mean of control cells"
+ARROW = {"up": "↑", "down": "↓"}
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(values) -> int:
+    """The power of ten that brings the largest magnitude of `values` into [1, 10): the figures divide gradients
+    by it and name it in the axis label ("× 10⁻⁵"), so no axis carries matplotlib's detached offset text. 0 when
+    there is nothing finite to scale or the values already fall in [0.01, 1000)."""
+    v = np.abs(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return 0
+    top = float(v.max())
+    if 0.01 <= top < 1000:
+        return 0
+    return int(np.floor(np.log10(top)))
+
+
+def _ticks_in_view(fig: Figure) -> None:
+    """Keep only the numeric ticks inside each axis' limits: matplotlib places one beyond each end and hides it,
+    but its label still exists (and `cdt.pl.layout_problems` reads it as text over a title or label)."""
+    fig.canvas.draw()
+    for ax in fig.axes:
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if isinstance(axis.get_major_formatter(), FixedFormatter) or axis.get_scale() != "linear":
+                continue  # named ticks (genes, methods) are placed by hand, inside
+            lo, hi = sorted(limits)
+            pad = 1e-9 * (hi - lo)
+            axis.set_ticks([t for t in axis.get_majorticklocs() if lo - pad <= t <= hi + pad])
+
+
+def _legend_beside(ax: plt.Axes, handles: list, **kwargs) -> None:
+    """A legend to the right of a bar panel, outside the data. Drawn as a figure legend anchored to the panel:
+    `cdt.pl.layout_problems` maps bar ends through the bar's own patch transform as well, which puts phantom bar
+    ends beside the panel, where an axis legend would be reported as covering them."""
+    ax.figure.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), bbox_transform=ax.transAxes, **kwargs
+    )
+
+
+def _times(power: int) -> str:
+    return f" (× 10{str(power).translate(SUPERSCRIPT)})" if power else ""
 
 
 def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     lim = 1.08 * float(np.nanmax(np.abs(np.concatenate([np.ravel(x), np.ravel(y)])))) or 1.0
-    ax.plot([-lim, lim], [-lim, lim], ls="--", lw=0.8, color="0.4")
+    ax.plot([-lim, lim], [-lim, lim], ls="--", lw=0.8, color=PALETTE["reference"], label="y = x")
     ax.axhline(0, color="0.8", lw=0.6)
     ax.axvline(0, color="0.8", lw=0.6)
     ax.set_xlim(-lim, lim)
@@ -32,8 +92,52 @@ def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     ax.set_aspect("equal")
 
 
+def _label_points(ax: plt.Axes, labels: list[tuple[float, float, str]], x: np.ndarray, y: np.ndarray) -> None:
+    """Write each (x, y, name) label beside its point where it covers no point of (x, y), no label placed before
+    it and stays inside the panel: the nearest free spot out of 8 directions at growing distances, with a thin
+    line back to the point when it sits further away. Deterministic, so both presets get a checked layout."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    points = ax.transData.transform(np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)]))
+    frame = ax.get_window_extent(renderer)
+    px_per_pt = fig.dpi / 72
+    taken = []
+    directions = [(1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    for x0, y0, name in labels:
+        at = ax.transData.transform((x0, y0))
+        text = ax.text(x0, y0, name, fontsize=8)
+        for radius in (3, 8, 15, 24, 36, 50, 68):
+            for dx, dy in directions:
+                anchor = at + px_per_pt * radius * np.array([dx, dy]) / np.hypot(dx, dy)
+                text.set_position(ax.transData.inverted().transform(anchor))
+                text.set_ha({1: "left", -1: "right", 0: "center"}[dx])
+                text.set_va({1: "bottom", -1: "top", 0: "center"}[dy])
+                box = text.get_window_extent(renderer).padded(4)  # clear of the point markers
+                inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                hit = (
+                    (points[:, 0] > box.x0)
+                    & (points[:, 0] < box.x1)
+                    & (points[:, 1] > box.y0)
+                    & (points[:, 1] < box.y1)
+                )
+                if inside and not hit.any() and not any(box.overlaps(b) for b in taken):
+                    break
+            else:
+                continue
+            break
+        if radius > 8:  # a thin line back to the point
+            end = ax.transData.inverted().transform(anchor)
+            ax.plot([x0, end[0]], [y0, end[1]], color="0.5", lw=0.5, zorder=1)
+        taken.append(text.get_window_extent(renderer))
+
+
+def _protein_label(protein: str, gene) -> str:
+    return protein if gene == protein or gene is None or pd.isna(gene) else f"{protein} ({gene})"
+
+
 def rna_scatter(rna: pd.DataFrame, r: float, n_cells: int, gene: str = "CD52") -> Figure:
-    """Fig 4A: cell-mean actual vs predicted log2FC per gene, the knocked-down gene highlighted."""
+    """Fig 4A: cell-mean measured vs predicted log2 fold change per gene, the knocked-down gene highlighted."""
     fig, ax = plt.subplots(figsize=(5.2, 5.2))
     ax.scatter(rna["actual"], rna["predicted"], s=8, alpha=0.35, color=PALETTE["CDT"], linewidths=0)
     own = rna[rna["gene"] == gene]
@@ -42,11 +146,12 @@ def rna_scatter(rna: pd.DataFrame, r: float, n_cells: int, gene: str = "CD52") -
         ax.legend(loc="upper left", fontsize=9)
     _diagonal(ax, rna["actual"].to_numpy(), rna["predicted"].to_numpy())
     ax.set(
-        xlabel="actual mean log2FC",
-        ylabel="predicted mean log2FC",
+        xlabel="measured mean log2 fold change",
+        ylabel="predicted mean log2 fold change",
         title=f"{gene} knockdown, RNA\nr = {r:.3f} over {len(rna)} genes, {n_cells} cells",
     )
     fig.tight_layout()
+    _ticks_in_view(fig)
     return fig
 
 
@@ -56,23 +161,28 @@ def protein_scatter(
     n_label: int = 6,
     control: pd.DataFrame | None = None,
     control_r: float | None = None,
+    *,
+    gene: str = "CD52",
 ) -> Figure:
-    """Fig 4B: cell-mean actual vs predicted change per expressed protein, the top `n_label` by |actual| labelled.
+    """Fig 4B: cell-mean measured vs predicted change per expressed protein after the `gene` knockdown, the top
+    `n_label` by |measured change| labelled (moved off the points and each other).
 
-    control (optional): the same proteins predicted with the NTC-mean protein input, drawn as open circles.
+    control (optional): the same proteins predicted with every cell's protein input set to the mean of the control
+    cells, drawn as open circles in a lighter CDT shade (the same model, the measured proteins hidden).
     """
     e = protein[protein["expressed"]]
-    fig, ax = plt.subplots(figsize=(5.6, 5.4))
+    cdt, cdt_light = shades("CDT", 2)
+    fig, ax = plt.subplots(figsize=(5.6, 6.4))
     ax.scatter(
         e["actual"],
         e["predicted"],
         s=22,
         alpha=0.8,
-        color=PALETTE["CDT"],
+        color=cdt,
         linewidths=0,
-        label=f"measured protein input (r = {r:.3f})",
+        label=f"CDT-III, input: each cell's measured proteins (r = {r:.3f})",
     )
-    ys = [e["predicted"].to_numpy()]
+    xs, ys = [e["actual"].to_numpy()], [e["predicted"].to_numpy()]
     if control is not None:
         c = control[control["expressed"]]
         ax.scatter(
@@ -80,98 +190,123 @@ def protein_scatter(
             c["predicted"],
             s=22,
             facecolor="none",
-            edgecolor=PALETTE["baseline"],
-            label=f"NTC-mean protein input (r = {control_r:.3f})",
+            edgecolor=cdt_light,
+            label=f"CDT-III, protein {CONTROL_INPUT} (r = {control_r:.3f})",
         )
+        xs.append(c["actual"].to_numpy())
         ys.append(c["predicted"].to_numpy())
-    labels = []
-    for _, row in e.reindex(e["actual"].abs().sort_values(ascending=False).index[:n_label]).iterrows():
-        label = (
-            row["protein"]
-            if row["gene"] in (row["protein"], None) or pd.isna(row["gene"])
-            else f"{row['protein']} ({row['gene']})"
-        )
-        labels.append(ax.text(row["actual"], row["predicted"], label, fontsize=8))
-    _diagonal(ax, e["actual"].to_numpy(), np.concatenate(ys))
+    top = e.reindex(e["actual"].abs().sort_values(ascending=False).index[:n_label])
+    labels = [
+        (row["actual"], row["predicted"], _protein_label(row["protein"], row["gene"])) for _, row in top.iterrows()
+    ]
+    _diagonal(ax, np.concatenate(xs), np.concatenate(ys))
     ax.set(
-        xlabel="actual mean change (DSB)",
-        ylabel="predicted mean change (DSB)",
-        title=f"Protein, {len(e)} expressed proteins",
+        xlabel="measured mean change (DSB-normalised protein level)",
+        ylabel="predicted mean change\n(DSB-normalised protein level)",
+        title=f"{gene} knockdown, protein: {len(e)} expressed proteins",
     )
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
     fig.tight_layout()
-    adjust_text(labels, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})  # no two names overlap
+    _label_points(ax, labels, np.concatenate(xs), np.concatenate(ys))
+    _ticks_in_view(fig)
     return fig
 
 
-def side_effect_bars(detectable: pd.DataFrame, summary: Mapping[str, float], n_show: int | None = None) -> Figure:
-    """Fig 4C: measured (solid) and predicted (hatched) change of the detectable proteins, largest first.
+def side_effect_bars(
+    detectable: pd.DataFrame, summary: Mapping[str, float], n_show: int | None = None, *, gene: str = "CD52"
+) -> Figure:
+    """Fig 4C: measured and predicted change of the detectable proteins after the `gene` knockdown, largest first.
 
-    Orange: the authors' clinically relevant proteins; otherwise blue (dark = measured rise, light = fall); a ✗
-    marks a protein whose predicted direction differs from the measured one. n_show=None shows all detectable
-    proteins (the authors' figure shows the first 25).
+    Measured bars in the protein colour (dark: rise, light: fall), predicted bars in the CDT blue; the authors'
+    clinically relevant proteins have their names in orange, and a ✗ after a name marks a protein whose predicted
+    direction differs from the measured one. n_show=None shows all detectable proteins (the authors' figure shows
+    the first 25).
     """
     d = detectable if n_show is None else detectable.head(n_show)
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * max(len(d), 3) + 1.4))
+    fig, ax = plt.subplots(figsize=(8.2, 0.32 * max(len(d), 3) + 1.6))
     y = np.arange(len(d))[::-1]
-    colours = [CLINICAL if c else (UP if a > 0 else DOWN) for c, a in zip(d["clinical"], d["actual"], strict=True)]
-    ax.barh(y + 0.2, d["actual"], height=0.4, color=colours, edgecolor="k", lw=0.4)
-    ax.barh(y - 0.2, d["predicted"], height=0.4, color=colours, edgecolor="k", lw=0.4, hatch="///", alpha=0.6)
-    labels = [p if g == p or pd.isna(g) else f"{p} ({g})" for p, g in zip(d["protein"], d["gene"], strict=True)]
+    measured = [PROT_UP if a > 0 else PROT_DOWN for a in d["actual"]]
+    ax.barh(y + 0.2, d["actual"], height=0.4, color=measured, edgecolor="k", lw=0.4)
+    ax.barh(y - 0.2, d["predicted"], height=0.4, color=PALETTE["CDT"], edgecolor="k", lw=0.4)
+    labels = [_protein_label(p, g) for p, g in zip(d["protein"], d["gene"], strict=True)]
     ax.set_yticks(y, [f"{lab}{'' if ok else '  ✗'}" for lab, ok in zip(labels, d["agree"], strict=True)], fontsize=8)
+    for tick, clinical in zip(ax.get_yticklabels(), d["clinical"], strict=True):
+        if clinical:
+            tick.set_color(CLINICAL)
+            tick.set_fontweight("bold")
     ax.axvline(0, color="k", lw=0.6)
+    ax.set_ylim(-0.8, len(d) - 0.2)
     shown = f" (first {len(d)} shown)" if len(d) < summary["n_detectable"] else ""
     ax.set(
-        xlabel="mean change after knockdown (DSB)",
-        title=f"{summary['n_detectable']} detectable proteins (|measured| > {summary['threshold']}){shown}\n"
-        f"direction agreement {summary['n_agree']}/{summary['n_detectable']}",
+        xlabel=f"mean change after {gene} knockdown (DSB-normalised protein level)",
+        ylabel="protein (gene)",
+        title=f"{gene} knockdown: {summary['n_detectable']} proteins change by more than {summary['threshold']} DSB"
+        f"{shown}\npredicted direction agrees for {summary['n_agree']} of {summary['n_detectable']}",
     )
-    ax.legend(
-        handles=[
-            Patch(facecolor="w", edgecolor="k", label="measured"),
-            Patch(facecolor="w", edgecolor="k", hatch="///", label="predicted"),
-            Patch(color=UP, label="measured rise"),
-            Patch(color=DOWN, label="measured fall"),
-            Patch(color=CLINICAL, label="clinically relevant (authors)"),
-            Line2D([], [], ls="", marker="$✗$", color="k", label="predicted direction wrong"),
-        ],
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-    )
+    handles = [
+        Patch(facecolor=PROT_UP, edgecolor="k", lw=0.4, label="measured rise"),
+        Patch(facecolor=PROT_DOWN, edgecolor="k", lw=0.4, label="measured fall"),
+        Patch(facecolor=PALETTE["CDT"], edgecolor="k", lw=0.4, label="predicted by CDT-III"),
+        Line2D([], [], ls="", marker="s", color=CLINICAL, label="name in orange: clinically\nrelevant (authors' list)"),
+        Line2D([], [], ls="", marker="$✗$", color="k", label="✗ after a name: predicted\ndirection is wrong"),
+    ]
+    _legend_beside(ax, handles, fontsize=8)
     fig.tight_layout()
+    _ticks_in_view(fig)
     return fig
 
 
 def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
-    """Table 8 as a figure: gradient per protein (bars), the code's label vs the first-order direction."""
-    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(table) + 1.6))
+    """Table 8 as a figure: d protein / d RNA(CD52) per protein (purple bars, dark where the first-order change is
+    a rise), the published gradients in red (scaled to this model's largest), and after each name the authors'
+    label (↑ for a positive gradient) beside the first-order direction (gradient × measured RNA(CD52) change)."""
+    power = _power_of_ten(table["gradient"])
+    scale = 10.0**-power
+    fig, ax = plt.subplots(figsize=(9.5, 0.3 * len(table) + 1.8))
     y = np.arange(len(table))[::-1]
-    colours = [PROT_UP if d == "up" else PROT_DOWN for d in table["first_order_direction"]]
-    ax.barh(y, table["gradient"], color=colours, edgecolor="k", lw=0.4)
+    colours = [GRAD_UP if d == "up" else GRAD_DOWN for d in table["first_order_direction"]]
+    ax.barh(y, table["gradient"] * scale, color=colours, edgecolor="k", lw=0.4)
+    handles = [
+        Patch(facecolor=GRAD_UP, edgecolor="k", lw=0.4, label="first-order change: rise"),
+        Patch(facecolor=GRAD_DOWN, edgecolor="k", lw=0.4, label="first-order change: fall"),
+    ]
     if table["published_gradient"].notna().any():
         ax.scatter(
-            table["published_gradient"] * _scale(table),
+            table["published_gradient"] * _scale(table) * scale,
             y,
             marker="D",
-            s=18,
-            color="k",
+            s=20,
+            color=PALETTE["published"],
             zorder=3,
-            label=f"published gradient x {_scale(table):.2g} (scaled)",
         )
-        ax.legend(fontsize=8, loc="lower right")
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="D",
+                color=PALETTE["published"],
+                label=f"published gradient × {_scale(table):.2g}\n(largest magnitudes equal)",
+            )
+        )
+    handles += [
+        Line2D([], [], ls="", label="authors: the paper's label,\n↑ for a positive gradient"),
+        Line2D([], [], ls="", label="first order: gradient × measured\nchange of RNA(CD52)"),
+    ]
     labels = [
-        f"{p}  [code: {c}, 1st order: {f}]"
+        f"{p}  (authors {ARROW.get(c, c)}, first order {ARROW.get(f, f)})"
         for p, c, f in zip(table["protein"], table["code_label"], table["first_order_direction"], strict=True)
     ]
     ax.set_yticks(y, labels, fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
     ax.set(
-        xlabel="d protein / d RNA(CD52)",
-        title=f"Top {len(table)} proteins by |gradient| ({source} input)\n"
-        "dark: first-order rise after knockdown, light: fall",
+        xlabel=f"d protein / d RNA(CD52){_times(power)}",
+        ylabel="protein (authors' label, first-order direction)",
+        title=f"Top {len(table)} proteins by |d protein / d RNA(CD52)|, input: {source}",
     )
+    _legend_beside(ax, handles, fontsize=8, handlelength=1.2)
     fig.tight_layout()
+    _ticks_in_view(fig)
     return fig
 
 
@@ -182,118 +317,132 @@ def _scale(table: pd.DataFrame) -> float:
 
 
 def gradient_concordance(
-    ntc: pd.Series, cells: pd.Series, expressed: np.ndarray, stats: pd.DataFrame, n_cells: int, n_label: int = 5
+    ntc: pd.Series,
+    cells: pd.Series,
+    expressed: np.ndarray,
+    stats: pd.DataFrame,
+    n_cells: int,
+    n_label: int = 5,
+    *,
+    gene: str = "CD52",
 ) -> Figure:
-    """Table 10: NTC-mean vs perturbed-cell gradients, all proteins and the expressed ones, y = x dashed."""
+    """Table 10: d protein / d RNA(`gene`) with the mean of control cells as input vs averaged over perturbed
+    cells, all proteins (A) and the expressed ones (B), y = x dashed; gradients in purple."""
     expressed = np.asarray(expressed, dtype=bool)
     s = stats.set_index("proteins")
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 5))
-    for ax, key, mask in ((axes[0], "all", np.ones_like(expressed)), (axes[1], "expressed", expressed)):
-        a, b = ntc.to_numpy()[mask], cells.to_numpy()[mask]
-        ax.scatter(a, b, s=16, alpha=0.75, color=PALETTE["CDT"], linewidths=0)
-        for i in np.argsort(-np.abs(a))[:n_label]:
-            ax.annotate(ntc.index[mask][i], (a[i], b[i]), textcoords="offset points", xytext=(3, 3), fontsize=8)
+    power = _power_of_ten(np.concatenate([ntc.to_numpy(), cells.to_numpy()]))
+    scale = 10.0**-power
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.6))
+    panels = ((axes[0], "all", np.ones_like(expressed)), (axes[1], "expressed", expressed))
+    texts = []
+    for letter, (ax, key, mask) in zip("AB", panels, strict=True):
+        a, b = ntc.to_numpy()[mask] * scale, cells.to_numpy()[mask] * scale
+        ax.scatter(a, b, s=16, alpha=0.8, color=PALETTE["gradient"], linewidths=0)
+        texts.append([(a[i], b[i], ntc.index[mask][i]) for i in np.argsort(-np.abs(a))[:n_label]])
         _diagonal(ax, a, b)
         row = s.loc[key]
         ax.set(
-            xlabel="gradient, NTC-mean input",
-            ylabel=f"gradient, mean over {n_cells} perturbed cells",
-            title=f"{key}: n = {int(row['n'])}, r = {row['r']:.3f}, rho = {row['rho']:.3f}\n"
-            f"same direction {int(row['n_same_direction'])}/{int(row['n'])} "
+            xlabel=f"d protein / d RNA({gene}),\n{CONTROL_INPUT}{_times(power)}",
+            ylabel=f"d protein / d RNA({gene}), mean over {n_cells}\n{gene} knockdown cells{_times(power)}",
+        )
+        ax.set_title(
+            f"{letter}  {key} proteins (n = {int(row['n'])}): r = {row['r']:.3f}, Spearman ρ = {row['rho']:.3f}\n"
+            f"same sign {int(row['n_same_direction'])} of {int(row['n'])} "
             f"({100 * row['fraction_same_direction']:.1f}%)",
+            fontsize=10,
         )
     fig.tight_layout()
+    for (ax, _, mask), labels in zip(panels, texts, strict=True):
+        _label_points(ax, labels, ntc.to_numpy()[mask] * scale, cells.to_numpy()[mask] * scale)
+    _ticks_in_view(fig)
     return fig
 
 
-def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int]) -> Figure:
-    """Fig 6: measured mRNA log2FC and protein change per gene measured at both levels, sorted by the protein
-    change; predicted values as markers."""
-    fig, ax = plt.subplots(figsize=(7.5, 0.38 * max(len(table), 3) + 1.6))
+def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int], *, gene: str = "CD52") -> Figure:
+    """Fig 6: measured mRNA log2 fold change (A) and protein change (B, DSB) per gene measured at both levels
+    after the `gene` knockdown, sorted by the protein change; predictions as CDT-blue markers. A * after a gene
+    marks mRNA and protein moving in opposite directions."""
+    fig, (ax_m, ax_p) = plt.subplots(1, 2, figsize=(10, 0.32 * max(len(table), 3) + 1.9), sharey=True)
     y = np.arange(len(table))[::-1]
-    ax.barh(
-        y + 0.2,
-        table["mrna_measured"],
-        height=0.4,
-        edgecolor="k",
-        lw=0.4,
-        color=[MRNA_UP if v > 0 else MRNA_DOWN for v in table["mrna_measured"]],
+    panels = (
+        (ax_m, "mrna", MRNA_UP, MRNA_DOWN, "A  mRNA", "mean log2 fold change"),
+        (ax_p, "protein", PROT_UP, PROT_DOWN, "B  protein", "mean change (DSB-normalised protein level)"),
     )
-    ax.barh(
-        y - 0.2,
-        table["protein_measured"],
-        height=0.4,
-        edgecolor="k",
-        lw=0.4,
-        color=[PROT_UP if v > 0 else PROT_DOWN for v in table["protein_measured"]],
-    )
-    ax.scatter(table["mrna_predicted"], y + 0.2, marker="|", s=90, color="k", zorder=3, label="predicted mRNA")
-    ax.scatter(table["protein_predicted"], y - 0.2, marker="x", s=30, color="k", zorder=3, label="predicted protein")
-    ax.set_yticks(
+    for ax, key, up, down, title, unit in panels:
+        measured = table[f"{key}_measured"]
+        ax.barh(y, measured, height=0.7, edgecolor="k", lw=0.4, color=[up if v > 0 else down for v in measured])
+        ax.scatter(
+            table[f"{key}_predicted"], y, marker="D", s=26, color=PALETTE["CDT"], edgecolor="white", lw=0.6, zorder=3
+        )
+        ax.axvline(0, color="k", lw=0.6)
+        ax.set_title(title, loc="left")
+        ax.set_xlabel(unit)
+    ax_m.set_yticks(
         y,
         [f"{g}{' *' if o else ''}" for g, o in zip(table["gene"], table["opposite_measured"], strict=True)],
         fontsize=8,
     )
-    ax.axvline(0, color="k", lw=0.6)
-    ax.text(
-        0.98,
-        0.02,
-        f"{summary['n_opposite']}/{summary['n_both_levels']} genes diverge (*)",
-        transform=ax.transAxes,
-        ha="right",
-        va="bottom",
-        fontsize=9,
-        bbox={"fc": "w", "ec": "0.6"},
-    )
+    ax_m.set_ylabel("gene (mRNA and its protein)")
+    ax_p.tick_params(labelleft=False)
     handles = [
-        Patch(color=MRNA_UP, label="mRNA log2FC, measured rise"),
-        Patch(color=MRNA_DOWN, label="mRNA log2FC, measured fall"),
-        Patch(color=PROT_UP, label="protein change (DSB), measured rise"),
-        Patch(color=PROT_DOWN, label="protein change (DSB), measured fall"),
-        *ax.get_legend_handles_labels()[0],
-        Line2D([], [], ls="", marker="$*$", color="k", label="mRNA and protein move in opposite directions"),
+        Patch(facecolor=MRNA_UP, edgecolor="k", lw=0.4, label="mRNA: measured rise"),
+        Patch(facecolor=MRNA_DOWN, edgecolor="k", lw=0.4, label="mRNA: measured fall"),
+        Patch(facecolor=PROT_UP, edgecolor="k", lw=0.4, label="protein: measured rise"),
+        Patch(facecolor=PROT_DOWN, edgecolor="k", lw=0.4, label="protein: measured fall"),
+        Line2D([], [], ls="", marker="D", color=PALETTE["CDT"], mec="white", label="predicted by CDT-III"),
+        Line2D([], [], ls="", label="* after a gene: mRNA and\nprotein move in opposite\ndirections"),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set(xlabel="mean change after CD52 knockdown", title="mRNA vs protein, genes measured at both levels")
-    fig.tight_layout()
+    _legend_beside(ax_p, handles, fontsize=8, handlelength=1.2)
+    fig.suptitle(
+        f"mRNA vs protein after {gene} knockdown: {summary['n_opposite']} of {summary['n_both_levels']} genes "
+        "move in opposite directions (*)",
+        fontsize=11,
+    )
+    fig.tight_layout(w_pad=2.5)
+    _ticks_in_view(fig)
     return fig
 
 
-def truth_panels(truth: pd.DataFrame, summary: Mapping[str, float]) -> Figure:
-    """Simulated data: planted first-order effect of RNA(CD52) on each protein vs (A) measured and predicted change,
-    (B) the NTC-mean gradient. A correct model puts a negative planted effect at a rise and a negative gradient."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 4.6))
-    a.scatter(truth["planted_weight"], truth["measured"], s=20, color=PALETTE["truth"], alpha=0.8, label="measured")
+def truth_panels(truth: pd.DataFrame, summary: Mapping[str, float], *, gene: str = "CD52") -> Figure:
+    """Simulated data: planted first-order effect of RNA(`gene`) on each protein vs (A) measured and predicted
+    change, (B) the gradient with the mean of control cells as input. A correct model puts a negative planted
+    effect at a rise and a negative gradient."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5.0))
+    xlabel = f"planted effect of RNA({gene}) on the protein (simulator weight)"
+    a.scatter(truth["planted_weight"], truth["measured"], s=20, color=MEASURED, alpha=0.7, label="measured")
     a.scatter(
         truth["planted_weight"],
         truth["predicted"],
-        s=20,
+        s=22,
         color=PALETTE["CDT"],
-        alpha=0.8,
+        alpha=0.9,
         marker="x",
-        label="predicted",
+        label="predicted by CDT-III",
     )
-    a.axhline(0, color="0.6", lw=0.6)
-    a.axvline(0, color="0.6", lw=0.6)
-    a.set(
-        xlabel="planted effect of RNA(CD52) on the protein",
-        ylabel="mean change after knockdown (DSB)",
-        title=f"predicted |change| > 0.1: {summary['n_shared']} of {summary['n_planted']} planted found,\n"
-        f"{summary['n_predicted']} predicted in all",
+    for ax in (a, b):
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.axvline(0, color="0.6", lw=0.6)
+    a.set(xlabel=xlabel, ylabel=f"mean change after {gene} knockdown\n(DSB-normalised protein level)")
+    a.set_title(
+        f"A  predicted |change| > 0.1 DSB for {summary['n_shared']} of the {summary['n_planted']} proteins\n"
+        f"wired to {gene} ({summary['n_predicted']} predicted in all)",
+        loc="left",
+        fontsize=10,
     )
-    a.legend(fontsize=8)
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     if "gradient_ntc_mean" in truth:
-        b.scatter(truth["planted_weight"], truth["gradient_ntc_mean"], s=20, color=PALETTE["CDT"], alpha=0.8)
-        b.axhline(0, color="0.6", lw=0.6)
-        b.axvline(0, color="0.6", lw=0.6)
-        b.set(
-            xlabel="planted effect of RNA(CD52) on the protein",
-            ylabel="d protein / d RNA(CD52), NTC-mean input",
-            title=f"gradient sign = planted sign for {summary['gradient_ntc_mean_sign_matches_weight']}/"
-            f"{summary['n_planted']} planted\nAUROC |gradient| planted vs not "
+        power = _power_of_ten(truth["gradient_ntc_mean"])
+        b.scatter(truth["planted_weight"], truth["gradient_ntc_mean"] * 10.0**-power, s=20, color=PALETTE["gradient"])
+        b.set(xlabel=xlabel, ylabel=f"d protein / d RNA({gene}),\n{CONTROL_INPUT}{_times(power)}")
+        b.set_title(
+            f"B  gradient has the planted sign for {summary['gradient_ntc_mean_sign_matches_weight']} of the "
+            f"{summary['n_planted']} proteins\nwired to {gene}; |gradient| tells them from the rest with AUROC "
             f"{summary['gradient_ntc_mean_auroc']:.2f}",
+            loc="left",
+            fontsize=10,
         )
     else:
         b.set_axis_off()
-    fig.tight_layout()
+    fig.tight_layout(w_pad=3)
+    _ticks_in_view(fig)
     return fig
