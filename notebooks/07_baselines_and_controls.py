@@ -87,8 +87,7 @@ comp = ab.prediction_comparison(
 )
 save_table(comp.per_perturbation, "controls_prediction_per_perturbation", ctx.out_dir)
 reported = comp.reported(protocol)
-title = f"{ctx.source_label}, protocol {protocol}: reported held-out cells"
-ctx.show(pb.prediction_bars(reported, title), "controls_prediction_baselines")
+ctx.show(pb.prediction_bars(reported), "controls_prediction_baselines")
 ctx.table(comp.summary, "controls_prediction_baselines")
 per = ab.reported_per_perturbation(comp, protocol)
 ctx.show(pb.per_perturbation(per, [*runs, *ab.PREDICTION_METHODS]), "controls_prediction_per_perturbation")
