@@ -104,3 +104,13 @@ def test_tick_labels_beyond_the_limits_are_not_drawn_and_not_checked():
     assert ax.yaxis.get_ticklabels()[-1].get_visible()  # matplotlib reports it visible, but never draws it
     assert not any("'2.5'" in p for p in layout_problems(fig))
     plt.close(fig)
+
+
+def test_panels_without_axes_and_round_patches_are_checked_without_their_hidden_ticks():
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.add_patch(plt.Circle((0.5, 0.5), 0.3, label="set A"))
+    ax.set_axis_off()  # a Venn diagram: no axes, so no tick labels to check or to label
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.3))
+    fig.text(0.5, 0.02, "below")
+    assert layout_problems(fig) == []
+    plt.close(fig)

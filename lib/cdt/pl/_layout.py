@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
@@ -63,7 +64,7 @@ def _texts(fig: Figure, renderer) -> list[tuple[str, Bbox, object]]:
             continue
         for t in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts):
             add(t, t)
-        for axis in (ax.xaxis, ax.yaxis):
+        for axis in (ax.xaxis, ax.yaxis) if ax.axison else ():
             for t in _drawn_ticklabels(axis):
                 add(t, ax)  # an x and a y tick label may meet at the panel's corner
         legend = ax.get_legend()
@@ -95,7 +96,7 @@ def _data_points(ax: Axes) -> np.ndarray:
             pts.append(coll.get_offset_transform().transform(offsets))
     for patch in ax.patches:
         # bars are rectangles in data coordinates; shaded spans (axvspan) are not data points
-        if patch.get_visible() and hasattr(patch, "get_height") and patch.get_data_transform() is ax.transData:
+        if patch.get_visible() and isinstance(patch, Rectangle) and patch.get_data_transform() is ax.transData:
             x, y, w, h = patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()
             tip = (x + w / 2, y + h) if abs(h) >= abs(w) or w == 0 else (x + w, y + h / 2)
             if np.all(np.isfinite(tip)):

@@ -78,29 +78,6 @@ def _stars(p: float) -> str:
     return "***" if p < 1e-3 else "**" if p < 1e-2 else "*" if p < 0.05 else ""
 
 
-def _ticks_in_view(fig: Figure) -> None:
-    """Drop the ticks matplotlib keeps outside an axis' limits: they are not drawn, but their labels still take
-    space in a layout check. Colour bars keep their own ticks."""
-    for ax in fig.axes:
-        if getattr(ax, "_colorbar", None) is not None:
-            continue
-        for axis, lim, setter in ((ax.xaxis, ax.get_xlim(), ax.set_xticks), (ax.yaxis, ax.get_ylim(), ax.set_yticks)):
-            ticks = np.asarray(axis.get_ticklocs(), float)
-            lo, hi = sorted(lim)
-            tol = 1e-9 * max(abs(hi - lo), 1e-300)
-            if axis.get_scale() == "log":
-                inside = (ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))
-            else:
-                inside = (ticks >= lo - tol) & (ticks <= hi + tol)
-            if len(ticks) and not inside.all():
-                labels = [t.get_text() for t in axis.get_ticklabels()]
-                fixed = len(labels) == len(ticks) and axis.get_major_formatter().__class__.__name__ == "FixedFormatter"
-                if fixed:
-                    setter(ticks[inside], [lab for lab, k in zip(labels, inside, strict=True) if k])
-                else:
-                    setter(ticks[inside])
-
-
 def _element_handles() -> list[Patch]:
     return [
         Patch(facecolor=c, hatch=h, edgecolor="white", lw=0, label=ELEMENT_LABELS.get(k, k))
@@ -173,7 +150,6 @@ def cross_attention_profiles(
             title_fontsize=9,
             frameon=False,
         )
-    _ticks_in_view(fig)
     return fig
 
 
@@ -221,7 +197,6 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
     cbar.set_ticks([x for x in (0.01, 0.1, 1, 10, 100) if 1 / vmax <= x <= vmax])
     ax.set_title("A  ENCODE marks in the top-10% attention bins", loc="left")
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -261,7 +236,6 @@ def bin_class_violin(
     ax.set_ylabel("cross-attention weight per bin")
     ax.set_title(f"B  attention by bin class (Kruskal-Wallis P = {kruskal_p:.1e})", loc="left")
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -313,7 +287,6 @@ def permutation_nulls(table: pd.DataFrame, nulls: Mapping[tuple[str, str], np.nd
         va="top",
         fontsize=9,
     )
-    _ticks_in_view(fig)
     return fig
 
 
@@ -381,7 +354,6 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
     fig.suptitle("B  enrichment vs attention threshold", x=0.01, ha="left", fontweight="bold")
     fig.tight_layout()
     axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1), fontsize=8, title="ENCODE mark")
-    _ticks_in_view(fig)
     return fig
 
 
@@ -442,7 +414,6 @@ def ctcf_enrichment(
     ]
     fig.tight_layout()
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)
-    _ticks_in_view(fig)
     return fig
 
 
@@ -522,7 +493,6 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
         title_fontsize=9,
         frameon=False,
     )
-    _ticks_in_view(fig)
     return fig
 
 
@@ -586,7 +556,6 @@ def genome_track(track: dict, title: str = "") -> Figure:
     axes[-1].set_xlabel("kb from the TSS")
     axes[-1].set_xlim(bins["kb"].min() - 0.1, bins["kb"].max() + 0.1)
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -617,7 +586,6 @@ def peak_distance(distances_bp: np.ndarray, summary: Mapping[str, float]) -> Fig
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -653,7 +621,6 @@ def attention_gradient_overlap(
     )
     b.grid(axis="y", visible=False)
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -733,7 +700,6 @@ def v1_case(
     fig.tight_layout()
     if enhancer:
         fig.text(0.01, 0.955, f"enhancer {enhancer}", fontsize=7, color=PALETTE["reference"], ha="left", va="top")
-    _ticks_in_view(fig)
     return fig
 
 
@@ -788,7 +754,6 @@ def pair_contact(
         title=f"B  contact vs distance, {len(ok)} enhancer-promoter pairs",
     )
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -853,5 +818,4 @@ def element_recovery(table: pd.DataFrame, metric: str = "auroc", title: str = ""
         bbox_to_anchor=(1.02, 1),
         fontsize=8,
     )
-    _ticks_in_view(fig)
     return fig
