@@ -115,7 +115,7 @@ def test_per_perturbation_dodges_methods_and_keeps_baselines_grey():
     assert set(colours[1:]) <= set(shades("baseline", 6)) and not (set(colours) & RESERVED)
     assert to_hex(fig.axes[1].collections[0].get_facecolor()[0]) == shades("CDT", 3)[1]  # CDT-III: lighter blue
     assert ax.get_xlabel() == "held-out perturbation (knocked-down gene)"
-    assert [t.get_text() for t in fig.legends[0].get_texts()][:2] == ["CDT-II", "mean training effect"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()][:3] == ["CDT-II", "CDT-III", "mean training effect"]
     assert layout_problems(fig) == []
 
 

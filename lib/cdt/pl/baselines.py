@@ -254,9 +254,10 @@ def per_perturbation(per: pd.DataFrame, methods: Sequence[str]) -> Figure:
             xlabel="held-out perturbation (knocked-down gene)",
             ylabel="pseudo-bulk r",
         )
+    shown = [m for m in methods if m in handles]  # in the caller's order: models first
     fig.legend(
-        handles=list(handles.values()),
-        labels=[METHOD_LABELS.get(m, m) for m in handles],
+        handles=[handles[m] for m in shown],
+        labels=[METHOD_LABELS.get(m, m) for m in shown],
         loc="outside right upper",
         fontsize=8,
     )
