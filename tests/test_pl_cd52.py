@@ -230,13 +230,3 @@ def test_truth_panels_keep_green_for_the_planted_truth_only():
     assert "NTC" not in b.get_ylabel() and "mean of control cells" in b.get_ylabel()
     assert "AUROC" in b.get_title("left") and "planted vs not" not in b.get_title("left")
     assert layout_problems(fig) == []
-
-
-def test_ticks_in_view_drops_the_hidden_ticks_beyond_the_limits():
-    fig, ax = plt.subplots()
-    ax.plot([0, 1], [-91, 91])
-    ax.set_ylim(-91, 91)
-    pc._ticks_in_view(fig)
-    lo, hi = ax.get_ylim()
-    assert all(lo <= t <= hi for t in ax.get_yticks())
-    assert len(ax.get_yticks()) >= 3

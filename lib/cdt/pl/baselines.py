@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 
 from cdt.analyses.baselines import BASELINE_LABELS, METHOD_FAMILY
 from cdt.pl import DIVERGING, NA_COLOUR, PALETTE, category_colours, shades
-from cdt.pl.cd52 import _legend_beside, _power_of_ten, _ticks_in_view, _times
+from cdt.pl.cd52 import _legend_beside, _power_of_ten, _times
 from cdt.pl.genome import BIN_SCORE_LABELS
 
 __all__ = [
@@ -207,7 +207,6 @@ def prediction_bars(summary: pd.DataFrame, title: str | None = None) -> Figure:
         title = "CDT beside simple baselines on the same held-out test cells" + (f" ({how})" if how else "")
     if title:
         fig.suptitle(title)
-    _ticks_in_view(fig)
     return fig
 
 
@@ -261,7 +260,6 @@ def per_perturbation(per: pd.DataFrame, methods: Sequence[str]) -> Figure:
         loc="outside right upper",
         fontsize=8,
     )
-    _ticks_in_view(fig)
     return fig
 
 
@@ -343,7 +341,6 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
             Line2D([], [], marker="*", ls="", color=PALETTE["highlight"], mec="black", markersize=11, label=highlight)
         )
     _legend_beside(axes[0, -1], handles, fontsize=8)
-    _ticks_in_view(fig)
     return fig
 
 
@@ -388,7 +385,6 @@ def incremental_forest(tables: Mapping[str, pd.DataFrame]) -> Figure:
         Line2D([], [], color=PALETTE["reference"], ls="--", lw=0.8, label="no gain"),
     ]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, title="score family", title_fontsize=8)
-    _ticks_in_view(fig)
     return fig
 
 
@@ -432,7 +428,6 @@ def head_ablation(tables: Mapping[str, pd.DataFrame]) -> Figure:
         " random k = k heads drawn at random",
         fontsize=10,
     )
-    _ticks_in_view(fig)
     return fig
 
 

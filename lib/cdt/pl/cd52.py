@@ -16,7 +16,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FixedFormatter
 
 from cdt.pl import PALETTE, shades
 
@@ -54,19 +53,6 @@ def _power_of_ten(values) -> int:
     if 0.01 <= top < 1000:
         return 0
     return int(np.floor(np.log10(top)))
-
-
-def _ticks_in_view(fig: Figure) -> None:
-    """Keep only the numeric ticks inside each axis' limits: matplotlib places one beyond each end and hides it,
-    but its label still exists (and `cdt.pl.layout_problems` reads it as text over a title or label)."""
-    fig.canvas.draw()
-    for ax in fig.axes:
-        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-            if isinstance(axis.get_major_formatter(), FixedFormatter) or axis.get_scale() != "linear":
-                continue  # named ticks (genes, methods) are placed by hand, inside
-            lo, hi = sorted(limits)
-            pad = 1e-9 * (hi - lo)
-            axis.set_ticks([t for t in axis.get_majorticklocs() if lo - pad <= t <= hi + pad])
 
 
 def _legend_beside(ax: plt.Axes, handles: list, **kwargs) -> None:
@@ -151,7 +137,6 @@ def rna_scatter(rna: pd.DataFrame, r: float, n_cells: int, gene: str = "CD52") -
         title=f"{gene} knockdown, RNA\nr = {r:.3f} over {len(rna)} genes, {n_cells} cells",
     )
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -208,7 +193,6 @@ def protein_scatter(
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
     fig.tight_layout()
     _label_points(ax, labels, np.concatenate(xs), np.concatenate(ys))
-    _ticks_in_view(fig)
     return fig
 
 
@@ -252,7 +236,6 @@ def side_effect_bars(
     ]
     _legend_beside(ax, handles, fontsize=8)
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -306,7 +289,6 @@ def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
     )
     _legend_beside(ax, handles, fontsize=8, handlelength=1.2)
     fig.tight_layout()
-    _ticks_in_view(fig)
     return fig
 
 
@@ -354,7 +336,6 @@ def gradient_concordance(
     fig.tight_layout()
     for (ax, _, mask), labels in zip(panels, texts, strict=True):
         _label_points(ax, labels, ntc.to_numpy()[mask] * scale, cells.to_numpy()[mask] * scale)
-    _ticks_in_view(fig)
     return fig
 
 
@@ -399,7 +380,6 @@ def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int], *, gene: st
         fontsize=11,
     )
     fig.tight_layout(w_pad=2.5)
-    _ticks_in_view(fig)
     return fig
 
 
@@ -444,5 +424,4 @@ def truth_panels(truth: pd.DataFrame, summary: Mapping[str, float], *, gene: str
     else:
         b.set_axis_off()
     fig.tight_layout(w_pad=3)
-    _ticks_in_view(fig)
     return fig
