@@ -142,7 +142,7 @@ def test_edge_recovery_correlations_are_grey_and_the_legend_explains_bars_and_ch
     assert pb.FAMILY_COLOURS["correlation"] in shades("baseline", 3)
     assert pb.FAMILY_COLOURS["gradient"] == PALETTE["gradient"]
     assert pb.FAMILY_COLOURS["attention"] == PALETTE["CDT"]
-    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    legend = [t.get_text() for t in next(a.get_legend() for a in fig.axes if a.get_legend()).get_texts()]
     assert legend == [
         "attention",
         "gradient",

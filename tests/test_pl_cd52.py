@@ -114,7 +114,7 @@ def test_side_effect_bars_colours_measured_predicted_and_clinical():
     assert to_hex(ticks[0].get_color()) == PALETTE["highlight"] and to_hex(ticks[1].get_color()) != PALETTE["highlight"]
     assert ax.get_title().startswith("CD52 knockdown: 4 proteins change by more than 0.1 DSB")
     assert "CD52" in ax.get_xlabel() and ax.get_ylabel() == "protein (gene)"
-    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    legend = [t.get_text() for t in next(a.get_legend() for a in fig.axes if a.get_legend()).get_texts()]
     assert "name in orange: clinically\nrelevant (authors' list)" in legend
     assert layout_problems(fig) == []
 
@@ -197,7 +197,7 @@ def test_divergence_bars_give_each_quantity_its_own_axis_and_unit():
     assert [to_hex(b.get_facecolor()) for b in p.patches] == [pc.PROT_UP, pc.PROT_UP, pc.PROT_DOWN]
     assert to_hex(m.collections[0].get_facecolor()[0]) == PALETTE["CDT"]  # predictions are the model's
     assert [x.get_text() for x in m.get_yticklabels()] == ["A *", "B", "C"]
-    legend = [x.get_text() for x in fig.legends[0].get_texts()]
+    legend = [x.get_text() for x in next(a.get_legend() for a in fig.axes if a.get_legend()).get_texts()]
     assert "mRNA: measured rise" in legend and "protein: measured fall" in legend
     assert any(x.startswith("* after a gene") for x in legend)
     assert "CD52 knockdown: 1 of 3 genes" in fig._suptitle.get_text()

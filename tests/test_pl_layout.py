@@ -44,13 +44,13 @@ def test_a_legend_over_points_is_counted():
     plt.close(fig)
 
 
-def test_a_legend_over_a_bar_end_is_found_but_not_over_a_shaded_span():
+def test_a_legend_over_a_bar_is_found_but_not_over_a_shaded_span():
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.bar([0, 1, 2], [1.0, 0.2, 0.2], label="bars")
     ax.axvspan(1.5, 2.5, color="0.9", label="span")
     ax.set(xlabel="x", ylabel="y", title="bars", ylim=(0, 1.05))
     ax.legend(loc="upper left")
-    assert layout_problems(fig) == ["legend of panel 'bars' covers 1 data point(s)"]
+    assert layout_problems(fig) == ["legend of panel 'bars' covers 1 bar(s)"]
     ax.legend(loc="upper right")
     assert layout_problems(fig) == []
     plt.close(fig)
@@ -113,4 +113,15 @@ def test_panels_without_axes_and_round_patches_are_checked_without_their_hidden_
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.3))
     fig.text(0.5, 0.02, "below")
     assert layout_problems(fig) == []
+    plt.close(fig)
+
+
+def test_a_legend_beside_horizontal_bars_covers_none_of_them():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.barh([0, 1, 2, 3], [0.2, 0.5, 0.9, 1.0], label="gradient")
+    ax.set(xlabel="gradient", ylabel="protein", title="bars", xlim=(0, 1.02), ylim=(-0.5, 3.1))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # outside the panel, beside the bar ends
+    assert layout_problems(fig) == []
+    ax.legend(loc="upper right")  # inside, over the longest bars' ends
+    assert layout_problems(fig) == ["legend of panel 'bars' covers 1 bar(s)"]
     plt.close(fig)

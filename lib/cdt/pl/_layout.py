@@ -82,7 +82,7 @@ def _texts(fig: Figure, renderer) -> list[tuple[str, Bbox, object]]:
 
 
 def _data_points(ax: Axes) -> np.ndarray:
-    """Display coordinates of an axis' data: line vertices, scatter points and the outer end of every bar."""
+    """Display coordinates of an axis' data points: line vertices and scatter points."""
     pts = []
     for line in ax.lines:
         xy = line.get_xydata()
@@ -94,22 +94,37 @@ def _data_points(ax: Axes) -> np.ndarray:
         offsets = coll.get_offsets()
         if coll.get_visible() and len(offsets) and hasattr(coll, "get_sizes") and len(coll.get_sizes()):
             pts.append(coll.get_offset_transform().transform(offsets))
-    for patch in ax.patches:
-        # bars are rectangles in data coordinates; shaded spans (axvspan) are not data points
-        if patch.get_visible() and isinstance(patch, Rectangle) and patch.get_data_transform() is ax.transData:
-            x, y, w, h = patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()
-            tip = (x + w / 2, y + h) if abs(h) >= abs(w) or w == 0 else (x + w, y + h / 2)
-            if np.all(np.isfinite(tip)):
-                pts.append(patch.get_transform().transform([tip]))
     pts = [p for p in pts if len(p)]
     return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def _bars(ax: Axes) -> list[Rectangle]:
+    """Bars: rectangles in data coordinates (shaded spans such as axvspan are drawn in axes coordinates)."""
+    return [
+        p for p in ax.patches if isinstance(p, Rectangle) and p.get_visible() and p.get_data_transform() is ax.transData
+    ]
+
+
+def _legend_problems(ax: Axes, box: Bbox, renderer) -> list[str]:
+    """What of `ax`'s data the legend box `box` covers: points, bars, an image."""
+    out = []
+    pts = _data_points(ax)
+    inside = int(np.sum((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)))
+    if inside:
+        out.append(f"legend of {_name(ax)} covers {inside} data point(s)")
+    bars = sum(_overlap(box, bar.get_window_extent(renderer)) for bar in _bars(ax))
+    if bars:
+        out.append(f"legend of {_name(ax)} covers {bars} bar(s)")
+    if any(_overlap(box, image.get_window_extent(renderer)) for image in ax.images):
+        out.append(f"legend of {_name(ax)} covers its image")
+    return out
 
 
 def layout_problems(fig: Figure) -> list[str]:
     """What covers what in `fig`, in words; empty when nothing does.
 
     Checked: texts overlapping other texts (titles, axis and tick labels, annotations, legends, figure texts);
-    a legend drawn over an axis' points, bar ends, line vertices or image; an axis with tick labels but no label;
+    a legend drawn over an axis' points, bars, line vertices or image; an axis with tick labels but no label;
     a colour bar without a label.
     """
     fig.canvas.draw()
@@ -127,16 +142,7 @@ def layout_problems(fig: Figure) -> list[str]:
             continue
         legend = ax.get_legend()
         if legend is not None and legend.get_visible():
-            box = legend.get_window_extent(renderer)
-            pts = _data_points(ax)
-            inside = int(
-                np.sum((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1))
-            )
-            if inside:
-                problems.append(f"legend of {_name(ax)} covers {inside} data point(s)")
-            for image in ax.images:
-                if _overlap(box, image.get_window_extent(renderer)):
-                    problems.append(f"legend of {_name(ax)} covers its image")
+            problems += _legend_problems(ax, legend.get_window_extent(renderer), renderer)
         colorbar = getattr(ax, "_colorbar", None)
         if colorbar is not None:
             axis = ax.yaxis if colorbar.orientation == "vertical" else ax.xaxis

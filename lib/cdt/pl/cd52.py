@@ -56,12 +56,8 @@ def _power_of_ten(values) -> int:
 
 
 def _legend_beside(ax: plt.Axes, handles: list, **kwargs) -> None:
-    """A legend to the right of a bar panel, outside the data. Drawn as a figure legend anchored to the panel:
-    `cdt.pl.layout_problems` maps bar ends through the bar's own patch transform as well, which puts phantom bar
-    ends beside the panel, where an axis legend would be reported as covering them."""
-    ax.figure.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), bbox_transform=ax.transAxes, **kwargs
-    )
+    """A legend to the right of a panel, outside the data."""
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), **kwargs)
 
 
 def _times(power: int) -> str:
