@@ -831,6 +831,7 @@ def reproduce(
     On real data only `train_missing` lets models without published weights train (their time is estimated
     up front).
     """
+    from cdt.pl._layout import saved_problems
     from cdt.report import write_report, write_site
 
     out_dir, runs_dir = Path(out_dir).resolve(), Path(runs_dir).resolve()
@@ -889,6 +890,9 @@ def reproduce(
     )
     site = write_site(out_dir)
     console.print(f"report: {report}; browsable: {site}")
+    flagged = saved_problems(ctx.figures_dir)
+    if flagged:
+        console.print(f"{len(flagged)} figure(s) with layout problems (text over text, ...): listed in {report.name}")
     return report
 
 
