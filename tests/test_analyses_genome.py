@@ -388,6 +388,7 @@ def test_ctcf_models_tracks_and_their_rows():
             "key": ("CDT-III", "Fig 7", "CD55: CTCF peaks in the top-10% bins"),
             "value": "1/2",
             "file": "cdt3_fig7_genome_track_cd55.png",
+            "note": "",
         }
     ]
 

@@ -949,17 +949,15 @@ def peak_numbers(
 ) -> Findings:
     """Headline rows of CDT-II Fig 4B: the peak offset of each held-out locus (window half-width in the note)."""
     half_kb = profiles.n_bins * profiles.bin_size / 2e3
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)"),
-                "value": float(r.peak_offset_kb),
-                "file": file,
-                "note": f"max / uniform {r.max_over_uniform:.2f}; window +-{half_kb:.1f} kb (paper 57.3)",
-            }
-            for r in peaks.itertuples()
-        ]
-    )
+    f = Findings()
+    for r in peaks.itertuples():
+        f.add(
+            key=("CDT-II", "Fig 4B", f"{r.locus}: profile peak offset from the TSS (kb)"),
+            value=float(r.peak_offset_kb),
+            file=file,
+            note=f"max / uniform {r.max_over_uniform:.2f}; window +-{half_kb:.1f} kb (paper 57.3)",
+        )
+    return f
 
 
 def profiles_line(peaks: pd.DataFrame, profiles: ModelProfiles) -> str:
@@ -978,52 +976,43 @@ def fisher_numbers(fisher: pd.DataFrame, *, file: str = "cdt2_fig6a_encode_fishe
     """Headline rows of CDT-II Fig 6A (`fisher_table`): significant and enriched pairs of the testable ones, and the
     two odds ratios the paper quotes (DNase at GFI1B, CTCF at CD52) where this data has them."""
     s = fisher_summary(fisher)
-    rows = [
-        {
-            "key": ("CDT-II", "Fig 6A", "gene x mark pairs with P < 1e-3 (of testable)"),
-            "value": f"{s['n_significant']}/{s['n_testable']}",
-            "file": file,
-        },
-        {
-            "key": ("CDT-II", "Fig 6A", "pairs with odds ratio > 1 (of testable)"),
-            "value": f"{s['n_or_above_1']}/{s['n_testable']}",
-            "file": file,
-        },
-    ]
-    f = fisher.set_index(["gene", "mark"])
+    f = Findings()
+    f.add(
+        key=("CDT-II", "Fig 6A", "gene x mark pairs with P < 1e-3 (of testable)"),
+        value=f"{s['n_significant']}/{s['n_testable']}",
+        file=file,
+    )
+    f.add(
+        key=("CDT-II", "Fig 6A", "pairs with odds ratio > 1 (of testable)"),
+        value=f"{s['n_or_above_1']}/{s['n_testable']}",
+        file=file,
+    )
+    by_pair = fisher.set_index(["gene", "mark"])
     for gene, mark in (("GFI1B", "DNase"), ("CD52", "CTCF")):
-        if (gene, mark) in f.index:
-            rows.append(
-                {
-                    "key": ("CDT-II", "Fig 6A", f"{mark} odds ratio at {gene}"),
-                    "value": float(f.loc[(gene, mark), "odds_ratio"]),
-                    "file": file,
-                    "note": f"P = {f.loc[(gene, mark), 'p_value']:.2g}",
-                }
+        if (gene, mark) in by_pair.index:
+            f.add(
+                key=("CDT-II", "Fig 6A", f"{mark} odds ratio at {gene}"),
+                value=float(by_pair.loc[(gene, mark), "odds_ratio"]),
+                file=file,
+                note=f"P = {by_pair.loc[(gene, mark), 'p_value']:.2g}",
             )
-    return Findings(numbers=rows)
+    return f
 
 
 def bin_class_numbers(classes: dict, *, file: str = "cdt2_fig6b_bin_classes.png") -> Findings:
     """Headline rows of CDT-II Fig 6B (`bin_class_analysis`): Cohen's d of CTCF and promoter bins against the
     unannotated ones, and the Kruskal-Wallis P."""
     cs = classes["summary"]
-    return Findings(
-        numbers=[
-            {"key": ("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins"), "value": cs["d_CTCF"], "file": file},
-            {
-                "key": ("CDT-II", "Fig 6B", "Cohen's d, promoter vs unannotated bins"),
-                "value": cs["d_promoter"],
-                "file": file,
-            },
-            {
-                "key": ("CDT-II", "Fig 6B", "Kruskal-Wallis P across bin classes"),
-                "value": cs["kruskal_p"],
-                "file": file,
-                "note": f"n bins per class {classes['kruskal'].n}",
-            },
-        ]
+    f = Findings()
+    f.add(key=("CDT-II", "Fig 6B", "Cohen's d, CTCF vs unannotated bins"), value=cs["d_CTCF"], file=file)
+    f.add(key=("CDT-II", "Fig 6B", "Cohen's d, promoter vs unannotated bins"), value=cs["d_promoter"], file=file)
+    f.add(
+        key=("CDT-II", "Fig 6B", "Kruskal-Wallis P across bin classes"),
+        value=cs["kruskal_p"],
+        file=file,
+        note=f"n bins per class {classes['kruskal'].n}",
     )
+    return f
 
 
 def n_permutation_significant(perm: pd.DataFrame, *, alpha: float = PERMUTATION_ALPHA) -> str:
@@ -1040,21 +1029,19 @@ def robustness_numbers(
     """Headline rows of CDT-II Supp Fig 1: pairs passing the circular permutation (`permutation_table`) and pairs
     enriched at every threshold (`threshold_table`)."""
     ssum = threshold_summary(sweep)
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)"),
-                "value": n_permutation_significant(perm),
-                "file": files[0],
-                "note": "marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins",
-            },
-            {
-                "key": ("CDT-II", "Supp 1b", "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%"),
-                "value": f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
-                "file": files[1],
-            },
-        ]
+    f = Findings()
+    f.add(
+        key=("CDT-II", "Supp 1a", "gene x mark pairs with permutation P < 0.005 (of tested)"),
+        value=n_permutation_significant(perm),
+        file=files[0],
+        note="marks DNase, CTCF, H3K4me3; pairs with >= 5 peak bins",
     )
+    f.add(
+        key=("CDT-II", "Supp 1b", "pairs enriched (OR > 1, P < 0.05) at all of 5/10/15/20%"),
+        value=f"{ssum['n_all_thresholds']}/{ssum['n_pairs']}",
+        file=files[1],
+    )
+    return f
 
 
 def encode_finding(fisher: pd.DataFrame, classes: dict, perm: pd.DataFrame) -> str:
@@ -1117,33 +1104,31 @@ def ctcf_models(profiles: ModelProfiles, ctcf_peaks: pd.DataFrame, *, seed: int 
 
 def ctcf_numbers(ctcf: CTCFModels, *, file: str = "cdt3_table2_ctcf_enrichment.png") -> Findings:
     """Headline rows of CDT-III Table 2 per model: mean enrichment, loci above 2x, permutation P."""
-    rows = []
+    f = Findings()
     for label, s in ctcf.summaries.items():
         if label == "CDT-II":
             note = "CDT-II's own paper: 7.67x (26/28 > 2x)"
         else:
             note = f"top-bin Jaccard with CDT-II {ctcf.agreement.mean():.2f}" if len(ctcf.agreement) else ""
-        rows += [
-            {
-                "key": ("CDT-III", "Table 2", f"{label}: mean CTCF enrichment, top-10% bins"),
-                "value": s["mean"],
-                "file": file,
-                "note": f"{s['n_genes']} loci with CTCF; median {s['median']:.2f}. " + note,
-            },
-            {
-                "key": ("CDT-III", "Table 2", f"{label}: loci > 2x (of loci with CTCF)"),
-                "value": f"{s['n_above_2']}/{s['n_genes']}",
-                "file": file,
-            },
-            {
-                "key": ("CDT-III", "Table 2", f"{label}: permutation P (mean enrichment)"),
-                "value": s["p_value"],
-                "file": file,
-                "note": f"null {s['null_mean']:.2f} +- {s['null_sd']:.2f}; authors' pooled variant P "
-                f"{s['p_value_authors']:.3g}; published P < 0.001",
-            },
-        ]
-    return Findings(numbers=rows)
+        f.add(
+            key=("CDT-III", "Table 2", f"{label}: mean CTCF enrichment, top-10% bins"),
+            value=s["mean"],
+            file=file,
+            note=f"{s['n_genes']} loci with CTCF; median {s['median']:.2f}. " + note,
+        )
+        f.add(
+            key=("CDT-III", "Table 2", f"{label}: loci > 2x (of loci with CTCF)"),
+            value=f"{s['n_above_2']}/{s['n_genes']}",
+            file=file,
+        )
+        f.add(
+            key=("CDT-III", "Table 2", f"{label}: permutation P (mean enrichment)"),
+            value=s["p_value"],
+            file=file,
+            note=f"null {s['null_mean']:.2f} +- {s['null_sd']:.2f}; authors' pooled variant P "
+            f"{s['p_value_authors']:.3g}; published P < 0.001",
+        )
+    return f
 
 
 def ctcf_findings(ctcf: CTCFModels) -> list[str]:
@@ -1176,16 +1161,14 @@ def track_figures(
 
 def track_numbers(tracks: Mapping[str, dict]) -> Findings:
     """Headline rows of CDT-III Figs 7/8 (`track_figures`): CTCF peaks in the top-10% bins, k of n."""
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT-III", t["item"], f"{t['locus']}: CTCF peaks in the top-10% bins"),
-                "value": f"{t['k']}/{t['n']}",
-                "file": f"{name}.png",
-            }
-            for name, t in tracks.items()
-        ]
-    )
+    f = Findings()
+    for name, t in tracks.items():
+        f.add(
+            key=("CDT-III", t["item"], f"{t['locus']}: CTCF peaks in the top-10% bins"),
+            value=f"{t['k']}/{t['n']}",
+            file=f"{name}.png",
+        )
+    return f
 
 
 # CDT-III Fig 3 / Table 9
@@ -1229,28 +1212,22 @@ def hic_numbers(
 ) -> Findings:
     """Headline rows of CDT-III Fig 3A: mean ratio, loci above 1, Wilcoxon P, and the ratio without the diagonal."""
     a, o = study.every, study.off
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT-III", "Fig 3A", f"{study.label}: mean contact ratio top-20 / random-20"),
-                "value": a["mean_ratio"],
-                "file": files[0],
-                "note": f"Hi-C at {study.resolution} bp (paper 5 kb)",
-            },
-            {
-                "key": ("CDT-III", "Fig 3A", "loci with ratio > 1"),
-                "value": f"{a['n_above_1']}/{a['n']}",
-                "file": files[0],
-            },
-            {"key": ("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)"), "value": a["p_value"], "file": files[0]},
-            {
-                "key": ("CDT-III", "Fig 3A", "mean ratio without the promoter's own Hi-C bin"),
-                "value": o["mean_ratio"],
-                "file": files[1],
-                "note": f"{o['n_above_1']}/{o['n']} > 1, P {o['p_value']:.3g}; not in the paper",
-            },
-        ]
+    f = Findings()
+    f.add(
+        key=("CDT-III", "Fig 3A", f"{study.label}: mean contact ratio top-20 / random-20"),
+        value=a["mean_ratio"],
+        file=files[0],
+        note=f"Hi-C at {study.resolution} bp (paper 5 kb)",
     )
+    f.add(key=("CDT-III", "Fig 3A", "loci with ratio > 1"), value=f"{a['n_above_1']}/{a['n']}", file=files[0])
+    f.add(key=("CDT-III", "Fig 3A", "one-sided Wilcoxon P (ratio - 1)"), value=a["p_value"], file=files[0])
+    f.add(
+        key=("CDT-III", "Fig 3A", "mean ratio without the promoter's own Hi-C bin"),
+        value=o["mean_ratio"],
+        file=files[1],
+        note=f"{o['n_above_1']}/{o['n']} > 1, P {o['p_value']:.3g}; not in the paper",
+    )
+    return f
 
 
 def hic_finding(study: HiCStudy) -> str:
@@ -1275,24 +1252,22 @@ def peak_distance_numbers(
     with the published mean scaled to this window and the uniform-peak reference in the notes."""
     key = ("CDT v1", "Fig 3", "mean |attention peak - enhancer| (kb)")
     scaled = float(published_value(key)) * attr.n_bins * attr.bin_size / PAPER_WINDOW_BP
-    return Findings(
-        numbers=[
-            {
-                "key": key,
-                "value": summary["mean_abs_kb"],
-                "file": file,
-                "note": f"window +-{summary['half_window_kb']:.1f} kb: paper value scaled = {scaled:.1f} kb; uniform "
-                f"random peak {summary['uniform_mean_abs_kb']:.1f} kb; n = {summary['n']}",
-            },
-            {
-                "key": ("CDT v1", "Fig 3", "share of peaks within the (scaled) 50-kb threshold"),
-                "value": summary["frac_within"],
-                "file": file,
-                "note": f"threshold {summary['within_bp'] / 1e3:.1f} kb here; uniform random "
-                f"peak {summary['uniform_frac_within']:.2f} (paper window: 0.87)",
-            },
-        ]
+    f = Findings()
+    f.add(
+        key=key,
+        value=summary["mean_abs_kb"],
+        file=file,
+        note=f"window +-{summary['half_window_kb']:.1f} kb: paper value scaled = {scaled:.1f} kb; uniform "
+        f"random peak {summary['uniform_mean_abs_kb']:.1f} kb; n = {summary['n']}",
     )
+    f.add(
+        key=("CDT v1", "Fig 3", "share of peaks within the (scaled) 50-kb threshold"),
+        value=summary["frac_within"],
+        file=file,
+        note=f"threshold {summary['within_bp'] / 1e3:.1f} kb here; uniform random "
+        f"peak {summary['uniform_frac_within']:.2f} (paper window: 0.87)",
+    )
+    return f
 
 
 def v1_overlap_table(attr: V1Attribution, overlaps: np.ndarray) -> pd.DataFrame:
@@ -1304,16 +1279,14 @@ def v1_overlap_numbers(
     attr: V1Attribution, summary: Mapping, *, file: str = "cdt1_fig4_attention_gradient_overlap.png"
 ) -> Findings:
     """Headline row of CDT v1 Fig 4A (`v1_overlap`): mean overlap, with the chance overlap in the note."""
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins"),
-                "value": summary["mean"],
-                "file": file,
-                "note": f"chance {summary['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)",
-            }
-        ]
+    f = Findings()
+    f.add(
+        key=("CDT v1", "Fig 4A", "mean overlap of top-20 attention and top-20 gradient bins"),
+        value=summary["mean"],
+        file=file,
+        note=f"chance {summary['chance']:.2f} with {attr.n_bins} bins (paper: 0.45 with 896)",
     )
+    return f
 
 
 def v1_ctcf_sites(truth_dir: str | os.PathLike | None, encode_dir: str | os.PathLike | None) -> pd.DataFrame:
@@ -1334,28 +1307,26 @@ def case_summary(case: Mapping) -> pd.Series:
 
 def case_numbers(case: Mapping, *, file: str = "cdt1_fig5_strongest_sample.png") -> Findings:
     """Headline rows of CDT v1 Fig 5 (`v1_case`): attention and gradient peak offsets, gradient peak to CTCF."""
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)"),
-                "value": case["attention_peak_kb"],
-                "file": file,
-                "note": f"{case['pair']}, beta {case['beta']:.2f}",
-            },
-            {
-                "key": ("CDT v1", "Fig 5", "gradient peak offset from the enhancer (kb)"),
-                "value": case["gradient_peak_kb"],
-                "file": file,
-            },
-            {
-                "key": ("CDT v1", "Fig 5", "gradient peak to nearest CTCF site (kb)"),
-                "value": case["gradient_to_ctcf_kb"],
-                "file": file,
-                "note": f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
-                f"kb; {len(case['ctcf_kb'])} CTCF sites in the window",
-            },
-        ]
+    f = Findings()
+    f.add(
+        key=("CDT v1", "Fig 5", "attention peak offset from the enhancer (kb)"),
+        value=case["attention_peak_kb"],
+        file=file,
+        note=f"{case['pair']}, beta {case['beta']:.2f}",
     )
+    f.add(
+        key=("CDT v1", "Fig 5", "gradient peak offset from the enhancer (kb)"),
+        value=case["gradient_peak_kb"],
+        file=file,
+    )
+    f.add(
+        key=("CDT v1", "Fig 5", "gradient peak to nearest CTCF site (kb)"),
+        value=case["gradient_to_ctcf_kb"],
+        file=file,
+        note=f"attention peak to nearest CTCF: {case['attention_to_ctcf_kb']:.2f} "
+        f"kb; {len(case['ctcf_kb'])} CTCF sites in the window",
+    )
+    return f
 
 
 def v1_finding(distances: Mapping, overlap: Mapping) -> str:
@@ -1428,22 +1399,20 @@ def pair_contact_study(
 def pair_contact_numbers(study: PairContacts, *, file: str = "cdt1_fig6_hic_enhancer_promoter.png") -> Findings:
     """Headline rows of CDT v1 Fig 6: the strongest pair's O/E and the pairs above 1 (median, Wilcoxon P)."""
     s, oe = study.strongest, study.pairs["oe"]
-    return Findings(
-        numbers=[
-            {
-                "key": ("CDT v1", "Fig 6", "O/E contact, strongest pair's enhancer and promoter"),
-                "value": float(s["oe"]),
-                "file": file,
-                "note": f"{s['pair']} ({study.source}), {s['distance_kb']:.0f} kb apart",
-            },
-            {
-                "key": ("CDT v1", "Fig 6", "pairs with O/E > 1 (median O/E)"),
-                "value": f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
-                "file": file,
-                "note": f"{study.source}; one-sided Wilcoxon vs 1: P {study.test()['p_value']:.3g}; not in the paper",
-            },
-        ]
+    f = Findings()
+    f.add(
+        key=("CDT v1", "Fig 6", "O/E contact, strongest pair's enhancer and promoter"),
+        value=float(s["oe"]),
+        file=file,
+        note=f"{s['pair']} ({study.source}), {s['distance_kb']:.0f} kb apart",
     )
+    f.add(
+        key=("CDT v1", "Fig 6", "pairs with O/E > 1 (median O/E)"),
+        value=f"{int((oe > 1).sum())}/{len(oe)} ({oe.median():.2f})",
+        file=file,
+        note=f"{study.source}; one-sided Wilcoxon vs 1: P {study.test()['p_value']:.3g}; not in the paper",
+    )
+    return f
 
 
 # ground truth and the model behind the profiles
@@ -1483,43 +1452,39 @@ def truth_numbers(recovery: pd.DataFrame, main: str, *, file: str = "truth_eleme
     """Headline rows of the planted-element control (`truth_recovery`): AUROC and top-10% fold of the `main`
     attention score for each of `TRUTH_TARGETS`, with the model-free and random scores in the notes."""
     r = recovery.set_index(["method", "target"])
-    rows = []
+    f = Findings()
     for target in TRUTH_TARGETS:
-        rows += [
-            {
-                "key": ("truth", "planted elements", f"{main}: AUROC for {target} bins"),
-                "value": float(r.loc[(main, target), "auroc"]),
-                "file": file,
-                "note": f"embedding norm {r.loc[('embedding_norm', target), 'auroc']:.3f}, near TSS "
-                f"{r.loc[('near_centre', target), 'auroc']:.3f}, random {r.loc[('random', target), 'auroc']:.3f}",
-            },
-            {
-                "key": ("truth", "planted elements", f"{main}: top-10% bins on {target}, fold over base rate"),
-                "value": float(r.loc[(main, target), "top_fold"]),
-                "file": file,
-                "note": f"embedding norm {r.loc[('embedding_norm', target), 'top_fold']:.2f}, random "
-                f"{r.loc[('random', target), 'top_fold']:.2f}",
-            },
-        ]
-    return Findings(numbers=rows)
+        f.add(
+            key=("truth", "planted elements", f"{main}: AUROC for {target} bins"),
+            value=float(r.loc[(main, target), "auroc"]),
+            file=file,
+            note=f"embedding norm {r.loc[('embedding_norm', target), 'auroc']:.3f}, near TSS "
+            f"{r.loc[('near_centre', target), 'auroc']:.3f}, random {r.loc[('random', target), 'auroc']:.3f}",
+        )
+        f.add(
+            key=("truth", "planted elements", f"{main}: top-10% bins on {target}, fold over base rate"),
+            value=float(r.loc[(main, target), "top_fold"]),
+            file=file,
+            note=f"embedding norm {r.loc[('embedding_norm', target), 'top_fold']:.2f}, random "
+            f"{r.loc[('random', target), 'top_fold']:.2f}",
+        )
+    return f
 
 
 def v1_truth_numbers(recovery: pd.DataFrame, *, file: str = "truth_element_recovery_v1.png") -> Findings:
     """Headline rows of the CDT v1 planted-element control (`v1_truth_recovery`): AUROC for any element of the
     attention and the gradient score, with the embedding norm and random score in the notes."""
     v = recovery.set_index(["method", "target"])
-    return Findings(
-        numbers=[
-            {
-                "key": ("truth", "planted elements", f"CDT v1 {method}: AUROC for any element"),
-                "value": float(v.loc[(method, "any element"), "auroc"]),
-                "file": file,
-                "note": f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
-                f"{v.loc[('random', 'any element'), 'auroc']:.3f}",
-            }
-            for method in ("attention", "gradient")
-        ]
-    )
+    f = Findings()
+    for method in ("attention", "gradient"):
+        f.add(
+            key=("truth", "planted elements", f"CDT v1 {method}: AUROC for any element"),
+            value=float(v.loc[(method, "any element"), "auroc"]),
+            file=file,
+            note=f"embedding norm {v.loc[('embedding_norm', 'any element'), 'auroc']:.3f}, random "
+            f"{v.loc[('random', 'any element'), 'auroc']:.3f}",
+        )
+    return f
 
 
 def truth_finding(recovery: pd.DataFrame, main: str, *, tol: float = AT_CHANCE) -> str:
