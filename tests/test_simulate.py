@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import filecmp
 import json
+import re
+import sys
+import types
 from pathlib import Path
 
 import anndata as ad
@@ -306,3 +309,18 @@ def test_tss_targets_match_the_authors_table():
     ours = target_tss()
     theirs = pd.read_csv(ref)[["gene_name", "chrom", "tss", "strand"]]
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+def test_stage_log_in_a_notebook_kernel_is_one_plain_stdout_line(monkeypatch, capsys):
+    from cdt.simulate import _Log
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    log = _Log(progress=True)
+    log.done("raw", "written under /a/very/long/path/" + "x" * 120)
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("\n") == 1  # not wrapped at 80 columns, not on stderr (a red box in Jupyter)
+    assert re.fullmatch(
+        r"\[\d\d:\d\d:\d\d\] simulate \| raw: written under /a/very/long/path/x{120} \(\d\.\d s\)\n", out
+    )
+    _Log(progress=False).done("raw")
+    assert capsys.readouterr() == ("", "")

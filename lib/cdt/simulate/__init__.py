@@ -39,16 +39,10 @@ class _Log:
     """Stage timer that prints what is being done when `progress` is on."""
 
     def __init__(self, progress: bool):
-        # in a notebook kernel: plain unwrapped lines (not one HTML box each, no colour codes); no source-file column
-        plain = "ipykernel" in sys.modules
-        self.console = Console(
-            stderr=True,
-            quiet=not progress,
-            force_jupyter=False,
-            force_terminal=False if plain else None,
-            soft_wrap=plain,
-            log_path=False,
-        )
+        self.progress = progress
+        # in a notebook kernel: one plain line per stage on stdout (no red stderr box, no wrapping at 80 columns)
+        self.plain = "ipykernel" in sys.modules
+        self.console = Console(stderr=True, quiet=not progress, log_path=False)
         self.t0 = self.last = time.perf_counter()
         self.timing: dict[str, float] = {}
 
@@ -56,7 +50,11 @@ class _Log:
         now = time.perf_counter()
         self.timing[stage] = round(now - self.last, 2)
         self.last = now
-        self.console.log(f"simulate | {stage}: {detail} ({self.timing[stage]:.1f} s)", markup=False)
+        line = f"simulate | {stage}: {detail} ({self.timing[stage]:.1f} s)"
+        if self.plain and self.progress:
+            print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+        else:
+            self.console.log(line, markup=False)
 
 
 def child_rngs(seed: int) -> dict[str, np.random.Generator]:
