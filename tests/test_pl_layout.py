@@ -125,3 +125,14 @@ def test_a_legend_beside_horizontal_bars_covers_none_of_them():
     ax.legend(loc="upper right")  # inside, over the longest bars' ends
     assert layout_problems(fig) == ["legend of panel 'bars' covers 1 bar(s)"]
     plt.close(fig)
+
+
+def test_a_gene_label_over_another_point_is_found_but_not_a_label_inside_its_own_node():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.scatter([0.0, 0.1, 1.0], [0.0, 0.0, 1.0])
+    ax.set(xlabel="x", ylabel="y", title="genes", xlim=(-0.5, 1.5), ylim=(-0.5, 1.5))
+    ax.text(1.0, 1.0, "NODE", ha="center", va="center")  # centred on its own point (a network node)
+    assert layout_problems(fig) == []
+    ax.text(0.02, 0.0, "TNFRSF18", va="center")  # starts beside its point and runs over the next one
+    assert layout_problems(fig) == ["text 'TNFRSF18' in panel 'genes' covers 1 marker(s)"]
+    plt.close(fig)

@@ -120,12 +120,46 @@ def _legend_problems(ax: Axes, box: Bbox, renderer) -> list[str]:
     return out
 
 
+def _markers(ax: Axes) -> np.ndarray:
+    """Display coordinates of an axis' markers: scatter points and the markers of plotted lines."""
+    pts = [
+        c.get_offset_transform().transform(c.get_offsets())
+        for c in ax.collections
+        if c.get_visible() and len(c.get_offsets()) and hasattr(c, "get_sizes") and len(c.get_sizes())
+    ]
+    pts += [
+        line.get_transform().transform(line.get_xydata())
+        for line in ax.lines
+        if line.get_visible() and line.get_marker() not in (None, "", "None", " ")
+    ]
+    pts = [p for p in pts if len(p)]
+    return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def _labels_over_markers(ax: Axes, renderer) -> list[str]:
+    """Annotations drawn over a marker other than the one they sit on (a label inside its own node is fine)."""
+    pts = _markers(ax)
+    out = []
+    for t in ax.texts:
+        if not _visible_text(t) or not len(pts):
+            continue
+        box = t.get_window_extent(renderer).padded(-1.0)
+        anchor = t.get_transform().transform(t.get_position())
+        covered = (pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)
+        covered &= np.hypot(*(pts - anchor).T) > 1.0
+        if covered.any():
+            out.append(
+                f"text {' '.join(t.get_text().split())[:40]!r} in {_name(ax)} covers {int(covered.sum())} marker(s)"
+            )
+    return out
+
+
 def layout_problems(fig: Figure) -> list[str]:
     """What covers what in `fig`, in words; empty when nothing does.
 
     Checked: texts overlapping other texts (titles, axis and tick labels, annotations, legends, figure texts);
-    a legend drawn over an axis' points, bars, line vertices or image; an axis with tick labels but no label;
-    a colour bar without a label.
+    a legend drawn over an axis' points, bars, line vertices or image; an annotation over a marker other than its
+    own; an axis with tick labels but no label; a colour bar without a label.
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -143,6 +177,7 @@ def layout_problems(fig: Figure) -> list[str]:
         legend = ax.get_legend()
         if legend is not None and legend.get_visible():
             problems += _legend_problems(ax, legend.get_window_extent(renderer), renderer)
+        problems += _labels_over_markers(ax, renderer)
         colorbar = getattr(ax, "_colorbar", None)
         if colorbar is not None:
             axis = ax.yaxis if colorbar.orientation == "vertical" else ax.xaxis
