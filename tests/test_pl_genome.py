@@ -98,7 +98,11 @@ def test_fisher_heatmap_na_cells_and_labelled_colour_bar():
     assert layout_problems(fig) == []
     ax = fig.axes[0]
     cells = [t.get_text() for t in ax.texts]
-    assert cells.count("N/A") == 2 and "6.5*" in cells  # NaN and 0 odds ratios read N/A; P = 0.01: one star
+    assert cells.count("N/A") == 1 and "6.5*" in cells  # only the undefined (NaN) odds ratio reads N/A
+    assert "0" in cells  # an odds ratio of 0 is a value: drawn at the bottom of the scale, which reads 0
+    assert np.isclose(ax.images[0].get_array()[2, 0], 1 / 300) and not np.ma.getmask(ax.images[0].get_array())[2, 0]
+    cbar = fig.axes[1]
+    assert cbar.get_yticklabels()[0].get_text() == "0" and np.isclose(cbar.get_yticks()[0], 1 / 300)
     image = ax.images[0]
     assert image.get_cmap().name.startswith("BrBG") and to_hex(image.get_cmap().get_bad()) == NA_COLOUR
     assert "odds ratio (log scale)" in fig.axes[1].get_ylabel()
@@ -134,6 +138,16 @@ def test_permutation_nulls_untested_panel_says_which_and_counts_are_labelled():
     assert to_hex(tested.lines[0].get_color()) == PALETTE["CDT"]
 
 
+def test_permutation_nulls_keep_the_observed_line_off_the_frame():
+    table = pd.DataFrame([{"gene": "TFRC", "mark": "H3K4me3", "observed_or": 2.1, "p_value": 0.2}])
+    null = np.repeat([0.4, 1.0, 2.1], [200, 500, 300])  # the observed value is the largest of the null
+    fig = pg.permutation_nulls(table, {("TFRC", "H3K4me3"): null})
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo < 0.4 and hi > 2.1 + 0.05 * (2.1 - 0.4)  # a margin on both sides
+    assert layout_problems(fig) == []
+
+
 def test_threshold_sweep_draws_zero_and_undefined_odds_as_na_not_on_the_axis():
     rows = []
     for g in GENES[:2]:
@@ -146,7 +160,9 @@ def test_threshold_sweep_draws_zero_and_undefined_odds_as_na_not_on_the_axis():
     assert na.get_ylabel() == "N/A" and to_hex(na.get_facecolor()) == NA_COLOUR
     assert main.get_yscale() == "log"
     drawn = np.concatenate([line.get_ydata() for line in main.lines if len(line.get_ydata()) > 2])
-    assert np.nanmin(drawn) >= 1.5 and np.isnan(drawn).sum() == 2  # 0 and NaN are gaps, not floor values
+    assert np.nanmin(drawn) >= 1.5 and np.isnan(drawn).sum() == 3  # 0, NaN and infinity are gaps in the lines
+    ctcf = [line for line in main.lines if len(line.get_ydata()) > 2][1]
+    assert np.isnan(ctcf.get_ydata()[0]) and ctcf.get_ydata()[1] == 4.0  # the infinite value is not joined to 4
     na_x = sorted(np.concatenate([line.get_xdata() for line in na.lines]).tolist())
     assert na_x == [15.0, 15.0]  # DNase's 0 and CTCF's NaN at the 15% threshold
     assert (
@@ -154,7 +170,8 @@ def test_threshold_sweep_draws_zero_and_undefined_odds_as_na_not_on_the_axis():
     )  # infinite drawn at the cap
     texts = _texts(fig)
     assert any(t.startswith("N/A: odds ratio 0 or undefined") for t in texts)
-    assert f"infinite (drawn at {pg.OR_CAP:.0f})" in texts and fig._suptitle.get_text().startswith("B  ")
+    assert f"infinite (drawn at {pg.OR_CAP:.0f},\nnot joined to the line)" in texts
+    assert fig._suptitle.get_text().startswith("B  ")
 
 
 def _ctcf_table(values):
@@ -176,6 +193,18 @@ def test_ctcf_enrichment_tells_zero_from_na_and_keeps_published_points_clear():
     texts = _texts(fig)
     assert "2x, the paper's 'enriched' threshold" in texts and "N/A: no CTCF peak in the window" in texts
     assert to_hex(a.collections[0].get_facecolor()[0]) == PALETTE["published"]
+
+
+def test_ctcf_enrichment_marks_loci_without_a_published_value():
+    t = _ctcf_table([5.0, 0.0, np.nan, 9.5]).assign(published_enrichment=[10.0, np.nan, np.nan, np.nan])
+    fig = pg.ctcf_enrichment({"CDT-III": t}, np.random.default_rng(3).gamma(2, 0.5, 500), 2.5, 0.04)
+    assert layout_problems(fig) == []
+    a = fig.axes[0]
+    marks = [x for x in a.texts if x.get_text() == pg.NO_PUBLISHED]
+    order = ["D4", "A1", "B2", "C3"]  # by enrichment, N/A last
+    assert sorted(x.get_position()[0] for x in marks) == sorted(order.index(g) for g in ("B2", "C3", "D4"))
+    tall = [x for x in marks if x.get_position()[0] == 0][0]  # no room above a bar of 9.5: drawn on white over it
+    assert tall.get_bbox_patch() is not None and all(x.get_bbox_patch() is None for x in marks if x is not tall)
 
 
 def _hic_table():
@@ -202,6 +231,39 @@ def test_hic_ratios_keeps_published_points_free_and_names_the_variant(column):
     assert a.get_ylabel() == "TSS locus"
     assert {to_hex(p.get_facecolor()) for p in a.patches} <= set(shades("CDT", 2))  # no baseline grey
     assert sorted(t.get_text() for t in b.texts) == sorted(_hic_table()["gene"])
+
+
+def _touches(fig, ax, size=22) -> list[str]:
+    """Names closer than 2 pt to any point's marker or to another name."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    pts = ax.collections[0].get_offset_transform().transform(ax.collections[0].get_offsets())
+    reach = (np.sqrt(size) / 2 + 2) * fig.dpi / 72
+    boxes = [(t.get_text(), t.get_window_extent(r)) for t in ax.texts]
+    out = []
+    for i, (name, b) in enumerate(boxes):
+        near = np.hypot(pts[:, 0] - np.clip(pts[:, 0], b.x0, b.x1), pts[:, 1] - np.clip(pts[:, 1], b.y0, b.y1))
+        out += [name] * bool((near < reach).any())
+        out += [f"{name}/{m}" for m, c in boxes[i + 1 :] if b.overlaps(c)]
+    return out
+
+
+def test_hic_ratios_names_keep_clear_of_crowded_points_and_unpublished_loci_are_marked():
+    genes = ["ITGAE", "EPCAM", "MSR1", "IL21R", "ENTPD1", "CD58", "CD40", "GFI1B", "B2M", "TFRC", "CD83", "ICAM1"]
+    rng = np.random.default_rng(9)
+    rnd = 0.025 + rng.normal(0, 0.0004, len(genes))  # a tight cluster, as at the mini preset
+    rnd[-2:] = [0.019, 0.031]
+    top = rnd * rng.uniform(0.97, 1.05, len(genes))
+    t = pd.DataFrame({"gene": genes, "random_mean": rnd, "top_mean": top, "ratio": top / rnd})
+    t["random_mean_off_diagonal"], t["top_mean_off_diagonal"], t["ratio_off_diagonal"] = rnd, top, top / rnd
+    t["published_ratio"] = np.where(np.isin(genes, ["GFI1B", "B2M", "TFRC"]), np.nan, 1.5)
+    fig = pg.hic_ratios(t, {"mean_ratio": 1.0, "p_value": 0.5, "n_above_1": 6, "n": 12})
+    assert layout_problems(fig) == []
+    a, b = fig.axes
+    assert _touches(fig, b) == []
+    assert [x.get_text() for x in a.texts] == [pg.NO_PUBLISHED] * 3
+    rows = [x.get_text() for x in a.get_yticklabels()]
+    assert sorted(rows[round(x.get_position()[1])] for x in a.texts) == ["B2M", "GFI1B", "TFRC"]
 
 
 def _track(with_elements: bool = True) -> dict:
@@ -251,6 +313,8 @@ def test_peak_distance_band_is_a_reference_and_legend_outside():
     assert to_hex(band[0].get_facecolor()) == PALETTE["reference"]  # not the truth green
     assert _outside(ax.get_legend(), ax) and "|d|" not in ax.get_title()
     assert ax.get_title().startswith("Attention peak vs enhancer: mean distance 8.3 kb")
+    small = pg.peak_distance(np.array([-2e3, -2.1e3, 1e3]), summary | {"n": 3})
+    assert all(float(y).is_integer() for y in small.axes[0].get_yticks())  # a count of pairs: whole numbers
 
 
 def test_attention_gradient_overlap_rows_named_on_the_axis():
@@ -264,6 +328,9 @@ def test_attention_gradient_overlap_rows_named_on_the_axis():
     assert b.get_legend() is None and _outside(a.get_legend(), a)
     colours = {to_hex(p.get_facecolor()) for p in b.patches}
     assert colours == {PALETTE["CDT"], PALETTE["gradient"]}
+    small = pg.attention_gradient_overlap(np.array([3, 4, 7, 7, 7, 13]), summary, att, grad, 128)
+    a = small.axes[0]
+    assert all(float(v).is_integer() for v in [*a.get_xticks(), *a.get_yticks()])  # counts: whole numbers
 
 
 def _case(tss=2.8):
@@ -285,13 +352,15 @@ def test_v1_case_in_words_with_category_ctcf_lines():
     fig = pg.v1_case(att, rng.random(64), _case(), 128, temperature=att)
     assert layout_problems(fig) == []
     a, b, c = fig.axes
-    assert "chr8" not in a.get_title() and "G04283" in fig._suptitle.get_text()
+    assert "chr8" not in a.get_title()
+    title = fig._suptitle.get_text()
+    assert "target gene G04283" in title and "β = −0.77" in title and "beta" not in title
     assert not any("T-scaled" in t or "max / uniform" in t for t in _texts(fig))
     ctcf = [line for line in a.lines if line.get_linestyle() == "--" and len(line.get_xdata()) == 2]
     assert {to_hex(line.get_color()) for line in ctcf} == {pg.MARK_COLOURS["CTCF"]}
     assert a.get_xlabel() == "kb from the enhancer centre" and c.get_title() == "C  layout: target TSS at +2.8 kb"
     arrow = c.texts[0]
-    assert arrow.get_text() == "TSS of G04283" and to_hex(arrow.arrow_patch.get_edgecolor()) == "#000000"
+    assert arrow.get_text() == "TSS of target gene G04283" and to_hex(arrow.arrow_patch.get_edgecolor()) == "#000000"
     assert layout_problems(pg.v1_case(att, rng.random(64), _case(np.nan), 128)) == []
 
 
@@ -299,6 +368,7 @@ def test_pair_contact_sequential_map_chromosome_axis_and_no_code_ids():
     rng = np.random.default_rng(8)
     m = rng.gamma(1, 0.02, (20, 20))
     m = (m + m.T) / 2
+    m[3, 5] = m[5, 3] = 0  # a bin without contact
     pairs = pd.DataFrame(
         {
             "pair": ["SNP-36:G07445", "SNP-2:G00001", "SNP-5:G00002"],
@@ -315,6 +385,10 @@ def test_pair_contact_sequential_map_chromosome_axis_and_no_code_ids():
     assert _outside(a.get_legend(), a) and _outside(b.get_legend(), b)
     texts = _texts(fig)
     assert "the pair in A (target gene G07445)" in texts and not any("SNP-36" in t for t in texts)
+    assert fig.axes[2].get_ylabel() == "balanced contact (log scale)"  # short; the grey explained in the legend
+    assert "no contact or masked bin" in [x.get_text() for x in a.get_legend().get_texts()]
+    lo, hi = b.get_xlim()
+    assert lo < 6.0 and hi > 11.0  # no point on the frame
     lines = [line for line in a.lines if len(line.get_xdata()) == 2]
     assert {to_hex(line.get_color()) for line in lines} == {PALETTE["highlight"]}
 

@@ -19,7 +19,7 @@ from adjustText import adjust_text
 from matplotlib.colors import LogNorm, to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import FancyArrowPatch, Patch
 from matplotlib.ticker import MaxNLocator
 
 from cdt.genome import MARKS
@@ -30,6 +30,7 @@ __all__ = [
     "CLASS_COLOURS",
     "ELEMENT_STYLES",
     "OR_CAP",
+    "NO_PUBLISHED",
     "cross_attention_profiles",
     "fisher_heatmap",
     "bin_class_violin",
@@ -70,6 +71,8 @@ ELEMENT_STYLES = {
 }
 """Planted element classes (simulated data): shades of the truth green, told apart by hatching too."""
 ELEMENT_LABELS = {"open": "open chromatin"}
+NO_PUBLISHED = "no published value"
+"""Written where a locus has no published value to compare with (not a missing result of this run)."""
 OR_CAP = 300.0  # infinite odds ratios are drawn here on log axes (the authors' Supp Fig 1b convention)
 _CTCF_OUTSIDE = to_hex(0.55 * np.array(to_rgb(MARK_COLOURS["CTCF"])) + 0.45)  # a CTCF peak outside the top bins
 
@@ -92,6 +95,80 @@ def _elements(ax: plt.Axes, elements: pd.DataFrame | None, ymin: float = 0.0, ym
     for e in elements.itertuples():
         colour, hatch = ELEMENT_STYLES.get(e.element, (NA_COLOUR, ""))
         ax.axvspan(e.start_kb, e.end_kb, ymin=ymin, ymax=ymax, facecolor=colour, hatch=hatch, edgecolor="white", lw=0)
+
+
+def _label_points(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, names: Sequence[str], *, size: float) -> list:
+    """Name every point of a scatter (marker area `size`) so that no name touches a point or another name.
+
+    adjustText spreads the names first (pushed off the markers' own extent, not just their centres); a name that still
+    touches a point or a name is then moved to the nearest free place on widening rings around its point. A thin grey
+    leader joins each name that sits away from its point. Call after the axis limits and the layout are final.
+    """
+    fig = ax.figure
+    texts = [ax.text(x, y, n, fontsize=7, ha="center", va="center") for x, y, n in zip(xs, ys, names, strict=True)]
+    adjust_text(
+        texts,
+        x=xs,
+        y=ys,
+        ax=ax,
+        expand=(1.35, 1.7),
+        force_text=(0.4, 0.8),
+        force_static=(0.6, 1.2),
+        force_explode=(0.3, 0.8),
+        iter_lim=2000,
+    )
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    px = fig.dpi / 72  # display pixels per point
+    points = ax.transData.transform(np.column_stack([xs, ys]))
+    clear = (np.sqrt(size) / 2 + 2.5) * px  # a name keeps this far from every marker centre
+    gap = 1.5 * px  # and this far from every other name
+    frame = ax.get_window_extent(renderer)
+    boxes = [t.get_window_extent(renderer) for t in texts]
+
+    def free(i: int, box) -> bool:
+        nx = np.clip(points[:, 0], box.x0, box.x1)
+        ny = np.clip(points[:, 1], box.y0, box.y1)
+        if (np.hypot(points[:, 0] - nx, points[:, 1] - ny) < clear).any():
+            return False
+        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        return inside and not any(
+            j != i and box.x0 - gap < o.x1 and o.x0 - gap < box.x1 and box.y0 - gap < o.y1 and o.y0 - gap < box.y1
+            for j, o in enumerate(boxes)
+        )
+
+    angles = np.deg2rad([0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180])
+    for i, t in enumerate(texts):
+        if free(i, boxes[i]):
+            continue
+        w, h = boxes[i].width, boxes[i].height
+        for extra in np.array([0, 3, 7, 12, 18, 26, 36, 50]) * px:
+            spots = [
+                points[i] + ((w / 2 + clear + extra) * np.cos(a), (h / 2 + clear + extra) * np.sin(a)) for a in angles
+            ]
+            moved = [boxes[i].translated(*(c - (boxes[i].x0 + w / 2, boxes[i].y0 + h / 2))) for c in spots]
+            ok = [k for k, box in enumerate(moved) if free(i, box)]
+            if ok:
+                t.set_position(ax.transData.inverted().transform(spots[ok[0]]))
+                boxes[i] = moved[ok[0]]
+                break
+    leaders = []
+    for t, box, point in zip(texts, boxes, points, strict=True):
+        nearest = np.clip(point, (box.x0, box.y0), (box.x1, box.y1))
+        if np.hypot(*(point - nearest)) > clear + 2 * px:
+            leader = FancyArrowPatch(
+                posA=tuple(ax.transData.inverted().transform(((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2))),
+                posB=tuple(ax.transData.inverted().transform(point)),
+                patchA=t,
+                arrowstyle="-",
+                shrinkA=1,
+                shrinkB=np.sqrt(size) / 2 + 0.5,
+                color=PALETTE["baseline"],
+                lw=0.5,
+            )
+            ax.add_patch(leader)
+            leaders.append(leader)
+    return texts
 
 
 # --- CDT-II ------------------------------------------------------------------------------------------------------------
@@ -157,14 +234,15 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
     """CDT-II Fig 6A: odds ratio of the top-10% bins per gene x mark, value and stars.
 
     Odds ratios span orders of magnitude (the paper shows up to 201x), so the colour is on a log scale centred on
-    1 (no enrichment): brown below, teal above. A cell without an odds ratio (no bin carries the mark, or none of
-    the top bins) is grey and reads N/A, so it cannot be mistaken for depletion.
+    1 (no enrichment): brown below, teal above. An odds ratio of 0 (the mark in none of the top bins) is a value: it
+    reads "0" in the colour of the bottom of the scale, which the colour bar labels 0. Only a cell without an odds
+    ratio (undefined, e.g. no bin carries the mark) is grey and reads N/A.
     """
     t = table.set_index(["gene", "mark"])
     odds = np.array([[t.loc[(g, m), "odds_ratio"] for m in marks] for g in genes], float)
     p = np.array([[t.loc[(g, m), "p_value"] for m in marks] for g in genes], float)
     fig, ax = plt.subplots(figsize=(1.2 * len(marks) + 2.8, 0.6 * len(genes) + 1.7))
-    missing = np.isnan(odds) | (odds <= 0)
+    missing = np.isnan(odds)
     shown = np.ma.masked_array(np.clip(np.where(missing, 1.0, odds), 1 / vmax, vmax), mask=missing)
     cmap = plt.get_cmap(DIVERGING).with_extremes(bad=NA_COLOUR)
     norm = LogNorm(vmin=1 / vmax, vmax=vmax)
@@ -172,7 +250,8 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
     for i in range(len(genes)):
         for j in range(len(marks)):
             o = odds[i, j]
-            text = "N/A" if missing[i, j] else (">999" if np.isinf(o) else f"{o:.1f}") + _stars(p[i, j])
+            value = "0" if o == 0 else ">999" if np.isinf(o) else f"{o:.1f}"
+            text = "N/A" if missing[i, j] else value + _stars(p[i, j])
             strong = not missing[i, j] and abs(np.log(shown[i, j])) > np.log(vmax) / 2
             ax.text(
                 j,
@@ -187,14 +266,17 @@ def fisher_heatmap(table: pd.DataFrame, genes: Sequence[str], marks: Sequence[st
     ax.set_xticks(range(len(marks)), marks)
     ax.set_yticks(range(len(genes)), genes)
     ax.set_xlabel(
-        "ENCODE mark (K562)\ngrey N/A: no odds ratio (mark absent from the window or from the top bins)\n"
+        "ENCODE mark (K562)\n0: mark in none of the top bins; grey N/A: odds ratio undefined (mark absent)\n"
         "one-sided Fisher test: * P < 0.05, ** P < 0.01, *** P < 0.001"
     )
     ax.set_ylabel("held-out gene")
     ax.grid(False)
     cbar = fig.colorbar(im, ax=ax)
     cbar.set_label("odds ratio (log scale)\ntop-10% attention bins vs the rest")
-    cbar.set_ticks([x for x in (0.01, 0.1, 1, 10, 100) if 1 / vmax <= x <= vmax])
+    ticks = [x for x in (0.01, 0.1, 1, 10, 100) if 1 / vmax <= x <= vmax]
+    zero = bool((odds == 0).any())  # drawn at the bottom of the scale
+    cbar.set_ticks([1 / vmax] * zero + ticks, labels=["0"] * zero + [f"{x:g}" for x in ticks])
+    cbar.ax.minorticks_off()
     ax.set_title("A  ENCODE marks in the top-10% attention bins", loc="left")
     fig.tight_layout()
     return fig
@@ -265,8 +347,12 @@ def permutation_nulls(table: pd.DataFrame, nulls: Mapping[tuple[str, str], np.nd
                 continue
             null = np.minimum(nulls[(g, m)], OR_CAP)
             obs = min(t.loc[(g, m), "observed_or"], OR_CAP)
-            ax.hist(null[np.isfinite(null)], bins=25, color=MARK_COLOURS.get(m, NA_COLOUR), alpha=0.8)
+            finite = null[np.isfinite(null)]
+            ax.hist(finite, bins=25, color=MARK_COLOURS.get(m, NA_COLOUR), alpha=0.8)
             ax.axvline(obs, color=PALETTE["CDT"], lw=2.5)
+            lo, hi = finite.min(initial=obs), finite.max(initial=obs)
+            pad = 0.1 * (hi - lo) or 0.5
+            ax.set_xlim(lo - pad, hi + pad)  # the observed line never sits on the frame
             ax.set_title(f"{g} × {m}: P = {t.loc[(g, m), 'p_value']:.3f}", fontsize=9)
             ax.set_xlabel("odds ratio", fontsize=9)
             ax.set_ylabel("shifts", fontsize=9)
@@ -293,7 +379,8 @@ def permutation_nulls(table: pd.DataFrame, nulls: Mapping[tuple[str, str], np.nd
 def threshold_sweep(table: pd.DataFrame) -> Figure:
     """Supp Fig 1b: odds ratio vs the top-% threshold, one panel per gene, one line per mark.
 
-    An infinite odds ratio is drawn at `OR_CAP` as a triangle; a zero or undefined one (no top bin on the mark, or
+    An infinite odds ratio is drawn at `OR_CAP` as a triangle, not joined to the finite values by the line (it has
+    no place on the scale); a zero or undefined one (no top bin on the mark, or
     the mark absent from the window) has no place on a log scale and is drawn in the grey N/A row below the panel.
     """
     genes = list(dict.fromkeys(table["gene"]))
@@ -323,8 +410,8 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
             o = np.where(s["n_peak_bins"].to_numpy() > 0, o, np.nan)
             undefined = ~np.isfinite(o) & ~np.isinf(o) | (o <= 0)
             y = np.where(undefined, np.nan, np.minimum(o, OR_CAP))
-            ax.plot(x, y, marker="o", color=colour, lw=1.5, ms=5)
             inf = np.isinf(o)
+            ax.plot(x, np.where(inf, np.nan, y), marker="o", color=colour, lw=1.5, ms=5)  # broken at infinity
             if inf.any():
                 ax.plot(x[inf], y[inf], ls="", marker="^", color=colour, ms=8)
             if undefined.any():
@@ -346,7 +433,15 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
     handles.append(Line2D([], [], color=PALETTE["reference"], ls=":", label="1 = no enrichment"))
     if np.isinf(odds_all).any():
         handles.append(
-            Line2D([], [], color="black", ls="", marker="^", ms=8, label=f"infinite (drawn at {OR_CAP:.0f})")
+            Line2D(
+                [],
+                [],
+                color="black",
+                ls="",
+                marker="^",
+                ms=8,
+                label=f"infinite (drawn at {OR_CAP:.0f},\nnot joined to the line)",
+            )
         )
     handles += [
         Line2D([], [], color="black", ls="", marker="x", mew=1.5, label="N/A: odds ratio 0 or undefined\n(grey row)"),
@@ -367,7 +462,8 @@ def ctcf_enrichment(
     (B) permutation null of the mean enrichment vs the observed mean of the first model.
 
     A locus without a CTCF peak in its window has no enrichment (grey N/A column); a locus whose peaks all miss
-    the top bins has enrichment 0 (a "0" over the empty bar).
+    the top bins has enrichment 0 (a "0" over the empty bar); a locus the paper gives no value for says so in words
+    (`NO_PUBLISHED`) where its published dot would be.
     """
     fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [3, 1]})
     first = next(iter(tables.values()))
@@ -387,6 +483,23 @@ def ctcf_enrichment(
         a.text(j, 0.1, "N/A", rotation=90, ha="center", va="bottom", fontsize=7, color=PALETTE["reference"])
     pub = first.set_index("gene").reindex(order)["published_enrichment"]
     a.scatter(np.arange(len(order)), pub, color=PALETTE["published"], zorder=3, s=20, label="published (CDT-III)")
+    heights = np.nanmax(
+        [np.nan_to_num(t.set_index("gene").reindex(order)["enrichment"].to_numpy(float)) for t in tables.values()],
+        axis=0,
+    )
+    for j in np.flatnonzero(pub.isna().to_numpy()):
+        room = heights[j] + 4.0 < max_fold  # the words above the bars, else over them on a white ground
+        a.text(
+            j,
+            max(heights[j], 1.0) + 0.4 if room else 0.4,
+            NO_PUBLISHED,
+            rotation=90,
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color=PALETTE["reference"],
+            bbox=None if room else {"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )
     a.axhline(1, color=PALETTE["reference"], ls="--", lw=0.8, label="1x = chance")
     a.axhline(2, color=PALETTE["reference"], ls=":", lw=0.8, label="2x, the paper's 'enriched' threshold")
     a.set_xticks(range(len(order)), order, rotation=90)
@@ -421,7 +534,8 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
     """CDT-III Fig 3A/B: (A) top-20 over random-20 promoter contact per gene; (B) random vs top mean contact.
 
     `column` "ratio_off_diagonal" draws the variant that leaves out top bins in the promoter's own Hi-C bin (the
-    diagonal of the map), and the title says so.
+    diagonal of the map), and the title says so. A locus without a published ratio says so in words (`NO_PUBLISHED`)
+    right of its bar; in B every point is named clear of the other points and names (`_label_points`).
     """
     off = column != "ratio"
     t = table.sort_values(column, ascending=True)
@@ -429,6 +543,11 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
     above, below = shades("CDT", 2)
     a.barh(t["gene"], t[column], color=[above if r > 1 else below for r in t[column]])
     a.scatter(t["published_ratio"], t["gene"], color=PALETTE["published"], s=16, zorder=3, label="published (CDT-III)")
+    unpublished = t["published_ratio"].isna().to_numpy()
+    for y, value in zip(np.flatnonzero(unpublished), t[column].to_numpy(float)[unpublished], strict=True):
+        a.text(max(value, 1.0) + 0.04, y, NO_PUBLISHED, fontsize=7, va="center", color=PALETTE["reference"])
+    if unpublished.any():  # room for the words right of the longest unpublished bar
+        a.set_xlim(0, max(a.get_xlim()[1], 1.8 * max(1.0, np.nanmax(t[column].to_numpy(float)[unpublished]))))
     a.axvline(1, color=PALETTE["reference"], ls="--", label="1 = no enrichment")
     a.set(
         xlabel="contact ratio (top 20 / random 20 bins)",
@@ -471,18 +590,7 @@ def hic_ratios(table: pd.DataFrame, test: Mapping[str, float], column: str = "ra
     )
     fig.suptitle(f"Hi-C contact with the promoter: {what}", x=0.01, ha="left", fontweight="bold")
     fig.tight_layout()
-    labels = [b.text(x, y, g, fontsize=7) for x, y, g in zip(xs, ys, table["gene"], strict=True)]
-    adjust_text(
-        labels,
-        x=xs,
-        y=ys,
-        ax=b,
-        expand=(1.5, 2.0),
-        force_text=(0.3, 0.6),
-        force_static=(0.3, 0.6),
-        iter_lim=2000,
-        arrowprops={"arrowstyle": "-", "color": PALETTE["baseline"], "lw": 0.5},
-    )  # no two names overlap, none sits on a point
+    _label_points(b, xs, ys, table["gene"].tolist(), size=22)
     fig.legend(
         handles=handles,
         title=stats,
@@ -584,6 +692,7 @@ def peak_distance(distances_bp: np.ndarray, summary: Mapping[str, float]) -> Fig
         title=f"Attention peak vs enhancer: mean distance {summary['mean_abs_kb']:.1f} kb\n"
         f"(uniformly random peak: {summary['uniform_mean_abs_kb']:.1f} kb), n = {summary['n']} pairs",
     )
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of pairs
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
@@ -604,6 +713,8 @@ def attention_gradient_overlap(
         title=f"A  top-{k} attention vs top-{k} gradient bins",
         xlim=(-0.5, k + 0.5),
     )
+    a.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of bins
+    a.yaxis.set_major_locator(MaxNLocator(integer=True))  # and of pairs
     a.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=2, frameon=False)
     centre = len(attention) // 2
     kb = (np.arange(len(attention)) - centre) * bin_size / 1e3
@@ -672,7 +783,7 @@ def v1_case(
     c.plot([case["gradient_peak_kb"]], [0], "^", color=PALETTE["gradient"], ms=9, label="gradient peak")
     if known:
         c.annotate(
-            f"TSS of {case['target_gene']}",
+            f"TSS of target gene {case['target_gene']}",
             (tss, 0),
             xytext=(tss, 0.55),
             ha="center",
@@ -691,8 +802,9 @@ def v1_case(
     c.grid(axis="y", visible=False)
     c.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     enhancer, gene = _pair_words(case["pair"])
+    beta = f"{case['beta']:.2f}".replace("-", "−")  # a minus sign, as in the other figures
     fig.suptitle(
-        f"Strongest-effect validation pair: enhancer → target gene {gene} (beta = {case['beta']:.2f})",
+        f"Strongest-effect validation pair: enhancer → target gene {gene} (effect size β = {beta})",
         x=0.01,
         ha="left",
         fontweight="bold",
@@ -726,9 +838,11 @@ def pair_contact(
         a.axvline(pos / 1e6, color=PALETTE["highlight"], ls=ls, lw=1.6, label=name)
         a.axhline(pos / 1e6, color=PALETTE["highlight"], ls=ls, lw=1.6)
     a.grid(False)
-    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(anchors), frameon=False)
-    nan_note = "; grey: no contact or masked bin" if np.isnan(m).any() else ""
-    fig.colorbar(im, ax=a, label=f"balanced contact (log scale{nan_note})")
+    handles, _ = a.get_legend_handles_labels()
+    if np.isnan(m).any():
+        handles.append(Patch(color=NA_COLOUR, label="no contact or masked bin"))
+    a.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    fig.colorbar(im, ax=a, label="balanced contact (log scale)")
     chosen = pairs[pairs["pair"] == highlight] if highlight is not None and "pair" in pairs else pairs.iloc[:0]
     chrom = str(chosen["chrom"].iloc[0]) if len(chosen) and "chrom" in chosen else ""
     where = f"{chrom} position (Mb)" if chrom else "position (Mb)"
@@ -747,6 +861,7 @@ def pair_contact(
             label=f"the pair in A (target gene {gene})",
         )
     b.axhline(1, color=PALETTE["reference"], ls="--", label="1 = what distance alone predicts")
+    b.margins(0.08)  # no point on the frame
     b.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     b.set(
         xlabel="enhancer − promoter distance (kb)",
