@@ -129,11 +129,39 @@ def test_pred_vs_actual_title_in_symbols_panel_letters_and_residual_axis_without
     pred[0, 0] = 40.0  # one outlier: the residual axis must not stretch to it
     fig = pred_vs_actual(pred, target, {"r": 0.8, "R2": 0.6, "rho": 0.7})
     a, b = fig.axes[0], fig.axes[1]
-    assert a.get_title() == "A  All held-out cells × genes (10,000 pairs)\nr = 0.800, r² = 0.640, R² = 0.600, ρ = 0.700"
+    assert a.get_title() == (
+        "A  All held-out cells × genes (10,000 pairs)\nPearson r = 0.800, Spearman ρ = 0.700\n"
+        "r² (squared Pearson) = 0.640, R² (1 − SSres/SStot) = 0.600"
+    )
+    caption = " ".join(t.get_text() for t in fig.texts)  # r² and R² defined in words under the panels
+    assert "r²: the squared Pearson correlation" in caption
+    assert "R² = 1 − SSres/SStot (SSres: sum of squared residuals; SStot: sum of squared deviations" in caption
+    assert "below 0 when they fit worse than the mean" in caption
     assert b.get_title().startswith("B  Residuals")
     assert a.get_xlabel() == "actual log2 fold change" and a.get_ylabel() == "predicted log2 fold change"
     assert b.get_xlim()[1] < 5  # 99.9th percentile of the residuals, not the outlier at ~40
     assert to_hex(b.patches[0].get_facecolor()) == PALETTE["CDT"]
+    assert layout_problems(fig) == []
+
+
+def test_pred_vs_actual_tells_a_negative_r2_from_the_squared_pearson_and_keeps_the_title_off_the_colour_bar():
+    rng = np.random.default_rng(1)
+    target = rng.normal(size=(400, 60))
+    pred = 0.05 * target + 0.3 + rng.normal(scale=0.02, size=target.shape)  # correlated but offset: R² < 0
+    stats = {
+        "r": float(np.corrcoef(pred.ravel(), target.ravel())[0, 1]),
+        "R2": float(1 - ((pred - target) ** 2).sum() / ((target - target.mean()) ** 2).sum()),
+        "rho": 0.06,
+    }
+    assert stats["r"] ** 2 > 0.5 and stats["R2"] < 0
+    fig = pred_vs_actual(pred, target, stats)
+    title = fig.axes[0].get_title().splitlines()[2]
+    assert title == f"r² (squared Pearson) = {stats['r'] ** 2:.3f}, R² (1 − SSres/SStot) = {stats['R2']:.3f}"
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    cax = fig.axes[-1]  # the colour bar: its top tick label reaches half a font height above it
+    half_tick = max(t.get_size() for t in cax.get_yticklabels()) * fig.dpi / 72 / 2
+    assert fig.axes[0].title.get_window_extent(renderer).y0 > cax.get_window_extent(renderer).y1 + half_tick
     assert layout_problems(fig) == []
 
 

@@ -116,11 +116,12 @@ def pred_vs_actual(pred: np.ndarray, target: np.ndarray, stats: Mapping[str, flo
     fig.colorbar(hb, ax=a, label="cell × gene pairs per hexagon")
     lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
     a.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color=PALETTE["reference"])
-    a.set(
-        xlabel="actual log2 fold change",
-        ylabel="predicted log2 fold change",
-        title=f"A  All held-out cells × genes ({len(p):,} pairs)\n"
-        f"r = {stats['r']:.3f}, r² = {stats['r'] ** 2:.3f}, R² = {stats['R2']:.3f}, ρ = {stats['rho']:.3f}",
+    a.set(xlabel="actual log2 fold change", ylabel="predicted log2 fold change")
+    a.set_title(  # wider than the panel: lifted above the colour bar's top tick label, not on it
+        f"A  All held-out cells × genes ({len(p):,} pairs)\n"
+        f"Pearson r = {stats['r']:.3f}, Spearman ρ = {stats['rho']:.3f}\n"
+        f"r² (squared Pearson) = {stats['r'] ** 2:.3f}, R² (1 − SSres/SStot) = {stats['R2']:.3f}",
+        pad=16,
     )
     res = p - t
     lo_r, hi_r = np.quantile(res, [0.001, 0.999]) if len(res) else (-1.0, 1.0)
@@ -134,6 +135,17 @@ def pred_vs_actual(pred: np.ndarray, target: np.ndarray, stats: Mapping[str, flo
         title=f"B  Residuals: mean {res.mean():.3f}, SD {res.std():.3f}\n(central 99.8% shown)",
     )
     fig.tight_layout()
+    fig.text(  # r² and R² differ (R² < 0 when the predictions fit worse than their mean): say which is which
+        0.01,
+        0.0,
+        "r²: the squared Pearson correlation, the share of variance a straight line fitted to the points would "
+        "explain.\nR² = 1 − SSres/SStot (SSres: sum of squared residuals; SStot: sum of squared deviations of the "
+        "actual values from their mean):\nthe share of variance the predictions explain as they are, below 0 when "
+        "they fit worse than the mean of the actual values.",
+        ha="left",
+        va="top",
+        fontsize=9,
+    )
     return fig
 
 
