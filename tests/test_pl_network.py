@@ -15,6 +15,8 @@ import pytest  # noqa: E402
 from cdt.pl import CATEGORIES, PALETTE, SEQUENTIAL, layout_problems, save_figure, shades  # noqa: E402
 from cdt.pl import network as pn  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
+from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -155,6 +157,25 @@ def test_hub_network_colours_roles_as_categories_and_the_hub_orange_with_names_i
         "bidirectional (both): 2 genes",
     ]
     assert ax.get_legend().get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0 + 1  # below the drawing
+    # what arrow width and node size encode: a second legend, below the first and inside the saved figure
+    (widths,) = [a for a in ax.artists if isinstance(a, Legend)]
+    assert [t.get_text() for t in widths.get_texts()] == [
+        "0 (thinnest)",
+        "0.9, the strongest GFI1B → gene",  # TNFRSF18
+        "0.7, the strongest gene → GFI1B",  # MYC
+    ]
+    assert [h.get_linewidth() for h in widths.legend_handles] == [1, 6, 6]
+    assert [to_hex(h.get_color()) for h in widths.legend_handles[1:]] == [
+        pn.ROLE_COLOURS["downstream"],
+        pn.ROLE_COLOURS["upstream"],
+    ]
+    title = widths.get_title().get_text()
+    assert title.startswith("arrow width: attention weight") and "circle size has no meaning" in title
+    arrows = sorted(a.get_linewidth() for a in ax.patches if isinstance(a, FancyArrowPatch))
+    assert arrows[-1] == pytest.approx(6) and arrows[0] == pytest.approx(1 + 5 * 0.3 / 0.9)  # as the legend says
+    box = widths.get_window_extent(renderer)
+    assert box.y1 <= ax.get_legend().get_window_extent(renderer).y0 and box.y0 >= 0
+    assert widths in ax.get_default_bbox_extra_artists()  # not clipped away: drawn and inside the saved image
     assert layout_problems(fig) == []
 
 
@@ -176,12 +197,33 @@ def test_gradient_scatter_draws_gradients_purple_the_gene_orange_and_the_legend_
     everyone, top, star = ax.collections
     assert to_hex(everyone.get_facecolor()[0]) == light and to_hex(top.get_facecolor()[0]) == PALETTE["gradient"]
     assert to_hex(star.get_facecolor()[0]) == PALETTE["highlight"]
-    assert ax.get_ylabel() == "gradient importance, mean |∂ output / ∂ input| (×10⁻⁴)"
+    assert ax.get_ylabel() == (  # which output and which input, in words
+        "gradient importance (×10⁻⁴): mean over the genes\nmost changed by GFI1B knockdown of\n"
+        "|∂ their predicted log2 fold change /\n∂ this gene's input expression|"
+    )
     assert top.get_offsets()[:, 1].max() == pytest.approx(3.02)
+    leaders = [a._posA_posB[1] for a in ax.patches if isinstance(a, FancyArrowPatch)]  # name -> its point
+    assert np.array(leaders) == pytest.approx(np.asarray(top.get_offsets()))  # one grey line to each named point
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     assert ax.get_legend().get_window_extent(renderer).x0 > ax.get_window_extent(renderer).x1  # outside the data
     assert layout_problems(fig) == []
+
+
+def test_gradient_scatter_keeps_names_off_unnamed_points_around_them():
+    """As at the mini preset: named genes close together near the left frame, with unnamed genes beside them."""
+    rng = np.random.default_rng(5)
+    genes = ["GFI1B", "TNFRSF18", "TNFRSF8", "PDPN", "CD52", "MYC", *[f"G{i:05d}" for i in range(250)]]
+    effect, importance = rng.random(len(genes)) * 1.2, rng.random(len(genes)) * 2e-3
+    scores = pd.DataFrame({"effect": effect, "gradient_importance": importance}, index=genes)
+    named = [[0.0, 0.035], [0.11, 0.036], [0.06, 0.0345], [0.18, 0.0355], [0.47, 0.0348]]
+    scores.loc[["TNFRSF18", "TNFRSF8", "PDPN", "CD52", "MYC"]] = named
+    # an unnamed gene just right of each named one (a little less important, so it stays unnamed), where a name set
+    # beside its point would start
+    scores.loc[[f"G{i:05d}" for i in range(5)]] = [[a + 0.05, 0.0344] for a, _ in named]
+    fig = pn.gradient_scatter(scores, "GFI1B", r=0.17, highlight=["GFI1B"], n_label=5)
+    assert {t.get_text() for t in fig.axes[0].texts} == {"CD52", "MYC", "TNFRSF8", "TNFRSF18", "PDPN"}
+    assert layout_problems(fig) == []  # no name over any point, named or not
 
 
 def test_method_overlap_names_counts_under_each_method_and_explains_its_lines():

@@ -34,8 +34,9 @@ def test_module_venn_draws_two_circles_with_the_region_counts(tmp_path):
         "module C1 of the RNA self-attention network (8 genes)",
         "module C3 of the DNA→RNA cross-attention network (6 genes)",
     ]
-    assert (
-        ax.get_title() == "4 shared (67% of C3): 1.7-fold over 2.4 expected, P = 1.4e-01"
+    assert ax.get_title() == (  # first the two gene sets compared, then the statistics
+        "Genes shared by module C1 (RNA self-attention network)\nand module C3 (DNA→RNA cross-attention network)\n"
+        "4 shared (67% of C3): 1.7-fold over 2.4 expected, P = 1.4e-01"
     )  # hypergeometric sf(3; 20, 8, 6) = 0.137
     save_figure(fig, "venn", tmp_path, synthetic=True)  # with the data mark: nothing under it
     assert not (tmp_path / "venn.layout.txt").exists()
@@ -47,7 +48,9 @@ def test_module_venn_reads_only_the_first_row():
     texts = [t.get_text() for t in fig.axes[0].texts]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "module C1 of the RNA self-attention network (10 genes)" in legend and texts == ["5", "5"]  # C3 in C1
-    assert fig.axes[0].get_title().startswith("5 shared (100% of C3): 2.0-fold over 2.5 expected, P = 1.0e-03")
+    title = fig.axes[0].get_title().splitlines()
+    assert title[0].startswith("Genes shared by module C1") and title[1].startswith("and module C3")
+    assert title[2] == "5 shared (100% of C3): 2.0-fold over 2.5 expected, P = 1.0e-03"
     assert layout_problems(fig) == []
 
 

@@ -307,7 +307,9 @@ def _node_sizes(fig: Figure, labels: Sequence[str], font_size: float, minimum: f
 def hub_network(graph: nx.DiGraph, counts: Mapping[str, int], query: str) -> Figure:
     """Fig 5A: the query as hub (highlight colour), shown partners on a circle (grouped by role, strongest first) in
     role colours (`ROLE_COLOURS`, category colours); edges from the query to downstream genes and from upstream genes
-    to it in the colour of that role, width by weight within each direction; every name inside its node."""
+    to it in the colour of that role, width by weight within each direction; every name inside its node. A second
+    legend says what the widths encode (attention weight, from 0 to the strongest arrow of each direction) and that
+    a node's size only fits its name."""
     others = [n for n in graph.nodes if n != query]
     role = nx.get_node_attributes(graph, "role")
     order = {r: i for i, r in enumerate(("downstream", "bidirectional", "upstream"))}
@@ -323,11 +325,13 @@ def hub_network(graph: nx.DiGraph, counts: Mapping[str, int], query: str) -> Fig
     font = 7.5
     sizes = _node_sizes(fig, others, font, minimum=30)
     hub_size = _node_sizes(fig, [query], 12, minimum=50)[0]
+    strongest = {}  # direction -> the largest attention weight, drawn at the widest arrow
     for direction, colour, rad in (("out", ROLE_COLOURS["downstream"], 0.1), ("in", ROLE_COLOURS["upstream"], -0.1)):
         edges = list(graph.out_edges(query, data=True) if direction == "out" else graph.in_edges(query, data=True))
         if not edges:
             continue
         wmax = max(d["weight"] for *_, d in edges) or 1.0
+        strongest[direction] = wmax
         nx.draw_networkx_edges(
             graph,
             pos,
@@ -375,6 +379,31 @@ def hub_network(graph: nx.DiGraph, counts: Mapping[str, int], query: str) -> Fig
         Patch(color=ROLE_COLOURS[r], label=f"{words[r]}: {counts.get(r, 0)} gene{'' if counts.get(r, 0) == 1 else 's'}")
         for r in ROLES
     ]
+    arrow_words = {"out": f"{query} → gene", "in": f"gene → {query}"}
+    widths = [Line2D([], [], color=PALETTE["reference"], lw=1, label="0 (thinnest)")] + [
+        Line2D(
+            [],
+            [],
+            color=ROLE_COLOURS["downstream" if d == "out" else "upstream"],
+            lw=6,
+            alpha=0.7,
+            label=f"{w:.3g}, the strongest {arrow_words[d]}",
+        )
+        for d, w in strongest.items()
+    ]
+    widths_legend = ax.legend(
+        handles=widths,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        ncol=len(widths),
+        fontsize=9,
+        frameon=False,
+        title="arrow width: attention weight, linear from 0 to the strongest arrow of each direction\n"
+        "(circle size has no meaning: each circle is just large enough for its gene's name)",
+        title_fontsize=9,
+    )
+    ax.add_artist(widths_legend)  # kept: the roles legend (ax.legend) would otherwise replace it
+    widths_legend.set_clip_on(False)  # add_artist clips to the axes; this legend lies below them
     ax.legend(
         handles=handles,
         loc="upper center",
@@ -408,7 +437,7 @@ def gradient_scatter(
     factor, suffix = _scale(y)
     y = y * factor
     dark, light = shades("gradient", 2)
-    fig, ax = plt.subplots(figsize=(8.4, 5.2))
+    fig, ax = plt.subplots(figsize=(8.4, 5.8))
     ax.scatter(x, y, s=12, color=light, alpha=0.6, rasterized=True, label=f"genes (n = {len(scores)})")
     slope, icpt = np.polyfit(x, y, 1)
     grid = np.linspace(0, 1.05 * x.max(), 50)
@@ -426,11 +455,8 @@ def gradient_scatter(
     )
     ax.set_xlim(0, 1.08 * float(x.max()))
     ax.set_ylim(0, 1.12 * float(y.max()))
-    dx, dy = 0.012 * ax.get_xlim()[1], 0.012 * ax.get_ylim()[1]  # names start beside their points, not on them
-    names = [
-        ax.text(scores.loc[g, "effect"] + dx, scores.loc[g, "gradient_importance"] * factor + dy, g, fontsize=7)
-        for g in top
-    ]
+    tx, ty = scores.loc[top, "effect"].to_numpy(), scores.loc[top, "gradient_importance"].to_numpy() * factor
+    names = [ax.text(a, b, g, fontsize=7) for a, b, g in zip(tx, ty, top, strict=True)]
     for g in highlight:
         if g in scores.index:
             ax.scatter(
@@ -444,20 +470,26 @@ def gradient_scatter(
                 zorder=4,
                 label=f"{g} (the knocked-down gene)",
             )
-    ax.set(
-        xlabel=f"observed |mean log2 fold change| upon {query} knockdown",
-        ylabel=f"gradient importance, mean |∂ output / ∂ input|{suffix}",
-        title=f"{query}: gradients vs observed effect, Pearson r = {r:.2f}",
+    ax.set_xlabel(f"observed |mean log2 fold change| upon {query} knockdown")
+    ax.set_ylabel(  # the output and the input of the derivative in words (`cdt.gradients.Jacobian.importance`)
+        f"gradient importance{suffix}: mean over the genes\nmost changed by {query} knockdown of\n"
+        "|∂ their predicted log2 fold change /\n∂ this gene's input expression|",
+        fontsize=10,
     )
+    ax.set_title(f"{query}: gradients vs observed effect, Pearson r = {r:.2f}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
-    adjust_text(  # names off each other and off the named points
+    adjust_text(  # names off each other and off every point (not only the named ones), a grey line to their point
         names,
-        x=scores.loc[top, "effect"].to_numpy(),
-        y=scores.loc[top, "gradient_importance"].to_numpy() * factor,
+        x=np.concatenate([x[np.isfinite(x) & np.isfinite(y)], tx]),
+        y=np.concatenate([y[np.isfinite(x) & np.isfinite(y)], ty]),
+        target_x=tx,
+        target_y=ty,
         ax=ax,
-        expand=(1.3, 1.5),
-        arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5},
+        expand=(1.4, 1.8),
+        force_static=(0.3, 0.5),
+        min_arrow_len=0,
+        arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6},
     )
     return fig
 
@@ -620,7 +652,8 @@ def module_recovery(table: pd.DataFrame) -> Figure:
 
 def module_venn(table: pd.DataFrame) -> Figure:
     """Fig 5C from the one-row table of `cdt.analyses.network.module_venn`: C1 and C3 as circles (`venn2`), titled
-    with the shared genes, their share of C3, the fold over the expected overlap and the hypergeometric P."""
+    first with the two gene sets compared, then the shared genes, their share of C3, the fold over the expected
+    overlap and the hypergeometric P."""
     v = table.iloc[0]
     c1, c3, k = int(v["c1"]), int(v["c3"]), int(v["shared"])
     return venn2(
@@ -631,6 +664,7 @@ def module_venn(table: pd.DataFrame) -> Figure:
             f"module C1 of the RNA self-attention network ({c1} genes)",
             f"module C3 of the DNA→RNA cross-attention network ({c3} genes)",
         ),
-        note=f"{k} shared ({v['share_of_c3']:.0%} of C3): {v['fold']:.1f}-fold over {v['expected']:.1f} expected, "
+        note="Genes shared by module C1 (RNA self-attention network)\nand module C3 (DNA→RNA cross-attention network)\n"
+        f"{k} shared ({v['share_of_c3']:.0%} of C3): {v['fold']:.1f}-fold over {v['expected']:.1f} expected, "
         f"P = {v['p_value']:.1e}",
     )
