@@ -85,7 +85,9 @@ def test_prediction_bars_grey_baselines_words_and_no_negative_zero():
         "CDT-III: protein change (DSB)",
     ]
     names = [t.get_text() for t in first.get_yticklabels()]
-    assert names[:2] == ["CDT model (panel title)", "mean training effect (from the training run)"]
+    # the fixture's trainer mean (r 0.0) differs from the library's (r 0.2): both rows, the difference said
+    assert names[:2] == ["CDT model (panel title)", pb.METHOD_LABELS["mean (trainer)"]]
+    assert "not equal to the other row" in names[1] and "mean training effect" in names
     assert not any("trainer" in n for n in names)
     assert not any(t.get_visible() and t.get_text() for t in axes[1].get_yticklabels())  # the first panel's serve
     texts = [t.get_text() for a in axes for t in a.texts]
@@ -95,6 +97,29 @@ def test_prediction_bars_grey_baselines_words_and_no_negative_zero():
         "(the test genes also chose the checkpoint, as in the papers)"
     )
     assert "mini, seed 0" not in fig._suptitle.get_text()
+    assert layout_problems(fig) == []
+
+
+def test_prediction_bars_show_one_mean_training_effect_and_call_the_input_ridge_a_positive_control():
+    """The review found two rows "mean training effect (from the training run)" and "mean training effect" with
+    the same values: the training run's own number is the library's recomputed, so it is drawn once; the ridge on
+    the cell's own profile (r = 1.00) is labelled as the positive control it is."""
+    s = _summary()
+    trainer = s["method"] == "mean (trainer)"
+    for col in ("r", "pb_r"):  # as in the runs: equal to ~1e-8
+        s.loc[trainer, col] = s.loc[s["method"] == "mean", col].to_numpy() + 1e-8
+    s.loc[s["method"] == "ridge", ["r", "pb_r"]] = 1.0
+    fig = pb.prediction_bars(s)
+    for ax in fig.axes:
+        assert len(ax.get_yticks()) == 6  # CDT + zero, mean, nearest locus, ridge, ridge DNA: one mean row
+    names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert names.count("mean training effect") == 1 and not any("training run" in n for n in names)
+    ridge = pb.METHOD_LABELS["ridge"]
+    assert ridge in names and "the cell's own input profile" in ridge and "positive control" in ridge
+    assert pb._one_mean(s[s["model"] == "CDT-II"])["method"].tolist().count("mean (trainer)") == 0
+    far = s.copy()
+    far.loc[far["method"] == "mean (trainer)", "r"] += 2 * pb.SAME_TOLERANCE  # a real difference stays visible
+    assert "mean (trainer)" in pb._one_mean(far[far["model"] == "CDT-II"])["method"].tolist()
     assert layout_problems(fig) == []
 
 
@@ -116,6 +141,8 @@ def test_per_perturbation_dodges_methods_and_keeps_baselines_grey():
     assert to_hex(fig.axes[1].collections[0].get_facecolor()[0]) == shades("CDT", 3)[1]  # CDT-III: lighter blue
     assert ax.get_xlabel() == "held-out perturbation (knocked-down gene)"
     assert [t.get_text() for t in fig.legends[0].get_texts()][:3] == ["CDT-II", "CDT-III", "mean training effect"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert pb.METHOD_LABELS["ridge"] in legend and "ridge: input expression + DNA" not in legend
     assert layout_problems(fig) == []
 
 
@@ -153,7 +180,15 @@ def test_edge_recovery_correlations_are_grey_and_the_legend_explains_bars_and_ch
         "GFI1B",
     ]
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert "similar DNA→RNA attention" in ticks and fig.axes[0].get_ylabel() == "edge score"
+    assert "similar DNA→RNA attention" in ticks
+    assert fig.axes[0].get_ylabel() == "edge score (the gene: the knocked-down gene)"
+    # the gradients in words like the attention rows, no "Jacobian"
+    assert "gradient: how much the gene's prediction\nchanges with each input gene" in ticks
+    assert "gradient: how much each gene's prediction\nchanges with the gene's input" in ticks
+    assert not any("jacobian" in t.lower() for t in ticks)
+    # an AUROC of 0 or 1 sits inside the frame, not on it
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo < 0 and hi > 1
     assert layout_problems(fig) == []
 
 
@@ -177,6 +212,9 @@ def test_incremental_forest_colours_by_family_and_defines_pooled_within_and_base
     )
     assert fig.axes[1].get_title().startswith("within: mean AUROC over\nperturbations")
     assert a.get_ylabel() == "edge score added"
+    # what the AUROC recovers: each knockdown's observed DE genes
+    assert "observed DE genes" in fig._suptitle.get_text() and "observed DE genes" in a.get_xlabel()
+    assert not any("jacobian" in t.get_text().lower() for t in a.get_yticklabels())
     assert layout_problems(fig) == []
 
 

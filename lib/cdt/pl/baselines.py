@@ -32,6 +32,7 @@ __all__ = [
     "TARGET_LABELS",
     "OUTPUT_LABELS",
     "METRIC_LABELS",
+    "SAME_TOLERANCE",
     "RECOVERY_LABELS",
     "CONDITION_COLOURS",
     "prediction_bars",
@@ -60,21 +61,31 @@ METHOD_COLOURS = dict(zip(_METHOD_ORDER, shades("baseline", len(_METHOD_ORDER)),
 """Grey shade of each prediction baseline (`cdt.baselines.prediction_baselines`, the trainer's own mean)."""
 METHOD_MARKERS = {"mean (trainer)": "p", "mean": "s", "ridge": "D", "ridge_dna": "v", "nearest_locus": "P", "zero": "X"}
 """Marker of each prediction baseline in per-perturbation plots (CDT models: o and ^)."""
-METHOD_LABELS = {**BASELINE_LABELS, "mean (trainer)": "mean training effect (from the training run)"}
-"""Prediction methods in words."""
+METHOD_LABELS = {
+    **BASELINE_LABELS,
+    "ridge": "ridge on the cell's own input profile + DNA\n(positive control: the answer is in the input)",
+    "mean (trainer)": "mean training effect as the training run\ncomputed it (not equal to the other row)",
+}
+"""Prediction methods in words. The ridge on the input reaches r = 1 because each cell's target is an affine map of
+its own measured profile, which is the model's input (`cdt.baselines.predict`): a positive control, not a rival.
+The training run's own mean training effect is the library's `mean` computed again (a check); it gets a row of its
+own only where the two differ (`prediction_bars`)."""
+SAME_TOLERANCE = 5e-4
+"""The training run's and the library's mean training effect count as the same number (shown once) when their r and
+pseudo-bulk r differ by less than this (half the last digit the figure prints)."""
 EDGE_LABELS = {  # edge scores (`cdt.baselines.edge_scores`) in words
     "attention_row": "attention: what the gene attends to",
     "attention_column": "attention: what attends to the gene",
     "cross_attention_similarity": "similar DNA→RNA attention",
-    "jacobian_row": "gradient (Jacobian row)",
-    "jacobian_column": "gradient (Jacobian column)",
+    "jacobian_row": "gradient: how much the gene's prediction\nchanges with each input gene",
+    "jacobian_column": "gradient: how much each gene's prediction\nchanges with the gene's input",
     "spearman_ntc": "|Spearman|, control cells",
     "spearman_perturbed": "|Spearman|, perturbed cells",
     "mean": "gene's mean expression",
     "variance": "gene's expression variance",
     "dropout": "gene's dropout rate",
 }
-"""Edge scores in words."""
+"""Edge scores in words; "the gene" is the knocked-down gene, each score ranks every other gene."""
 TARGET_LABELS = {
     "DE": "observed DE genes",
     "truth_direct": "planted direct targets",
@@ -139,10 +150,25 @@ def _method_colour(method: str, family: str, cdt_colour: str = PALETTE["CDT"]) -
     return cdt_colour if family == "CDT" else METHOD_COLOURS.get(method, PALETTE["baseline"])
 
 
+def _one_mean(s: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one panel with the training run's own mean training effect ("mean (trainer)") dropped when it
+    equals the library's "mean" (r and pseudo-bulk r within `SAME_TOLERANCE`): one quantity, shown once."""
+    trainer, library = s[s["method"] == "mean (trainer)"], s[s["method"] == "mean"]
+    if len(trainer) != 1 or len(library) != 1:
+        return s
+    a = trainer[["r", "pb_r"]].to_numpy(dtype=float)
+    b = library[["r", "pb_r"]].to_numpy(dtype=float)
+    if np.allclose(a, b, rtol=0, atol=SAME_TOLERANCE, equal_nan=True):
+        return s[s["method"] != "mean (trainer)"].reset_index(drop=True)
+    return s
+
+
 def prediction_bars(summary: pd.DataFrame, title: str | None = None) -> Figure:
     """Flattened r and mean pseudo-bulk r of CDT and every baseline on the same test cells, one panel per
     (model, target). summary: `PredictionComparison.reported(protocol)`. CDT in its blue, baselines in greys;
-    overall r solid, pseudo-bulk r hatched; an undefined r (a constant prediction) is written N/A.
+    overall r solid, pseudo-bulk r hatched; an undefined r (a constant prediction) is written N/A. The training
+    run's own mean training effect is drawn only where it differs from the library's (`_one_mean`); the ridge on
+    the input is labelled as the positive control it is.
     title: None names the comparison and the protocol of the rows; "" draws none."""
     panels = list(dict.fromkeys(zip(summary["model"], summary["target"], strict=True)))
     fig, axes = plt.subplots(
@@ -150,7 +176,7 @@ def prediction_bars(summary: pd.DataFrame, title: str | None = None) -> Figure:
     )
     first = []
     for ax, (model, target) in zip(axes[0], panels, strict=True):
-        s = summary[(summary["model"] == model) & (summary["target"] == target)].reset_index(drop=True)
+        s = _one_mean(summary[(summary["model"] == model) & (summary["target"] == target)].reset_index(drop=True))
         y = np.arange(len(s))
         colours = [_method_colour(m, f) for m, f in zip(s["method"], s["family"], strict=True)]
         ax.barh(y - 0.2, s["r"].fillna(0), height=0.38, color=colours, edgecolor="0.25", lw=0.4)
@@ -328,8 +354,8 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
                 )
         _chance(ax, horizontal=False)
         ax.set_yticks(y, [EDGE_LABELS.get(m, m) for m in order])
-        ax.set(title=TARGET_LABELS.get(target, target), xlabel="AUROC per perturbation", xlim=(0, 1))
-    axes[0, 0].set_ylabel("edge score")
+        ax.set(title=TARGET_LABELS.get(target, target), xlabel="AUROC per perturbation", xlim=(-0.04, 1.04))
+    axes[0, 0].set_ylabel("edge score (the gene: the knocked-down gene)")
     axes[0, 0].invert_yaxis()
     handles = _family_handles(summary["family"])
     handles += [
@@ -347,7 +373,9 @@ def edge_recovery(table: pd.DataFrame, summary: pd.DataFrame, highlight: str | N
 def incremental_forest(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """AUROC gain of gene-level features + each edge score over gene-level features alone, with its bootstrap CI;
     one panel per metric (`METRIC_LABELS`). tables: metric -> `incremental_value` table. Scores coloured by family
-    (attention CDT blue, gradients purple, |Spearman| grey)."""
+    (attention CDT blue, gradients purple, |Spearman| grey). What the AUROC recovers: which genes are differentially
+    expressed in each knockdown's cells (the observed DE genes, `cdt.baselines.incremental`), predicted by logistic
+    regressions that never saw that knockdown."""
     fig, axes = plt.subplots(
         1,
         len(tables),
@@ -377,7 +405,7 @@ def incremental_forest(tables: Mapping[str, pd.DataFrame]) -> Figure:
         ax.set_yticks(y, [EDGE_LABELS.get(m, m) for m in t["added"]])
         base = float(t["auroc_base"].iloc[0]) if len(t) else float("nan")
         ax.set_title(f"{METRIC_LABELS.get(metric, metric)}\ngene-level features alone: AUROC {base:.3f}", fontsize=10)
-        ax.set_xlabel("AUROC gain from adding the score\n(gene-level + score − gene-level alone)")
+        ax.set_xlabel("AUROC gain for the observed DE genes\n(gene-level + score − gene-level alone)")
     axes[0, 0].set_ylabel("edge score added")
     axes[0, 0].invert_yaxis()
     handles = _family_handles(families) + [
@@ -385,6 +413,11 @@ def incremental_forest(tables: Mapping[str, pd.DataFrame]) -> Figure:
         Line2D([], [], color=PALETTE["reference"], ls="--", lw=0.8, label="no gain"),
     ]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, title="score family", title_fontsize=8)
+    fig.suptitle(
+        "Telling each knockdown's observed DE genes from its other genes (knockdown held out):\n"
+        "does an edge score add to the gene-level features (mean expression, variance, dropout rate)?",
+        fontsize=11,
+    )
     return fig
 
 
