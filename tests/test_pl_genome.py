@@ -148,7 +148,7 @@ def test_permutation_nulls_keep_the_observed_line_off_the_frame():
     assert layout_problems(fig) == []
 
 
-def test_threshold_sweep_draws_zero_and_undefined_odds_as_na_not_on_the_axis():
+def test_threshold_sweep_draws_zero_and_undefined_odds_in_the_grey_row_not_on_the_axis():
     rows = []
     for g in GENES[:2]:
         for m, odds in (("DNase", [2.0, 3.0, 0.0, 1.5]), ("CTCF", [np.inf, 4.0, np.nan, 2.0])):
@@ -157,7 +157,7 @@ def test_threshold_sweep_draws_zero_and_undefined_odds_as_na_not_on_the_axis():
     fig = pg.threshold_sweep(pd.DataFrame(rows))
     assert layout_problems(fig) == []
     main, na = fig.axes[0], fig.axes[2]  # 2 x 2 grid: odds ratios above, N/A row below
-    assert na.get_ylabel() == "N/A" and to_hex(na.get_facecolor()) == NA_COLOUR
+    assert na.get_ylabel() == "0 or N/A" and to_hex(na.get_facecolor()) == NA_COLOUR
     assert main.get_yscale() == "log"
     drawn = np.concatenate([line.get_ydata() for line in main.lines if len(line.get_ydata()) > 2])
     assert np.nanmin(drawn) >= 1.5 and np.isnan(drawn).sum() == 3  # 0, NaN and infinity are gaps in the lines
@@ -165,11 +165,13 @@ def test_threshold_sweep_draws_zero_and_undefined_odds_as_na_not_on_the_axis():
     assert np.isnan(ctcf.get_ydata()[0]) and ctcf.get_ydata()[1] == 4.0  # the infinite value is not joined to 4
     na_x = sorted(np.concatenate([line.get_xdata() for line in na.lines]).tolist())
     assert na_x == [15.0, 15.0]  # DNase's 0 and CTCF's NaN at the 15% threshold
+    assert sorted(line.get_marker() for line in na.lines) == ["$0$", "x"]  # a zero is a value, NaN is N/A
     assert (
         max(np.nanmax(np.asarray(line.get_ydata(), float)) for line in main.lines) == pg.OR_CAP
     )  # infinite drawn at the cap
     texts = _texts(fig)
-    assert any(t.startswith("N/A: odds ratio 0 or undefined") for t in texts)
+    assert any(t.startswith("odds ratio 0: mark absent") for t in texts)
+    assert any(t.startswith("N/A: odds ratio undefined") for t in texts)
     assert f"infinite (drawn at {pg.OR_CAP:.0f},\nnot joined to the line)" in texts
     assert fig._suptitle.get_text().startswith("B  ")
 

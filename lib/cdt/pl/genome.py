@@ -380,8 +380,8 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
     """Supp Fig 1b: odds ratio vs the top-% threshold, one panel per gene, one line per mark.
 
     An infinite odds ratio is drawn at `OR_CAP` as a triangle, not joined to the finite values by the line (it has
-    no place on the scale); a zero or undefined one (no top bin on the mark, or
-    the mark absent from the window) has no place on a log scale and is drawn in the grey N/A row below the panel.
+    no place on the scale); a zero one (the mark absent from the top bins) has no place on a log scale either and is
+    drawn as "0" in the grey row below the panel, beside the undefined ones (x: the mark absent from the window).
     """
     genes = list(dict.fromkeys(table["gene"]))
     marks = list(dict.fromkeys(table["mark"]))
@@ -408,14 +408,17 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
             x = 100 * s["q"].to_numpy(float)
             o = s["odds_ratio"].to_numpy(float)
             o = np.where(s["n_peak_bins"].to_numpy() > 0, o, np.nan)
-            undefined = ~np.isfinite(o) & ~np.isinf(o) | (o <= 0)
-            y = np.where(undefined, np.nan, np.minimum(o, OR_CAP))
+            zero = o == 0
+            undefined = np.isnan(o)
+            y = np.where(undefined | zero, np.nan, np.minimum(o, OR_CAP))
             inf = np.isinf(o)
             ax.plot(x, np.where(inf, np.nan, y), marker="o", color=colour, lw=1.5, ms=5)  # broken at infinity
             if inf.any():
                 ax.plot(x[inf], y[inf], ls="", marker="^", color=colour, ms=8)
             if undefined.any():
                 na.plot(x[undefined], np.full(undefined.sum(), k), ls="", marker="x", color=colour, ms=6, mew=1.5)
+            if zero.any():
+                na.plot(x[zero], np.full(zero.sum(), k), ls="", marker="$0$", color=colour, ms=7)
         ax.axhline(1, color=PALETTE["reference"], ls=":", lw=1)
         ax.set_yscale("log")
         ax.set_ylim(low, high)
@@ -428,7 +431,7 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
         na.set_xticks(sorted(100 * table["q"].unique()))
         na.set_xlim(100 * table["q"].min() - 2.5, 100 * table["q"].max() + 2.5)
     axes[0, 0].set_ylabel("odds ratio (log scale)")
-    axes[1, 0].set_ylabel("N/A", rotation=0, ha="right", va="center")
+    axes[1, 0].set_ylabel("0 or N/A", rotation=0, ha="right", va="center")
     handles = [Line2D([], [], color=MARK_COLOURS.get(m, NA_COLOUR), marker="o", label=m) for m in marks]
     handles.append(Line2D([], [], color=PALETTE["reference"], ls=":", label="1 = no enrichment"))
     if np.isinf(odds_all).any():
@@ -444,7 +447,16 @@ def threshold_sweep(table: pd.DataFrame) -> Figure:
             )
         )
     handles += [
-        Line2D([], [], color="black", ls="", marker="x", mew=1.5, label="N/A: odds ratio 0 or undefined\n(grey row)"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            ls="",
+            marker="$0$",
+            ms=7,
+            label="odds ratio 0: mark absent from\nthe top bins (grey row)",
+        ),
+        Line2D([], [], color="black", ls="", marker="x", mew=1.5, label="N/A: odds ratio undefined\n(grey row)"),
     ]
     fig.suptitle("B  enrichment vs attention threshold", x=0.01, ha="left", fontweight="bold")
     fig.tight_layout()
