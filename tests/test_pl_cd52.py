@@ -137,20 +137,99 @@ def _gradient_table(rng, n=20) -> pd.DataFrame:
 def test_gradient_bars_publishes_in_red_and_labels_directions_in_words():
     t = _gradient_table(np.random.default_rng(1))
     fig = pc.gradient_bars(t, "mean of control cells")
-    ax = fig.axes[0]
+    ax, col = fig.axes[:2]
     colours = [to_hex(b.get_facecolor()) for b in ax.patches]
     expected = [pc.GRAD_UP if d == "up" else pc.GRAD_DOWN for d in t["first_order_direction"]]
     assert colours == expected and pc.GRAD_UP == PALETTE["gradient"]
     assert to_hex(ax.collections[0].get_facecolor()[0]) == PALETTE["published"]
     labels = [x.get_text() for x in ax.get_yticklabels()]
     assert not any("code" in lab or "[" in lab for lab in labels)
-    assert (
-        labels[0]
-        == f"P0  (authors {pc.ARROW[t['code_label'][0]]}, first order {pc.ARROW[t['first_order_direction'][0]]})"
-    )
+    first = f"first order {pc.ARROW[t['first_order_direction'][0]]}"
+    assert labels[0] == f"P0  (authors ↑, {first})"  # published +0.05
     assert ax.get_xlabel() == "d protein / d RNA(CD52) (× 10⁻⁵)"  # no detached "1e-5" offset text
     assert ax.xaxis.get_offset_text().get_text() == ""
     assert layout_problems(fig) == []
+
+
+def test_gradient_bars_authors_label_is_the_published_sign_not_this_runs():
+    """The review found "authors ↑/↓" equal to this run's sign (the table's code_label): it must be the sign of the
+    published gradient, whatever this run's gradient, and absent for a protein not in the published table."""
+    t = _gradient_table(np.random.default_rng(1))
+    t["gradient"] = np.abs(t["gradient"]) * np.where(np.arange(20) % 2, 1, -1)  # this run: -, +, -, +, ...
+    t["code_label"] = np.where(t["gradient"] >= 0, "up", "down")
+    fig = pc.gradient_bars(t, "mean of control cells")
+    ax, col = fig.axes[:2]
+    labels = [x.get_text() for x in ax.get_yticklabels()]
+    # published [0.05, -0.02, 0.04, 0.01, 0.03]: ↑ ↓ ↑ ↑ ↑ whatever this run's sign (-, +, -, +, -)
+    assert [lab.split("(")[1].split(",")[0] for lab in labels[:5]] == [
+        "authors ↑",
+        "authors ↓",
+        "authors ↑",
+        "authors ↑",
+        "authors ↑",
+    ]
+    assert all("(not in the paper's table, first order" in lab for lab in labels[5:])
+    # the published column: the printed value in red, N/A in grey for the 15 rows without one
+    cells = {c.get_text(): to_hex(c.get_color()) for c in col.texts}
+    assert cells["+0.050"] == PALETTE["published"] and cells["-0.020"] == PALETTE["published"]
+    assert [c.get_text() for c in col.texts].count("N/A") == 15 and cells["N/A"] == PALETTE["reference"]
+    assert "published" in cells
+    legend = [x.get_text() for x in col.get_legend().get_texts()]
+    assert any("N/A: no published value" in x for x in legend)
+    assert "authors: the paper's label,\n↑ for a positive published gradient" in legend
+    assert layout_problems(fig) == []
+
+
+def test_label_points_leaders_cross_no_label_and_no_other_leader():
+    """fig 4B at mini: a leader ran through the CD1D label and three leaders crossed. With the mini preset's six
+    labelled proteins (three within a few pixels) among 40 others, no leader crosses another label or leader."""
+    rng = np.random.default_rng(4)
+    top = {  # the mini run's labelled proteins: measured, predicted mean change
+        "MCAM": (0.855, 0.197),
+        "TFRC": (0.778, 0.302),
+        "CD1D": (0.626, 0.352),
+        "TNFRSF25": (0.572, 0.157),
+        "TNFRSF14": (0.571, 0.263),
+        "TNFRSF18": (0.568, 0.239),
+    }
+    rest = [f"X{i}" for i in range(40)]
+    p = pd.DataFrame(
+        {
+            "protein": [*top, *rest],
+            "gene": [*top, *rest],
+            "expressed": True,
+            "actual": [v[0] for v in top.values()] + list(rng.uniform(-0.05, 0.45, 40)),
+            "predicted": [v[1] for v in top.values()] + list(rng.uniform(0.13, 0.37, 40)),
+        }
+    )
+    fig = pc.protein_scatter(p, 0.5, control=p.assign(predicted=rng.normal(0, 0.03, 46)), control_r=0.1)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    assert set(boxes) == set(top)
+    leaders = {}
+    for line in ax.lines:
+        if line.get_color() == "0.5":
+            (x0, y0), end = line.get_xydata()
+            name = next(k for k, v in top.items() if np.allclose(v, (x0, y0)))
+            leaders[name] = ax.transData.transform([(x0, y0), end])
+    assert leaders  # the crowded cluster needs some
+    for name, (a, b) in leaders.items():
+        assert not any(pc._through(a, b, box) for k, box in boxes.items() if k != name), name
+        assert not any(pc._crosses(a, b, c, d) for k, (c, d) in leaders.items() if k != name), name
+    assert _points_under_texts(ax) == 0 and layout_problems(fig) == []
+
+
+def test_crosses_and_through_are_plain_geometry():
+    from matplotlib.transforms import Bbox
+
+    o, e = np.array([0.0, 0.0]), np.array([10.0, 10.0])
+    assert pc._crosses(o, e, np.array([0.0, 10.0]), np.array([10.0, 0.0]))  # an X
+    assert not pc._crosses(o, e, np.array([0.0, 1.0]), np.array([9.0, 10.0]))  # parallel
+    assert not pc._crosses(o, e, np.array([10.0, 10.0]), np.array([20.0, 0.0]))  # touching ends only
+    assert pc._through(o, e, Bbox([[4, 4], [6, 6]]))
+    assert not pc._through(o, e, Bbox([[6, 0], [9, 3]]))
 
 
 def test_gradient_concordance_is_purple_with_separate_labels():
@@ -175,6 +254,21 @@ def test_gradient_concordance_is_purple_with_separate_labels():
     assert "mean over 30\nCD52 knockdown cells" in a.get_ylabel()
     assert a.get_title().startswith("A  all proteins (n = 40): r = 0.900, Spearman ρ = 0.850")
     assert len(a.texts) == 5 and _points_under_texts(a) == 0 and _points_under_texts(b) == 0
+    # table 10 at mini: DPP4 / ITGB1 floated away with no leader; every label not beside its point has one
+    renderer = fig.canvas.get_renderer()
+    for ax in (a, b):
+        starts = [tuple(np.round(line.get_xydata()[0], 9)) for line in ax.lines if line.get_color() == "0.5"]
+        for t in ax.texts:
+            name = t.get_text()
+            point = ax.transData.transform((ntc[name] * 1e5, cells[name] * 1e5))
+            box = t.get_window_extent(renderer)
+            gap = np.hypot(max(box.x0 - point[0], 0, point[0] - box.x1), max(box.y0 - point[1], 0, point[1] - box.y1))
+            beside = gap <= 3 * fig.dpi / 72 + 1
+            led = tuple(np.round((ntc[name] * 1e5, cells[name] * 1e5), 9)) in starts
+            assert beside or led, name
+            # a label without a leader is beside no other point (it could name either)
+            pts = ax.transData.transform(ax.collections[0].get_offsets())
+            assert led or not pc._near_box(box, pts, point, near=6.0), name
     assert layout_problems(fig) == []
 
 

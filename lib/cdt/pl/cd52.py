@@ -74,28 +74,78 @@ def _diagonal(ax: plt.Axes, x: np.ndarray, y: np.ndarray) -> None:
     ax.set_aspect("equal")
 
 
+def _crosses(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> bool:
+    """Whether the segments a-b and c-d (display coordinates) cross (touching ends do not count)."""
+
+    def side(p, q, r) -> float:
+        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    return side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0
+
+
+def _through(a: np.ndarray, b: np.ndarray, box) -> bool:
+    """Whether the segment a-b passes through the box (display coordinates), sampled every few pixels."""
+    n = int(np.hypot(*(b - a)) // 2) + 2
+    s = a + np.linspace(0, 1, n)[:, None] * (b - a)
+    return bool(np.any((s[:, 0] > box.x0) & (s[:, 0] < box.x1) & (s[:, 1] > box.y0) & (s[:, 1] < box.y1)))
+
+
+def _points_along(a: np.ndarray, b: np.ndarray, points: np.ndarray, near: float = 4.0) -> int:
+    """How many of `points` (display coordinates) lie within `near` pixels of the segment a-b, the point at its
+    start (the one it labels) aside."""
+    d = b - a
+    t = np.clip(((points - a) @ d) / max(float(d @ d), 1e-9), 0, 1)
+    dist = np.hypot(*(points - (a + t[:, None] * d)).T)
+    return int(np.sum((dist < near) & (np.hypot(*(points - a).T) > near)))
+
+
+def _near_box(box, points: np.ndarray, own: np.ndarray, near: float) -> bool:
+    """Whether a point of `points` other than `own` lies within `near` pixels of `box` (display coordinates): a
+    label without a leader there could name either point."""
+    dx = np.maximum.reduce([box.x0 - points[:, 0], np.zeros(len(points)), points[:, 0] - box.x1])
+    dy = np.maximum.reduce([box.y0 - points[:, 1], np.zeros(len(points)), points[:, 1] - box.y1])
+    other = np.hypot(*(points - own).T) > 1.0
+    return bool(np.any(other & (np.hypot(dx, dy) < near)))
+
+
 def _label_points(ax: plt.Axes, labels: list[tuple[float, float, str]], x: np.ndarray, y: np.ndarray) -> None:
-    """Write each (x, y, name) label beside its point where it covers no point of (x, y), no label placed before
-    it and stays inside the panel: the nearest free spot out of 8 directions at growing distances, with a thin
-    line back to the point when it sits further away. Deterministic, so both presets get a checked layout."""
+    """Write each (x, y, name) label beside its point where it covers no point of (x, y) and no label placed before
+    it and stays inside the panel, out of 16 directions at growing distances. A label not right next to its point,
+    or right next to another point as well, gets a thin leader line back to its point. Of the free spots, the one
+    whose leader runs through the fewest labels (and whose label the fewest earlier leaders run through), then
+    crosses the fewest leaders, then lies nearest (a label on a line already drawn, such as y = x, counts as three
+    steps further, and each point a leader passes over as one step), wins. Deterministic, so both presets get a
+    checked layout."""
     fig = ax.figure
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     points = ax.transData.transform(np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)]))
     frame = ax.get_window_extent(renderer)
     px_per_pt = fig.dpi / 72
-    taken = []
+    taken, leaders = [], []  # label boxes and leader segments placed so far (display coordinates)
+    drawn = [  # segments of the lines already drawn (y = x, zero lines): a label on one reads badly
+        (xy[k], xy[k + 1])
+        for xy in (line.get_transform().transform(line.get_xydata()) for line in ax.lines)
+        for k in range(len(xy) - 1)
+    ]
     directions = [(1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    directions += [(1, 2), (-1, 2), (1, -2), (-1, -2), (2, 1), (-2, 1), (2, -1), (-2, -1)]
+    radii = (3, 8, 15, 24, 36, 50, 68, 90, 115)
     for x0, y0, name in labels:
         at = ax.transData.transform((x0, y0))
         text = ax.text(x0, y0, name, fontsize=8)
-        for radius in (3, 8, 15, 24, 36, 50, 68):
-            for dx, dy in directions:
-                anchor = at + px_per_pt * radius * np.array([dx, dy]) / np.hypot(dx, dy)
-                text.set_position(ax.transData.inverted().transform(anchor))
-                text.set_ha({1: "left", -1: "right", 0: "center"}[dx])
-                text.set_va({1: "bottom", -1: "top", 0: "center"}[dy])
-                box = text.get_window_extent(renderer).padded(4)  # clear of the point markers
+
+        def place(radius: float, dx: int, dy: int, text=text, at=at):
+            anchor = at + px_per_pt * radius * np.array([dx, dy]) / np.hypot(dx, dy)
+            text.set_position(ax.transData.inverted().transform(anchor))
+            text.set_ha({1: "left", -1: "right", 0: "center"}[int(np.sign(dx))])
+            text.set_va({1: "bottom", -1: "top", 0: "center"}[int(np.sign(dy))])
+            return anchor, text.get_window_extent(renderer).padded(4)  # clear of the point markers
+
+        best, best_cost = None, None
+        for i, radius in enumerate(radii):
+            for j, (dx, dy) in enumerate(directions):
+                anchor, box = place(radius, dx, dy)
                 inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
                 hit = (
                     (points[:, 0] > box.x0)
@@ -103,14 +153,26 @@ def _label_points(ax: plt.Axes, labels: list[tuple[float, float, str]], x: np.nd
                     & (points[:, 1] > box.y0)
                     & (points[:, 1] < box.y1)
                 )
-                if inside and not hit.any() and not any(box.overlaps(b) for b in taken):
-                    break
-            else:
-                continue
-            break
-        if radius > 8:  # a thin line back to the point
+                if not inside or hit.any() or any(box.overlaps(b) for b in taken):
+                    continue
+                if i == 0 and _near_box(box, points, at, near=6.0):  # beside another point too: needs a leader
+                    continue
+                through = sum(_through(a, b, box) for a, b in leaders)  # earlier leaders through this label
+                if i > 0:
+                    through += sum(_through(at, anchor, b.padded(2)) for b in taken)  # this leader through labels
+                crosses = sum(_crosses(at, anchor, a, b) for a, b in leaders) if i > 0 else 0
+                on_lines = sum(_through(a, b, box) for a, b in drawn)
+                cost = (through, crosses, i + 3 * on_lines + (_points_along(at, anchor, points) if i else 0), j)
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = (radius, dx, dy), cost
+            if best_cost is not None and best_cost[:2] == (0, 0) and best_cost[2] <= i:
+                break  # nothing better lies further out
+        radius, dx, dy = best or (radii[-1], *directions[7])
+        anchor, _ = place(radius, dx, dy)
+        if radius > radii[0]:  # a thin line back to the point
             end = ax.transData.inverted().transform(anchor)
             ax.plot([x0, end[0]], [y0, end[1]], color="0.5", lw=0.5, zorder=1)
+            leaders.append((at, anchor))
         taken.append(text.get_window_extent(renderer))
 
 
@@ -235,29 +297,36 @@ def side_effect_bars(
     return fig
 
 
+def _published_label(published: float) -> str:
+    """The authors' label of a published Table 8 row ("up" for a positive gradient, their rule); "" when the
+    protein is not in the published table."""
+    return "" if pd.isna(published) else "up" if published >= 0 else "down"
+
+
 def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
     """Table 8 as a figure: d protein / d RNA(CD52) per protein (purple bars, dark where the first-order change is
-    a rise), the published gradients in red (scaled to this model's largest), and after each name the authors'
-    label (↑ for a positive gradient) beside the first-order direction (gradient × measured RNA(CD52) change)."""
+    a rise), the published gradients as red diamonds (scaled to this model's largest) and, in a column on the
+    right, as printed in the paper (N/A for a protein not in the published top 20). After each name: the authors'
+    label from the published table (↑ for a positive published gradient; "not in the paper's table" otherwise)
+    beside this run's first-order direction (gradient × measured RNA(CD52) change). This run's own sign is the
+    bar; the table's `code_label` (the authors' rule applied to this run) is not drawn."""
     power = _power_of_ten(table["gradient"])
     scale = 10.0**-power
-    fig, ax = plt.subplots(figsize=(9.5, 0.3 * len(table) + 1.8))
-    y = np.arange(len(table))[::-1]
+    n = len(table)
+    fig, (ax, col) = plt.subplots(
+        1, 2, figsize=(10.5, 0.3 * n + 1.8), sharey=True, width_ratios=[1, 0.14], layout="constrained"
+    )
+    y = np.arange(n)[::-1]
     colours = [GRAD_UP if d == "up" else GRAD_DOWN for d in table["first_order_direction"]]
     ax.barh(y, table["gradient"] * scale, color=colours, edgecolor="k", lw=0.4)
     handles = [
         Patch(facecolor=GRAD_UP, edgecolor="k", lw=0.4, label="first-order change: rise"),
         Patch(facecolor=GRAD_DOWN, edgecolor="k", lw=0.4, label="first-order change: fall"),
     ]
-    if table["published_gradient"].notna().any():
-        ax.scatter(
-            table["published_gradient"] * _scale(table) * scale,
-            y,
-            marker="D",
-            s=20,
-            color=PALETTE["published"],
-            zorder=3,
-        )
+    published = table["published_gradient"]
+    if published.notna().any():
+        shown = published * _scale(table) * scale
+        ax.scatter(shown, y, marker="D", s=20, color=PALETTE["published"], zorder=3)
         handles.append(
             Line2D(
                 [],
@@ -268,23 +337,46 @@ def gradient_bars(table: pd.DataFrame, source: str) -> Figure:
                 label=f"published gradient × {_scale(table):.2g}\n(largest magnitudes equal)",
             )
         )
+    # the published values as printed, in a column of their own right of the bars
+    col.set_xlim(0, 1)
+    col.set_axis_off()
+    for yi, v in zip(y, published, strict=True):
+        missing = pd.isna(v)
+        col.text(
+            0.5,
+            yi,
+            "N/A" if missing else f"{v:+.3f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color=PALETTE["reference"] if missing else PALETTE["published"],
+        )
+    col.text(0.5, n - 0.45, "published", ha="center", va="bottom", fontsize=8, color=PALETTE["published"])
     handles += [
-        Line2D([], [], ls="", label="authors: the paper's label,\n↑ for a positive gradient"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            label="published column: the paper's\ngradient; N/A: no published value\n(not in the paper's top 20)",
+        ),
+        Line2D([], [], ls="", label="authors: the paper's label,\n↑ for a positive published gradient"),
         Line2D([], [], ls="", label="first order: gradient × measured\nchange of RNA(CD52)"),
     ]
-    labels = [
-        f"{p}  (authors {ARROW.get(c, c)}, first order {ARROW.get(f, f)})"
-        for p, c, f in zip(table["protein"], table["code_label"], table["first_order_direction"], strict=True)
-    ]
+    labels = []
+    for p, v, f in zip(table["protein"], published, table["first_order_direction"], strict=True):
+        authors = _published_label(v)
+        said = f"authors {ARROW[authors]}" if authors else "not in the paper's table"
+        labels.append(f"{p}  ({said}, first order {ARROW.get(f, f)})")
     ax.set_yticks(y, labels, fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
     ax.set(
         xlabel=f"d protein / d RNA(CD52){_times(power)}",
         ylabel="protein (authors' label, first-order direction)",
-        title=f"Top {len(table)} proteins by |d protein / d RNA(CD52)|, input: {source}",
+        title=f"Top {n} proteins by |d protein / d RNA(CD52)|, input: {source}",
     )
-    _legend_beside(ax, handles, fontsize=8, handlelength=1.2)
-    fig.tight_layout()
+    ax.set_ylim(-0.7, n + 0.25)  # room for the column's header above the first row
+    _legend_beside(col, handles, fontsize=8, handlelength=1.2)
+    fig.get_layout_engine().set(w_pad=0.02, wspace=0.0)
     return fig
 
 
