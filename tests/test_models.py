@@ -361,8 +361,8 @@ def test_module_summary_and_schematic_show_real_shapes_and_counts():
     title = fig.axes[0].get_title()
     plt.close(fig)
     assert title == "CDT-III: 30,987,766 parameters"
-    assert any("B x 189 x 512  |  3,152,384 params" in t for t in texts)
-    assert any(t == "vce_p" for t in texts)
+    assert any("B × 189 × 512  |  3,152,384 parameters" in t for t in texts)
+    assert "VCE-C (cytosolic stage)" in texts and not any("_" in t for t in texts)  # block names in words
 
 
 def test_cli_models_prints_every_model():
