@@ -324,3 +324,21 @@ def test_truth_panels_keep_green_for_the_planted_truth_only():
     assert "NTC" not in b.get_ylabel() and "mean of control cells" in b.get_ylabel()
     assert "AUROC" in b.get_title("left") and "planted vs not" not in b.get_title("left")
     assert layout_problems(fig) == []
+
+
+def test_divergence_bars_keep_the_title_off_the_panels_with_many_genes():
+    rng = np.random.default_rng(0)
+    n = 80  # the authors' files: dozens of genes measured at both levels make a tall figure
+    t = pd.DataFrame(
+        {
+            "gene": [f"G{i}" for i in range(n)],
+            "mrna_measured": rng.normal(size=n),
+            "protein_measured": rng.normal(size=n),
+            "mrna_predicted": rng.normal(size=n),
+            "protein_predicted": rng.normal(size=n),
+            "opposite_measured": rng.random(n) < 0.5,
+        }
+    )
+    fig = pc.divergence_bars(t, {"n_opposite": 33, "n_both_levels": n})
+    assert layout_problems(fig) == []
+    plt.close(fig)

@@ -467,7 +467,8 @@ def divergence_bars(table: pd.DataFrame, summary: Mapping[str, int], *, gene: st
         "move in opposite directions (*)",
         fontsize=11,
     )
-    fig.tight_layout(w_pad=2.5)
+    # the title's height is fixed in inches: reserve it so that tall figures (many genes) keep it off the panels
+    fig.tight_layout(w_pad=2.5, rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
 
 
