@@ -20,6 +20,7 @@ from cdt.attention import attention_batch_size
 from cdt.data.authors import choose_val_genes
 from cdt.models.cdt3 import CDT3, CDT3Config
 from cdt.models.checkpoints import CheckpointError, load_published
+from cdt.pl._layout import saved_problems
 from cdt.report import write_report
 from cdt.train import open_run
 
@@ -220,6 +221,7 @@ def test_reproduce_on_the_authors_files_at_real_dimensions(tmp_path):
     executed = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
     assert executed == sorted(p.stem + ".ipynb" for p in reproduce.notebooks())
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing was trained
+    assert saved_problems(out / "figures") == {}  # laid out cleanly at the real dimensions too
 
 
 def test_micro_batches_add_up_to_the_batch(tmp_path, monkeypatch):
