@@ -81,21 +81,35 @@ def _texts(fig: Figure, renderer) -> list[tuple[str, Bbox, object]]:
     return out
 
 
-def _data_points(ax: Axes) -> np.ndarray:
-    """Display coordinates of an axis' data points: line vertices and scatter points."""
-    pts = []
-    for line in ax.lines:
-        xy = line.get_xydata()
-        has_markers = line.get_marker() not in (None, "", "None", " ")
-        # reference lines (axhline, y = x) have two vertices and run under everything: only their markers count
-        if line.get_visible() and len(xy) and (len(xy) > 2 or has_markers):
-            pts.append(line.get_transform().transform(xy))
-    for coll in ax.collections:
-        offsets = coll.get_offsets()
-        if coll.get_visible() and len(offsets) and hasattr(coll, "get_sizes") and len(coll.get_sizes()):
-            pts.append(coll.get_offset_transform().transform(offsets))
+def _has_markers(line) -> bool:
+    return line.get_marker() not in (None, "", "None", " ")
+
+
+def _markers(ax: Axes) -> np.ndarray:
+    """Display coordinates of an axis' markers: scatter points and the markers of plotted lines."""
+    pts = [
+        c.get_offset_transform().transform(c.get_offsets())
+        for c in ax.collections
+        if c.get_visible() and len(c.get_offsets()) and hasattr(c, "get_sizes") and len(c.get_sizes())
+    ]
+    pts += [
+        line.get_transform().transform(line.get_xydata())
+        for line in ax.lines
+        if line.get_visible() and _has_markers(line)
+    ]
     pts = [p for p in pts if len(p)]
     return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def _data_points(ax: Axes) -> np.ndarray:
+    """Display coordinates of an axis' data points: its markers and the vertices of its traces (reference lines,
+    such as axhline or y = x, have two vertices and run under everything: only their markers count)."""
+    traces = [
+        line.get_transform().transform(line.get_xydata())
+        for line in ax.lines
+        if line.get_visible() and not _has_markers(line) and len(line.get_xydata()) > 2
+    ]
+    return np.concatenate([_markers(ax), *traces])
 
 
 def _bars(ax: Axes) -> list[Rectangle]:
@@ -118,22 +132,6 @@ def _legend_problems(ax: Axes, box: Bbox, renderer) -> list[str]:
     if any(_overlap(box, image.get_window_extent(renderer)) for image in ax.images):
         out.append(f"legend of {_name(ax)} covers its image")
     return out
-
-
-def _markers(ax: Axes) -> np.ndarray:
-    """Display coordinates of an axis' markers: scatter points and the markers of plotted lines."""
-    pts = [
-        c.get_offset_transform().transform(c.get_offsets())
-        for c in ax.collections
-        if c.get_visible() and len(c.get_offsets()) and hasattr(c, "get_sizes") and len(c.get_sizes())
-    ]
-    pts += [
-        line.get_transform().transform(line.get_xydata())
-        for line in ax.lines
-        if line.get_visible() and line.get_marker() not in (None, "", "None", " ")
-    ]
-    pts = [p for p in pts if len(p)]
-    return np.concatenate(pts) if pts else np.empty((0, 2))
 
 
 def _labels_over_markers(ax: Axes, renderer) -> list[str]:

@@ -59,14 +59,16 @@ LIBRARY_COLOURS = category_colours(
     ]
 )
 OTHER_LIBRARY = CATEGORIES[len(LIBRARY_COLOURS)]
-MAP_AXES = {  # (rows: the attending query, columns: the attended key)
-    "dna_self_0": ("DNA bin (query)", "DNA bin (key)"),
-    "dna_self_1": ("DNA bin (query)", "DNA bin (key)"),
-    "rna_self_0": ("gene (query)", "gene (key)"),
-    "dna_to_rna": ("gene (query)", "DNA bin (key)"),
-    "protein_self_0": ("protein (query)", "protein (key)"),
-    "rna_to_protein": ("protein (query)", "gene (key)"),
+MAP_TOKENS = {  # what one row (an attending query) and one column (an attended key) of each map is
+    "dna_self_0": ("DNA bin", "DNA bin"),
+    "dna_self_1": ("DNA bin", "DNA bin"),
+    "rna_self_0": ("gene", "gene"),
+    "dna_to_rna": ("gene", "DNA bin"),
+    "protein_self_0": ("protein", "protein"),
+    "rna_to_protein": ("protein", "gene"),
 }
+MAP_AXES = {name: (f"{q} (query)", f"{k} (key)") for name, (q, k) in MAP_TOKENS.items()}
+MAP_UNITS = {name: (f"{q}s", f"{k}s") for name, (q, k) in MAP_TOKENS.items()}  # what the rows and columns count
 MAP_TITLES = {
     "dna_self_0": "DNA self-attention, layer 1",
     "dna_self_1": "DNA self-attention, layer 2",
@@ -74,14 +76,6 @@ MAP_TITLES = {
     "dna_to_rna": "DNA→RNA cross-attention",
     "protein_self_0": "protein self-attention",
     "rna_to_protein": "RNA→protein cross-attention",
-}
-MAP_UNITS = {  # what the rows and columns of each map count
-    "dna_self_0": ("DNA bins", "DNA bins"),
-    "dna_self_1": ("DNA bins", "DNA bins"),
-    "rna_self_0": ("genes", "genes"),
-    "dna_to_rna": ("genes", "DNA bins"),
-    "protein_self_0": ("proteins", "proteins"),
-    "rna_to_protein": ("proteins", "genes"),
 }
 MODULE_NAMES = {
     "amino_acid_stress": "amino-acid stress",
